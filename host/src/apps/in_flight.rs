@@ -1,0 +1,33 @@
+//! A request or stream being proxied to an app. While one exists the app is
+//! never put to sleep; dropping it (when the response body ends, or the client
+//! goes away) releases the app.
+
+use super::app::App;
+use crate::clock::now_ms;
+use std::sync::Arc;
+
+pub struct InFlight {
+    app: Arc<App>,
+    counted: bool,
+    pub upstream: http::Uri,
+    /// True when this request waited for the app to wake.
+    pub cold_start: bool,
+}
+
+impl InFlight {
+    pub(super) fn new(app: Arc<App>, counted: bool, upstream: http::Uri, cold_start: bool) -> InFlight {
+        InFlight { app, counted, upstream, cold_start }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        // A long request counts as activity until its end, so the idle clock
+        // starts when the response finishes, not when it began.
+        if self.counted {
+            self.app.touch(now_ms());
+        }
+        let mut inner = self.app.lock();
+        inner.in_flight = inner.in_flight.saturating_sub(1);
+    }
+}

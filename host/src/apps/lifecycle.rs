@@ -1,0 +1,242 @@
+//! Waking and putting apps to sleep: the transitions that involve a backend.
+
+use super::app::App;
+use super::in_flight::InFlight;
+use super::probe::Prober;
+use crate::backend::Backend;
+use crate::clock::now_ms;
+use crate::policy::model::AppState;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+
+/// Why a request could not be admitted to its app.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AdmitError {
+    #[error("app {app} is asleep, and this request does not wake it")]
+    Asleep { app: String },
+    #[error("app {app} could not be woken: {reason}")]
+    WakeFailed { app: String, reason: Arc<str> },
+    #[error("app {app} is still {state} after {waited:?}")]
+    TimedOut { app: String, state: &'static str, waited: Duration },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted as activity, and wakes the app if needed.
+    Wake,
+    /// Not counted; served only if the app is awake.
+    Passive,
+}
+
+pub struct Lifecycle {
+    backend: Arc<dyn Backend>,
+    prober: Prober,
+    /// Asks the flusher to persist now: state changes are rare and precious.
+    persist: Arc<Notify>,
+}
+
+impl Lifecycle {
+    pub fn new(backend: Arc<dyn Backend>, persist: Arc<Notify>) -> Arc<Lifecycle> {
+        Arc::new(Lifecycle { backend, prober: Prober::default(), persist })
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    fn changed(&self, app: &App) {
+        app.notify();
+        self.persist.notify_one();
+    }
+
+    /// Waits until the app can take this request (waking it once for all
+    /// concurrent callers) and counts the request in flight.
+    pub async fn admit(self: &Arc<Self>, app: &Arc<App>, admission: Admission) -> Result<InFlight, AdmitError> {
+        let started = Instant::now();
+        let deadline = started + app.config.wake_timeout.0;
+        let mut changes = app.subscribe();
+        let mut waiting_on: Option<u64> = None;
+        loop {
+            changes.borrow_and_update();
+            let state = {
+                let mut inner = app.lock();
+                if let (Some(attempt), Some((failed, reason))) = (waiting_on, &inner.failure) {
+                    if attempt == *failed && inner.state == AppState::Asleep {
+                        return Err(AdmitError::WakeFailed { app: app.name().to_owned(), reason: reason.clone() });
+                    }
+                }
+                match (inner.state, admission) {
+                    (AppState::Awake, _) => {
+                        if let Some(upstream) = inner.upstream.clone() {
+                            inner.in_flight += 1;
+                            let counted = admission == Admission::Wake;
+                            return Ok(InFlight::new(app.clone(), counted, upstream, waiting_on.is_some()));
+                        }
+                        inner.state
+                    }
+                    (_, Admission::Passive) => return Err(AdmitError::Asleep { app: app.name().to_owned() }),
+                    (AppState::Asleep, Admission::Wake) => {
+                        let attempt = self.begin_wake(app, &mut inner);
+                        waiting_on = Some(attempt);
+                        inner.state
+                    }
+                    (AppState::Starting, Admission::Wake) => {
+                        waiting_on = Some(inner.attempt);
+                        inner.state
+                    }
+                    // Wait for the stop to finish, then wake it again.
+                    (AppState::Stopping, Admission::Wake) => inner.state,
+                }
+            };
+            if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+                return Err(AdmitError::TimedOut {
+                    app: app.name().to_owned(),
+                    state: state.as_str(),
+                    waited: started.elapsed(),
+                });
+            }
+        }
+    }
+
+    /// Wakes an app if it is asleep, without a request (a policy's tick).
+    pub fn wake_in_background(self: &Arc<Self>, app: &Arc<App>) {
+        let mut inner = app.lock();
+        if inner.state == AppState::Asleep {
+            self.begin_wake(app, &mut inner);
+        }
+    }
+
+    fn begin_wake(self: &Arc<Self>, app: &Arc<App>, inner: &mut super::app::Inner) -> u64 {
+        inner.attempt += 1;
+        inner.state = AppState::Starting;
+        inner.since = now_ms();
+        inner.failure = None;
+        let attempt = inner.attempt;
+        // Spawned, not awaited by the request: the wake must finish (or fail
+        // cleanly) even if every waiting client hangs up.
+        tokio::spawn(self.clone().run_wake(app.clone(), attempt));
+        self.changed(app);
+        attempt
+    }
+
+    async fn run_wake(self: Arc<Self>, app: Arc<App>, attempt: u64) {
+        let started = Instant::now();
+        tracing::info!(app = app.name(), "waking app");
+        match self.start_until_ready(&app).await {
+            Ok((upstream, exited)) => {
+                let wake_ms = started.elapsed().as_secs_f64() * 1000.0;
+                {
+                    let mut inner = app.lock();
+                    inner.state = AppState::Awake;
+                    inner.since = now_ms();
+                    inner.upstream = Some(upstream);
+                    inner.slept_by_gateway = false;
+                    inner.wakes += 1;
+                }
+                self.changed(&app);
+                tracing::info!(app = app.name(), wake_ms = format!("{wake_ms:.1}"), "app woken");
+                if let Some(exited) = exited {
+                    tokio::spawn(self.clone().watch_exit(app.clone(), attempt, exited));
+                }
+            }
+            Err(reason) => {
+                tracing::error!(app = app.name(), %reason, "wake failed");
+                {
+                    let mut inner = app.lock();
+                    inner.state = AppState::Asleep;
+                    inner.since = now_ms();
+                    inner.upstream = None;
+                    inner.failure = Some((attempt, reason.into()));
+                }
+                self.changed(&app);
+            }
+        }
+    }
+
+    async fn start_until_ready(&self, app: &App) -> Result<(http::Uri, Option<oneshot::Receiver<String>>), String> {
+        let config = &app.config;
+        let deadline = Instant::now() + config.wake_timeout.0;
+        let running = tokio::time::timeout_at(deadline, self.backend.start(config))
+            .await
+            .map_err(|_| format!("the backend did not start it within {}", config.wake_timeout))?
+            .map_err(|e| e.to_string())?;
+        let mut exited = running.exited;
+        let ready = self.prober.wait_ready(&running.upstream, config.ready_path(), deadline);
+        let died = async {
+            match exited.as_mut() {
+                Some(rx) => rx.await.unwrap_or_else(|_| "lost track of the process".into()),
+                None => std::future::pending().await,
+            }
+        };
+        let failure = tokio::select! {
+            ready = ready => match ready {
+                Ok(()) => return Ok((running.upstream, exited)),
+                Err(last) => format!(
+                    "not ready on {} within {} (last probe: {last})",
+                    config.ready_path(),
+                    config.wake_timeout
+                ),
+            },
+            death = died => format!("{death} before answering on {}", config.ready_path()),
+        };
+        if let Err(e) = self.backend.stop(config).await {
+            tracing::warn!(app = app.name(), error = %e, "cannot stop the app after its failed wake");
+        }
+        Err(failure)
+    }
+
+    /// An awake app whose process exits by itself is asleep: the next request
+    /// wakes it again rather than meeting a dead upstream.
+    async fn watch_exit(self: Arc<Self>, app: Arc<App>, attempt: u64, exited: oneshot::Receiver<String>) {
+        let Ok(description) = exited.await else { return };
+        let was_awake = {
+            let mut inner = app.lock();
+            let current = inner.attempt == attempt && inner.state == AppState::Awake;
+            if current {
+                inner.state = AppState::Asleep;
+                inner.since = now_ms();
+                inner.upstream = None;
+            }
+            current
+        };
+        if was_awake {
+            tracing::warn!(app = app.name(), %description, "app exited by itself; it will be woken on the next request");
+            self.changed(&app);
+        }
+    }
+
+    /// Puts an awake app with nothing in flight to sleep. Returns false, and
+    /// does nothing, for any other app.
+    pub async fn sleep(self: &Arc<Self>, app: &Arc<App>, why: &str) -> bool {
+        {
+            let mut inner = app.lock();
+            if inner.state != AppState::Awake || inner.in_flight > 0 {
+                return false;
+            }
+            inner.state = AppState::Stopping;
+            inner.since = now_ms();
+        }
+        self.changed(app);
+        tracing::info!(app = app.name(), reason = why, "putting app to sleep");
+        let started = Instant::now();
+        let result = self.backend.stop(&app.config).await;
+        {
+            let mut inner = app.lock();
+            inner.state = AppState::Asleep;
+            inner.since = now_ms();
+            inner.upstream = None;
+            inner.slept_by_gateway = true;
+        }
+        self.changed(app);
+        let stop_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(()) => tracing::info!(app = app.name(), reason = why, stop_ms, "app put to sleep"),
+            // The backend could not confirm the stop; the app is treated as
+            // asleep so the next request tries a clean start.
+            Err(e) => tracing::error!(app = app.name(), reason = why, error = %e, "stopping the app failed"),
+        }
+        true
+    }
+}

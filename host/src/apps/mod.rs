@@ -1,0 +1,109 @@
+//! The apps behind the gateway: their live state, how a request is admitted
+//! to one, and how they are woken, put to sleep and persisted.
+
+mod app;
+mod in_flight;
+mod lifecycle;
+mod probe;
+
+pub use app::App;
+pub use in_flight::InFlight;
+pub use lifecycle::{AdmitError, Admission, Lifecycle};
+pub use probe::{join as join_uri, root_cause};
+
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::store::{AppRecord, Store, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+pub struct Apps {
+    by_name: BTreeMap<String, Arc<App>>,
+    lifecycle: Arc<Lifecycle>,
+    store: Store,
+    persist: Arc<Notify>,
+}
+
+impl Apps {
+    /// Builds the apps from the config and what the store remembers of them.
+    pub fn restore(config: &Config, store: Store, backend: Arc<dyn Backend>) -> Result<Apps, StoreError> {
+        let mut records = store.load_apps()?;
+        let persist = Arc::new(Notify::new());
+        let mut by_name = BTreeMap::new();
+        for app_config in &config.apps {
+            let name = app_config.name().to_owned();
+            let record = records.remove(&name);
+            if let Some(r) = &record {
+                tracing::info!(
+                    app = %name,
+                    previous_state = r.state.as_str(),
+                    state_since = r.state_since,
+                    last_activity = r.last_activity,
+                    "restored app state"
+                );
+            }
+            let params = app_config.params(&config.policy);
+            by_name.insert(name, Arc::new(App::new(app_config.clone(), params, record.as_ref())));
+        }
+        let lifecycle = Lifecycle::new(backend, persist.clone());
+        Ok(Apps { by_name, lifecycle, store, persist })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<App>> {
+        self.by_name.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<App>> {
+        self.by_name.values()
+    }
+
+    pub fn lifecycle(&self) -> &Arc<Lifecycle> {
+        &self.lifecycle
+    }
+
+    /// Writes every app changed since the last flush.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let dirty: Vec<(String, AppRecord)> = self
+            .iter()
+            .filter_map(|app| app.take_dirty_record().map(|r| (app.name().to_owned(), r)))
+            .collect();
+        let result = self.store.save_apps(&dirty).await;
+        if result.is_err() {
+            for (name, _) in &dirty {
+                if let Some(app) = self.get(name) {
+                    app.mark_dirty();
+                }
+            }
+        }
+        result
+    }
+
+    /// Flushes every `interval`, and at once when a state changes. Runs until
+    /// the task is dropped.
+    pub async fn run_flusher(self: Arc<Self>, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = self.persist.notified() => {}
+            }
+            if let Err(e) = self.flush().await {
+                tracing::error!(error = %e, "cannot persist app state; will retry");
+            }
+        }
+    }
+
+    /// Puts every awake app to sleep and persists the result (shutdown).
+    pub async fn stop_all(&self) {
+        let lifecycle = &self.lifecycle;
+        let stops = self.iter().map(|app| lifecycle.sleep(app, "gateway shutdown"));
+        futures_util::future::join_all(stops).await;
+        lifecycle.backend().shutdown().await;
+        if let Err(e) = self.flush().await {
+            tracing::error!(error = %e, "cannot persist app state at shutdown");
+        }
+    }
+}

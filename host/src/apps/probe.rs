@@ -1,0 +1,87 @@
+//! Readiness: the app is ready when its `ready_path` answers over HTTP.
+//!
+//! The poll backs off from 10 ms, so a fast app is seen within a few ms of
+//! binding, and a slow one is not hammered.
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+use tokio::time::Instant;
+
+const FIRST_RETRY: Duration = Duration::from_millis(10);
+const MAX_RETRY: Duration = Duration::from_millis(500);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub struct Prober {
+    client: Client<HttpConnector, Empty<Bytes>>,
+}
+
+impl Default for Prober {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
+        connector.set_nodelay(true);
+        // Probes must never reuse a connection to a previous incarnation of
+        // the app, so no pooling.
+        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
+        Prober { client }
+    }
+}
+
+impl Prober {
+    /// Polls until the app answers or `deadline` passes; the error describes
+    /// the last attempt.
+    pub async fn wait_ready(&self, upstream: &http::Uri, ready_path: &str, deadline: Instant) -> Result<(), String> {
+        let uri = join(upstream, ready_path)?;
+        let mut delay = FIRST_RETRY;
+        loop {
+            let last = match self.probe_once(&uri).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let next = Instant::now() + delay;
+            if next >= deadline {
+                return Err(last);
+            }
+            tokio::time::sleep_until(next).await;
+            delay = (delay * 3 / 2).min(MAX_RETRY);
+        }
+    }
+
+    async fn probe_once(&self, uri: &http::Uri) -> Result<(), String> {
+        let request = http::Request::get(uri.clone())
+            .header(http::header::USER_AGENT, "paastis-readiness")
+            .body(Empty::new())
+            .map_err(|e| e.to_string())?;
+        let response = tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(request))
+            .await
+            .map_err(|_| format!("no answer on {uri} within {ATTEMPT_TIMEOUT:?}"))?
+            .map_err(|e| format!("no answer on {uri}: {}", root_cause(&e)))?;
+        // A gateway-ish "not yet" status means the app's own front is up but
+        // the app is not; anything else is the app answering.
+        match response.status().as_u16() {
+            502..=504 => Err(format!("{uri} answered {}", response.status())),
+            _ => Ok(()),
+        }
+    }
+}
+
+pub fn join(upstream: &http::Uri, path_and_query: &str) -> Result<http::Uri, String> {
+    let mut parts = upstream.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().map_err(|e| format!("bad path {path_and_query:?}: {e}"))?);
+    http::Uri::from_parts(parts).map_err(|e| e.to_string())
+}
+
+/// The innermost error's message: "connection refused" says more than
+/// hyper's "client error (Connect)".
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

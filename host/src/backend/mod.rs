@@ -1,0 +1,41 @@
+//! Backends start and stop apps. The gateway knows them only through the
+//! `Backend` trait, so a local process and a PaaS app look alike to it.
+
+mod output;
+mod process;
+mod spawner;
+
+pub use process::ProcessBackend;
+
+use crate::config::AppConfig;
+use tokio::sync::oneshot;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("cannot start {program:?}: {message}")]
+    Spawn { program: String, message: String },
+    #[error("no free local port for the app: {0}")]
+    Port(String),
+    #[error("cannot stop the app: {0}")]
+    Stop(String),
+}
+
+/// A started app: where to send its traffic, and how to learn that it died.
+pub struct Running {
+    /// Base URI of the app, such as `http://127.0.0.1:9001`.
+    pub upstream: http::Uri,
+    /// Resolves with a description when the app exits by itself. `None` for
+    /// backends that cannot tell.
+    pub exited: Option<oneshot::Receiver<String>>,
+}
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn start(&self, app: &AppConfig) -> Result<Running, BackendError>;
+
+    /// Stops the app and returns once it is stopped.
+    async fn stop(&self, app: &AppConfig) -> Result<(), BackendError>;
+
+    /// Stops everything this backend started (gateway shutdown).
+    async fn shutdown(&self);
+}

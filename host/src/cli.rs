@@ -1,0 +1,182 @@
+//! The command line. `main.rs` only calls `cli::main`, so the integration
+//! tests can run the very same entry point as a child process.
+
+use crate::config::Config;
+use crate::demo::{DemoApp, DemoOptions};
+use crate::gateway::Gateway;
+use crate::store::Store;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "paastis", version, about = "Scale-to-zero HTTP gateway with WebAssembly sleep/wake policies")]
+struct Cli {
+    /// Log format on stderr; the level comes from RUST_LOG (default: info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway with a TOML config file.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run the gateway with two demo apps on the local process backend.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// How long an app may stay idle before the policy puts it to sleep.
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        idle_timeout: Duration,
+        /// Where the demo keeps its state.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Check a config file and exit.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Print what the store remembers of each app, as JSON.
+    Inspect {
+        /// The store directory ([store] path in the config).
+        #[arg(long)]
+        store: PathBuf,
+    },
+    /// The built-in demo app (started by the demo's process backend).
+    #[command(hide = true)]
+    DemoApp {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        boot_delay: Duration,
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        stop_delay: Duration,
+    },
+}
+
+/// Exit code for bad input (config), as distinct from a runtime failure.
+const EXIT_USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    main_from(std::env::args_os())
+}
+
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("paastis: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Serve { config } => {
+            let config = match Config::load(&config) {
+                Ok(config) => config,
+                Err(e) => return usage_error(e),
+            };
+            match Gateway::start(config).await {
+                Ok(gateway) => {
+                    shutdown_signal().await;
+                    gateway.shutdown().await;
+                    ExitCode::SUCCESS
+                }
+                Err(e) => failure(anyhow::Error::new(e)),
+            }
+        }
+        Command::Check { config } => match Config::load(&config) {
+            Ok(c) => {
+                println!("{}: ok ({} apps)", config.display(), c.apps.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage_error(e),
+        },
+        Command::Demo { listen, idle_timeout, data_dir } => {
+            let data_dir = data_dir.unwrap_or_else(|| std::env::temp_dir().join("paastis-demo"));
+            match crate::demo::run(DemoOptions { listen, idle_timeout, data_dir }).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => failure(e),
+            }
+        }
+        Command::Inspect { store } => match inspect(&store) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => failure(e),
+        },
+        Command::DemoApp { name, port, boot_delay, stop_delay } => match (DemoApp { name, port, boot_delay, stop_delay }).run().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => failure(e.into()),
+        },
+    }
+}
+
+fn inspect(path: &std::path::Path) -> anyhow::Result<()> {
+    let store = Store::open(path)?;
+    let apps: std::collections::BTreeMap<_, _> = store.load_apps()?.into_iter().collect();
+    println!("{}", serde_json::to_string_pretty(&apps)?);
+    Ok(())
+}
+
+fn usage_error(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("paastis: {e}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn failure(e: anyhow::Error) -> ExitCode {
+    eprintln!("paastis: {e:#}");
+    ExitCode::FAILURE
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the gateway");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
+        _ = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,39 @@
+//! The TOML configuration: its shape, its parsing, and errors that name the
+//! file, the key and the line.
+
+mod duration;
+mod error;
+mod params;
+mod schema;
+
+pub use duration::ConfigDuration;
+pub use error::ConfigError;
+pub use schema::{AppConfig, BackendKind, Config, PolicyConfig, ServerConfig, StoreConfig};
+
+use std::path::Path;
+
+impl Config {
+    /// Reads and validates a config file. Relative paths inside it (the store)
+    /// are resolved against the file's directory, so the gateway behaves the
+    /// same whatever directory it is started from.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        let mut config = Config::parse(&text, &path.display().to_string())?;
+        if let Some(dir) = path.parent() {
+            if config.store.path.is_relative() {
+                config.store.path = dir.join(&config.store.path);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses config text; `file` only names the source in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let config: Config = error::deserialize(text, file)?;
+        config.validate(text, file)?;
+        Ok(config)
+    }
+}

@@ -1,0 +1,231 @@
+//! The shape of the config file. Every table refuses unknown keys so a typo
+//! is an error, not a silently ignored setting.
+
+use super::error::ConfigError;
+use super::params::ConfigParams;
+use super::ConfigDuration;
+use crate::policy::model::Params;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    #[serde(default)]
+    pub apps: Vec<AppConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The app name is the Host label just before this domain.
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+    /// Activity is written to disk at this interval: the most a crash can lose.
+    #[serde(default = "default_flush_interval")]
+    pub flush_interval: ConfigDuration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { path: default_store_path(), flush_interval: default_flush_interval() }
+    }
+}
+
+fn default_store_path() -> PathBuf {
+    PathBuf::from("paastis-data")
+}
+fn default_flush_interval() -> ConfigDuration {
+    ConfigDuration::from_secs(1)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    #[serde(default = "default_policy")]
+    pub default: Spanned<String>,
+    #[serde(default = "default_tick")]
+    pub tick: ConfigDuration,
+    /// CPU budget of one policy call.
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout: ConfigDuration,
+    /// Whether the policy is asked about every request; a tick-only policy
+    /// can turn this off to save the per-request call.
+    #[serde(default = "default_true")]
+    pub call_on_request: bool,
+    #[serde(default)]
+    params: ConfigParams,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            default: default_policy(),
+            tick: default_tick(),
+            call_timeout: default_call_timeout(),
+            call_on_request: true,
+            params: ConfigParams::default(),
+        }
+    }
+}
+
+impl PolicyConfig {
+    pub fn params(&self) -> &Params {
+        &self.params.0
+    }
+}
+
+fn default_policy() -> Spanned<String> {
+    Spanned::new(0..0, crate::builtin_policies::DEFAULT_POLICY.to_owned())
+}
+fn default_tick() -> ConfigDuration {
+    ConfigDuration::from_secs(1)
+}
+fn default_true() -> bool {
+    true
+}
+fn default_call_timeout() -> ConfigDuration {
+    ConfigDuration::from_millis(5)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// A local process started and stopped by the gateway.
+    Process,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    pub name: Spanned<String>,
+    pub backend: BackendKind,
+    /// Program and arguments; `{port}` is replaced by the app's port.
+    pub command: Option<Spanned<Vec<String>>>,
+    /// Where the app listens once started; a free port is chosen at each
+    /// start when omitted.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub env: HashMap<String, String>,
+    pub cwd: Option<PathBuf>,
+    #[serde(default = "default_ready_path")]
+    pub ready_path: Spanned<String>,
+    #[serde(default = "default_wake_timeout")]
+    pub wake_timeout: ConfigDuration,
+    /// Between SIGTERM and SIGKILL.
+    #[serde(default = "default_stop_grace")]
+    pub stop_grace: ConfigDuration,
+    /// Params for this app, over the policy's.
+    #[serde(default)]
+    params: ConfigParams,
+}
+
+impl AppConfig {
+    pub fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+    pub fn ready_path(&self) -> &str {
+        self.ready_path.get_ref()
+    }
+    pub fn command(&self) -> &[String] {
+        self.command.as_ref().map_or(&[], |c| c.get_ref().as_slice())
+    }
+    /// The policy's params with this app's own on top.
+    pub fn params(&self, policy: &PolicyConfig) -> Params {
+        let mut merged = policy.params().clone();
+        merged.extend(self.params.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+        merged
+    }
+}
+
+fn default_ready_path() -> Spanned<String> {
+    Spanned::new(0..0, "/".to_owned())
+}
+fn default_wake_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
+fn default_stop_grace() -> ConfigDuration {
+    ConfigDuration::from_secs(10)
+}
+
+impl Config {
+    pub(super) fn validate(&self, text: &str, file: &str) -> Result<(), ConfigError> {
+        let err = |span, key: String, msg: String| ConfigError::at(file, text, Some(span), &key, msg);
+        if self.server.domain.trim_matches('.').is_empty() {
+            return Err(ConfigError::at(file, text, None, "server.domain", "must not be empty"));
+        }
+        let policy = &self.policy.default;
+        if !crate::builtin_policies::is_builtin(policy.get_ref()) {
+            return Err(err(
+                policy.span(),
+                "policy.default".into(),
+                format!(
+                    "unknown policy {:?}; the built-in policies are: {}",
+                    policy.get_ref(),
+                    crate::builtin_policies::BUILTIN_POLICIES.join(", ")
+                ),
+            ));
+        }
+        if self.policy.tick.0.is_zero() {
+            return Err(ConfigError::at(file, text, None, "policy.tick", "must be greater than zero"));
+        }
+        let mut seen = HashMap::new();
+        for (i, app) in self.apps.iter().enumerate() {
+            let name = app.name.get_ref();
+            if !is_dns_label(name) {
+                return Err(err(
+                    app.name.span(),
+                    format!("apps[{i}].name"),
+                    format!("{name:?} is not a valid host label (lowercase letters, digits and '-', at most 63)"),
+                ));
+            }
+            if let Some(first) = seen.insert(name.clone(), i) {
+                return Err(err(
+                    app.name.span(),
+                    format!("apps[{i}].name"),
+                    format!("app {name:?} is already defined by apps[{first}]"),
+                ));
+            }
+            match &app.command {
+                Some(command) if !command.get_ref().is_empty() => {}
+                Some(command) => {
+                    return Err(err(command.span(), format!("apps[{i}].command"), "must name a program".into()));
+                }
+                None => {
+                    return Err(err(
+                        app.name.span(),
+                        format!("apps[{i}].command"),
+                        "the process backend needs a command".into(),
+                    ));
+                }
+            }
+            if !app.ready_path.get_ref().starts_with('/') {
+                return Err(err(app.ready_path.span(), format!("apps[{i}].ready_path"), "must start with '/'".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}

@@ -1,0 +1,134 @@
+//! The demo app: a small HTTP server built into the paastis binary, so the
+//! demo and the tests need nothing else installed. It can pretend to boot
+//! slowly, and has a few endpoints that show what the gateway passes through.
+//!
+//! - `/`           a greeting with the pid and uptime
+//! - `/echo`       streams the request body back
+//! - `/inspect`    the request line and headers as JSON
+//! - `/slow?ms=N`  answers after N ms
+//! - `/bytes?n=N`  streams N bytes
+
+use bytes::Bytes;
+use futures_util::stream;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+pub struct DemoApp {
+    pub name: String,
+    pub port: u16,
+    pub boot_delay: Duration,
+    /// How long it takes to exit after SIGTERM, like an app finishing its work.
+    pub stop_delay: Duration,
+}
+
+struct AppInfo {
+    name: String,
+    started: Instant,
+}
+
+impl DemoApp {
+    pub async fn run(self) -> std::io::Result<()> {
+        let started = Instant::now();
+        // Stands in for a real app's boot: nothing listens until it is over.
+        tokio::time::sleep(self.boot_delay).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
+        eprintln!("demo app {} ready on 127.0.0.1:{} after {:?}", self.name, self.port, self.boot_delay);
+        let info = Arc::new(AppInfo { name: self.name, started });
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            let (stream, _) = tokio::select! {
+                accepted = listener.accept() => accepted?,
+                _ = terminate.recv() => {
+                    eprintln!("demo app {} got SIGTERM; exiting in {:?}", info.name, self.stop_delay);
+                    tokio::time::sleep(self.stop_delay).await;
+                    return Ok(());
+                }
+            };
+            let info = info.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let info = info.clone();
+                    async move { Ok::<_, Infallible>(handle(&info, request).await) }
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+}
+
+async fn handle(info: &AppInfo, request: Request<Incoming>) -> Response<Body> {
+    let query = request.uri().query().unwrap_or("").to_owned();
+    match request.uri().path() {
+        "/" => text(format!(
+            "Hello from {}! (pid {}, up for {:.1}s)\n",
+            info.name,
+            std::process::id(),
+            info.started.elapsed().as_secs_f64()
+        )),
+        "/echo" => {
+            let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
+            let mut response = Response::new(request.into_body().boxed());
+            if let Some(ct) = content_type {
+                response.headers_mut().insert(header::CONTENT_TYPE, ct);
+            }
+            response
+        }
+        "/inspect" => {
+            let headers: Vec<(String, String)> = request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let body = serde_json::json!({
+                "app": info.name,
+                "method": request.method().as_str(),
+                "uri": request.uri().to_string(),
+                "headers": headers,
+            });
+            text(body.to_string())
+        }
+        "/slow" => {
+            let ms = number(&query, "ms").unwrap_or(1000);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            text(format!("slept {ms} ms\n"))
+        }
+        "/bytes" => bytes(number(&query, "n").unwrap_or(0)),
+        _ => {
+            let mut response = text("not found\n".to_owned());
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            response
+        }
+    }
+}
+
+fn number(query: &str, key: &str) -> Option<u64> {
+    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == key)?.1.parse().ok()
+}
+
+fn text(body: String) -> Response<Body> {
+    Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed())
+}
+
+/// N bytes of a repeating pattern, in 64 KiB frames, never all in memory.
+fn bytes(total: u64) -> Response<Body> {
+    const CHUNK: u64 = 64 * 1024;
+    let pattern: Bytes = (0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+    let frames = stream::iter((0..total.div_ceil(CHUNK)).map(move |i| {
+        let len = CHUNK.min(total - i * CHUNK) as usize;
+        Ok::<_, hyper::Error>(Frame::data(pattern.slice(0..len)))
+    }));
+    let mut response = Response::new(BodyExt::boxed(StreamBody::new(frames)));
+    response.headers_mut().insert(header::CONTENT_LENGTH, total.into());
+    response
+}

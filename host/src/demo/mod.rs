@@ -1,0 +1,87 @@
+//! `paastis demo`: the gateway with the built-in policy and two demo apps,
+//! run by the process backend, so a new user sees the whole loop at once.
+
+mod app_server;
+
+pub use app_server::DemoApp;
+
+use crate::config::Config;
+use crate::gateway::Gateway;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub struct DemoOptions {
+    pub listen: SocketAddr,
+    pub idle_timeout: Duration,
+    pub data_dir: PathBuf,
+}
+
+/// The demo's config, written as TOML so it goes through the same parser and
+/// checks as a user's file.
+pub fn demo_config(options: &DemoOptions) -> anyhow::Result<Config> {
+    let exe = std::env::current_exe()?;
+    let exe = toml::Value::String(exe.display().to_string());
+    let data = toml::Value::String(options.data_dir.display().to_string());
+    let text = format!(
+        r#"
+[server]
+listen = "{listen}"
+domain = "localhost"
+
+[store]
+path = {data}
+
+[policy]
+default = "inactivity"
+tick = "1s"
+[policy.params]
+idle_timeout = "{idle}"
+
+[[apps]]
+name = "hello"
+backend = "process"
+command = [{exe}, "demo-app", "--name", "hello", "--port", "{{port}}"]
+ready_path = "/"
+wake_timeout = "30s"
+stop_grace = "5s"
+
+[[apps]]
+name = "slow"
+backend = "process"
+command = [{exe}, "demo-app", "--name", "slow", "--port", "{{port}}", "--boot-delay", "3s"]
+ready_path = "/"
+wake_timeout = "30s"
+stop_grace = "5s"
+"#,
+        listen = options.listen,
+        idle = humantime::format_duration(options.idle_timeout),
+    );
+    Ok(Config::parse(&text, "<demo config>")?)
+}
+
+pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+    let config = demo_config(&options)?;
+    let gateway = Gateway::start(config).await?;
+    let addr = gateway.local_addr();
+    let port = addr.port();
+    let idle = humantime::format_duration(options.idle_timeout);
+    println!(
+        r#"
+Paastis demo: gateway on http://{addr}, built-in "inactivity" policy, apps sleep after {idle} idle.
+
+Both apps are asleep. Wake one with a request:
+  curl -H 'Host: hello.localhost' http://{addr}/     # boots at once
+  curl -H 'Host: slow.localhost'  http://{addr}/     # takes 3 s to boot: a visible cold start
+Browsers resolve *.localhost to this machine: http://hello.localhost:{port}/
+
+Watch the log for "app woken" (with wake_ms) and, {idle} after the last request,
+"app put to sleep": the app's process is gone (ps -ef | grep demo-app).
+State is kept in {data}. Press Ctrl-C to stop; every app process stops with the gateway.
+"#,
+        data = options.data_dir.display(),
+    );
+    crate::cli::shutdown_signal().await;
+    gateway.shutdown().await;
+    Ok(())
+}

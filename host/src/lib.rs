@@ -1,0 +1,15 @@
+//! Paastis: a scale-to-zero HTTP gateway whose sleep/wake decisions are
+//! sandboxed WebAssembly policies. See ARCHITECTURE.md for the map.
+
+pub mod apps;
+pub mod backend;
+pub mod builtin_policies;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod gateway;
+pub mod policy;
+pub mod policy_gate;
+pub mod proxy;
+pub mod store;

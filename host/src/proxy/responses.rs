@@ -1,0 +1,30 @@
+//! Answers the gateway gives itself. Each has a short plain-text body that
+//! says what happened, because the person reading it is usually debugging.
+
+use super::ProxyBody;
+use bytes::Bytes;
+use http::{Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+
+pub fn full(body: impl Into<Bytes>) -> ProxyBody {
+    Full::new(body.into()).map_err(|never| match never {}).boxed()
+}
+
+pub fn text(status: StatusCode, message: impl Into<String>) -> Response<ProxyBody> {
+    let mut body = message.into();
+    body.push('\n');
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A 503 that tells clients when to try again.
+pub fn unavailable(message: impl Into<String>, retry_after_secs: u32) -> Response<ProxyBody> {
+    let mut response = text(StatusCode::SERVICE_UNAVAILABLE, message);
+    response.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
+    response
+}

@@ -1,0 +1,89 @@
+//! Persistence of app activity and state in sled. The only module that names
+//! sled.
+//!
+//! Writes are batched: the registry marks apps dirty and a flusher writes them
+//! every `store.flush_interval`, and at once on every state change. A crash
+//! (even `kill -9`) therefore loses at most one flush interval of activity
+//! timestamps and no state change that completed before the flush it triggered.
+
+mod record;
+
+pub use record::AppRecord;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("store I/O failed: {0}")]
+    Io(String),
+    #[error("store record for {key:?} is corrupt: {message}")]
+    Corrupt { key: String, message: String },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Io(e.to_string())
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    apps: sled::Tree,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |message: String| StoreError::Open { path: path.to_owned(), message };
+        let db = sled::Config::new()
+            .path(path)
+            // The gateway flushes explicitly on its own schedule.
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    open_err("it is locked by another running paastis".into())
+                }
+                other => open_err(other.to_string()),
+            })?;
+        let apps = db.open_tree("apps").map_err(|e| open_err(e.to_string()))?;
+        Ok(Store { db, apps })
+    }
+
+    /// Every app record, by app name. A corrupt record is an error rather than
+    /// a silent reset, so the operator learns about it.
+    pub fn load_apps(&self) -> Result<HashMap<String, AppRecord>, StoreError> {
+        let mut out = HashMap::new();
+        for entry in self.apps.iter() {
+            let (key, value) = entry?;
+            let name = String::from_utf8_lossy(&key).into_owned();
+            let record = serde_json::from_slice(&value)
+                .map_err(|e| StoreError::Corrupt { key: name.clone(), message: e.to_string() })?;
+            out.insert(name, record);
+        }
+        Ok(out)
+    }
+
+    /// Writes the records in one atomic batch and waits until they are on disk.
+    pub async fn save_apps(&self, records: &[(String, AppRecord)]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for (name, record) in records {
+            let bytes = serde_json::to_vec(record).map_err(|e| StoreError::Io(e.to_string()))?;
+            batch.insert(name.as_bytes(), bytes);
+        }
+        self.apps.apply_batch(batch)?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,16 @@
+use crate::policy::model::{AppState, Timestamp};
+
+/// What survives a restart for one app.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AppRecord {
+    /// Only `asleep` and `awake` are stored; a transition in progress is
+    /// stored as the state it started from.
+    pub state: AppState,
+    pub state_since: Timestamp,
+    pub last_activity: Option<Timestamp>,
+    /// True when the gateway (its policy or an operator) put the app to sleep.
+    #[serde(default)]
+    pub slept_by_gateway: bool,
+    #[serde(default)]
+    pub wakes: u64,
+}

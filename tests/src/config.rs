@@ -1,0 +1,53 @@
+//! Bad config is refused with the file, the key and the line.
+
+use crate::support::run_paastis;
+
+async fn serve_error(text: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let output = run_paastis(&["serve", "--config", &path.display().to_string()]).await;
+    assert_eq!(output.status.code(), Some(2), "a config error exits 2");
+    (String::from_utf8_lossy(&output.stderr).into_owned(), path.display().to_string())
+}
+
+const GOOD: &str = r#"[server]
+listen = "127.0.0.1:0"
+domain = "localhost"
+
+[policy]
+default = "inactivity"
+tick = "1s"
+[policy.params]
+idle_timeout = "15m"
+
+[[apps]]
+name = "hello"
+backend = "process"
+command = ["python3", "-m", "http.server", "{port}"]
+port = 9001
+ready_path = "/"
+wake_timeout = "60s"
+"#;
+
+pub async fn a_config_error_names_the_file_the_key_and_the_line() {
+    let (stderr, file) = serve_error(&GOOD.replace("\"60s\"", "\"60 parsecs\"")).await;
+    assert!(stderr.contains(&file), "{stderr}");
+    assert!(stderr.contains("line 17"), "{stderr}");
+    assert!(stderr.contains("apps[0].wake_timeout"), "{stderr}");
+
+    let (stderr, _) = serve_error(&GOOD.replace("port = 9001", "port = 9001\nprot = 1")).await;
+    assert!(stderr.contains("line 16") && stderr.contains("apps[0].prot"), "{stderr}");
+    assert!(stderr.contains("unknown field"), "{stderr}");
+
+    let (stderr, _) = serve_error(&GOOD.replace("default = \"inactivity\"", "default = \"nope\"")).await;
+    assert!(stderr.contains("line 6") && stderr.contains("policy.default"), "{stderr}");
+}
+
+pub async fn the_issue_example_config_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paastis.toml");
+    std::fs::write(&path, GOOD).unwrap();
+    let output = run_paastis(&["check", "--config", &path.display().to_string()]).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

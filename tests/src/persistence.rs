@@ -1,0 +1,87 @@
+//! What survives a restart, including `kill -9`.
+
+use crate::support::{AppBuilder, GatewayBuilder, run_paastis, wait_pid_gone};
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// The store as `paastis inspect` prints it.
+async fn inspect(store: &Path) -> Value {
+    let output = run_paastis(&["inspect", "--store", &store.display().to_string()]).await;
+    assert!(output.status.success(), "inspect failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("inspect prints JSON")
+}
+
+pub async fn a_restart_keeps_activity_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let builder = || GatewayBuilder::new().data_dir(dir.path()).app(AppBuilder::new("hello"));
+    let first = builder().spawn().await;
+    let before = now_ms();
+    assert_eq!(first.client().get("hello.localhost", "/").await.status, 200);
+    let after = now_ms();
+    let pid = first.app_pid("hello", 1).await;
+    let store = first.store.clone();
+    assert!(first.terminate().await.success());
+    wait_pid_gone(pid, WAIT).await;
+
+    let saved = &inspect(&store).await["hello"];
+    let last = saved["last_activity"].as_u64().expect("activity saved");
+    assert!(last >= before && last <= after + 1000, "last activity {last} outside [{before}, {after}]");
+    assert_eq!(saved["state"], "asleep");
+    assert_eq!(saved["slept_by_gateway"], true);
+    assert_eq!(saved["wakes"], 1);
+
+    let second = builder().spawn().await;
+    let restored = second.logs.wait_for("restored app state", "hello", WAIT).await;
+    assert_eq!(restored["last_activity"].as_u64(), Some(last));
+    assert_eq!(second.client().get("hello.localhost", "/").await.status, 200);
+}
+
+/// The documented bound: a crash loses at most one flush interval of
+/// activity (plus the flush in progress). Requests run right up to the kill.
+pub async fn kill_9_loses_at_most_one_flush_interval() {
+    const FLUSH_MS: u64 = 200;
+    // Scheduling slack for a loaded CI machine on top of the documented bound.
+    const SLACK_MS: u64 = 800;
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = GatewayBuilder::new()
+        .data_dir(dir.path())
+        .flush_interval(&format!("{FLUSH_MS}ms"))
+        .app(AppBuilder::new("hello"))
+        .spawn()
+        .await;
+    let client = gateway.client();
+    let pid = {
+        assert_eq!(client.get("hello.localhost", "/").await.status, 200);
+        gateway.app_pid("hello", 1).await
+    };
+    let until = std::time::Instant::now() + Duration::from_millis(1500);
+    while std::time::Instant::now() < until {
+        assert_eq!(client.get("hello.localhost", "/").await.status, 200);
+    }
+    let killed_at = now_ms();
+    let store = gateway.store.clone();
+    gateway.kill9().await;
+    // The app's process dies with the gateway: nothing runs forever.
+    wait_pid_gone(pid, WAIT).await;
+
+    let saved = &inspect(&store).await["hello"];
+    let last = saved["last_activity"].as_u64().expect("activity saved");
+    let bound = killed_at - FLUSH_MS - SLACK_MS;
+    assert!(last >= bound, "lost {} ms of activity; the bound is {FLUSH_MS} ms (+{SLACK_MS} ms slack)", killed_at - last);
+    assert_eq!(saved["state"], "awake", "the wake was persisted");
+
+    let restarted = GatewayBuilder::new().data_dir(dir.path()).app(AppBuilder::new("hello")).spawn().await;
+    let restored = restarted.logs.wait_for("restored app state", "hello", WAIT).await;
+    assert_eq!(restored["previous_state"], "awake");
+    assert_eq!(restored["last_activity"].as_u64(), Some(last));
+    let response = restarted.client().get("hello.localhost", "/").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.headers["x-paastis-cold-start"], "1", "restored asleep, woken again");
+}

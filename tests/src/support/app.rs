@@ -1,0 +1,80 @@
+//! An `[[apps]]` entry, by default the built-in demo app.
+
+pub struct AppBuilder {
+    pub name: String,
+    boot_delay: String,
+    stop_delay: String,
+    wake_timeout: String,
+    ready_path: String,
+    command: Option<Vec<String>>,
+    params: Vec<(String, String)>,
+}
+
+impl AppBuilder {
+    pub fn new(name: &str) -> AppBuilder {
+        AppBuilder {
+            name: name.into(),
+            boot_delay: "0s".into(),
+            stop_delay: "0s".into(),
+            wake_timeout: "20s".into(),
+            ready_path: "/".into(),
+            command: None,
+            params: Vec::new(),
+        }
+    }
+
+    pub fn boot_delay(mut self, d: &str) -> Self {
+        self.boot_delay = d.into();
+        self
+    }
+    pub fn stop_delay(mut self, d: &str) -> Self {
+        self.stop_delay = d.into();
+        self
+    }
+    pub fn wake_timeout(mut self, d: &str) -> Self {
+        self.wake_timeout = d.into();
+        self
+    }
+    pub fn command(mut self, argv: &[&str]) -> Self {
+        self.command = Some(argv.iter().map(|s| s.to_string()).collect());
+        self
+    }
+    /// A per-app policy param; `value` is a TOML literal.
+    pub fn param(mut self, key: &str, value: &str) -> Self {
+        self.params.push((key.into(), value.into()));
+        self
+    }
+
+    pub(super) fn toml(&self) -> String {
+        let exe = std::env::current_exe().expect("test executable path");
+        let command = self.command.clone().unwrap_or_else(|| {
+            vec![
+                exe.display().to_string(),
+                "demo-app".into(),
+                "--name".into(),
+                self.name.clone(),
+                "--port".into(),
+                "{port}".into(),
+                "--boot-delay".into(),
+                self.boot_delay.clone(),
+                "--stop-delay".into(),
+                self.stop_delay.clone(),
+            ]
+        });
+        let command: Vec<String> = command.iter().map(|a| format!("{a:?}")).collect();
+        let mut toml = format!(
+            "[[apps]]\nname = {:?}\nbackend = \"process\"\ncommand = [{}]\nready_path = {:?}\nwake_timeout = {:?}\nstop_grace = \"5s\"\n",
+            self.name,
+            command.join(", "),
+            self.ready_path,
+            self.wake_timeout
+        );
+        if !self.params.is_empty() {
+            toml.push_str("[apps.params]\n");
+            for (k, v) in &self.params {
+                toml.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        toml
+    }
+}

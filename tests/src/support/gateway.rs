@@ -1,0 +1,161 @@
+//! A real gateway process: this test binary re-executed as `paastis serve`,
+//! with a config written to a temp dir and a real sled store.
+
+use super::{AppBuilder, EXEC_AS_PAASTIS, Logs, TestClient};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+pub struct GatewayBuilder {
+    apps: Vec<AppBuilder>,
+    policy_params: Vec<(String, String)>,
+    tick: String,
+    flush_interval: String,
+    data_dir: Option<PathBuf>,
+}
+
+impl Default for GatewayBuilder {
+    fn default() -> Self {
+        GatewayBuilder {
+            apps: Vec::new(),
+            policy_params: vec![("idle_timeout".into(), "\"1h\"".into())],
+            tick: "100ms".into(),
+            flush_interval: "200ms".into(),
+            data_dir: None,
+        }
+    }
+}
+
+impl GatewayBuilder {
+    pub fn new() -> GatewayBuilder {
+        GatewayBuilder::default()
+    }
+    pub fn app(mut self, app: AppBuilder) -> Self {
+        self.apps.push(app);
+        self
+    }
+    /// A policy param; `value` is a TOML literal such as `"2s"` or `["/healthz"]`.
+    pub fn param(mut self, key: &str, value: &str) -> Self {
+        self.policy_params.retain(|(k, _)| k != key);
+        self.policy_params.push((key.into(), value.into()));
+        self
+    }
+    pub fn idle_timeout(self, d: &str) -> Self {
+        self.param("idle_timeout", &format!("{d:?}"))
+    }
+    pub fn flush_interval(mut self, d: &str) -> Self {
+        self.flush_interval = d.into();
+        self
+    }
+    /// Keeps config and store in `dir`, so a second gateway can reuse them.
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_owned());
+        self
+    }
+
+    pub fn config_text(&self, store: &Path) -> String {
+        let mut toml = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = \"inactivity\"\ntick = {:?}\n[policy.params]\n",
+            store.display().to_string(),
+            self.flush_interval,
+            self.tick
+        );
+        for (k, v) in &self.policy_params {
+            toml.push_str(&format!("{k} = {v}\n"));
+        }
+        for app in &self.apps {
+            toml.push('\n');
+            toml.push_str(&app.toml());
+        }
+        toml
+    }
+
+    pub async fn spawn(self) -> TestGateway {
+        let temp = match &self.data_dir {
+            Some(_) => None,
+            None => Some(tempfile::tempdir().expect("temp dir")),
+        };
+        let dir = self.data_dir.clone().unwrap_or_else(|| temp.as_ref().map(|t| t.path().to_owned()).unwrap_or_default());
+        let config = dir.join("paastis.toml");
+        std::fs::write(&config, self.config_text(&dir.join("store"))).expect("write config");
+        let (child, logs) = spawn_paastis(&["serve", "--config", &config.display().to_string()]);
+        let listening = logs.wait_for("listening", "", Duration::from_secs(30)).await;
+        let addr: SocketAddr = listening["addr"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("bad listening event: {listening}"));
+        TestGateway { child: Some(child), addr, logs, store: dir.join("store"), _temp: temp }
+    }
+}
+
+/// Starts this test binary as `paastis ARGS` with JSON logs captured.
+pub fn spawn_paastis(args: &[&str]) -> (Child, Logs) {
+    let exe = std::env::current_exe().expect("test executable path");
+    let mut child = Command::new(exe)
+        .arg("--log-format")
+        .arg("json")
+        .args(args)
+        .env(EXEC_AS_PAASTIS, "1")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn paastis");
+    let logs = Logs::default();
+    logs.capture(child.stderr.take().expect("piped stderr"));
+    (child, logs)
+}
+
+pub struct TestGateway {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub logs: Logs,
+    pub store: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl TestGateway {
+    pub fn client(&self) -> TestClient {
+        TestClient::new(self.addr)
+    }
+
+    /// The pid of the `nth` process started for `app`, from the log.
+    pub async fn app_pid(&self, app: &str, nth: usize) -> u32 {
+        let started = self.logs.wait_for_nth("app process started", app, nth, Duration::from_secs(20)).await;
+        started["pid"].as_u64().expect("pid field") as u32
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn terminate(mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("gateway running");
+        let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+        super::within(Duration::from_secs(30), "gateway exit after SIGTERM", child.wait()).await.expect("wait")
+    }
+
+    /// `kill -9`: the gateway gets no chance to flush or clean up.
+    pub async fn kill9(mut self) {
+        let mut child = self.child.take().expect("gateway running");
+        child.start_kill().expect("SIGKILL");
+        super::within(Duration::from_secs(10), "gateway exit after SIGKILL", child.wait()).await.expect("wait");
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- gateway log ---\n{}\n---", self.logs.dump());
+        }
+    }
+}
+
+/// Runs `paastis ARGS` to completion and returns its output.
+pub async fn run_paastis(args: &[&str]) -> std::process::Output {
+    let exe = std::env::current_exe().expect("test executable path");
+    let run = Command::new(exe).args(args).env(EXEC_AS_PAASTIS, "1").stdin(Stdio::null()).kill_on_drop(true).output();
+    super::within(Duration::from_secs(30), &format!("paastis {args:?} to finish"), run).await.expect("run paastis")
+}
