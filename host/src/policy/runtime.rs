@@ -1,0 +1,402 @@
+//! Loading policies and calling them in a sandbox: one engine, linker and
+//! epoch ticker for the process; a fresh store and instance for every call, so
+//! that no state leaks between calls, apps or requests.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, Trap,
+};
+
+use super::bindings::{self, PolicyPre};
+use super::convert;
+use super::error::PolicyError;
+use super::model::{AppView, RequestDecision, RequestView, TickPlan, Timestamp};
+use super::sandbox::CallState;
+use super::ticker::{Expired, Panicked, Ticker, ticks_for};
+
+/// Bounds on every call into a policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// CPU time one call may use, enforced by epoch interruption: at each
+    /// deadline the thread's CPU clock decides whether the guest used its
+    /// budget or was only descheduled. Whatever happens, a call (waits in the
+    /// host included) is cut off at twice this plus 20 ms of wall time.
+    pub call_timeout: Duration,
+    /// Linear memory a call may use, all memories of the component together.
+    pub memory_bytes: usize,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits { call_timeout: Duration::from_millis(5), memory_bytes: 32 << 20 }
+    }
+}
+
+/// Calls that can be running (or waiting in the host) at the same time across
+/// the process. A call does not yield while the guest computes, so in practice
+/// this is about the number of async worker threads; one more fails with
+/// `PolicyError::Busy` instead of queueing.
+pub const MAX_CONCURRENT_CALLS: u32 = 128;
+
+/// Instances come from a pool of pre-reserved slots, and what a call touched
+/// stays mapped (zeroed) for the next one: this halves the cost of a call
+/// compared to mapping and unmapping memory and a fiber stack every time.
+fn pooling(limits: SandboxLimits) -> PoolingAllocationConfig {
+    /// Enough for a Rust policy's stack, data and a modest heap.
+    const KEEP_RESIDENT: usize = 4 << 20;
+    let calls = MAX_CONCURRENT_CALLS;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(calls)
+        // wit-component adds shim and fixup modules to the guest's own.
+        .total_core_instances(calls * 8)
+        .total_memories(calls * 2)
+        .total_tables(calls * 8)
+        .total_stacks(calls)
+        .max_memory_size(limits.memory_bytes)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .async_stack_keep_resident(KEEP_RESIDENT);
+    pool
+}
+
+/// Longer error messages from a guest are cut.
+const MAX_ERROR_BYTES: usize = 1024;
+
+/// The process's policy engine. Clones share it.
+#[derive(Clone)]
+pub struct PolicyRuntime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    engine: Engine,
+    linker: Linker<CallState>,
+    ticker: Ticker,
+    limits: SandboxLimits,
+    deadline_ticks: u64,
+    wall_limit: Duration,
+}
+
+impl PolicyRuntime {
+    pub fn new(limits: SandboxLimits) -> Result<Self, PolicyError> {
+        if limits.call_timeout.is_zero() || limits.memory_bytes == 0 {
+            return Err(PolicyError::Setup(format!(
+                "the call timeout and memory limit must be positive, got {limits:?}"
+            )));
+        }
+        let setup = |what: &str, e: wasmtime::Error| PolicyError::Setup(format!("{what}: {}", chain(&e)));
+
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(limits)));
+        // Sized to the memory limit rather than the default 4 GiB: explicit
+        // bounds checks cost policies little, and the pool's address space
+        // stays in gigabytes rather than terabytes.
+        config.memory_reservation(u64::try_from(limits.memory_bytes).unwrap_or(u64::MAX));
+        let engine = Engine::new(&config).map_err(|e| setup("creating the wasmtime engine", e))?;
+
+        let mut linker = Linker::new(&engine);
+        // A Rust wasm32-wasip2 guest imports WASI for its std (stdio, env,
+        // exit...) even when it never uses it. `CallState` gives it nothing
+        // to reach: no files, env, args or network.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| setup("linking WASI", e))?;
+        bindings::Policy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(|e| setup("linking the host interface", e))?;
+
+        let ticker =
+            Ticker::start(engine.weak()).map_err(|e| PolicyError::Setup(format!("starting the epoch thread: {e}")))?;
+
+        // One tick more than the timeout: the first tick may come at once.
+        let ticks = ticks_for(limits.call_timeout).saturating_add(1);
+        Ok(PolicyRuntime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                ticker,
+                limits,
+                deadline_ticks: ticks,
+                // The epoch interrupts computation; this bounds waiting in the
+                // host, generously so as to never beat the epoch to it.
+                wall_limit: limits.call_timeout.saturating_mul(2).saturating_add(Duration::from_millis(20)),
+            }),
+        })
+    }
+
+    pub fn limits(&self) -> SandboxLimits {
+        self.inner.limits
+    }
+
+    #[cfg(test)]
+    pub(super) fn watch_for_test(&self) -> Arc<super::ticker::Watch> {
+        self.inner.ticker.watch(self.inner.wall_limit)
+    }
+
+    /// Compiles `wasm`, checks it against the contract (the imports the host
+    /// provides, the exports and their types), and calls `on-tick` with no
+    /// apps in a throwaway store to prove it runs.
+    pub async fn load(&self, name: &str, wasm: &[u8]) -> Result<LoadedPolicy, PolicyError> {
+        check_header(name, wasm)?;
+        let component = self.compile(name, wasm).await?;
+
+        let contract = |what: &str, e: wasmtime::Error| PolicyError::Contract {
+            name: name.to_owned(),
+            detail: format!("{what}: {}", chain(&e)),
+        };
+        let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
+            contract("it imports something the host does not provide (only paastis:policy/host and WASI 0.2 are)", e)
+        })?;
+        let pre = PolicyPre::new(instance_pre)
+            .map_err(|e| contract("it does not export paastis:policy/handler as the host expects", e))?;
+
+        let policy = LoadedPolicy {
+            inner: Arc::new(PolicyInner {
+                name: name.into(),
+                sha256: hex::encode(Sha256::digest(wasm)),
+                pre,
+                runtime: Arc::clone(&self.inner),
+            }),
+        };
+        policy.on_tick(unix_millis(), &[]).await?;
+        Ok(policy)
+    }
+
+    /// Compilation takes tens to hundreds of milliseconds of CPU: off the
+    /// async workers when there is a tokio runtime to lend a blocking thread.
+    async fn compile(&self, name: &str, wasm: &[u8]) -> Result<Component, PolicyError> {
+        let engine = self.inner.engine.clone();
+        let compiled = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                let wasm = wasm.to_vec();
+                handle
+                    .spawn_blocking(move || Component::new(&engine, wasm))
+                    .await
+                    .map_err(|e| PolicyError::Setup(format!("compiling policy {name:?}: {e}")))?
+            }
+            Err(_) => Component::new(&engine, wasm),
+        };
+        compiled.map_err(|e| PolicyError::Invalid { name: name.to_owned(), detail: chain(&e) })
+    }
+}
+
+/// A compiled, validated policy. Clones are cheap and share it.
+#[derive(Clone)]
+pub struct LoadedPolicy {
+    inner: Arc<PolicyInner>,
+}
+
+struct PolicyInner {
+    name: Arc<str>,
+    sha256: String,
+    pre: PolicyPre<CallState>,
+    runtime: Arc<RuntimeInner>,
+}
+
+/// Where a call failed, which decides how a non-trap error reads.
+enum Step {
+    Instantiate(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+
+impl LoadedPolicy {
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Hex SHA-256 of the component's bytes, to tell versions apart in logs.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    pub async fn on_request(
+        &self,
+        now: Timestamp,
+        app: &AppView,
+        request: &RequestView,
+    ) -> Result<RequestDecision, PolicyError> {
+        let app = convert::app_to_wit(app);
+        let request = convert::request_to_wit(request);
+        let (mut store, watch) = self.inner.start_call();
+        let outcome = watch
+            .run(async {
+                let policy = self.inner.instantiate(&mut store).await.map_err(Step::Instantiate)?;
+                policy
+                    .paastis_policy_handler()
+                    .call_on_request(&mut store, now, &app, &request)
+                    .await
+                    .map_err(Step::Call)
+            })
+            .await;
+        let returned = self.inner.settle(outcome, &store)?;
+        returned.map(convert::decision_from_wit).map_err(|message| self.inner.returned(message))
+    }
+
+    pub async fn on_tick(&self, now: Timestamp, apps: &[AppView]) -> Result<TickPlan, PolicyError> {
+        let apps: Vec<_> = apps.iter().map(convert::app_to_wit).collect();
+        let (mut store, watch) = self.inner.start_call();
+        let outcome = watch
+            .run(async {
+                let policy = self.inner.instantiate(&mut store).await.map_err(Step::Instantiate)?;
+                policy.paastis_policy_handler().call_on_tick(&mut store, now, &apps).await.map_err(Step::Call)
+            })
+            .await;
+        let returned = self.inner.settle(outcome, &store)?;
+        let plan = returned.map_err(|message| self.inner.returned(message))?;
+        convert::plan_from_wit(plan).map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
+    }
+}
+
+impl std::fmt::Debug for LoadedPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPolicy")
+            .field("name", &self.inner.name)
+            .field("sha256", &self.inner.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyInner {
+    fn start_call(&self) -> (Store<CallState>, Arc<super::ticker::Watch>) {
+        let runtime = &self.runtime;
+        let mut store =
+            Store::new(&runtime.engine, CallState::new(Arc::clone(&self.name), runtime.limits.memory_bytes));
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(runtime.deadline_ticks);
+        let watch = runtime.ticker.watch(runtime.wall_limit);
+        let budget = runtime.limits.call_timeout;
+        let on_deadline = Arc::clone(&watch);
+        store.epoch_deadline_callback(move |_| Ok(on_deadline.on_deadline(budget)));
+        (store, watch)
+    }
+
+    async fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<bindings::Policy> {
+        let policy = self.pre.instantiate_async(&mut *store).await?;
+        // The budget is for the guest's own work: instantiating is the host's.
+        store.set_epoch_deadline(self.runtime.deadline_ticks);
+        Ok(policy)
+    }
+
+    /// The guest's message ends up in the gateway's log: bounded like its
+    /// log lines.
+    fn returned(&self, message: String) -> PolicyError {
+        PolicyError::Returned { name: self.name.to_string(), message: convert::truncate(message, MAX_ERROR_BYTES) }
+    }
+
+    /// Turns the outcome of a call into the policy's answer or a `PolicyError`
+    /// that says what went wrong in the guest's terms.
+    fn settle<R>(
+        &self,
+        outcome: Result<Result<Result<R, Step>, Panicked>, Expired>,
+        store: &Store<CallState>,
+    ) -> Result<R, PolicyError> {
+        let name = || self.name.to_string();
+        let state = store.data();
+        let output = state.output.text();
+        let result = match outcome {
+            Err(Expired) => Err(PolicyError::Timeout { name: name(), limit: self.runtime.limits.call_timeout }),
+            Ok(Err(Panicked(message))) => Err(PolicyError::Trapped {
+                name: name(),
+                detail: format!("the host panicked while running it: {message}"),
+            }),
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(step))) => {
+                let (error, instantiating) = match step {
+                    Step::Instantiate(e) => (e, true),
+                    Step::Call(e) => (e, false),
+                };
+                Err(self.classify(&error, instantiating, state.limiter.exceeded, &output))
+            }
+        };
+        if !output.is_empty() {
+            tracing::debug!(policy = &*self.name, output, "policy wrote to stdout/stderr");
+        }
+        result
+    }
+
+    fn classify(
+        &self,
+        error: &wasmtime::Error,
+        instantiating: bool,
+        memory_exceeded: bool,
+        output: &str,
+    ) -> PolicyError {
+        let name = self.name.to_string();
+        tracing::debug!(policy = &*self.name, error = %chain(error), "policy call failed");
+        if memory_exceeded {
+            return PolicyError::OutOfMemory { name, limit_bytes: self.runtime.limits.memory_bytes };
+        }
+        if error.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
+            return PolicyError::Busy { name, limit: MAX_CONCURRENT_CALLS };
+        }
+        if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            return PolicyError::Trapped { name, detail: format!("it called exit({})", exit.0) };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => PolicyError::Timeout { name, limit: self.runtime.limits.call_timeout },
+            Some(trap) => PolicyError::Trapped { name, detail: with_output(trap.to_string(), output) },
+            None if instantiating => {
+                PolicyError::Trapped { name, detail: format!("it could not be instantiated: {}", chain(error)) }
+            }
+            // The canonical ABI refused what the guest returned (a string that
+            // is not UTF-8, a pointer out of bounds, an unknown case...).
+            None => PolicyError::Nonsense { name, detail: chain(error) },
+        }
+    }
+}
+
+/// A Rust guest's panic message goes to stderr just before the trap: the most
+/// useful part of the error.
+fn with_output(trap: String, output: &str) -> String {
+    let said: Vec<&str> =
+        output.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with("note: ")).collect();
+    if said.is_empty() {
+        return trap;
+    }
+    let mut said = said.join(" ");
+    if said.len() > 512 {
+        let cut = (0..=512).rev().find(|&i| said.is_char_boundary(i)).unwrap_or(0);
+        said.truncate(cut);
+        said.push_str("...");
+    }
+    format!("{trap}; it wrote: {said}")
+}
+
+/// The error and its causes on one line, as wasmtime nests context.
+fn chain(error: &wasmtime::Error) -> String {
+    error.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
+fn check_header(name: &str, wasm: &[u8]) -> Result<(), PolicyError> {
+    let not_a_component =
+        |detail: &str| PolicyError::NotAComponent { name: name.to_owned(), detail: detail.to_owned() };
+    match wasm.get(..8) {
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Err(not_a_component(
+            "it is a core WebAssembly module; build the policy for the wasm32-wasip2 target \
+             (cargo build --target wasm32-wasip2) or wrap it with `wasm-tools component new`",
+        )),
+        Some([0, b'a', b's', b'm', ..]) => Ok(()),
+        _ => Err(not_a_component("it is not WebAssembly at all (no \\0asm header)")),
+    }
+}
+
+fn unix_millis() -> Timestamp {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_output;
+
+    #[test]
+    fn a_guest_panic_message_is_quoted_after_the_trap() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:9:5:\nboom\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            with_output("wasm trap: unreachable".into(), stderr),
+            "wasm trap: unreachable; it wrote: thread '<unnamed>' panicked at src/lib.rs:9:5: boom"
+        );
+        assert_eq!(with_output("t".into(), "  \n"), "t");
+    }
+}

@@ -1,0 +1,264 @@
+//! Loading and calling policies through the real sandbox: the embedded
+//! default policy, and hand-written guests that misbehave on purpose.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+use super::guest_wat as guest;
+use super::model::{AppState, AppView, ParamValue, RequestDecision, RequestView};
+use super::{INACTIVITY_WASM, LoadedPolicy, PolicyError, PolicyRuntime, SandboxLimits};
+
+const NOW: u64 = 1_700_000_000_000;
+const MINUTE: u64 = 60_000;
+
+fn runtime() -> PolicyRuntime {
+    match PolicyRuntime::new(SandboxLimits::default()) {
+        Ok(rt) => rt,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Compiled once per test binary: compilation is the slow part.
+async fn inactivity() -> &'static LoadedPolicy {
+    static POLICY: OnceCell<LoadedPolicy> = OnceCell::const_new();
+    POLICY
+        .get_or_init(|| async {
+            match runtime().load("inactivity", INACTIVITY_WASM).await {
+                Ok(policy) => policy,
+                Err(e) => panic!("{e}"),
+            }
+        })
+        .await
+}
+
+fn app(name: &str, state: AppState, last_activity: Option<u64>, params: &[(&str, ParamValue)]) -> AppView {
+    AppView {
+        name: name.into(),
+        state,
+        state_since: NOW - 60 * MINUTE,
+        last_activity,
+        in_flight: 0,
+        params: params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn request(path: &str, user_agent: &str) -> RequestView {
+    RequestView {
+        method: "GET".into(),
+        path: path.into(),
+        query: None,
+        headers: vec![("user-agent".into(), user_agent.into())],
+        client_addr: "203.0.113.7".into(),
+    }
+}
+
+async fn load(wasm: &[u8]) -> Result<LoadedPolicy, PolicyError> {
+    runtime().load("test", wasm).await
+}
+
+#[tokio::test]
+async fn loads_the_embedded_policy() {
+    let policy = inactivity().await;
+    assert_eq!(policy.name(), "inactivity");
+    assert_eq!(policy.sha256().len(), 64);
+}
+
+#[tokio::test]
+async fn request_calls_follow_the_params() {
+    let policy = inactivity().await;
+    let params = [("passive_paths", ParamValue::TextList(vec!["/health".into()]))];
+    let web = app("web", AppState::Asleep, None, &params);
+    let decide = |path: &'static str| {
+        let web = web.clone();
+        async move { policy.on_request(NOW, &web, &request(path, "curl/8")).await }
+    };
+    assert_eq!(decide("/").await.ok(), Some(RequestDecision::Forward));
+    assert_eq!(decide("/health").await.ok(), Some(RequestDecision::ForwardPassive));
+}
+
+#[tokio::test]
+async fn tick_calls_put_idle_apps_to_sleep() {
+    let policy = inactivity().await;
+    let apps = [
+        app("idle", AppState::Awake, Some(NOW - 20 * MINUTE), &[]),
+        app("busy", AppState::Awake, Some(NOW - MINUTE), &[]),
+        app("quick", AppState::Awake, Some(NOW - 3 * MINUTE), &[("idle_timeout", ParamValue::Text("2m".into()))]),
+        app("asleep", AppState::Asleep, None, &[]),
+    ];
+    let plan = policy.on_tick(NOW, &apps).await;
+    assert_eq!(plan.map(|p| (p.sleep, p.wake)).ok(), Some((vec!["idle".into(), "quick".into()], vec![])));
+}
+
+#[test]
+fn calls_work_on_a_current_thread_runtime_without_timers() {
+    // No tokio time driver and no blocking pool are needed for a call.
+    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("{e}"),
+    };
+    let result = rt.block_on(async { load(&guest::well_behaved()).await.map(|_| ()) });
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_run_concurrently_on_a_multi_thread_runtime() {
+    let policy = inactivity().await.clone();
+    let apps: Vec<AppView> = (0..10).map(|i| app(&format!("app{i}"), AppState::Awake, Some(NOW), &[])).collect();
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let (policy, apps) = (policy.clone(), apps.clone());
+            tokio::spawn(async move { policy.on_tick(NOW, &apps).await.map(|p| p.sleep.len()) })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.ok().and_then(Result::ok), Some(0));
+    }
+    // The proxy awaits request calls inside `Send` services.
+    let web = app("web", AppState::Awake, None, &[]);
+    let decision = tokio::spawn(async move { policy.on_request(NOW, &web, &request("/", "x")).await.ok() });
+    assert_eq!(decision.await.ok().flatten(), Some(RequestDecision::Forward));
+}
+
+#[tokio::test]
+async fn garbage_is_refused_as_not_webassembly() {
+    let err = load(b"definitely not wasm").await.err().map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("policy \"test\" is not a WebAssembly component: it is not WebAssembly at all (no \\0asm header)")
+    );
+}
+
+#[tokio::test]
+async fn core_modules_are_refused_with_a_hint() {
+    let core = b"\0asm\x01\0\0\0";
+    let err = load(core).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("core WebAssembly module") && err.contains("wasm32-wasip2"), "{err}");
+}
+
+#[tokio::test]
+async fn a_corrupt_component_is_invalid() {
+    let mut wasm = guest::well_behaved();
+    wasm.truncate(wasm.len() / 2);
+    let err = load(&wasm).await.err();
+    assert!(matches!(err, Some(PolicyError::Invalid { .. })), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_component_without_the_handler_does_not_match_the_contract() {
+    let err = load(&guest::empty_component()).await.err();
+    let Some(PolicyError::Contract { detail, .. }) = &err else { panic!("{err:?}") };
+    assert!(detail.contains("paastis:policy/handler"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_component_importing_the_network_does_not_match_the_contract() {
+    let err = load(&guest::wants_http()).await.err();
+    let Some(PolicyError::Contract { detail, .. }) = &err else { panic!("{err:?}") };
+    assert!(detail.contains("wasi:http/outgoing-handler"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_spinning_policy_is_stopped_at_its_deadline() {
+    let started = Instant::now();
+    let err = load(&guest::spins()).await.err();
+    assert!(matches!(err, Some(PolicyError::Timeout { .. })), "{err:?}");
+    assert!(err.is_some_and(|e| e.to_string().contains("CPU deadline")));
+    // Compilation is part of this, so the bound is loose.
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_trap_is_reported() {
+    let err = load(&guest::traps()).await.err();
+    let Some(PolicyError::Trapped { detail, .. }) = &err else { panic!("{err:?}") };
+    assert!(detail.contains("unreachable"), "{detail}");
+}
+
+#[tokio::test]
+async fn running_out_of_memory_is_reported() {
+    let err = load(&guest::hoards_memory()).await.err();
+    assert!(matches!(err, Some(PolicyError::OutOfMemory { limit_bytes, .. }) if limit_bytes == 32 << 20), "{err:?}");
+    assert!(err.is_some_and(|e| e.to_string().ends_with("memory limit of 32 MiB")));
+}
+
+#[tokio::test]
+async fn an_err_result_is_reported_with_its_message() {
+    let err = load(&guest::fails()).await.err().map(|e| e.to_string());
+    assert_eq!(err.as_deref(), Some("policy \"test\" returned an error: \"boom\""));
+}
+
+#[tokio::test]
+async fn a_contradictory_plan_is_nonsense() {
+    let err = load(&guest::contradicts_itself()).await.err();
+    let Some(PolicyError::Nonsense { detail, .. }) = &err else { panic!("{err:?}") };
+    assert!(detail.contains("both put to sleep and woken"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_malformed_return_value_is_nonsense() {
+    let err = load(&guest::returns_garbage()).await.err();
+    assert!(matches!(err, Some(PolicyError::Nonsense { .. })), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_call_waiting_in_the_host_is_cut_off_by_the_wall_clock() {
+    let rt = runtime();
+    let watch = rt.watch_for_test();
+    let started = Instant::now();
+    let outcome = watch.run(std::future::pending::<()>()).await;
+    assert!(outcome.is_err());
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// Collects what `tracing` writes while `f` runs on this thread.
+async fn captured_logs<F: std::future::Future>(f: F) -> (F::Output, String) {
+    #[derive(Clone, Default)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        f.await
+    };
+    let text = sink.0.lock().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    (out, text)
+}
+
+#[tokio::test]
+async fn guest_logs_become_tracing_events_tagged_with_the_policy() {
+    let (loaded, logs) = captured_logs(load(&guest::logs(3))).await;
+    assert!(loaded.is_ok(), "{loaded:?}");
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(lines.len(), 3, "{logs}");
+    assert!(lines.iter().all(|l| l.contains("INFO") && l.contains("hello") && l.contains("policy=\"test\"")), "{logs}");
+}
+
+#[tokio::test]
+async fn a_chatty_guest_cannot_flood_the_log() {
+    let (loaded, logs) = captured_logs(load(&guest::logs(200))).await;
+    assert!(loaded.is_ok(), "{loaded:?}");
+    assert_eq!(logs.lines().count(), 32);
+    assert!(logs.lines().last().is_some_and(|l| l.contains("further log lines from this call are dropped")));
+}
+
+#[tokio::test]
+async fn a_zero_timeout_is_refused() {
+    let limits = SandboxLimits { call_timeout: Duration::ZERO, ..SandboxLimits::default() };
+    assert!(matches!(PolicyRuntime::new(limits), Err(PolicyError::Setup(_))));
+}

@@ -1,0 +1,143 @@
+//! Write [Paastis](https://github.com/paastis/paastis) sleep/wake policies in
+//! Rust.
+//!
+//! A policy is a WebAssembly component that the gateway calls in two phases:
+//! for every request routed to an app ([`Policy::on_request`]) and on every
+//! timer tick ([`Policy::on_tick`]). Implement [`Policy`] on a unit struct,
+//! override the phases you care about, and export it:
+//!
+//! ```
+//! use paastis_sdk::{Decision, Policy, PolicyError, RequestContext};
+//!
+//! pub struct NoBots;
+//!
+//! impl Policy for NoBots {
+//!     fn on_request(ctx: &RequestContext) -> Result<Decision, PolicyError> {
+//!         let ua = ctx.request().user_agent().unwrap_or_default();
+//!         Ok(if ua.contains("bot") { Decision::ForwardPassive } else { Decision::Forward })
+//!     }
+//! }
+//!
+//! paastis_sdk::export_policy!(NoBots);
+//! ```
+//!
+//! # Project setup
+//!
+//! ```toml
+//! [lib]
+//! # cdylib is the component; rlib lets `cargo test` link the policy natively.
+//! crate-type = ["cdylib", "rlib"]
+//!
+//! [dependencies]
+//! paastis-sdk = "0.1"
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-wasip2`: the `.wasm` in
+//! `target/wasm32-wasip2/release/` is the component the gateway loads. Unit
+//! test the policy natively with plain `cargo test`, using the builders in
+//! [`testing`]; outside WebAssembly `export_policy!` expands to nothing and
+//! [`log`] writes to stderr.
+//!
+//! Params come from the gateway config, the app's own over the policy's
+//! defaults; read them with the typed accessors of [`Params`], whose errors
+//! name the param and quote the bad value. Return such an error (`?` converts
+//! it) to have the host log it and fall back.
+//!
+//! # Statelessness
+//!
+//! Every call runs in a fresh instance that is thrown away afterwards: statics,
+//! caches and anything else kept in memory are gone by the next call. All a
+//! policy knows comes from its arguments (the time, the apps, their params and
+//! the request), which is what makes policies safe to reload and replay.
+//!
+//! # Sandbox
+//!
+//! Calls are bounded in CPU time (a few milliseconds) and memory, and have no
+//! filesystem, network, environment or arguments. Returning an error, running
+//! out of time or panicking makes the host fall back: it forwards and counts
+//! the request, or takes no action on the tick.
+
+// The generated bindings name this crate by its path so that the export macro
+// works from policy crates; this makes the same path resolve inside it.
+extern crate self as paastis_sdk;
+
+mod app;
+#[doc(hidden)]
+pub mod bindings;
+mod context;
+mod decision;
+mod error;
+pub mod log;
+mod params;
+mod request;
+pub mod testing;
+mod time;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::glue::*;
+}
+mod glue;
+
+pub use app::{App, AppState};
+pub use context::{RequestContext, TickContext};
+pub use decision::{Decision, Refusal, TickPlan};
+pub use error::PolicyError;
+pub use params::{ParamError, ParamValue, Params};
+pub use request::Request;
+pub use time::{Timestamp, format_duration, parse_duration};
+
+/// A sleep/wake policy. Both phases have defaults that do nothing special, so
+/// a policy overrides only what it changes.
+///
+/// The methods take no `self`: there is no instance state to keep, as each
+/// call runs in a fresh WebAssembly instance (see the crate docs).
+pub trait Policy {
+    /// Decides what to do with a request routed to `ctx.app()`. The default
+    /// forwards it and counts it as activity.
+    fn on_request(ctx: &RequestContext) -> Result<Decision, PolicyError> {
+        let _ = ctx;
+        Ok(Decision::Forward)
+    }
+
+    /// Plans which apps to put to sleep or wake up. The default does nothing.
+    fn on_tick(ctx: &TickContext) -> Result<TickPlan, PolicyError> {
+        let _ = ctx;
+        Ok(TickPlan::default())
+    }
+}
+
+/// Exports a type implementing [`Policy`] as the component's `handler`.
+///
+/// Use it once per policy crate, at the top level. Outside WebAssembly it
+/// expands to nothing, so the same crate builds and unit-tests natively.
+#[macro_export]
+macro_rules! export_policy {
+    ($policy:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __PaastisPolicyExport;
+
+            impl $crate::__private::Guest for __PaastisPolicyExport {
+                fn on_request(
+                    now: $crate::__private::WitTimestamp,
+                    app: $crate::__private::WitApp,
+                    request: $crate::__private::WitRequest,
+                ) -> ::core::result::Result<$crate::__private::WitDecision, $crate::__private::String> {
+                    $crate::__private::on_request::<$policy>(now, app, request)
+                }
+
+                fn on_tick(
+                    now: $crate::__private::WitTimestamp,
+                    apps: $crate::__private::Vec<$crate::__private::WitApp>,
+                ) -> ::core::result::Result<$crate::__private::WitTickPlan, $crate::__private::String> {
+                    $crate::__private::on_tick::<$policy>(now, apps)
+                }
+            }
+
+            $crate::__private::bindings::export!(
+                __PaastisPolicyExport with_types_in $crate::__private::bindings
+            );
+        };
+    };
+}
