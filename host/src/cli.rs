@@ -107,16 +107,24 @@ async fn run(command: Command) -> ExitCode {
                     gateway.shutdown().await;
                     ExitCode::SUCCESS
                 }
+                Err(e @ crate::gateway::GatewayError::Params(_)) => usage_error(e),
                 Err(e) => failure(anyhow::Error::new(e)),
             }
         }
-        Command::Check { config } => match Config::load(&config) {
-            Ok(c) => {
-                println!("{}: ok ({} apps)", config.display(), c.apps.len());
-                ExitCode::SUCCESS
+        Command::Check { config: path } => {
+            let config = match Config::load(&path) {
+                Ok(config) => config,
+                Err(e) => return usage_error(e),
+            };
+            match crate::gateway::check(&config).await {
+                Ok(()) => {
+                    println!("{}: ok ({} apps)", path.display(), config.apps.len());
+                    ExitCode::SUCCESS
+                }
+                Err(e @ crate::gateway::GatewayError::Params(_)) => usage_error(e),
+                Err(e) => failure(anyhow::Error::new(e)),
             }
-            Err(e) => usage_error(e),
-        },
+        }
         Command::Demo { listen, idle_timeout, data_dir } => {
             let data_dir = data_dir.unwrap_or_else(|| std::env::temp_dir().join("paastis-demo"));
             match crate::demo::run(DemoOptions { listen, idle_timeout, data_dir }).await {
@@ -128,10 +136,12 @@ async fn run(command: Command) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => failure(e),
         },
-        Command::DemoApp { name, port, boot_delay, stop_delay } => match (DemoApp { name, port, boot_delay, stop_delay }).run().await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => failure(e.into()),
-        },
+        Command::DemoApp { name, port, boot_delay, stop_delay } => {
+            match (DemoApp { name, port, boot_delay, stop_delay }).run().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => failure(e.into()),
+            }
+        }
     }
 }
 

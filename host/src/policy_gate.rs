@@ -5,12 +5,12 @@
 
 use crate::apps::App;
 use crate::clock::now_ms;
+use crate::config::{Config, ConfigError};
 use crate::policy::LoadedPolicy;
-use crate::policy::model::{AppView, RequestDecision, RequestView, TickPlan};
+use crate::policy::model::{AppState, AppView, RequestDecision, RequestView, TickPlan};
 use arc_swap::ArcSwap;
 use hyper::Request;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct PolicyGate {
@@ -57,26 +57,58 @@ impl PolicyGate {
             }
         }
     }
+}
 
-    /// Runs a tick for the apps without acting on it, to surface bad params
-    /// at startup instead of at the first tick.
-    pub async fn check_params(&self, apps: &[Arc<App>]) -> Result<(), String> {
-        let policy = self.current.load_full();
-        let views: Vec<AppView> = apps.iter().map(|a| a.view()).collect();
-        policy.on_tick(now_ms(), &views).await.map(|_| ()).map_err(|e| e.to_string())
+/// Shows the policy each configured app, awake and idle for ages, and a
+/// plain request to it, without acting on the answers: a policy that refuses
+/// an app's params says so at startup, not at the first tick.
+pub async fn check_params(policy: &LoadedPolicy, config: &Config) -> Result<(), ConfigError> {
+    let now = now_ms();
+    for (index, app) in config.apps.iter().enumerate() {
+        let view = AppView {
+            name: app.name().to_owned(),
+            state: AppState::Awake,
+            state_since: 0,
+            last_activity: None,
+            in_flight: 0,
+            params: app.params(&config.policy),
+        };
+        let probe = RequestView {
+            method: "GET".into(),
+            path: "/".into(),
+            query: None,
+            headers: vec![("host".into(), format!("{}.{}", app.name(), config.server.domain))],
+            client_addr: "127.0.0.1".into(),
+        };
+        let tick = policy.on_tick(now, std::slice::from_ref(&view)).await.map(|_| ());
+        let checked = match tick {
+            Ok(()) => policy.on_request(now, &view, &probe).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
+            return Err(config.params_error(index, &e.to_string()));
+        }
     }
+    Ok(())
 }
 
 fn request_view<B>(request: &Request<B>, client: SocketAddr) -> RequestView {
+    let mut headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    // HTTP/2 carries the host in :authority; policies see it as `host` either way.
+    if !request.headers().contains_key(http::header::HOST)
+        && let Some(authority) = request.uri().authority()
+    {
+        headers.push(("host".to_owned(), authority.as_str().to_owned()));
+    }
     RequestView {
         method: request.method().as_str().to_owned(),
         path: request.uri().path().to_owned(),
         query: request.uri().query().map(str::to_owned),
-        headers: request
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
+        headers,
         client_addr: client.ip().to_string(),
     }
 }

@@ -51,3 +51,13 @@ pub async fn the_issue_example_config_is_accepted() {
     let output = run_paastis(&["check", "--config", &path.display().to_string()]).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+/// The policy, not the gateway, knows its params: it is asked at startup, and
+/// its refusal points at the param's line.
+pub async fn a_param_the_policy_refuses_is_a_config_error_with_its_line() {
+    let text = GOOD.replace("wake_timeout = \"60s\"", "wake_timeout = \"60s\"\n[apps.params]\nidle_timeout = \"soon\"");
+    let (stderr, file) = serve_error(&text).await;
+    assert!(stderr.contains(&file), "{stderr}");
+    assert!(stderr.contains("line 19") && stderr.contains("apps[0].params.idle_timeout"), "{stderr}");
+    assert!(stderr.contains("soon"), "{stderr}");
+}

@@ -58,6 +58,10 @@ fn main() -> ExitCode {
             config::a_config_error_names_the_file_the_key_and_the_line,
         ),
         trial("config::the_issue_example_config_is_accepted", config::the_issue_example_config_is_accepted),
+        trial(
+            "config::a_param_the_policy_refuses_is_a_config_error_with_its_line",
+            config::a_param_the_policy_refuses_is_a_config_error_with_its_line,
+        ),
     ];
     libtest_mimic::run(&args, tests).exit_code()
 }

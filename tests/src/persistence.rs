@@ -74,7 +74,11 @@ pub async fn kill_9_loses_at_most_one_flush_interval() {
     let saved = &inspect(&store).await["hello"];
     let last = saved["last_activity"].as_u64().expect("activity saved");
     let bound = killed_at - FLUSH_MS - SLACK_MS;
-    assert!(last >= bound, "lost {} ms of activity; the bound is {FLUSH_MS} ms (+{SLACK_MS} ms slack)", killed_at - last);
+    assert!(
+        last >= bound,
+        "lost {} ms of activity; the bound is {FLUSH_MS} ms (+{SLACK_MS} ms slack)",
+        killed_at - last
+    );
     assert_eq!(saved["state"], "awake", "the wake was persisted");
 
     let restarted = GatewayBuilder::new().data_dir(dir.path()).app(AppBuilder::new("hello")).spawn().await;

@@ -28,11 +28,8 @@ pub async fn an_idle_app_is_put_to_sleep() {
 }
 
 pub async fn a_request_during_stop_waits_and_wakes_the_app_again() {
-    let gateway = GatewayBuilder::new()
-        .idle_timeout("500ms")
-        .app(AppBuilder::new("hello").stop_delay("1s"))
-        .spawn()
-        .await;
+    let gateway =
+        GatewayBuilder::new().idle_timeout("500ms").app(AppBuilder::new("hello").stop_delay("1s")).spawn().await;
     let client = gateway.client();
     assert_eq!(client.get("hello.localhost", "/").await.status, 200);
     gateway.logs.wait_for("putting app to sleep", "hello", WAIT).await;

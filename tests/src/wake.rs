@@ -42,10 +42,7 @@ pub async fn concurrent_requests_share_one_wake() {
 }
 
 pub async fn wake_timeout_answers_503_with_retry_after() {
-    let gateway = GatewayBuilder::new()
-        .app(AppBuilder::new("stuck").boot_delay("1h").wake_timeout("1s"))
-        .spawn()
-        .await;
+    let gateway = GatewayBuilder::new().app(AppBuilder::new("stuck").boot_delay("1h").wake_timeout("1s")).spawn().await;
     let response = gateway.client().get("stuck.localhost", "/").await;
     assert_eq!(response.status, 503);
     assert!(response.headers.contains_key("retry-after"));

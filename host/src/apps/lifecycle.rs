@@ -8,7 +8,7 @@ use crate::clock::now_ms;
 use crate::policy::model::AppState;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
 /// Why a request could not be admitted to its app.
@@ -62,10 +62,11 @@ impl Lifecycle {
             changes.borrow_and_update();
             let state = {
                 let mut inner = app.lock();
-                if let (Some(attempt), Some((failed, reason))) = (waiting_on, &inner.failure) {
-                    if attempt == *failed && inner.state == AppState::Asleep {
-                        return Err(AdmitError::WakeFailed { app: app.name().to_owned(), reason: reason.clone() });
-                    }
+                if let (Some(attempt), Some((failed, reason))) = (waiting_on, &inner.failure)
+                    && attempt == *failed
+                    && inner.state == AppState::Asleep
+                {
+                    return Err(AdmitError::WakeFailed { app: app.name().to_owned(), reason: reason.clone() });
                 }
                 match (inner.state, admission) {
                     (AppState::Awake, _) => {

@@ -8,7 +8,7 @@ mod probe;
 
 pub use app::App;
 pub use in_flight::InFlight;
-pub use lifecycle::{AdmitError, Admission, Lifecycle};
+pub use lifecycle::{Admission, AdmitError, Lifecycle};
 pub use probe::{join as join_uri, root_cause};
 
 use crate::backend::Backend;
@@ -65,10 +65,8 @@ impl Apps {
 
     /// Writes every app changed since the last flush.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let dirty: Vec<(String, AppRecord)> = self
-            .iter()
-            .filter_map(|app| app.take_dirty_record().map(|r| (app.name().to_owned(), r)))
-            .collect();
+        let dirty: Vec<(String, AppRecord)> =
+            self.iter().filter_map(|app| app.take_dirty_record().map(|r| (app.name().to_owned(), r))).collect();
         let result = self.store.save_apps(&dirty).await;
         if result.is_err() {
             for (name, _) in &dirty {

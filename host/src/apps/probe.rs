@@ -12,7 +12,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 const FIRST_RETRY: Duration = Duration::from_millis(10);
-const MAX_RETRY: Duration = Duration::from_millis(500);
+// Low enough that a slow-booting app is seen within 50 ms of binding;
+// a refused connect costs next to nothing.
+const MAX_RETRY: Duration = Duration::from_millis(50);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]

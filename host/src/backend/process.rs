@@ -5,9 +5,9 @@
 //! gateway only, which then stops the apps in order.
 
 use super::spawner::Spawner;
-use super::{output, Backend, BackendError, Running};
+use super::{Backend, BackendError, Running, output};
 use crate::config::AppConfig;
-use nix::sys::signal::{killpg, Signal};
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -66,10 +66,10 @@ impl ProcessBackend {
 
 fn signal_group(pgid: Pid, signal: Signal) {
     // ESRCH means the group is already gone, which is what we want.
-    if let Err(e) = killpg(pgid, signal) {
-        if e != nix::errno::Errno::ESRCH {
-            tracing::warn!(pgid = pgid.as_raw(), ?signal, error = %e, "cannot signal app process group");
-        }
+    if let Err(e) = killpg(pgid, signal)
+        && e != nix::errno::Errno::ESRCH
+    {
+        tracing::warn!(pgid = pgid.as_raw(), ?signal, error = %e, "cannot signal app process group");
     }
 }
 
@@ -117,10 +117,9 @@ impl Backend for ProcessBackend {
             .spawn(command)
             .await
             .map_err(|e| BackendError::Spawn { program: program.clone(), message: e.to_string() })?;
-        let pid = child.id().ok_or_else(|| BackendError::Spawn {
-            program: program.clone(),
-            message: "exited immediately".into(),
-        })?;
+        let pid = child
+            .id()
+            .ok_or_else(|| BackendError::Spawn { program: program.clone(), message: "exited immediately".into() })?;
         if let Some(stdout) = child.stdout.take() {
             output::forward(name.clone(), "stdout", stdout);
         }
@@ -141,8 +140,8 @@ impl Backend for ProcessBackend {
         });
         let pgid = Pid::from_raw(pid as i32);
         self.children().insert(name, Child { pgid, grace: app.stop_grace.0, exit: exit_rx });
-        let upstream = http::Uri::try_from(format!("http://127.0.0.1:{port}"))
-            .map_err(|e| BackendError::Port(e.to_string()))?;
+        let upstream =
+            http::Uri::try_from(format!("http://127.0.0.1:{port}")).map_err(|e| BackendError::Port(e.to_string()))?;
         Ok(Running { upstream, exited: Some(exited_rx) })
     }
 
@@ -156,13 +155,11 @@ impl Backend for ProcessBackend {
 
     async fn shutdown(&self) {
         let children: Vec<(String, Child)> = self.children().drain().collect();
-        let stops = children
-            .into_iter()
-            .map(|(name, child)| async move {
-                if let Err(e) = Self::stop_child(&name, child).await {
-                    tracing::warn!(app = %name, error = %e, "stop at shutdown failed");
-                }
-            });
+        let stops = children.into_iter().map(|(name, child)| async move {
+            if let Err(e) = Self::stop_child(&name, child).await {
+                tracing::warn!(app = %name, error = %e, "stop at shutdown failed");
+            }
+        });
         futures_util::future::join_all(stops).await;
     }
 }

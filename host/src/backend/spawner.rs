@@ -37,8 +37,7 @@ impl Spawner {
         // async-signal-safe calls (prctl, getppid).
         unsafe {
             command.pre_exec(move || {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)?;
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)?;
                 // The gateway may have died between fork and prctl.
                 if nix::unistd::getppid() != parent {
                     return Err(std::io::Error::other("the gateway exited while starting the app"));
@@ -47,9 +46,7 @@ impl Spawner {
             });
         }
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send((command, tx))
-            .map_err(|_| std::io::Error::other("the spawner thread has stopped"))?;
+        self.jobs.send((command, tx)).map_err(|_| std::io::Error::other("the spawner thread has stopped"))?;
         rx.await.map_err(|_| std::io::Error::other("the spawner thread has stopped"))?
     }
 }

@@ -30,12 +30,10 @@ impl fmt::Display for ConfigDuration {
 impl<'de> serde::Deserialize<'de> for ConfigDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map(ConfigDuration)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "expected a duration such as \"500ms\", \"15m\" or \"1h 30m\", got {text:?} ({e})"
-                ))
-            })
+        humantime::parse_duration(&text).map(ConfigDuration).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "expected a duration such as \"500ms\", \"15m\" or \"1h 30m\", got {text:?} ({e})"
+            ))
+        })
     }
 }

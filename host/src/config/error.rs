@@ -11,16 +11,17 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("config error in {file}, line {line}, key `{key}`: {message}")]
-    Invalid {
-        file: String,
-        line: usize,
-        key: String,
-        message: String,
-    },
+    Invalid { file: String, line: usize, key: String, message: String },
 }
 
 impl ConfigError {
-    pub(super) fn at(file: &str, text: &str, span: Option<Range<usize>>, key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn at(
+        file: &str,
+        text: &str,
+        span: Option<Range<usize>>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> Self {
         ConfigError::Invalid {
             file: file.to_owned(),
             line: span.map_or(1, |s| line_of(text, s.start)),

@@ -8,7 +8,7 @@ mod schema;
 
 pub use duration::ConfigDuration;
 pub use error::ConfigError;
-pub use schema::{AppConfig, BackendKind, Config, PolicyConfig, ServerConfig, StoreConfig};
+pub use schema::{AppConfig, BackendKind, Config, PolicyConfig, PolicySource, ServerConfig, StoreConfig};
 
 use std::path::Path;
 
@@ -17,23 +17,23 @@ impl Config {
     /// are resolved against the file's directory, so the gateway behaves the
     /// same whatever directory it is started from.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            file: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { file: path.display().to_string(), source })?;
         let mut config = Config::parse(&text, &path.display().to_string())?;
         if let Some(dir) = path.parent() {
             if config.store.path.is_relative() {
                 config.store.path = dir.join(&config.store.path);
             }
+            config.policy.resolve_paths(dir);
         }
         Ok(config)
     }
 
     /// Parses config text; `file` only names the source in errors.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let config: Config = error::deserialize(text, file)?;
+        let mut config: Config = error::deserialize(text, file)?;
         config.validate(text, file)?;
+        config.source = Some(std::sync::Arc::new(schema::Source { file: file.to_owned(), text: text.to_owned() }));
         Ok(config)
     }
 }

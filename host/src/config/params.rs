@@ -4,10 +4,17 @@
 
 use crate::policy::model::{ParamValue, Params};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
+use toml::Spanned;
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ConfigParams(pub Params);
+pub struct ConfigParams {
+    pub values: Params,
+    /// Where each param is written, to point at it when the policy refuses it.
+    pub spans: BTreeMap<String, Range<usize>>,
+}
 
 struct ParamVisitor;
 
@@ -24,9 +31,7 @@ impl<'de> Visitor<'de> for ParamVisitor {
         Ok(ParamValue::Integer(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<ParamValue, E> {
-        i64::try_from(v)
-            .map(ParamValue::Integer)
-            .map_err(|_| E::custom(format!("integer {v} is too large")))
+        i64::try_from(v).map(ParamValue::Integer).map_err(|_| E::custom(format!("integer {v} is too large")))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<ParamValue, E> {
         Ok(ParamValue::Float(v))
@@ -60,11 +65,12 @@ impl<'de> serde::Deserialize<'de> for ConfigParams {
                 f.write_str("a table of policy params")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ConfigParams, A::Error> {
-                let mut params = Params::new();
-                while let Some((key, Param(value))) = map.next_entry::<String, Param>()? {
-                    params.insert(key, value);
+                let mut params = ConfigParams::default();
+                while let Some((key, value)) = map.next_entry::<String, Spanned<Param>>()? {
+                    params.spans.insert(key.clone(), value.span());
+                    params.values.insert(key, value.into_inner().0);
                 }
-                Ok(ConfigParams(params))
+                Ok(params)
             }
         }
         d.deserialize_map(TableVisitor)

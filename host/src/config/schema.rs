@@ -1,9 +1,9 @@
 //! The shape of the config file. Every table refuses unknown keys so a typo
 //! is an error, not a silently ignored setting.
 
+use super::ConfigDuration;
 use super::error::ConfigError;
 use super::params::ConfigParams;
-use super::ConfigDuration;
 use crate::policy::model::Params;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -21,6 +21,15 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
+    /// The text the config was parsed from, to point into it later.
+    #[serde(skip)]
+    pub(super) source: Option<std::sync::Arc<Source>>,
+}
+
+#[derive(Debug)]
+pub(super) struct Source {
+    pub file: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,8 +95,32 @@ impl Default for PolicyConfig {
 
 impl PolicyConfig {
     pub fn params(&self) -> &Params {
-        &self.params.0
+        &self.params.values
     }
+
+    /// Where the default policy comes from.
+    pub fn source(&self) -> PolicySource {
+        let name = self.default.get_ref();
+        match crate::builtin_policies::builtin(name) {
+            Some(wasm) => PolicySource::Builtin { name: name.clone(), wasm },
+            None => PolicySource::File(PathBuf::from(name)),
+        }
+    }
+
+    /// Resolves a policy file path against the config file's directory.
+    pub(super) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        let name = self.default.get_ref();
+        if crate::builtin_policies::builtin(name).is_none() && std::path::Path::new(name).is_relative() {
+            let resolved = dir.join(name).display().to_string();
+            self.default = Spanned::new(self.default.span(), resolved);
+        }
+    }
+}
+
+/// A policy compiled into the binary, or a component file.
+pub enum PolicySource {
+    Builtin { name: String, wasm: &'static [u8] },
+    File(PathBuf),
 }
 
 fn default_policy() -> Spanned<String> {
@@ -148,7 +181,7 @@ impl AppConfig {
     /// The policy's params with this app's own on top.
     pub fn params(&self, policy: &PolicyConfig) -> Params {
         let mut merged = policy.params().clone();
-        merged.extend(self.params.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+        merged.extend(self.params.values.iter().map(|(k, v)| (k.clone(), v.clone())));
         merged
     }
 }
@@ -164,18 +197,42 @@ fn default_stop_grace() -> ConfigDuration {
 }
 
 impl Config {
+    /// A config error for params the policy refused for `apps[index]`. The
+    /// SDK names the param as `param "NAME"`; the error points at it in the
+    /// app's own params, else in `[policy.params]`.
+    pub fn params_error(&self, index: usize, message: &str) -> ConfigError {
+        let (file, text) = self.source.as_deref().map_or(("<config>", ""), |s| (s.file.as_str(), s.text.as_str()));
+        // The runtime quotes the guest's message, so the name may come escaped.
+        let named = ["param \\\"", "param \""]
+            .iter()
+            .find_map(|open| message.split(open).nth(1))
+            .and_then(|rest| rest.split(['"', '\\']).next());
+        let app = self.apps.get(index);
+        let located = named.and_then(|name| {
+            if let Some(span) = app.and_then(|a| a.params.spans.get(name)) {
+                return Some((format!("apps[{index}].params.{name}"), span.clone()));
+            }
+            self.policy.params.spans.get(name).map(|span| (format!("policy.params.{name}"), span.clone()))
+        });
+        let (key, span) = match located {
+            Some((key, span)) => (key, Some(span)),
+            None => (format!("apps[{index}].params"), app.map(|a| a.name.span())),
+        };
+        ConfigError::at(file, text, span, &key, format!("the policy refuses it: {message}"))
+    }
+
     pub(super) fn validate(&self, text: &str, file: &str) -> Result<(), ConfigError> {
         let err = |span, key: String, msg: String| ConfigError::at(file, text, Some(span), &key, msg);
         if self.server.domain.trim_matches('.').is_empty() {
             return Err(ConfigError::at(file, text, None, "server.domain", "must not be empty"));
         }
         let policy = &self.policy.default;
-        if !crate::builtin_policies::is_builtin(policy.get_ref()) {
+        if !crate::builtin_policies::is_builtin(policy.get_ref()) && !policy.get_ref().ends_with(".wasm") {
             return Err(err(
                 policy.span(),
                 "policy.default".into(),
                 format!(
-                    "unknown policy {:?}; the built-in policies are: {}",
+                    "unknown policy {:?}; give a path to a .wasm, or a built-in policy: {}",
                     policy.get_ref(),
                     crate::builtin_policies::BUILTIN_POLICIES.join(", ")
                 ),

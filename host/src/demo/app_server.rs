@@ -59,9 +59,7 @@ impl DemoApp {
                     let info = info.clone();
                     async move { Ok::<_, Infallible>(handle(&info, request).await) }
                 });
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
             });
         }
     }

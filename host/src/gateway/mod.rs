@@ -6,11 +6,12 @@ mod ticker;
 
 use crate::apps::Apps;
 use crate::backend::{Backend, ProcessBackend};
-use crate::config::Config;
+use crate::config::{Config, PolicySource};
 use crate::policy::{LoadedPolicy, PolicyError, PolicyRuntime, SandboxLimits};
 use crate::policy_gate::PolicyGate;
 use crate::proxy::Proxy;
 use crate::store::{Store, StoreError};
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +33,14 @@ pub enum GatewayError {
         #[source]
         source: PolicyError,
     },
-    #[error("policy {name:?} refuses its params: {message}")]
-    Params { name: String, message: String },
+    #[error("cannot read policy file {path}: {source}")]
+    PolicyFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Params(#[from] crate::config::ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -50,15 +57,14 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(config: Config) -> Result<Gateway, GatewayError> {
+        // Refuse a bad policy or params before touching the store or ports.
+        let policy = load_default_policy(&config).await?;
+        crate::policy_gate::check_params(&policy, &config).await?;
+        let gate = Arc::new(PolicyGate::new(policy, config.policy.call_on_request));
+
         let store = Store::open(&config.store.path)?;
         let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::new().map_err(GatewayError::Backend)?);
         let apps = Arc::new(Apps::restore(&config, store.clone(), backend)?);
-
-        let policy = load_default_policy(&config).await?;
-        let name = policy.name().to_owned();
-        let gate = Arc::new(PolicyGate::new(policy, config.policy.call_on_request));
-        let all: Vec<_> = apps.iter().cloned().collect();
-        gate.check_params(&all).await.map_err(|message| GatewayError::Params { name, message })?;
 
         let listen = config.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)
@@ -103,14 +109,27 @@ impl Gateway {
     }
 }
 
+/// Everything `start` checks before touching the store or the network: the
+/// config as parsed, the policy, and the policy's view of the params.
+pub async fn check(config: &Config) -> Result<(), GatewayError> {
+    let policy = load_default_policy(config).await?;
+    crate::policy_gate::check_params(&policy, config).await?;
+    Ok(())
+}
+
 async fn load_default_policy(config: &Config) -> Result<LoadedPolicy, GatewayError> {
-    let name = config.policy.default.get_ref().clone();
-    let policy_err = |source| GatewayError::Policy { name: name.clone(), source };
     let limits = SandboxLimits { call_timeout: config.policy.call_timeout.0, ..SandboxLimits::default() };
+    let (name, wasm) = match config.policy.source() {
+        PolicySource::Builtin { name, wasm } => (name, Cow::Borrowed(wasm)),
+        PolicySource::File(path) => {
+            let name =
+                path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+            let wasm =
+                std::fs::read(&path).map_err(|source| GatewayError::PolicyFile { path: path.clone(), source })?;
+            (name, Cow::Owned(wasm))
+        }
+    };
+    let policy_err = |source| GatewayError::Policy { name: name.clone(), source };
     let runtime = PolicyRuntime::new(limits).map_err(policy_err)?;
-    let wasm = crate::builtin_policies::builtin(&name).ok_or_else(|| GatewayError::Params {
-        name: name.clone(),
-        message: "not a built-in policy".into(),
-    })?;
-    runtime.load(&name, wasm).await.map_err(policy_err)
+    runtime.load(&name, &wasm).await.map_err(policy_err)
 }

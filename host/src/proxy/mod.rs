@@ -8,7 +8,7 @@ mod routing;
 
 pub use responses::{full, text, unavailable};
 
-use crate::apps::{AdmitError, Admission, Apps, InFlight, root_cause};
+use crate::apps::{Admission, AdmitError, Apps, InFlight, root_cause};
 use crate::clock::now_ms;
 use crate::policy::model::{Refusal, RequestDecision};
 use crate::policy_gate::PolicyGate;
@@ -41,9 +41,7 @@ impl Proxy {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
         Proxy { apps, policy, client, domain }
     }
 
@@ -58,7 +56,10 @@ impl Proxy {
             return text(StatusCode::BAD_REQUEST, "missing Host header");
         };
         let Some(name) = routing::app_name(host, &self.domain) else {
-            return text(StatusCode::NOT_FOUND, format!("no app is served at {host:?} (apps live under .{})", self.domain));
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("no app is served at {host:?} (apps live under .{})", self.domain),
+            );
         };
         let Some(app) = self.apps.get(&name.to_ascii_lowercase()) else {
             return text(StatusCode::NOT_FOUND, format!("no app named {name:?} behind this gateway"));
@@ -77,16 +78,23 @@ impl Proxy {
         }
     }
 
-    async fn forward(&self, request: Request<Incoming>, in_flight: InFlight, client: SocketAddr) -> Response<ProxyBody> {
+    async fn forward(
+        &self,
+        request: Request<Incoming>,
+        in_flight: InFlight,
+        client: SocketAddr,
+    ) -> Response<ProxyBody> {
         let (mut parts, body) = request.into_parts();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri = match crate::apps::join_uri(&in_flight.upstream, path) {
             Ok(uri) => uri,
             Err(e) => return text(StatusCode::BAD_REQUEST, e),
         };
-        let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
-            parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
+        let original_host = parts
+            .headers
+            .get(header::HOST)
+            .cloned()
+            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
         headers::strip_hop_by_hop(&mut parts.headers);
         headers::add_forwarded(&mut parts.headers, client.ip(), "http", original_host.as_ref());
         if let Some(authority) = uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {

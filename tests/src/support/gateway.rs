@@ -77,7 +77,8 @@ impl GatewayBuilder {
             Some(_) => None,
             None => Some(tempfile::tempdir().expect("temp dir")),
         };
-        let dir = self.data_dir.clone().unwrap_or_else(|| temp.as_ref().map(|t| t.path().to_owned()).unwrap_or_default());
+        let dir =
+            self.data_dir.clone().unwrap_or_else(|| temp.as_ref().map(|t| t.path().to_owned()).unwrap_or_default());
         let config = dir.join("paastis.toml");
         std::fs::write(&config, self.config_text(&dir.join("store"))).expect("write config");
         let (child, logs) = spawn_paastis(&["serve", "--config", &config.display().to_string()]);

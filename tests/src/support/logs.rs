@@ -32,13 +32,7 @@ impl Logs {
 
     /// Events whose message is `message` and that match `filter`.
     pub fn matching(&self, message: &str, filter: impl Fn(&Value) -> bool) -> Vec<Value> {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|v| v["message"] == message && filter(v))
-            .cloned()
-            .collect()
+        self.lines.lock().unwrap().iter().filter(|v| v["message"] == message && filter(v)).cloned().collect()
     }
 
     pub fn count(&self, message: &str, app: &str) -> usize {
