@@ -1,0 +1,175 @@
+//! Gateway figures on this machine, as a bench binary rather than timed
+//! assertions in tests:
+//! - requests per second through the gateway, with and without the policy
+//!   call, next to the app served directly;
+//! - the cold-start overhead: time to the first response through the gateway
+//!   minus the demo app's own time to its first response when started bare.
+//!
+//! Run: `cargo bench -p paastis --bench gateway` (knobs: BENCH_SECS,
+//! BENCH_CONCURRENCY, BENCH_COLD_RUNS).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use paastis::config::Config;
+use paastis::gateway::Gateway;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_paastis");
+
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn config(store: &std::path::Path, call_on_request: bool) -> Config {
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+domain = "localhost"
+[store]
+path = {store:?}
+[policy]
+call_on_request = {call_on_request}
+[policy.params]
+idle_timeout = "1h"
+[[apps]]
+name = "hello"
+backend = "process"
+command = [{EXE:?}, "demo-app", "--name", "hello", "--port", "{{port}}"]
+"#,
+        store = store.display().to_string()
+    );
+    match Config::parse(&text, "<bench>") {
+        Ok(c) => c,
+        Err(e) => panic!("bench config: {e}"),
+    }
+}
+
+type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+
+async fn get(client: &HttpClient, uri: &str, host: &str) -> Result<(), String> {
+    let request = http::Request::get(uri).header("host", host).body(Empty::new()).map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    response.into_body().collect().await.map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("status {status}"));
+    }
+    Ok(())
+}
+
+/// Closed-loop load: `concurrency` keep-alive clients for `secs`.
+async fn load(uri: String, host: &'static str, concurrency: u64, secs: u64) -> f64 {
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let until = Instant::now() + Duration::from_secs(secs);
+    let workers = (0..concurrency).map(|_| {
+        let (client, uri) = (client.clone(), uri.clone());
+        tokio::spawn(async move {
+            let mut done = 0u64;
+            while Instant::now() < until {
+                if get(&client, &uri, host).await.is_ok() {
+                    done += 1;
+                }
+            }
+            done
+        })
+    });
+    let started = Instant::now();
+    let mut total = 0;
+    for worker in workers.collect::<Vec<_>>() {
+        total += worker.await.unwrap_or(0);
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn start_gateway(call_on_request: bool) -> (Gateway, tempfile::TempDir) {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("temp dir: {e}"),
+    };
+    match Gateway::start(config(dir.path(), call_on_request)).await {
+        Ok(g) => (g, dir),
+        Err(e) => panic!("gateway: {e}"),
+    }
+}
+
+async fn first_response(client: &HttpClient, addr: SocketAddr) -> Duration {
+    let started = Instant::now();
+    if let Err(e) = get(client, &format!("http://{addr}/"), "hello.localhost").await {
+        panic!("cold request failed: {e}");
+    }
+    started.elapsed()
+}
+
+/// The demo app started bare: spawn to first answered request, polling as
+/// fast as a client reasonably can (every 1 ms).
+async fn bare_boot(client: &HttpClient) -> Duration {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+    let port = port.unwrap_or_else(|e| panic!("port: {e}"));
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(EXE)
+        .args(["demo-app", "--name", "hello", "--port", &port.to_string()])
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn demo app: {e}"));
+    let uri = format!("http://127.0.0.1:{port}/");
+    while get(client, &uri, "hello").await.is_err() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = started.elapsed();
+    let _ = child.kill().await;
+    elapsed
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would too. Only run
+    // when asked to bench, so the test suite stays fast.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let secs = knob("BENCH_SECS", 5);
+    let concurrency = knob("BENCH_CONCURRENCY", 32);
+    let cold_runs = knob("BENCH_COLD_RUNS", 10);
+    let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build_http();
+
+    let mut cold = Vec::new();
+    let mut bare = Vec::new();
+    for _ in 0..cold_runs {
+        bare.push(bare_boot(&client).await);
+        let (gateway, _dir) = start_gateway(true).await;
+        cold.push(first_response(&client, gateway.local_addr()).await);
+        gateway.shutdown().await;
+    }
+    let (cold, bare) = (median(cold), median(bare));
+    println!(
+        "cold start, median of {cold_runs}: {:.1} ms through the gateway, {:.1} ms bare app boot, overhead {:.1} ms",
+        ms(cold),
+        ms(bare),
+        ms(cold) - ms(bare)
+    );
+
+    for call_on_request in [true, false] {
+        let (gateway, _dir) = start_gateway(call_on_request).await;
+        let uri = format!("http://{}/", gateway.local_addr());
+        let _ = first_response(&client, gateway.local_addr()).await;
+        let rps = load(uri, "hello.localhost", concurrency, secs).await;
+        let label = if call_on_request { "with the policy call" } else { "without the policy call" };
+        println!("through the gateway {label}: {rps:.0} req/s ({concurrency} connections, {secs} s)");
+        gateway.shutdown().await;
+    }
+}
