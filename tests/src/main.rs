@@ -36,6 +36,10 @@ fn main() -> ExitCode {
             sleep::an_app_with_a_request_in_flight_is_not_stopped,
         ),
         trial(
+            "sleep::an_app_that_ignores_sigterm_is_killed_after_the_grace_period",
+            sleep::an_app_that_ignores_sigterm_is_killed_after_the_grace_period,
+        ),
+        trial(
             "routing::an_unknown_host_gets_404_without_contacting_an_upstream",
             routing::an_unknown_host_gets_404_without_contacting_an_upstream,
         ),

@@ -50,3 +50,17 @@ pub async fn an_app_with_a_request_in_flight_is_not_stopped() {
     // Once it is done, the idle clock runs from its end.
     gateway.logs.wait_for("app put to sleep", "hello", WAIT).await;
 }
+
+/// SIGTERM first; an app still running after `stop_grace` gets SIGKILL.
+pub async fn an_app_that_ignores_sigterm_is_killed_after_the_grace_period() {
+    let gateway = GatewayBuilder::new()
+        .idle_timeout("300ms")
+        .app(AppBuilder::new("stubborn").stop_delay("1h").stop_grace("500ms"))
+        .spawn()
+        .await;
+    assert_eq!(gateway.client().get("stubborn.localhost", "/").await.status, 200);
+    let pid = gateway.app_pid("stubborn", 1).await;
+    gateway.logs.wait_for("app ignored SIGTERM; sending SIGKILL", "stubborn", WAIT).await;
+    gateway.logs.wait_for("app put to sleep", "stubborn", WAIT).await;
+    wait_pid_gone(pid, WAIT).await;
+}

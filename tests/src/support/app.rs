@@ -5,6 +5,7 @@ pub struct AppBuilder {
     boot_delay: String,
     stop_delay: String,
     wake_timeout: String,
+    stop_grace: String,
     ready_path: String,
     command: Option<Vec<String>>,
     params: Vec<(String, String)>,
@@ -17,6 +18,7 @@ impl AppBuilder {
             boot_delay: "0s".into(),
             stop_delay: "0s".into(),
             wake_timeout: "20s".into(),
+            stop_grace: "5s".into(),
             ready_path: "/".into(),
             command: None,
             params: Vec::new(),
@@ -33,6 +35,10 @@ impl AppBuilder {
     }
     pub fn wake_timeout(mut self, d: &str) -> Self {
         self.wake_timeout = d.into();
+        self
+    }
+    pub fn stop_grace(mut self, d: &str) -> Self {
+        self.stop_grace = d.into();
         self
     }
     pub fn command(mut self, argv: &[&str]) -> Self {
@@ -63,11 +69,12 @@ impl AppBuilder {
         });
         let command: Vec<String> = command.iter().map(|a| format!("{a:?}")).collect();
         let mut toml = format!(
-            "[[apps]]\nname = {:?}\nbackend = \"process\"\ncommand = [{}]\nready_path = {:?}\nwake_timeout = {:?}\nstop_grace = \"5s\"\n",
+            "[[apps]]\nname = {:?}\nbackend = \"process\"\ncommand = [{}]\nready_path = {:?}\nwake_timeout = {:?}\nstop_grace = {:?}\n",
             self.name,
             command.join(", "),
             self.ready_path,
-            self.wake_timeout
+            self.wake_timeout,
+            self.stop_grace
         );
         if !self.params.is_empty() {
             toml.push_str("[apps.params]\n");
