@@ -126,6 +126,36 @@ async fn bare_boot(client: &HttpClient) -> Duration {
     elapsed
 }
 
+/// Resident memory of this process (the in-process gateway plus the load
+/// generator), from /proc.
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// A bare demo app to compare against, and its process (killed on drop).
+async fn bare_upstream() -> (String, tokio::process::Child) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+    let port = port.unwrap_or_else(|e| panic!("port: {e}"));
+    let child = tokio::process::Command::new(EXE)
+        .args(["demo-app", "--name", "hello", "--port", &port.to_string()])
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn demo app: {e}"));
+    let uri = format!("http://127.0.0.1:{port}/");
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    while get(&client, &uri, "hello").await.is_err() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    (uri, child)
+}
+
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
@@ -163,13 +193,21 @@ async fn main() {
         ms(cold) - ms(bare)
     );
 
+    {
+        let (uri, _app) = bare_upstream().await;
+        let rps = load(uri, "hello", concurrency, secs).await;
+        println!("the demo app directly, no gateway: {rps:.0} req/s ({concurrency} connections, {secs} s)");
+    }
     for call_on_request in [true, false] {
         let (gateway, _dir) = start_gateway(call_on_request).await;
         let uri = format!("http://{}/", gateway.local_addr());
         let _ = first_response(&client, gateway.local_addr()).await;
         let rps = load(uri, "hello.localhost", concurrency, secs).await;
         let label = if call_on_request { "with the policy call" } else { "without the policy call" };
-        println!("through the gateway {label}: {rps:.0} req/s ({concurrency} connections, {secs} s)");
+        println!(
+            "through the gateway {label}: {rps:.0} req/s ({concurrency} connections, {secs} s); bench process RSS {:.0} MiB",
+            rss_mib()
+        );
         gateway.shutdown().await;
     }
 }

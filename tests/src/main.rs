@@ -12,60 +12,37 @@ mod wake;
 use std::process::ExitCode;
 use support::trial;
 
+/// Registers each test under its path, such as `wake::concurrent_requests_share_one_wake`.
+macro_rules! trials {
+    ($($test:path),* $(,)?) => {
+        vec![$(trial(stringify!($test), $test)),*]
+    };
+}
+
 fn main() -> ExitCode {
     if std::env::var_os(support::EXEC_AS_PAASTIS).is_some() {
         return paastis::cli::main();
     }
     let args = libtest_mimic::Arguments::from_args();
-    let tests = vec![
-        trial("wake::wakes_a_sleeping_app_on_request", wake::wakes_a_sleeping_app_on_request),
-        trial("wake::concurrent_requests_share_one_wake", wake::concurrent_requests_share_one_wake),
-        trial("wake::wake_timeout_answers_503_with_retry_after", wake::wake_timeout_answers_503_with_retry_after),
-        trial(
-            "wake::an_app_that_cannot_start_gets_503_and_the_gateway_goes_on",
-            wake::an_app_that_cannot_start_gets_503_and_the_gateway_goes_on,
-        ),
-        trial("wake::an_app_that_dies_early_fails_fast", wake::an_app_that_dies_early_fails_fast),
-        trial("sleep::an_idle_app_is_put_to_sleep", sleep::an_idle_app_is_put_to_sleep),
-        trial(
-            "sleep::a_request_during_stop_waits_and_wakes_the_app_again",
-            sleep::a_request_during_stop_waits_and_wakes_the_app_again,
-        ),
-        trial(
-            "sleep::an_app_with_a_request_in_flight_is_not_stopped",
-            sleep::an_app_with_a_request_in_flight_is_not_stopped,
-        ),
-        trial(
-            "sleep::an_app_that_ignores_sigterm_is_killed_after_the_grace_period",
-            sleep::an_app_that_ignores_sigterm_is_killed_after_the_grace_period,
-        ),
-        trial(
-            "routing::an_unknown_host_gets_404_without_contacting_an_upstream",
-            routing::an_unknown_host_gets_404_without_contacting_an_upstream,
-        ),
-        trial(
-            "routing::method_path_query_and_headers_pass_through",
-            routing::method_path_query_and_headers_pass_through,
-        ),
-        trial("routing::a_large_body_streams_both_ways", routing::a_large_body_streams_both_ways),
-        trial("persistence::a_restart_keeps_activity_and_state", persistence::a_restart_keeps_activity_and_state),
-        trial(
-            "persistence::kill_9_loses_at_most_one_flush_interval",
-            persistence::kill_9_loses_at_most_one_flush_interval,
-        ),
-        trial(
-            "policy::forward_without_counting_leaves_activity_untouched",
-            policy::forward_without_counting_leaves_activity_untouched,
-        ),
-        trial(
-            "config::a_config_error_names_the_file_the_key_and_the_line",
-            config::a_config_error_names_the_file_the_key_and_the_line,
-        ),
-        trial("config::the_issue_example_config_is_accepted", config::the_issue_example_config_is_accepted),
-        trial(
-            "config::a_param_the_policy_refuses_is_a_config_error_with_its_line",
-            config::a_param_the_policy_refuses_is_a_config_error_with_its_line,
-        ),
+    let tests = trials![
+        wake::wakes_a_sleeping_app_on_request,
+        wake::concurrent_requests_share_one_wake,
+        wake::wake_timeout_answers_503_with_retry_after,
+        wake::an_app_that_cannot_start_gets_503_and_the_gateway_goes_on,
+        wake::an_app_that_dies_early_fails_fast,
+        sleep::an_idle_app_is_put_to_sleep,
+        sleep::a_request_during_stop_waits_and_wakes_the_app_again,
+        sleep::an_app_with_a_request_in_flight_is_not_stopped,
+        sleep::an_app_that_ignores_sigterm_is_killed_after_the_grace_period,
+        routing::an_unknown_host_gets_404_without_contacting_an_upstream,
+        routing::method_path_query_and_headers_pass_through,
+        routing::a_large_body_streams_both_ways,
+        persistence::a_restart_keeps_activity_and_state,
+        persistence::kill_9_loses_at_most_one_flush_interval,
+        policy::forward_without_counting_leaves_activity_untouched,
+        config::a_config_error_names_the_file_the_key_and_the_line,
+        config::the_issue_example_config_is_accepted,
+        config::a_param_the_policy_refuses_is_a_config_error_with_its_line,
     ];
     libtest_mimic::run(&args, tests).exit_code()
 }
