@@ -43,6 +43,14 @@
 //! name the param and quote the bad value. Return such an error (`?` converts
 //! it) to have the host log it and fall back.
 //!
+//! # Time zones
+//!
+//! With the `tz` feature (`paastis-sdk = { version = "0.1", features =
+//! ["tz"] }`), the `tz` module converts the host's UTC timestamps to local
+//! wall-clock time in IANA zones, for schedule-based policies. It bundles the
+//! time zone database into the policy, which makes the `.wasm` larger, so it
+//! is off by default.
+//!
 //! # Statelessness
 //!
 //! Every call runs in a fresh instance that is thrown away afterwards: statics,
@@ -72,6 +80,8 @@ mod params;
 mod request;
 pub mod testing;
 mod time;
+#[cfg(feature = "tz")]
+pub mod tz;
 
 #[doc(hidden)]
 pub mod __private {
