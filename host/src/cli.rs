@@ -50,6 +50,11 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Work with policy components.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Print what the store remembers of each app, as JSON.
     Inspect {
         /// The store directory ([store] path in the config).
@@ -68,6 +73,12 @@ enum Command {
         #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
         stop_delay: Duration,
     },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a .wasm against the policy contract and print what it exports.
+    Check { file: PathBuf },
 }
 
 /// Exit code for bad input (config), as distinct from a runtime failure.
@@ -132,6 +143,13 @@ async fn run(command: Command) -> ExitCode {
                 Err(e) => failure(e),
             }
         }
+        Command::Policy { command: PolicyCommand::Check { file } } => match crate::policy_check::check(&file).await {
+            Ok((policy, size)) => {
+                print!("{}", crate::policy_check::report(&file, &policy, size));
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage_error(e),
+        },
         Command::Inspect { store } => match inspect(&store) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => failure(e),

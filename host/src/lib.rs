@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod gateway;
 pub mod policy;
+pub mod policy_check;
 pub mod policy_gate;
 pub mod proxy;
 pub mod store;

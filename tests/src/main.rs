@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         persistence::a_restart_keeps_activity_and_state,
         persistence::kill_9_loses_at_most_one_flush_interval,
         policy::forward_without_counting_leaves_activity_untouched,
+        policy::policy_check_describes_good_files_and_refuses_bad_ones,
         config::a_config_error_names_the_file_the_key_and_the_line,
         config::the_issue_example_config_is_accepted,
         config::a_param_the_policy_refuses_is_a_config_error_with_its_line,

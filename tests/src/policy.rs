@@ -45,3 +45,34 @@ pub async fn forward_without_counting_leaves_activity_untouched() {
     assert_eq!(gateway.logs.count("waking app", "hello"), 1, "no passive request woke the app");
     assert_eq!(client.get("hello.localhost", "/healthz").await.status, 503);
 }
+
+/// `paastis policy check` loads a file as the gateway would and says what it
+/// exports, or refuses it with a reason and a non-zero exit.
+pub async fn policy_check_describes_good_files_and_refuses_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = paastis::policy::INACTIVITY_WASM;
+    let cases: [(&str, &[u8]); 5] = [
+        ("good.wasm", good),
+        ("garbage.wasm", b"this is not webassembly"),
+        ("empty.wasm", b""),
+        ("truncated.wasm", &good[..good.len() / 2]),
+        // A valid core module, but not a component.
+        ("core.wasm", b"\0asm\x01\0\0\0"),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let output = crate::support::run_paastis(&["policy", "check", &path.display().to_string()]).await;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if name == "good.wasm" {
+            assert!(output.status.success(), "{stderr}");
+            assert!(stdout.contains("paastis:policy/handler@0.1.0#on-request"), "{stdout}");
+            assert!(stdout.contains("paastis:policy/handler@0.1.0#on-tick"), "{stdout}");
+            assert!(!stdout.contains("#app"), "types are not listed as exports: {stdout}");
+        } else {
+            assert_eq!(output.status.code(), Some(2), "{name}: {stdout}{stderr}");
+            assert!(stderr.contains(name) && stderr.contains("refused"), "{name}: {stderr}");
+        }
+    }
+}

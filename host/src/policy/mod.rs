@@ -18,7 +18,7 @@ mod guest_wat;
 mod tests;
 
 pub use error::PolicyError;
-pub use runtime::{LoadedPolicy, MAX_CONCURRENT_CALLS, PolicyRuntime, SandboxLimits};
+pub use runtime::{Interface, LoadedPolicy, MAX_CONCURRENT_CALLS, PolicyRuntime, SandboxLimits};
 
 /// The default policy (`policies/inactivity`), built by `build.rs`.
 pub const INACTIVITY_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/inactivity.wasm"));

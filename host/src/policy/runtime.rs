@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
+use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, Trap,
@@ -152,10 +153,12 @@ impl PolicyRuntime {
         let pre = PolicyPre::new(instance_pre)
             .map_err(|e| contract("it does not export paastis:policy/handler as the host expects", e))?;
 
+        let interface = describe(&self.inner.engine, &component);
         let policy = LoadedPolicy {
             inner: Arc::new(PolicyInner {
                 name: name.into(),
                 sha256: hex::encode(Sha256::digest(wasm)),
+                interface,
                 pre,
                 runtime: Arc::clone(&self.inner),
             }),
@@ -191,8 +194,36 @@ pub struct LoadedPolicy {
 struct PolicyInner {
     name: Arc<str>,
     sha256: String,
+    interface: Interface,
     pre: PolicyPre<CallState>,
     runtime: Arc<RuntimeInner>,
+}
+
+/// A component's imports and exports by name; an exported instance is listed
+/// by its functions (`paastis:policy/handler@0.1.0#on-tick`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Interface {
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+}
+
+fn describe(engine: &Engine, component: &Component) -> Interface {
+    let ty = component.component_type();
+    let imports = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
+    let mut exports = Vec::new();
+    for (name, item) in ty.exports(engine) {
+        match item.ty {
+            ComponentItem::ComponentInstance(instance) => {
+                // Its types are part of the contract, not things to call.
+                let funcs =
+                    instance.exports(engine).filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)));
+                exports.extend(funcs.map(|(func, _)| format!("{name}#{func}")));
+            }
+            ComponentItem::Type(_) => {}
+            _ => exports.push(name.to_owned()),
+        }
+    }
+    Interface { imports, exports }
 }
 
 /// Where a call failed, which decides how a non-trap error reads.
@@ -209,6 +240,11 @@ impl LoadedPolicy {
     /// Hex SHA-256 of the component's bytes, to tell versions apart in logs.
     pub fn sha256(&self) -> &str {
         &self.inner.sha256
+    }
+
+    /// What the component imports and exports, for `paastis policy check`.
+    pub fn interface(&self) -> &Interface {
+        &self.inner.interface
     }
 
     pub async fn on_request(
