@@ -127,7 +127,7 @@ async fn run(command: Command) -> ExitCode {
                 Ok(config) => config,
                 Err(e) => return usage_error(e),
             };
-            match crate::gateway::check(&config).await {
+            match crate::gateway::check(config.clone()).await {
                 Ok(()) => {
                     println!("{}: ok ({} apps)", path.display(), config.apps.len());
                     ExitCode::SUCCESS

@@ -2,6 +2,8 @@
 //! ephemeral ports. See `support` for the builders.
 
 mod config;
+mod hostile;
+mod hot_swap;
 mod persistence;
 mod policy;
 mod routing;
@@ -25,6 +27,12 @@ fn main() -> ExitCode {
     }
     let args = libtest_mimic::Arguments::from_args();
     let tests = trials![
+        hot_swap::a_swap_under_load_fails_no_request,
+        hot_swap::a_bad_file_is_refused_and_the_previous_version_keeps_serving,
+        hot_swap::a_half_written_file_is_never_loaded,
+        hot_swap::deleting_a_file_falls_back_to_the_default,
+        hot_swap::sighup_rereads_the_directory,
+        hot_swap::a_policy_that_keeps_failing_is_reverted,
         wake::wakes_a_sleeping_app_on_request,
         wake::concurrent_requests_share_one_wake,
         wake::wake_timeout_answers_503_with_retry_after,
@@ -44,6 +52,12 @@ fn main() -> ExitCode {
         config::a_config_error_names_the_file_the_key_and_the_line,
         config::the_issue_example_config_is_accepted,
         config::a_param_the_policy_refuses_is_a_config_error_with_its_line,
+        hostile::an_infinite_loop_is_cut_off_and_the_gateway_goes_on,
+        hostile::a_memory_bomb_is_cut_off_and_the_gateway_goes_on,
+        hostile::a_panic_is_reported_with_its_message_and_the_gateway_goes_on,
+        hostile::a_refusing_policy_answers_without_waking_the_app,
+        hostile::a_broken_default_policy_is_refused_at_startup,
+        hostile::policy_check_refuses_hostile_policies,
     ];
     libtest_mimic::run(&args, tests).exit_code()
 }

@@ -8,7 +8,9 @@ mod schema;
 
 pub use duration::ConfigDuration;
 pub use error::ConfigError;
-pub use schema::{AppConfig, BackendKind, Config, PolicyConfig, PolicySource, ServerConfig, StoreConfig};
+pub use schema::{
+    AppConfig, BackendKind, Config, PolicyConfig, PolicySource, ServerConfig, StoreConfig, policy_name_of,
+};
 
 use std::path::Path;
 

@@ -77,6 +77,13 @@ pub struct PolicyConfig {
     /// can turn this off to save the per-request call.
     #[serde(default = "default_true")]
     pub call_on_request: bool,
+    /// A directory of policy components (`NAME.wasm`), watched: a new or
+    /// changed file is validated and swapped in without a restart.
+    pub dir: Option<PathBuf>,
+    /// Consecutive failed calls after which a policy version is reverted to
+    /// the default for its apps.
+    #[serde(default = "default_max_failures")]
+    pub max_failures: u32,
     #[serde(default)]
     params: ConfigParams,
 }
@@ -88,6 +95,8 @@ impl Default for PolicyConfig {
             tick: default_tick(),
             call_timeout: default_call_timeout(),
             call_on_request: true,
+            dir: None,
+            max_failures: default_max_failures(),
             params: ConfigParams::default(),
         }
     }
@@ -100,27 +109,63 @@ impl PolicyConfig {
 
     /// Where the default policy comes from.
     pub fn source(&self) -> PolicySource {
-        let name = self.default.get_ref();
-        match crate::builtin_policies::builtin(name) {
-            Some(wasm) => PolicySource::Builtin { name: name.clone(), wasm },
-            None => PolicySource::File(PathBuf::from(name)),
-        }
+        PolicySource::of(self.default.get_ref())
     }
 
-    /// Resolves a policy file path against the config file's directory.
+    /// The name the default policy goes by in logs and in the catalog.
+    pub fn default_name(&self) -> String {
+        self.source().name()
+    }
+
+    /// Resolves the default policy's path and the policies directory
+    /// against the config file's directory.
     pub(super) fn resolve_paths(&mut self, dir: &std::path::Path) {
-        let name = self.default.get_ref();
-        if crate::builtin_policies::builtin(name).is_none() && std::path::Path::new(name).is_relative() {
-            let resolved = dir.join(name).display().to_string();
-            self.default = Spanned::new(self.default.span(), resolved);
+        if let PolicySource::File(path) = self.source()
+            && path.is_relative()
+        {
+            self.default = Spanned::new(self.default.span(), dir.join(path).display().to_string());
+        }
+        if let Some(policies) = &self.dir
+            && policies.is_relative()
+        {
+            self.dir = Some(dir.join(policies));
         }
     }
 }
 
-/// A policy compiled into the binary, or a component file.
+/// Where a named policy comes from.
+#[derive(Debug, Clone, PartialEq)]
 pub enum PolicySource {
+    /// Compiled into the binary.
     Builtin { name: String, wasm: &'static [u8] },
+    /// A component file given by path (ends in `.wasm`).
     File(PathBuf),
+    /// `NAME.wasm` in the watched `policy.dir`.
+    Dir(String),
+}
+
+impl PolicySource {
+    pub fn of(name: &str) -> PolicySource {
+        if let Some(wasm) = crate::builtin_policies::builtin(name) {
+            PolicySource::Builtin { name: name.to_owned(), wasm }
+        } else if name.ends_with(".wasm") {
+            PolicySource::File(PathBuf::from(name))
+        } else {
+            PolicySource::Dir(name.to_owned())
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            PolicySource::Builtin { name, .. } | PolicySource::Dir(name) => name.clone(),
+            PolicySource::File(path) => policy_name_of(path),
+        }
+    }
+}
+
+/// A policy file's name: its stem (`office-hours.wasm` is `office-hours`).
+pub fn policy_name_of(path: &std::path::Path) -> String {
+    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
 }
 
 fn default_policy() -> Spanned<String> {
@@ -128,6 +173,9 @@ fn default_policy() -> Spanned<String> {
 }
 fn default_tick() -> ConfigDuration {
     ConfigDuration::from_secs(1)
+}
+fn default_max_failures() -> u32 {
+    10
 }
 fn default_true() -> bool {
     true
@@ -163,6 +211,9 @@ pub struct AppConfig {
     /// Between SIGTERM and SIGKILL.
     #[serde(default = "default_stop_grace")]
     pub stop_grace: ConfigDuration,
+    /// The policy for this app: a built-in or a `NAME.wasm` in `policy.dir`;
+    /// the default policy when omitted.
+    pub policy: Option<Spanned<String>>,
     /// Params for this app, over the policy's.
     #[serde(default)]
     params: ConfigParams,
@@ -174,6 +225,10 @@ impl AppConfig {
     }
     pub fn ready_path(&self) -> &str {
         self.ready_path.get_ref()
+    }
+    /// The name of the policy this app asks for, if it asks for one.
+    pub fn policy(&self) -> Option<&str> {
+        self.policy.as_ref().map(|p| p.get_ref().as_str())
     }
     pub fn command(&self) -> &[String] {
         self.command.as_ref().map_or(&[], |c| c.get_ref().as_slice())
@@ -227,16 +282,10 @@ impl Config {
             return Err(ConfigError::at(file, text, None, "server.domain", "must not be empty"));
         }
         let policy = &self.policy.default;
-        if !crate::builtin_policies::is_builtin(policy.get_ref()) && !policy.get_ref().ends_with(".wasm") {
-            return Err(err(
-                policy.span(),
-                "policy.default".into(),
-                format!(
-                    "unknown policy {:?}; give a path to a .wasm, or a built-in policy: {}",
-                    policy.get_ref(),
-                    crate::builtin_policies::BUILTIN_POLICIES.join(", ")
-                ),
-            ));
+        if let PolicySource::Dir(name) = self.policy.source()
+            && self.policy.dir.is_none()
+        {
+            return Err(err(policy.span(), "policy.default".into(), unknown_policy(&name)));
         }
         if self.policy.tick.0.is_zero() {
             return Err(ConfigError::at(file, text, None, "policy.tick", "must be greater than zero"));
@@ -271,12 +320,47 @@ impl Config {
                     ));
                 }
             }
+            if let Some(policy) = &app.policy {
+                match PolicySource::of(policy.get_ref()) {
+                    PolicySource::Builtin { .. } => {}
+                    PolicySource::Dir(name) if self.policy.dir.is_some() && is_policy_name(&name) => {}
+                    PolicySource::Dir(name) if self.policy.dir.is_some() => {
+                        return Err(err(
+                            policy.span(),
+                            format!("apps[{i}].policy"),
+                            format!("{name:?} is not a policy name (letters, digits, '-' and '_')"),
+                        ));
+                    }
+                    PolicySource::File(_) => {
+                        return Err(err(
+                            policy.span(),
+                            format!("apps[{i}].policy"),
+                            "name a policy (a built-in, or NAME for NAME.wasm in policy.dir), not a file".into(),
+                        ));
+                    }
+                    PolicySource::Dir(name) => {
+                        return Err(err(policy.span(), format!("apps[{i}].policy"), unknown_policy(&name)));
+                    }
+                }
+            }
             if !app.ready_path.get_ref().starts_with('/') {
                 return Err(err(app.ready_path.span(), format!("apps[{i}].ready_path"), "must start with '/'".into()));
             }
         }
         Ok(())
     }
+}
+
+fn unknown_policy(name: &str) -> String {
+    format!(
+        "unknown policy {name:?}: not a built-in ({}), and no policy.dir to find {name}.wasm in; \
+         or give a path ending in .wasm",
+        crate::builtin_policies::BUILTIN_POLICIES.join(", ")
+    )
+}
+
+fn is_policy_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn is_dns_label(s: &str) -> bool {

@@ -6,12 +6,13 @@ mod ticker;
 
 use crate::apps::Apps;
 use crate::backend::{Backend, ProcessBackend};
-use crate::config::{Config, PolicySource};
-use crate::policy::{LoadedPolicy, PolicyError, PolicyRuntime, SandboxLimits};
-use crate::policy_gate::PolicyGate;
+use crate::builtin_policies::{BUILTIN_POLICIES, DEFAULT_POLICY};
+use crate::config::{Config, PolicySource, policy_name_of};
+use crate::policy::{PolicyError, PolicyRuntime, SandboxLimits};
+use crate::policy_gate::watch::PolicyLoader;
+use crate::policy_gate::{Origin, PolicyGate};
 use crate::proxy::Proxy;
 use crate::store::{Store, StoreError};
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,12 @@ pub enum GatewayError {
     },
     #[error(transparent)]
     Params(#[from] crate::config::ConfigError),
+    #[error("policy.default is {name:?}, but {dir}/{name}.wasm is missing or was refused (see the log)")]
+    MissingDefault { name: String, dir: std::path::PathBuf },
+    #[error("the built-in default policy is missing from this build")]
+    NoBuiltin,
+    #[error(transparent)]
+    Watch(crate::policy_gate::watch::WatchError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -58,9 +65,8 @@ pub struct Gateway {
 impl Gateway {
     pub async fn start(config: Config) -> Result<Gateway, GatewayError> {
         // Refuse a bad policy or params before touching the store or ports.
-        let policy = load_default_policy(&config).await?;
-        crate::policy_gate::check_params(&policy, &config).await?;
-        let gate = Arc::new(PolicyGate::new(policy, config.policy.call_on_request));
+        let config = Arc::new(config);
+        let (gate, loader) = build_policies(&config, Watching::Yes).await?;
 
         let store = Store::open(&config.store.path)?;
         let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::new().map_err(GatewayError::Backend)?);
@@ -73,6 +79,7 @@ impl Gateway {
         let addr = listener.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
         tracing::info!(%addr, domain = %config.server.domain, apps = config.apps.len(), "listening");
 
+        let watcher = loader.spawn().map_err(GatewayError::Watch)?;
         let proxy = Arc::new(Proxy::new(apps.clone(), gate.clone(), config.server.domain.clone()));
         let flusher = tokio::spawn(apps.clone().run_flusher(config.store.flush_interval.0));
         let ticker = tokio::spawn(ticker::run(apps.clone(), gate, config.policy.tick.0));
@@ -84,6 +91,7 @@ impl Gateway {
             server::serve(listener, proxy, stop, DRAIN_GRACE).await;
             ticker.abort();
             flusher.abort();
+            watcher.abort();
             apps.stop_all().await;
             if let Err(e) = store.flush().await {
                 tracing::error!(error = %e, "final store flush failed");
@@ -110,26 +118,67 @@ impl Gateway {
 }
 
 /// Everything `start` checks before touching the store or the network: the
-/// config as parsed, the policy, and the policy's view of the params.
-pub async fn check(config: &Config) -> Result<(), GatewayError> {
-    let policy = load_default_policy(config).await?;
-    crate::policy_gate::check_params(&policy, config).await?;
-    Ok(())
+/// config as parsed, the policies, and each policy's view of its apps' params.
+pub async fn check(config: Config) -> Result<(), GatewayError> {
+    build_policies(&Arc::new(config), Watching::No).await.map(|_| ())
 }
 
-async fn load_default_policy(config: &Config) -> Result<LoadedPolicy, GatewayError> {
+/// Loads the built-in policies, the default policy, and the policies
+/// directory, then asks each app's policy about the app's params.
+#[derive(PartialEq)]
+enum Watching {
+    Yes,
+    No,
+}
+
+async fn build_policies(
+    config: &Arc<Config>,
+    watching: Watching,
+) -> Result<(Arc<PolicyGate>, PolicyLoader), GatewayError> {
     let limits = SandboxLimits { call_timeout: config.policy.call_timeout.0, ..SandboxLimits::default() };
-    let (name, wasm) = match config.policy.source() {
-        PolicySource::Builtin { name, wasm } => (name, Cow::Borrowed(wasm)),
-        PolicySource::File(path) => {
-            let name =
-                path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
-            let wasm =
-                std::fs::read(&path).map_err(|source| GatewayError::PolicyFile { path: path.clone(), source })?;
-            (name, Cow::Owned(wasm))
-        }
+    let load_err = |name: &str| {
+        let name = name.to_owned();
+        move |source| GatewayError::Policy { name, source }
     };
-    let policy_err = |source| GatewayError::Policy { name: name.clone(), source };
-    let runtime = PolicyRuntime::new(limits).map_err(policy_err)?;
-    runtime.load(&name, &wasm).await.map_err(policy_err)
+    let runtime = PolicyRuntime::new(limits).map_err(load_err(DEFAULT_POLICY))?;
+    let mut builtins = Vec::new();
+    for name in BUILTIN_POLICIES {
+        let wasm = crate::builtin_policies::builtin(name).unwrap_or_default();
+        builtins.push(runtime.load(name, wasm).await.map_err(load_err(name))?);
+    }
+    let gate = Arc::new(PolicyGate::new(config.clone(), builtins).ok_or(GatewayError::NoBuiltin)?);
+    if let PolicySource::File(path) = config.policy.source() {
+        let name = policy_name_of(&path);
+        let wasm = std::fs::read(&path).map_err(|source| GatewayError::PolicyFile { path: path.clone(), source })?;
+        let policy = runtime.load(&name, &wasm).await.map_err(load_err(&name))?;
+        gate.install(&name, policy, Origin::File(path));
+    }
+    let mut loader = PolicyLoader::new(gate.clone(), runtime, config.policy.dir.clone());
+    if watching == Watching::Yes {
+        loader.start_watching().map_err(GatewayError::Watch)?;
+    }
+    loader.scan().await;
+    if let PolicySource::Dir(name) = config.policy.source()
+        && !gate.has(&name)
+    {
+        let dir = config.policy.dir.clone().unwrap_or_default();
+        return Err(GatewayError::MissingDefault { name, dir });
+    }
+    for app in &config.apps {
+        if let Some(wanted) = app.policy()
+            && !gate.has(wanted)
+        {
+            tracing::warn!(
+                app = app.name(),
+                policy = wanted,
+                "policy not loaded (yet); the app uses the default policy"
+            );
+        }
+    }
+    for app in &config.apps {
+        let entry = gate.resolve(app.name());
+        crate::policy_gate::check_params(&entry.policy, config, |a| a.name() == app.name()).await?;
+    }
+    gate.log_serving();
+    Ok((gate, loader))
 }

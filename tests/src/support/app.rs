@@ -8,6 +8,7 @@ pub struct AppBuilder {
     stop_grace: String,
     ready_path: String,
     command: Option<Vec<String>>,
+    policy: Option<String>,
     params: Vec<(String, String)>,
 }
 
@@ -21,6 +22,7 @@ impl AppBuilder {
             stop_grace: "5s".into(),
             ready_path: "/".into(),
             command: None,
+            policy: None,
             params: Vec::new(),
         }
     }
@@ -39,6 +41,11 @@ impl AppBuilder {
     }
     pub fn stop_grace(mut self, d: &str) -> Self {
         self.stop_grace = d.into();
+        self
+    }
+    /// This app's own policy, by name.
+    pub fn policy(mut self, name: &str) -> Self {
+        self.policy = Some(name.into());
         self
     }
     pub fn command(mut self, argv: &[&str]) -> Self {
@@ -76,6 +83,9 @@ impl AppBuilder {
             self.wake_timeout,
             self.stop_grace
         );
+        if let Some(policy) = &self.policy {
+            toml.push_str(&format!("policy = {policy:?}\n"));
+        }
         if !self.params.is_empty() {
             toml.push_str("[apps.params]\n");
             for (k, v) in &self.params {

@@ -10,7 +10,10 @@ use tokio::process::{Child, Command};
 
 pub struct GatewayBuilder {
     apps: Vec<AppBuilder>,
+    policy: String,
     policy_params: Vec<(String, String)>,
+    /// More `[policy]` keys, as TOML literals.
+    policy_keys: Vec<(String, String)>,
     tick: String,
     flush_interval: String,
     data_dir: Option<PathBuf>,
@@ -20,7 +23,9 @@ impl Default for GatewayBuilder {
     fn default() -> Self {
         GatewayBuilder {
             apps: Vec::new(),
+            policy: "inactivity".into(),
             policy_params: vec![("idle_timeout".into(), "\"1h\"".into())],
+            policy_keys: Vec::new(),
             tick: "100ms".into(),
             flush_interval: "200ms".into(),
             data_dir: None,
@@ -45,6 +50,22 @@ impl GatewayBuilder {
     pub fn idle_timeout(self, d: &str) -> Self {
         self.param("idle_timeout", &format!("{d:?}"))
     }
+    /// The default policy: a component file instead of the built-in
+    /// `inactivity`. The gateway names it after the file's stem.
+    /// A `[policy]` key; `value` is a TOML literal.
+    pub fn policy_key(mut self, key: &str, value: &str) -> Self {
+        self.policy_keys.push((key.into(), value.into()));
+        self
+    }
+    /// The watched policies directory.
+    pub fn policy_dir(self, dir: &Path) -> Self {
+        let literal = format!("{:?}", dir.display().to_string());
+        self.policy_key("dir", &literal)
+    }
+    pub fn policy_file(mut self, path: &Path) -> Self {
+        self.policy = path.display().to_string();
+        self
+    }
     pub fn flush_interval(mut self, d: &str) -> Self {
         self.flush_interval = d.into();
         self
@@ -57,11 +78,15 @@ impl GatewayBuilder {
 
     pub fn config_text(&self, store: &Path) -> String {
         let mut toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = \"inactivity\"\ntick = {:?}\n[policy.params]\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = {:?}\ntick = {:?}\n[policy.params]\n",
             store.display().to_string(),
             self.flush_interval,
+            self.policy,
             self.tick
         );
+        // Keys of [policy] must come before its [policy.params] sub-table.
+        let keys: String = self.policy_keys.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        toml = toml.replacen("[policy.params]\n", &format!("{keys}[policy.params]\n"), 1);
         for (k, v) in &self.policy_params {
             toml.push_str(&format!("{k} = {v}\n"));
         }
@@ -70,6 +95,27 @@ impl GatewayBuilder {
             toml.push_str(&app.toml());
         }
         toml
+    }
+
+    /// Runs `paastis serve` with this config, for a config the gateway must
+    /// refuse: waits for it to exit (not for "listening") and returns its
+    /// output. A gateway still running after `limit` accepted the config,
+    /// which fails the test.
+    pub async fn serve_to_exit(self, limit: Duration) -> std::process::Output {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("paastis.toml");
+        std::fs::write(&config, self.config_text(&dir.path().join("store"))).expect("write config");
+        let exe = std::env::current_exe().expect("test executable path");
+        let run = Command::new(exe)
+            .args(["serve", "--config", &config.display().to_string()])
+            .env(EXEC_AS_PAASTIS, "1")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        match tokio::time::timeout(limit, run).await {
+            Ok(output) => output.expect("run paastis serve"),
+            Err(_) => panic!("`paastis serve` still running after {limit:?}: it accepted a config it should refuse"),
+        }
     }
 
     pub async fn spawn(self) -> TestGateway {
@@ -128,6 +174,12 @@ impl TestGateway {
     pub async fn app_pid(&self, app: &str, nth: usize) -> u32 {
         let started = self.logs.wait_for_nth("app process started", app, nth, Duration::from_secs(20)).await;
         started["pid"].as_u64().expect("pid field") as u32
+    }
+
+    pub fn hangup(&self) {
+        let pid = self.child.as_ref().and_then(|c| c.id()).expect("gateway running");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGHUP)
+            .expect("SIGHUP");
     }
 
     /// SIGTERM, then waits for a clean exit.

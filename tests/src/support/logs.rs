@@ -35,8 +35,9 @@ impl Logs {
         self.lines.lock().unwrap().iter().filter(|v| v["message"] == message && filter(v)).cloned().collect()
     }
 
+    /// Events with `message` for `app`, or for any app when `app` is empty.
     pub fn count(&self, message: &str, app: &str) -> usize {
-        self.matching(message, |v| v["app"] == app).len()
+        self.matching(message, |v| app.is_empty() || v["app"] == app).len()
     }
 
     /// Waits until the `nth` (1-based) event with `message` for `app` appears.

@@ -6,11 +6,12 @@ mod app;
 pub mod client;
 mod gateway;
 mod logs;
+pub mod policies;
 mod process;
 
 pub use app::AppBuilder;
 pub use client::TestClient;
-pub use gateway::{GatewayBuilder, run_paastis};
+pub use gateway::{GatewayBuilder, TestGateway, run_paastis};
 pub use logs::Logs;
 pub use process::{pid_alive, wait_pid_gone};
 

@@ -1,0 +1,92 @@
+//! The policies loaded right now, by name: an immutable snapshot that the
+//! gate swaps atomically, so a call in flight keeps the version it started
+//! with and the next call sees the new one.
+
+use crate::policy::LoadedPolicy;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// Where a loaded policy came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Builtin,
+    /// Given by path as the default policy; loaded once.
+    File(PathBuf),
+    /// A file in the watched policies directory.
+    Dir(PathBuf),
+}
+
+/// One version of a policy and its health. A new version is a new entry, so
+/// it starts with a clean record.
+pub struct Entry {
+    pub policy: LoadedPolicy,
+    pub origin: Origin,
+    consecutive_failures: AtomicU32,
+    reverted: AtomicBool,
+}
+
+impl Entry {
+    pub fn new(policy: LoadedPolicy, origin: Origin) -> Arc<Entry> {
+        Arc::new(Entry { policy, origin, consecutive_failures: AtomicU32::new(0), reverted: AtomicBool::new(false) })
+    }
+
+    pub fn succeeded(&self) {
+        // A load before the store keeps the hot path free of cache-line writes.
+        if self.consecutive_failures.load(Ordering::Relaxed) != 0 {
+            self.consecutive_failures.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a failure; returns the number in a row.
+    pub fn failed(&self) -> u32 {
+        self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Marks the version as reverted; true the first time only.
+    pub fn revert(&self) -> bool {
+        !self.reverted.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn is_reverted(&self) -> bool {
+        self.reverted.load(Ordering::Acquire)
+    }
+}
+
+#[derive(Default, Clone)]
+pub struct Catalog {
+    by_name: HashMap<String, Arc<Entry>>,
+}
+
+impl Catalog {
+    /// The named policy, unless it was reverted for failing.
+    pub fn get(&self, name: &str) -> Option<&Arc<Entry>> {
+        self.by_name.get(name).filter(|e| !e.is_reverted())
+    }
+
+    pub fn get_any(&self, name: &str) -> Option<&Arc<Entry>> {
+        self.by_name.get(name)
+    }
+
+    pub fn with(&self, name: &str, entry: Arc<Entry>) -> Catalog {
+        let mut next = self.clone();
+        next.by_name.insert(name.to_owned(), entry);
+        next
+    }
+
+    /// Without the named policy; a built-in of the same name, if any, comes
+    /// back in its place.
+    pub fn without(&self, name: &str, builtin: Option<Arc<Entry>>) -> Catalog {
+        let mut next = self.clone();
+        match builtin {
+            Some(entry) => next.by_name.insert(name.to_owned(), entry),
+            None => next.by_name.remove(name),
+        };
+        next
+    }
+
+    pub fn names_from_dir(&self) -> Vec<String> {
+        self.by_name.iter().filter(|(_, e)| matches!(e.origin, Origin::Dir(_))).map(|(n, _)| n.clone()).collect()
+    }
+}

@@ -1,0 +1,234 @@
+//! Which policy serves which app, and calling it safely.
+//!
+//! Each app is served by the policy it names (`policy = ...`), else by the
+//! default policy, else by the built-in `inactivity`: if a policy is missing
+//! (its file deleted) or was reverted for failing, the next one in that chain
+//! serves. Calls apply the documented fallbacks, so a broken policy never
+//! fails a request or stops the ticker:
+//! - a failed request call forwards the request and counts it as activity;
+//! - a failed tick takes no action for that policy's apps.
+//!
+//! A version that fails `policy.max_failures` calls in a row is reverted: its
+//! apps go to the next policy in the chain until a new version is loaded.
+
+mod catalog;
+mod check;
+pub mod watch;
+
+pub use catalog::{Entry, Origin};
+pub use check::check_params;
+
+use crate::apps::App;
+use crate::builtin_policies::DEFAULT_POLICY;
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::policy::LoadedPolicy;
+use crate::policy::model::{AppView, RequestDecision, RequestView, TickPlan};
+use arc_swap::ArcSwap;
+use catalog::Catalog;
+use hyper::Request;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub struct PolicyGate {
+    catalog: ArcSwap<Catalog>,
+    builtins: HashMap<String, Arc<Entry>>,
+    /// Serves when nothing else can; never reverted.
+    last_resort: Arc<Entry>,
+    default_name: String,
+    /// The policy each app asks for, when it names one.
+    wanted: HashMap<String, String>,
+    call_on_request: bool,
+    max_failures: u32,
+    failures: AtomicU64,
+    /// The version last logged as serving each app, to log changes only.
+    serving: Mutex<HashMap<String, String>>,
+    config: Arc<Config>,
+}
+
+impl PolicyGate {
+    /// A gate with the built-in policies; `builtin` must hold the default
+    /// built-in (`inactivity`), the last resort.
+    pub fn new(config: Arc<Config>, builtins: Vec<LoadedPolicy>) -> Option<PolicyGate> {
+        let builtins: HashMap<String, Arc<Entry>> =
+            builtins.into_iter().map(|p| (p.name().to_owned(), Entry::new(p, Origin::Builtin))).collect();
+        let last_resort = builtins.get(DEFAULT_POLICY)?.clone();
+        let mut catalog = Catalog::default();
+        for (name, entry) in &builtins {
+            catalog = catalog.with(name, entry.clone());
+        }
+        Some(PolicyGate {
+            catalog: ArcSwap::from_pointee(catalog),
+            builtins,
+            last_resort,
+            default_name: config.policy.default_name(),
+            wanted: config.apps.iter().filter_map(|a| Some((a.name().to_owned(), a.policy()?.to_owned()))).collect(),
+            call_on_request: config.policy.call_on_request,
+            max_failures: config.policy.max_failures.max(1),
+            failures: AtomicU64::new(0),
+            serving: Mutex::new(HashMap::new()),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// Failed policy calls since the start.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// True when the catalog holds this policy (not reverted).
+    pub fn has(&self, name: &str) -> bool {
+        self.catalog.load().get(name).is_some()
+    }
+
+    pub fn loaded_version(&self, name: &str) -> Option<String> {
+        self.catalog.load().get_any(name).map(|e| e.policy.sha256().to_owned())
+    }
+
+    pub fn names_from_dir(&self) -> Vec<String> {
+        self.catalog.load().names_from_dir()
+    }
+
+    /// The policy that serves `app` now.
+    pub fn resolve(&self, app: &str) -> Arc<Entry> {
+        self.resolve_in(&self.catalog.load(), app)
+    }
+
+    fn resolve_in(&self, catalog: &Catalog, app: &str) -> Arc<Entry> {
+        let wanted = self.wanted.get(app).unwrap_or(&self.default_name);
+        catalog.get(wanted).or_else(|| catalog.get(&self.default_name)).unwrap_or(&self.last_resort).clone()
+    }
+
+    /// Installs a version, atomically for every app it serves.
+    pub fn install(&self, name: &str, policy: LoadedPolicy, origin: Origin) {
+        let previous = self.loaded_version(name);
+        tracing::info!(
+            policy = name,
+            sha256 = policy.sha256(),
+            previous = previous.as_deref().unwrap_or("none"),
+            origin = ?origin,
+            "policy loaded"
+        );
+        let entry = Entry::new(policy, origin);
+        self.catalog.rcu(|catalog| catalog.with(name, entry.clone()));
+        self.log_serving();
+    }
+
+    /// Removes a policy (its file was deleted); its apps fall back.
+    pub fn remove(&self, name: &str) {
+        let builtin = self.builtins.get(name).cloned();
+        self.catalog.rcu(|catalog| catalog.without(name, builtin.clone()));
+        tracing::info!(policy = name, "policy removed; its apps fall back to the default policy");
+        self.log_serving();
+    }
+
+    /// Logs, for each app whose serving version changed, which one serves it.
+    pub fn log_serving(&self) {
+        let catalog = self.catalog.load();
+        let mut serving = self.serving.lock().unwrap_or_else(|p| p.into_inner());
+        for app in &self.config.apps {
+            let entry = self.resolve_in(&catalog, app.name());
+            let version = format!("{}@{}", entry.policy.name(), entry.policy.sha256());
+            if serving.get(app.name()) != Some(&version) {
+                tracing::info!(
+                    app = app.name(),
+                    policy = entry.policy.name(),
+                    sha256 = entry.policy.sha256(),
+                    "app served by policy"
+                );
+                serving.insert(app.name().to_owned(), version);
+            }
+        }
+    }
+
+    fn failed(&self, entry: &Entry) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let in_a_row = entry.failed();
+        let is_last_resort = std::ptr::eq(entry, Arc::as_ptr(&self.last_resort));
+        if in_a_row >= self.max_failures && !is_last_resort && entry.revert() {
+            tracing::error!(
+                policy = entry.policy.name(),
+                sha256 = entry.policy.sha256(),
+                failures = in_a_row,
+                "policy keeps failing; reverted, its apps go back to the default policy until a new version lands"
+            );
+            self.log_serving();
+        }
+    }
+
+    pub async fn on_request<B>(&self, app: &App, request: &Request<B>, client: SocketAddr) -> RequestDecision {
+        if !self.call_on_request {
+            return RequestDecision::Forward;
+        }
+        let entry = self.resolve(app.name());
+        let view = request_view(request, client);
+        match entry.policy.on_request(now_ms(), &app.view(), &view).await {
+            Ok(decision) => {
+                entry.succeeded();
+                decision
+            }
+            Err(e) => {
+                tracing::warn!(policy = entry.policy.name(), app = app.name(), error = %e, "policy request call failed; forwarding");
+                self.failed(&entry);
+                RequestDecision::Forward
+            }
+        }
+    }
+
+    /// Asks each policy about the apps it serves, and merges the plans. A
+    /// policy can only act on its own apps.
+    pub async fn on_tick(&self, apps: &[AppView]) -> TickPlan {
+        let catalog = self.catalog.load();
+        let mut groups: Vec<(Arc<Entry>, Vec<AppView>)> = Vec::new();
+        for view in apps {
+            let entry = self.resolve_in(&catalog, &view.name);
+            match groups.iter_mut().find(|(e, _)| Arc::ptr_eq(e, &entry)) {
+                Some((_, views)) => views.push(view.clone()),
+                None => groups.push((entry, vec![view.clone()])),
+            }
+        }
+        let mut plan = TickPlan::default();
+        for (entry, views) in groups {
+            match entry.policy.on_tick(now_ms(), &views).await {
+                Ok(own) => {
+                    entry.succeeded();
+                    let governs = |name: &String| views.iter().any(|v| &v.name == name);
+                    plan.sleep.extend(own.sleep.into_iter().filter(governs));
+                    plan.wake.extend(own.wake.into_iter().filter(governs));
+                }
+                Err(e) => {
+                    tracing::warn!(policy = entry.policy.name(), error = %e, "policy tick failed; taking no action");
+                    self.failed(&entry);
+                }
+            }
+        }
+        plan
+    }
+}
+
+fn request_view<B>(request: &Request<B>, client: SocketAddr) -> RequestView {
+    let mut headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    // HTTP/2 carries the host in :authority; policies see it as `host` either way.
+    if !request.headers().contains_key(http::header::HOST)
+        && let Some(authority) = request.uri().authority()
+    {
+        headers.push(("host".to_owned(), authority.as_str().to_owned()));
+    }
+    RequestView {
+        method: request.method().as_str().to_owned(),
+        path: request.uri().path().to_owned(),
+        query: request.uri().query().map(str::to_owned),
+        headers,
+        client_addr: client.ip().to_string(),
+    }
+}
