@@ -79,6 +79,15 @@ enum Command {
 enum PolicyCommand {
     /// Validate a .wasm against the policy contract and print what it exports.
     Check { file: PathBuf },
+    /// Start a new policy crate (an example policy with tests) in DIR/NAME.
+    New {
+        name: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The paastis-sdk to depend on (default: the SDK this binary was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
 }
 
 /// Exit code for bad input (config), as distinct from a runtime failure.
@@ -150,6 +159,19 @@ async fn run(command: Command) -> ExitCode {
             }
             Err(e) => usage_error(e),
         },
+        Command::Policy { command: PolicyCommand::New { name, dir, sdk } } => {
+            match crate::policy_template::scaffold(&name, &dir, sdk.as_deref()) {
+                Ok(root) => {
+                    let wasm = name.replace('-', "_");
+                    println!(
+                        "Created {root}. Next:\n  cd {root}\n  cargo test\n  cargo build --release --target wasm32-wasip2\n  paastis policy check target/wasm32-wasip2/release/{wasm}.wasm\nthen copy that file to your policy.dir as {name}.wasm.",
+                        root = root.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => usage_error(e),
+            }
+        }
         Command::Inspect { store } => match inspect(&store) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => failure(e),

@@ -12,5 +12,6 @@ pub mod gateway;
 pub mod policy;
 pub mod policy_check;
 pub mod policy_gate;
+pub mod policy_template;
 pub mod proxy;
 pub mod store;

@@ -59,5 +59,12 @@ fn main() -> ExitCode {
         hostile::a_broken_default_policy_is_refused_at_startup,
         hostile::policy_check_refuses_hostile_policies,
     ];
+    let mut tests = tests;
+    // Builds a crate with cargo: allowed more than the default deadline on a cold cache.
+    tests.push(support::trial_with_deadline(
+        "policy::policy_new_scaffolds_a_crate_that_builds",
+        std::time::Duration::from_secs(300),
+        policy::policy_new_scaffolds_a_crate_that_builds,
+    ));
     libtest_mimic::run(&args, tests).exit_code()
 }

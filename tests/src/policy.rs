@@ -76,3 +76,30 @@ pub async fn policy_check_describes_good_files_and_refuses_bad_ones() {
         }
     }
 }
+
+/// `paastis policy new` gives a crate that builds to a component the gateway
+/// accepts, as it is.
+pub async fn policy_new_scaffolds_a_crate_that_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = dir.path().display().to_string();
+    let created = crate::support::run_paastis(&["policy", "new", "night-owl", "--dir", &parent]).await;
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    // Shares the target dir of the workspace's own policy builds, so the SDK
+    // and wit-bindgen are already compiled for wasm32-wasip2.
+    let targets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/policies");
+    let build = tokio::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--offline", "--quiet"])
+        .current_dir(dir.path().join("night-owl"))
+        .env("CARGO_TARGET_DIR", &targets)
+        .kill_on_drop(true)
+        .output();
+    let build = crate::support::within(std::time::Duration::from_secs(240), "the new policy to build", build)
+        .await
+        .expect("run cargo");
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let wasm = targets.join("wasm32-wasip2/release/night_owl.wasm");
+    let check = crate::support::run_paastis(&["policy", "check", &wasm.display().to_string()]).await;
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(stdout.contains("paastis:policy/handler@0.1.0#on-tick"), "{stdout}");
+}
