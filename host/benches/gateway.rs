@@ -5,8 +5,15 @@
 //! - the cold-start overhead: time to the first response through the gateway
 //!   minus the demo app's own time to its first response when started bare.
 //!
+//! - requests per second with `office-hours` serving the app;
+//! - the time from a policy file landing in `policy.dir` to its behaviour
+//!   being seen by a client.
+//!
 //! Run: `cargo bench -p paastis --bench gateway` (knobs: BENCH_SECS,
 //! BENCH_CONCURRENCY, BENCH_COLD_RUNS).
+
+#[path = "common/office_hours.rs"]
+mod office_hours;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -24,7 +31,9 @@ fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn config(store: &std::path::Path, call_on_request: bool) -> Config {
+/// A gateway config with a policies directory beside the store; `app_extra`
+/// goes at the end of the app's entry (a `policy = ...`, its params).
+fn config(store: &std::path::Path, call_on_request: bool, app_extra: &str) -> Config {
     let text = format!(
         r#"
 [server]
@@ -34,14 +43,17 @@ domain = "localhost"
 path = {store:?}
 [policy]
 call_on_request = {call_on_request}
+dir = {dir:?}
 [policy.params]
 idle_timeout = "1h"
 [[apps]]
 name = "hello"
 backend = "process"
 command = [{EXE:?}, "demo-app", "--name", "hello", "--port", "{{port}}"]
+{app_extra}
 "#,
-        store = store.display().to_string()
+        store = store.join("store").display().to_string(),
+        dir = store.display().to_string(),
     );
     match Config::parse(&text, "<bench>") {
         Ok(c) => c,
@@ -87,11 +99,25 @@ async fn load(uri: String, host: &'static str, concurrency: u64, secs: u64) -> f
 }
 
 async fn start_gateway(call_on_request: bool) -> (Gateway, tempfile::TempDir) {
+    start_gateway_with(call_on_request, "", None).await
+}
+
+/// `policies`: files to put in the policies directory before the start.
+async fn start_gateway_with(
+    call_on_request: bool,
+    app_extra: &str,
+    policies: Option<(&str, &[u8])>,
+) -> (Gateway, tempfile::TempDir) {
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => panic!("temp dir: {e}"),
     };
-    match Gateway::start(config(dir.path(), call_on_request)).await {
+    if let Some((name, wasm)) = policies
+        && let Err(e) = std::fs::write(dir.path().join(format!("{name}.wasm")), wasm)
+    {
+        panic!("policy file: {e}");
+    }
+    match Gateway::start(config(dir.path(), call_on_request, app_extra)).await {
         Ok(g) => (g, dir),
         Err(e) => panic!("gateway: {e}"),
     }
@@ -156,6 +182,45 @@ async fn bare_upstream() -> (String, tokio::process::Child) {
     (uri, child)
 }
 
+/// Lands office-hours (closed, refusing) in the policies directory and times
+/// until a client gets its 503; removes it and times until the default
+/// serves again.
+async fn swap_times(client: &HttpClient, office_hours: &[u8]) {
+    let closed = "policy = \"office-hours\"\n[apps.params]\ntimezone = \"UTC\"\ndays = \"Mon-Sun\"\nopen = \"00:00\"\nclose = \"00:01\"\noff_hours = \"refuse\"";
+    let (gateway, dir) = start_gateway_with(true, closed, None).await;
+    let uri = format!("http://{}/", gateway.local_addr());
+    let status = |client: &HttpClient| {
+        let (client, uri) = (client.clone(), uri.clone());
+        async move {
+            let request = http::Request::get(&uri).header("host", "hello.localhost").body(Empty::new());
+            let request = request.unwrap_or_else(|e| panic!("request: {e}"));
+            match client.request(request).await {
+                Ok(r) => r.status().as_u16(),
+                Err(_) => 0,
+            }
+        }
+    };
+    let file = dir.path().join("office-hours.wasm");
+    let mut landed = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let aside = dir.path().join(".office-hours.partial");
+        if let Err(e) = std::fs::write(&aside, office_hours).and_then(|()| std::fs::rename(&aside, &file)) {
+            panic!("landing the policy: {e}");
+        }
+        while status(client).await != 503 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        landed.push(started.elapsed());
+        let _ = std::fs::remove_file(&file);
+        while status(client).await != 200 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    println!("policy file landing to taking effect, median of 5: {:.0} ms", ms(median(landed)));
+    gateway.shutdown().await;
+}
+
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
@@ -198,6 +263,18 @@ async fn main() {
         let rps = load(uri, "hello", concurrency, secs).await;
         println!("the demo app directly, no gateway: {rps:.0} req/s ({concurrency} connections, {secs} s)");
     }
+    let office_hours = std::fs::read(office_hours::build()).unwrap_or_else(|e| panic!("office-hours: {e}"));
+    {
+        // Open around the clock, so every request is forwarded.
+        let open = "policy = \"office-hours\"\n[apps.params]\ntimezone = \"Europe/Paris\"\nopen = \"00:00\"\nclose = \"00:00\"\ndays = \"Mon-Sun\"";
+        let (gateway, _dir) = start_gateway_with(true, open, Some(("office-hours", &office_hours))).await;
+        let _ = first_response(&client, gateway.local_addr()).await;
+        let rps = load(format!("http://{}/", gateway.local_addr()), "hello.localhost", concurrency, secs).await;
+        println!("through the gateway with office-hours serving the app: {rps:.0} req/s ({concurrency} connections, {secs} s)");
+        gateway.shutdown().await;
+    }
+    swap_times(&client, &office_hours).await;
+
     for call_on_request in [true, false] {
         let (gateway, _dir) = start_gateway(call_on_request).await;
         let uri = format!("http://{}/", gateway.local_addr());
