@@ -270,7 +270,9 @@ async fn main() {
         let (gateway, _dir) = start_gateway_with(true, open, Some(("office-hours", &office_hours))).await;
         let _ = first_response(&client, gateway.local_addr()).await;
         let rps = load(format!("http://{}/", gateway.local_addr()), "hello.localhost", concurrency, secs).await;
-        println!("through the gateway with office-hours serving the app: {rps:.0} req/s ({concurrency} connections, {secs} s)");
+        println!(
+            "through the gateway with office-hours serving the app: {rps:.0} req/s ({concurrency} connections, {secs} s)"
+        );
         gateway.shutdown().await;
     }
     swap_times(&client, &office_hours).await;

@@ -22,7 +22,10 @@ fn app(params: &[(&str, &str)]) -> AppView {
         state_since: NOW - 3_600_000,
         last_activity: Some(NOW - 60_000),
         in_flight: 0,
-        params: params.iter().map(|(k, v)| (k.to_string(), ParamValue::Text(v.to_string()))).collect::<BTreeMap<_, _>>(),
+        params: params
+            .iter()
+            .map(|(k, v)| (k.to_string(), ParamValue::Text(v.to_string())))
+            .collect::<BTreeMap<_, _>>(),
     }
 }
 

@@ -51,12 +51,13 @@
 //! time zone database into the policy, which makes the `.wasm` larger, so it
 //! is off by default.
 //!
-//! # Statelessness
+//! # State
 //!
 //! Every call runs in a fresh instance that is thrown away afterwards: statics,
-//! caches and anything else kept in memory are gone by the next call. All a
-//! policy knows comes from its arguments (the time, the apps, their params and
-//! the request), which is what makes policies safe to reload and replay.
+//! caches and anything else kept in memory are gone by the next call. A policy
+//! knows its arguments (the time, the apps, their params and the request) and
+//! what it stored itself in [`kv`], the host's small key-value store kept per
+//! policy name; that is the only state that outlives a call.
 //!
 //! # Sandbox
 //!
@@ -75,6 +76,7 @@ pub mod bindings;
 mod context;
 mod decision;
 mod error;
+pub mod kv;
 pub mod log;
 mod params;
 mod request;

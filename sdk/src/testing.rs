@@ -88,6 +88,13 @@ impl From<AppBuilder> for App {
     }
 }
 
+/// Empties this thread's in-memory [`kv`](crate::kv) store, for tests that
+/// share a thread or want a clean slate mid-test.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn reset_kv() {
+    crate::kv::imp::reset();
+}
+
 /// A request from 127.0.0.1 with no headers unless told otherwise.
 #[derive(Debug, Clone)]
 #[must_use]

@@ -8,7 +8,7 @@ use crate::apps::Apps;
 use crate::backend::{Backend, ProcessBackend};
 use crate::builtin_policies::{BUILTIN_POLICIES, DEFAULT_POLICY};
 use crate::config::{Config, PolicySource, policy_name_of};
-use crate::policy::{PolicyError, PolicyRuntime, SandboxLimits};
+use crate::policy::{KvBackend, MemoryKv, PolicyError, PolicyRuntime, SandboxLimits};
 use crate::policy_gate::watch::PolicyLoader;
 use crate::policy_gate::{Origin, PolicyGate};
 use crate::proxy::Proxy;
@@ -64,11 +64,12 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(config: Config) -> Result<Gateway, GatewayError> {
-        // Refuse a bad policy or params before touching the store or ports.
+        // The store opens first: policies keep their state in it. A bad
+        // policy or params are still refused before binding the port.
         let config = Arc::new(config);
-        let (gate, loader) = build_policies(&config, Watching::Yes).await?;
-
         let store = Store::open(&config.store.path)?;
+        let (gate, loader) = build_policies(&config, Watching::Yes, Arc::new(store.policy_kv())).await?;
+
         let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::new().map_err(GatewayError::Backend)?);
         let apps = Arc::new(Apps::restore(&config, store.clone(), backend)?);
 
@@ -117,10 +118,11 @@ impl Gateway {
     }
 }
 
-/// Everything `start` checks before touching the store or the network: the
-/// config as parsed, the policies, and each policy's view of its apps' params.
+/// Everything `start` checks before touching the network: the config as
+/// parsed, the policies, and each policy's view of its apps' params. No
+/// store: policies get in-memory state.
 pub async fn check(config: Config) -> Result<(), GatewayError> {
-    build_policies(&Arc::new(config), Watching::No).await.map(|_| ())
+    build_policies(&Arc::new(config), Watching::No, Arc::new(MemoryKv::default())).await.map(|_| ())
 }
 
 /// Loads the built-in policies, the default policy, and the policies
@@ -134,13 +136,14 @@ enum Watching {
 async fn build_policies(
     config: &Arc<Config>,
     watching: Watching,
+    kv: Arc<dyn KvBackend>,
 ) -> Result<(Arc<PolicyGate>, PolicyLoader), GatewayError> {
     let limits = SandboxLimits { call_timeout: config.policy.call_timeout.0, ..SandboxLimits::default() };
     let load_err = |name: &str| {
         let name = name.to_owned();
         move |source| GatewayError::Policy { name, source }
     };
-    let runtime = PolicyRuntime::new(limits).map_err(load_err(DEFAULT_POLICY))?;
+    let runtime = PolicyRuntime::with_kv(limits, kv).map_err(load_err(DEFAULT_POLICY))?;
     let mut builtins = Vec::new();
     for name in BUILTIN_POLICIES {
         let wasm = crate::builtin_policies::builtin(name).unwrap_or_default();

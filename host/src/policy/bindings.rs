@@ -4,7 +4,10 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "paastis:policy/policy",
     // Exports run on a fiber so that a call is a future: the gateway awaits it
-    // on tokio instead of blocking a worker. The one import (`log`) is
-    // synchronous and cannot fail.
+    // on tokio instead of blocking a worker. Imports are synchronous; `log`
+    // cannot fail. When the store fails, `kv.get`, `delete` and `list-keys`
+    // trap the call (the host then falls back) rather than lie to the policy
+    // with "no value"; `set` reports it in its `err`.
     exports: { default: async },
+    imports: { "paastis:policy/kv": trappable },
 });

@@ -156,3 +156,57 @@ pub(crate) fn wants_http() -> Vec<u8> {
         Err(e) => panic!("{e}"),
     }
 }
+
+/// A policy whose `on-tick` counts its calls in `kv`: it reads the byte under
+/// key "n" (none is 0) and stores it plus one, ignoring `set`'s result.
+pub(crate) fn kv_counter() -> Vec<u8> {
+    let wat = format!(
+        r#"(component
+  {TYPES}
+  (import "paastis:policy/kv@0.1.0" (instance $kv
+    (export "get" (func (param "key" string) (result (option (list u8)))))
+    (export "set" (func (param "key" string) (param "value" (list u8)) (result (result (error string)))))))
+  (alias export $kv "get" (func $get))
+  (alias export $kv "set" (func $set))
+  ;; Memory and allocator live apart from the code, so that the lowered
+  ;; imports the code needs can use them.
+  (core module $mem
+    (memory (export "memory") 1)
+    (global $bump (mut i32) (i32.const 4096))
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $p i32)
+      (local.set $p (global.get $bump))
+      (global.set $bump (i32.add (global.get $bump) (local.get 3)))
+      (local.get $p)))
+  (core instance $mi (instantiate $mem))
+  (core func $get-core (canon lower (func $get) (memory (core memory $mi "memory")) (realloc (core func $mi "realloc"))))
+  (core func $set-core (canon lower (func $set) (memory (core memory $mi "memory")) (realloc (core func $mi "realloc"))))
+  (core instance $kvi (export "get" (func $get-core)) (export "set" (func $set-core)))
+  (core module $m
+    (import "env" "memory" (memory 1))
+    (import "kv" "get" (func $get (param i32 i32 i32)))
+    (import "kv" "set" (func $set (param i32 i32 i32 i32 i32)))
+    (data (i32.const 16) "\00")
+    (data (i32.const 64) "n")
+    (func (export "on-request") (param i32) (result i32) unreachable)
+    (func (export "on-tick") (param i64 i32 i32) (result i32)
+      (call $get (i32.const 64) (i32.const 1) (i32.const 128))
+      (if (i32.load8_u (i32.const 128))
+        (then (i32.store8 (i32.const 200) (i32.add (i32.load8_u (i32.load (i32.const 132))) (i32.const 1))))
+        (else (i32.store8 (i32.const 200) (i32.const 1))))
+      (call $set (i32.const 64) (i32.const 1) (i32.const 200) (i32.const 1) (i32.const 144))
+      (i32.const 16)))
+  (core instance $i (instantiate $m (with "env" (instance $mi)) (with "kv" (instance $kvi))))
+  (func $on-request (param "now" u64) (param "app" $app) (param "request" $request)
+    (result (result $decision (error string)))
+    (canon lift (core func $i "on-request") (memory (core memory $mi "memory")) (realloc (core func $mi "realloc"))))
+  (func $on-tick (param "now" u64) (param "apps" (list $app)) (result (result $plan (error string)))
+    (canon lift (core func $i "on-tick") (memory (core memory $mi "memory")) (realloc (core func $mi "realloc"))))
+  (instance $handler (export "on-request" (func $on-request)) (export "on-tick" (func $on-tick)))
+  (export "paastis:policy/handler@0.1.0" (instance $handler)))"#
+    );
+    match wat::parse_str(&wat) {
+        Ok(bytes) => bytes,
+        Err(e) => panic!("test guest does not assemble: {e}\n{wat}"),
+    }
+}

@@ -6,6 +6,7 @@ mod bindings;
 mod convert;
 mod cpu;
 mod error;
+pub mod kv;
 pub mod model;
 mod output;
 mod runtime;
@@ -15,9 +16,12 @@ mod ticker;
 #[cfg(test)]
 mod guest_wat;
 #[cfg(test)]
+mod kv_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::PolicyError;
+pub use kv::{KvBackend, KvError, MemoryKv};
 pub use runtime::{Interface, LoadedPolicy, MAX_CONCURRENT_CALLS, PolicyRuntime, SandboxLimits};
 
 /// The default policy (`policies/inactivity`), built by `build.rs`.

@@ -15,6 +15,7 @@ use wasmtime::{
 use super::bindings::{self, PolicyPre};
 use super::convert;
 use super::error::PolicyError;
+use super::kv::{KvBackend, MemoryKv};
 use super::model::{AppView, RequestDecision, RequestView, TickPlan, Timestamp};
 use super::sandbox::CallState;
 use super::ticker::{Expired, Panicked, Ticker, ticks_for};
@@ -80,10 +81,20 @@ struct RuntimeInner {
     limits: SandboxLimits,
     deadline_ticks: u64,
     wall_limit: Duration,
+    /// Where loaded policies keep their state (`paastis:policy/kv`).
+    kv: Arc<dyn KvBackend>,
 }
 
 impl PolicyRuntime {
+    /// A runtime whose policies keep their state in memory, lost at exit:
+    /// for `paastis check`, `paastis policy check`, tests and benchmarks.
     pub fn new(limits: SandboxLimits) -> Result<Self, PolicyError> {
+        Self::with_kv(limits, Arc::new(MemoryKv::default()))
+    }
+
+    /// A runtime whose policies keep their state in `kv` (the gateway passes
+    /// the persistent one from the store).
+    pub fn with_kv(limits: SandboxLimits, kv: Arc<dyn KvBackend>) -> Result<Self, PolicyError> {
         if limits.call_timeout.is_zero() || limits.memory_bytes == 0 {
             return Err(PolicyError::Setup(format!(
                 "the call timeout and memory limit must be positive, got {limits:?}"
@@ -123,6 +134,7 @@ impl PolicyRuntime {
                 // The epoch interrupts computation; this bounds waiting in the
                 // host, generously so as to never beat the epoch to it.
                 wall_limit: limits.call_timeout.saturating_mul(2).saturating_add(Duration::from_millis(20)),
+                kv,
             }),
         })
     }
@@ -138,7 +150,9 @@ impl PolicyRuntime {
 
     /// Compiles `wasm`, checks it against the contract (the imports the host
     /// provides, the exports and their types), and calls `on-tick` with no
-    /// apps in a throwaway store to prove it runs.
+    /// apps in a throwaway store to prove it runs. The smoke call sees an
+    /// empty scratch `kv`, so a version that is then refused leaves no trace
+    /// in the state of the version serving.
     pub async fn load(&self, name: &str, wasm: &[u8]) -> Result<LoadedPolicy, PolicyError> {
         check_header(name, wasm)?;
         let component = self.compile(name, wasm).await?;
@@ -148,7 +162,7 @@ impl PolicyRuntime {
             detail: format!("{what}: {}", chain(&e)),
         };
         let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
-            contract("it imports something the host does not provide (only paastis:policy/host and WASI 0.2 are)", e)
+            contract("it imports something the host does not provide (only paastis:policy/host, paastis:policy/kv and WASI 0.2 are)", e)
         })?;
         let pre = PolicyPre::new(instance_pre)
             .map_err(|e| contract("it does not export paastis:policy/handler as the host expects", e))?;
@@ -161,9 +175,10 @@ impl PolicyRuntime {
                 interface,
                 pre,
                 runtime: Arc::clone(&self.inner),
+                kv: Arc::clone(&self.inner.kv),
             }),
         };
-        policy.on_tick(unix_millis(), &[]).await?;
+        policy.with_scratch_kv().on_tick(unix_millis(), &[]).await?;
         Ok(policy)
     }
 
@@ -197,6 +212,8 @@ struct PolicyInner {
     interface: Interface,
     pre: PolicyPre<CallState>,
     runtime: Arc<RuntimeInner>,
+    /// The runtime's store, or a scratch one (`with_scratch_kv`).
+    kv: Arc<dyn KvBackend>,
 }
 
 /// A component's imports and exports by name; an exported instance is listed
@@ -240,6 +257,23 @@ impl LoadedPolicy {
     /// Hex SHA-256 of the component's bytes, to tell versions apart in logs.
     pub fn sha256(&self) -> &str {
         &self.inner.sha256
+    }
+
+    /// The same policy calling a fresh, empty in-memory `kv`: for calls whose
+    /// answers are not acted on (smoke calls, params checks), so that they
+    /// never change the state of the policy serving.
+    pub fn with_scratch_kv(&self) -> LoadedPolicy {
+        let inner = &self.inner;
+        LoadedPolicy {
+            inner: Arc::new(PolicyInner {
+                name: Arc::clone(&inner.name),
+                sha256: inner.sha256.clone(),
+                interface: inner.interface.clone(),
+                pre: inner.pre.clone(),
+                runtime: Arc::clone(&inner.runtime),
+                kv: Arc::new(MemoryKv::default()),
+            }),
+        }
     }
 
     /// What the component imports and exports, for `paastis policy check`.
@@ -297,8 +331,8 @@ impl std::fmt::Debug for LoadedPolicy {
 impl PolicyInner {
     fn start_call(&self) -> (Store<CallState>, Arc<super::ticker::Watch>) {
         let runtime = &self.runtime;
-        let mut store =
-            Store::new(&runtime.engine, CallState::new(Arc::clone(&self.name), runtime.limits.memory_bytes));
+        let state = CallState::new(Arc::clone(&self.name), runtime.limits.memory_bytes, Arc::clone(&self.kv));
+        let mut store = Store::new(&runtime.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(runtime.deadline_ticks);
         let watch = runtime.ticker.watch(runtime.wall_limit);

@@ -1,5 +1,6 @@
 //! What one call's store holds: a WASI context with no authority, the memory
-//! accounting, the captured output and the host `log` import.
+//! accounting, the captured output, the host `log` import and the policy's
+//! view of its key-value store (`kv`, namespaced by the policy's name).
 
 use std::sync::Arc;
 
@@ -8,7 +9,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::paastis::policy::host::{Host, LogLevel};
-use super::bindings::paastis::policy::types;
+use super::bindings::paastis::policy::{kv, types};
+use super::kv::{KvBackend, check_sizes};
 use super::output::Captured;
 
 /// Log lines a single call may write; a guest logging in a loop until its
@@ -31,10 +33,11 @@ pub(crate) struct CallState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) output: Captured,
     logs_left: u32,
+    kv: Arc<dyn KvBackend>,
 }
 
 impl CallState {
-    pub(crate) fn new(policy: Arc<str>, memory_bytes: usize) -> Self {
+    pub(crate) fn new(policy: Arc<str>, memory_bytes: usize, kv: Arc<dyn KvBackend>) -> Self {
         let output = Captured::default();
         // No preopens, env, args or network: the builder starts with none, and
         // the network is switched off explicitly in case a default changes.
@@ -52,6 +55,7 @@ impl CallState {
             limiter: MemoryLimiter::new(memory_bytes),
             output,
             logs_left: MAX_LOG_LINES,
+            kv,
         }
     }
 }
@@ -87,6 +91,28 @@ impl Host for CallState {
             LogLevel::Warn => tracing::warn!(policy, "{message}"),
             LogLevel::Error => tracing::error!(policy, "{message}"),
         }
+    }
+}
+
+/// Sizes are checked here, the key count by the backend. A failing backend
+/// traps the call: the policy cannot tell "no value" from "store broken".
+impl kv::Host for CallState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self.kv.get(&self.policy, &key)?)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+        // Over a limit is the policy's problem to handle, not a trap.
+        let result = check_sizes(&key, &value).and_then(|()| self.kv.set(&self.policy, &key, &value));
+        Ok(result.map_err(|e| e.to_string()))
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        Ok(self.kv.delete(&self.policy, &key)?)
+    }
+
+    fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Vec<String>> {
+        Ok(self.kv.list_keys(&self.policy, &prefix)?)
     }
 }
 

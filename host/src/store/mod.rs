@@ -5,13 +5,18 @@
 //! every `store.flush_interval`, and at once on every state change. A crash
 //! (even `kill -9`) therefore loses at most one flush interval of activity
 //! timestamps and no state change that completed before the flush it triggered.
+//! Policy state (`kv.rs`) rides on the same flushes.
 
+mod kv;
 mod record;
 
+pub use kv::PolicyKv;
 pub use record::AppRecord;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -33,6 +38,9 @@ impl From<sled::Error> for StoreError {
 pub struct Store {
     db: sled::Db,
     apps: sled::Tree,
+    policy_kv: PolicyKv,
+    /// Policy state written since the last flush.
+    kv_dirty: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -50,7 +58,15 @@ impl Store {
                 other => open_err(other.to_string()),
             })?;
         let apps = db.open_tree("apps").map_err(|e| open_err(e.to_string()))?;
-        Ok(Store { db, apps })
+        let kv_tree = db.open_tree("policy-kv").map_err(|e| open_err(e.to_string()))?;
+        let kv_dirty = Arc::new(AtomicBool::new(false));
+        let policy_kv = PolicyKv::new(kv_tree, Arc::clone(&kv_dirty));
+        Ok(Store { db, apps, policy_kv, kv_dirty })
+    }
+
+    /// The policies' persistent state, for `PolicyRuntime::with_kv`.
+    pub fn policy_kv(&self) -> PolicyKv {
+        self.policy_kv.clone()
     }
 
     /// Every app record, by app name. A corrupt record is an error rather than
@@ -67,9 +83,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes the records in one atomic batch and waits until they are on disk.
+    /// Writes the records in one atomic batch and waits until they are on
+    /// disk, with any policy state written since the last flush. The app
+    /// flusher calls it every interval, so policy writes need no flusher of
+    /// their own.
     pub async fn save_apps(&self, records: &[(String, AppRecord)]) -> Result<(), StoreError> {
         if records.is_empty() {
+            if self.kv_dirty.load(Ordering::Acquire) {
+                self.flush().await?;
+            }
             return Ok(());
         }
         let mut batch = sled::Batch::default();
@@ -78,12 +100,19 @@ impl Store {
             batch.insert(name.as_bytes(), bytes);
         }
         self.apps.apply_batch(batch)?;
-        self.db.flush_async().await?;
-        Ok(())
+        self.flush().await
     }
 
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        // Cleared before flushing: a write that lands during the flush sets
+        // it again and is caught by the next one.
+        let was_dirty = self.kv_dirty.swap(false, Ordering::AcqRel);
+        if let Err(e) = self.db.flush_async().await {
+            if was_dirty {
+                self.kv_dirty.store(true, Ordering::Release);
+            }
+            return Err(e.into());
+        }
         Ok(())
     }
 }

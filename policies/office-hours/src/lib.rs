@@ -33,8 +33,9 @@
 //!
 //! # How prewarming knows which apps were awake at the last close
 //!
-//! Policies are stateless: each call runs in a fresh instance, so nothing
-//! can be written down at closing time. The policy derives it instead. During
+//! Each call runs in a fresh instance; the only memory between calls is the
+//! host's `kv` store, which a crash can set back. Rather than write it down
+//! at closing time, the policy derives it, which needs no bookkeeping. During
 //! opening hours an app sleeps once it has gone `idle_timeout` without a
 //! counted request, so an app was awake at the last close exactly when its
 //! last activity lies within `idle_timeout` before that close
