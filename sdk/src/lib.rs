@@ -79,6 +79,7 @@ mod error;
 pub mod kv;
 pub mod log;
 mod params;
+pub mod passive;
 mod request;
 pub mod testing;
 mod time;

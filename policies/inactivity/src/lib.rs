@@ -14,7 +14,8 @@
 
 use std::time::Duration;
 
-use paastis_sdk::{App, Decision, Policy, PolicyError, Request, RequestContext, TickContext, TickPlan};
+use paastis_sdk::passive::is_passive;
+use paastis_sdk::{Decision, Policy, PolicyError, RequestContext, TickContext, TickPlan};
 
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -22,7 +23,7 @@ pub struct Inactivity;
 
 impl Policy for Inactivity {
     fn on_request(ctx: &RequestContext) -> Result<Decision, PolicyError> {
-        Ok(if is_passive(ctx.app(), ctx.request())? { Decision::ForwardPassive } else { Decision::Forward })
+        Ok(if is_passive(ctx.app().params(), ctx.request())? { Decision::ForwardPassive } else { Decision::Forward })
     }
 
     fn on_tick(ctx: &TickContext) -> Result<TickPlan, PolicyError> {
@@ -45,37 +46,11 @@ impl Policy for Inactivity {
 
 paastis_sdk::export_policy!(Inactivity);
 
-fn is_passive(app: &App, request: &Request) -> Result<bool, PolicyError> {
-    let params = app.params();
-    let path = request.path();
-    let passive_path = params.string_list_or("passive_paths", &[])?.iter().any(|pattern| path_matches(pattern, path));
-    if passive_path {
-        return Ok(true);
-    }
-    let Some(agent) = request.user_agent() else {
-        return Ok(false);
-    };
-    let agent = agent.to_lowercase();
-    Ok(params
-        .string_list_or("passive_user_agents", &[])?
-        .iter()
-        // An empty entry would match every client, which is never meant.
-        .filter(|needle| !needle.is_empty())
-        .any(|needle| agent.contains(&needle.to_lowercase())))
-}
-
-fn path_matches(pattern: &str, path: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => path.starts_with(prefix),
-        None => path == pattern,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use paastis_sdk::testing::{AppBuilder, RequestBuilder};
-    use paastis_sdk::{AppState, Timestamp};
+    use paastis_sdk::{App, AppState, Timestamp};
 
     const NOW: Timestamp = Timestamp::from_secs(100_000);
 

@@ -51,7 +51,6 @@
 //! close with recent activity are woken anyway, which errs on the side of a
 //! warm start).
 
-mod passive;
 mod request;
 mod schedule;
 mod settings;

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use paastis_sdk::{Decision, PolicyError, RequestContext, Timestamp};
 
-use crate::passive::is_passive;
 use crate::schedule::{Schedule, Status};
 use crate::settings::OffHours;
+use paastis_sdk::passive::is_passive;
 
 pub fn decide(ctx: &RequestContext) -> Result<Decision, PolicyError> {
     let params = ctx.app().params();

@@ -1,8 +1,14 @@
-//! Requests that are served without counting as activity, as in the
-//! `inactivity` policy: health checks, uptime monitors, bots.
+//! The shared convention for passive requests (health checks, uptime
+//! monitors, bots), read from two params, so every policy that offers it
+//! offers it the same way:
+//! - `passive_paths`: a request whose path equals an entry, or starts with an
+//!   entry ending in `*` (minus the star), is passive;
+//! - `passive_user_agents`: a request whose User-Agent contains an entry,
+//!   ignoring case, is passive.
 
-use paastis_sdk::{Params, PolicyError, Request};
+use crate::{Params, PolicyError, Request};
 
+/// Whether `request` is passive under `params`; an error names a malformed param.
 pub fn is_passive(params: &Params, request: &Request) -> Result<bool, PolicyError> {
     let path = request.path();
     if params.string_list_or("passive_paths", &[])?.iter().any(|pattern| path_matches(pattern, path)) {
