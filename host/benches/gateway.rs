@@ -134,10 +134,19 @@ async fn first_response(client: &HttpClient, addr: SocketAddr) -> Duration {
 /// The demo app started bare: spawn to first answered request, polling as
 /// fast as a client reasonably can (every 1 ms).
 async fn bare_boot(client: &HttpClient) -> Duration {
+    let started = Instant::now();
+    let (_uri, mut child) = bare_app(client).await;
+    let elapsed = started.elapsed();
+    let _ = child.kill().await;
+    elapsed
+}
+
+/// Starts the demo app on a free port and waits until it answers; the
+/// process is killed when the returned child is dropped.
+async fn bare_app(client: &HttpClient) -> (String, tokio::process::Child) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
     let port = port.unwrap_or_else(|e| panic!("port: {e}"));
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(EXE)
+    let child = tokio::process::Command::new(EXE)
         .args(["demo-app", "--name", "hello", "--port", &port.to_string()])
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -147,9 +156,7 @@ async fn bare_boot(client: &HttpClient) -> Duration {
     while get(client, &uri, "hello").await.is_err() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let elapsed = started.elapsed();
-    let _ = child.kill().await;
-    elapsed
+    (uri, child)
 }
 
 /// Resident memory of this process (the in-process gateway plus the load
@@ -162,24 +169,6 @@ fn rss_mib() -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .unwrap_or(0.0);
     kib / 1024.0
-}
-
-/// A bare demo app to compare against, and its process (killed on drop).
-async fn bare_upstream() -> (String, tokio::process::Child) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-    let port = port.unwrap_or_else(|e| panic!("port: {e}"));
-    let child = tokio::process::Command::new(EXE)
-        .args(["demo-app", "--name", "hello", "--port", &port.to_string()])
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn demo app: {e}"));
-    let uri = format!("http://127.0.0.1:{port}/");
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    while get(&client, &uri, "hello").await.is_err() {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    (uri, child)
 }
 
 /// Lands office-hours (closed, refusing) in the policies directory and times
@@ -259,7 +248,7 @@ async fn main() {
     );
 
     {
-        let (uri, _app) = bare_upstream().await;
+        let (uri, _app) = bare_app(&client).await;
         let rps = load(uri, "hello", concurrency, secs).await;
         println!("the demo app directly, no gateway: {rps:.0} req/s ({concurrency} connections, {secs} s)");
     }

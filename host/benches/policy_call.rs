@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+#[path = "common/fixtures.rs"]
+mod fixtures;
+
 use paastis::policy::model::{AppState, AppView, ParamValue, RequestView};
 use paastis::policy::{INACTIVITY_WASM, PolicyRuntime, SandboxLimits};
 
@@ -31,17 +34,7 @@ fn app(i: usize) -> AppView {
 }
 
 fn request() -> RequestView {
-    RequestView {
-        method: "GET".into(),
-        path: "/api/items".into(),
-        query: Some("page=2".into()),
-        headers: vec![
-            ("host".into(), "app-0.example.com".into()),
-            ("user-agent".into(), "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".into()),
-            ("accept".into(), "application/json".into()),
-        ],
-        client_addr: "203.0.113.7".into(),
-    }
+    fixtures::request("app-0.example.com")
 }
 
 fn policy_call(c: &mut Criterion) {

@@ -8,6 +8,9 @@
 #[path = "common/office_hours.rs"]
 mod office_hours;
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+
 use paastis::policy::model::{AppState, AppView, ParamValue, RequestView};
 use paastis::policy::{INACTIVITY_WASM, PolicyRuntime, SandboxLimits};
 use std::collections::BTreeMap;
@@ -30,17 +33,7 @@ fn app(params: &[(&str, &str)]) -> AppView {
 }
 
 fn request() -> RequestView {
-    RequestView {
-        method: "GET".into(),
-        path: "/api/items".into(),
-        query: Some("page=2".into()),
-        headers: vec![
-            ("host".into(), "hello.example.com".into()),
-            ("user-agent".into(), "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".into()),
-            ("accept".into(), "application/json".into()),
-        ],
-        client_addr: "203.0.113.7".into(),
-    }
+    fixtures::request("hello.example.com")
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {

@@ -1,0 +1,17 @@
+//! The request the policy benches show a policy: a typical API call.
+
+use paastis::policy::model::RequestView;
+
+pub fn request(host: &str) -> RequestView {
+    RequestView {
+        method: "GET".into(),
+        path: "/api/items".into(),
+        query: Some("page=2".into()),
+        headers: vec![
+            ("host".into(), host.into()),
+            ("user-agent".into(), "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".into()),
+            ("accept".into(), "application/json".into()),
+        ],
+        client_addr: "203.0.113.7".into(),
+    }
+}
