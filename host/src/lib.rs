@@ -14,4 +14,6 @@ pub mod policy_check;
 pub mod policy_gate;
 pub mod policy_template;
 pub mod proxy;
+pub mod savings;
 pub mod store;
+pub mod telemetry;

@@ -34,6 +34,37 @@ pub(super) struct Inner {
     pub failure: Option<(u64, Arc<str>)>,
     pub slept_by_gateway: bool,
     pub wakes: u64,
+    /// Time spent asleep and awake before `since`. Starting and stopping
+    /// count as awake: the platform bills a container that is booting.
+    pub asleep_ms: u64,
+    pub awake_ms: u64,
+}
+
+impl Inner {
+    /// Moves to `state`, adding the time spent in the previous one to its total.
+    pub fn enter(&mut self, state: AppState) {
+        let now = now_ms();
+        self.accrue(now);
+        self.state = state;
+        self.since = now;
+    }
+
+    fn accrue(&mut self, now: Timestamp) {
+        let spent = now.saturating_sub(self.since);
+        match self.state {
+            AppState::Asleep => self.asleep_ms += spent,
+            _ => self.awake_ms += spent,
+        }
+    }
+
+    /// Totals asleep and awake up to `now`, the current state included.
+    fn totals(&self, now: Timestamp) -> (u64, u64) {
+        let spent = now.saturating_sub(self.since);
+        match self.state {
+            AppState::Asleep => (self.asleep_ms + spent, self.awake_ms),
+            _ => (self.asleep_ms, self.awake_ms + spent),
+        }
+    }
 }
 
 impl App {
@@ -47,6 +78,16 @@ impl App {
             Some(r) => (now, false, r.wakes, r.last_activity),
             None => (now, false, 0, None),
         };
+        // An app that was awake when the gateway went down is counted awake
+        // up to its last recorded activity: the time after that is unknown.
+        let (asleep_ms, awake_ms) = match record {
+            Some(r) if r.state == AppState::Awake => {
+                let seen_awake = r.last_activity.unwrap_or(r.state_since).max(r.state_since) - r.state_since;
+                (r.asleep_ms, r.awake_ms + seen_awake)
+            }
+            Some(r) => (r.asleep_ms, r.awake_ms),
+            None => (0, 0),
+        };
         App {
             config,
             params,
@@ -59,6 +100,8 @@ impl App {
                 failure: None,
                 slept_by_gateway,
                 wakes,
+                asleep_ms,
+                awake_ms,
             }),
             changed: watch::channel(0).0,
             last_activity: AtomicU64::new(last_activity.unwrap_or(0)),
@@ -114,6 +157,17 @@ impl App {
         }
     }
 
+    /// Time spent asleep and awake so far, the current state included.
+    pub fn time_asleep_awake(&self) -> (std::time::Duration, std::time::Duration) {
+        let (asleep, awake) = self.lock().totals(now_ms());
+        (std::time::Duration::from_millis(asleep), std::time::Duration::from_millis(awake))
+    }
+
+    /// Wakes since the app was first seen.
+    pub fn wakes(&self) -> u64 {
+        self.lock().wakes
+    }
+
     /// The record to persist, if anything changed since the last call.
     pub fn take_dirty_record(&self) -> Option<AppRecord> {
         if !self.dirty.swap(false, Ordering::AcqRel) {
@@ -136,6 +190,8 @@ impl App {
             last_activity: self.last_activity(),
             slept_by_gateway: inner.slept_by_gateway,
             wakes: inner.wakes,
+            asleep_ms: inner.asleep_ms,
+            awake_ms: inner.awake_ms,
         }
     }
 

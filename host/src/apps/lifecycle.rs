@@ -4,8 +4,8 @@ use super::app::App;
 use super::in_flight::InFlight;
 use super::probe::Prober;
 use crate::backend::Backend;
-use crate::clock::now_ms;
 use crate::policy::model::AppState;
+use crate::telemetry::{EventKind, Telemetry};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
@@ -35,11 +35,16 @@ pub struct Lifecycle {
     prober: Prober,
     /// Asks the flusher to persist now: state changes are rare and precious.
     persist: Arc<Notify>,
+    telemetry: Telemetry,
 }
 
 impl Lifecycle {
-    pub fn new(backend: Arc<dyn Backend>, persist: Arc<Notify>) -> Arc<Lifecycle> {
-        Arc::new(Lifecycle { backend, prober: Prober::default(), persist })
+    pub fn new(backend: Arc<dyn Backend>, persist: Arc<Notify>, telemetry: Telemetry) -> Arc<Lifecycle> {
+        Arc::new(Lifecycle { backend, prober: Prober::default(), persist, telemetry })
+    }
+
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -111,8 +116,7 @@ impl Lifecycle {
 
     fn begin_wake(self: &Arc<Self>, app: &Arc<App>, inner: &mut super::app::Inner) -> u64 {
         inner.attempt += 1;
-        inner.state = AppState::Starting;
-        inner.since = now_ms();
+        inner.enter(AppState::Starting);
         inner.failure = None;
         let attempt = inner.attempt;
         // Spawned, not awaited by the request: the wake must finish (or fail
@@ -130,24 +134,25 @@ impl Lifecycle {
                 let wake_ms = started.elapsed().as_secs_f64() * 1000.0;
                 {
                     let mut inner = app.lock();
-                    inner.state = AppState::Awake;
-                    inner.since = now_ms();
+                    inner.enter(AppState::Awake);
                     inner.upstream = Some(upstream);
                     inner.slept_by_gateway = false;
                     inner.wakes += 1;
                 }
                 self.changed(&app);
                 tracing::info!(app = app.name(), wake_ms = format!("{wake_ms:.1}"), "app woken");
+                self.telemetry.metrics.woken(app.name(), started.elapsed());
+                self.telemetry.events.emit(Some(app.name()), EventKind::Woken { wake_ms });
                 if let Some(exited) = exited {
                     tokio::spawn(self.clone().watch_exit(app.clone(), attempt, exited));
                 }
             }
             Err(reason) => {
                 tracing::error!(app = app.name(), %reason, "wake failed");
+                self.telemetry.events.emit(Some(app.name()), EventKind::WakeFailed { reason: reason.clone() });
                 {
                     let mut inner = app.lock();
-                    inner.state = AppState::Asleep;
-                    inner.since = now_ms();
+                    inner.enter(AppState::Asleep);
                     inner.upstream = None;
                     inner.failure = Some((attempt, reason.into()));
                 }
@@ -196,14 +201,14 @@ impl Lifecycle {
             let mut inner = app.lock();
             let current = inner.attempt == attempt && inner.state == AppState::Awake;
             if current {
-                inner.state = AppState::Asleep;
-                inner.since = now_ms();
+                inner.enter(AppState::Asleep);
                 inner.upstream = None;
             }
             current
         };
         if was_awake {
             tracing::warn!(app = app.name(), %description, "app exited by itself; it will be woken on the next request");
+            self.telemetry.events.emit(Some(app.name()), EventKind::Exited { description });
             self.changed(&app);
         }
     }
@@ -216,8 +221,7 @@ impl Lifecycle {
             if inner.state != AppState::Awake || inner.in_flight > 0 {
                 return false;
             }
-            inner.state = AppState::Stopping;
-            inner.since = now_ms();
+            inner.enter(AppState::Stopping);
         }
         self.changed(app);
         tracing::info!(app = app.name(), reason = why, "putting app to sleep");
@@ -225,18 +229,23 @@ impl Lifecycle {
         let result = self.backend.stop(&app.config).await;
         {
             let mut inner = app.lock();
-            inner.state = AppState::Asleep;
-            inner.since = now_ms();
+            inner.enter(AppState::Asleep);
             inner.upstream = None;
             inner.slept_by_gateway = true;
         }
         self.changed(app);
         let stop_ms = started.elapsed().as_millis() as u64;
         match result {
-            Ok(()) => tracing::info!(app = app.name(), reason = why, stop_ms, "app put to sleep"),
+            Ok(()) => {
+                tracing::info!(app = app.name(), reason = why, stop_ms, "app put to sleep");
+                self.telemetry.events.emit(Some(app.name()), EventKind::Slept { reason: why.to_owned() });
+            }
             // The backend could not confirm the stop; the app is treated as
             // asleep so the next request tries a clean start.
-            Err(e) => tracing::error!(app = app.name(), reason = why, error = %e, "stopping the app failed"),
+            Err(e) => {
+                tracing::error!(app = app.name(), reason = why, error = %e, "stopping the app failed");
+                self.telemetry.events.emit(Some(app.name()), EventKind::SleepFailed { reason: e.to_string() });
+            }
         }
         true
     }

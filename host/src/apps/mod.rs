@@ -14,6 +14,7 @@ pub use probe::{join as join_uri, root_cause};
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::store::{AppRecord, Store, StoreError};
+use crate::telemetry::Telemetry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +29,12 @@ pub struct Apps {
 
 impl Apps {
     /// Builds the apps from the config and what the store remembers of them.
-    pub fn restore(config: &Config, store: Store, backend: Arc<dyn Backend>) -> Result<Apps, StoreError> {
+    pub fn restore(
+        config: &Config,
+        store: Store,
+        backend: Arc<dyn Backend>,
+        telemetry: Telemetry,
+    ) -> Result<Apps, StoreError> {
         let mut records = store.load_apps()?;
         let persist = Arc::new(Notify::new());
         let mut by_name = BTreeMap::new();
@@ -47,7 +53,7 @@ impl Apps {
             let params = app_config.params(&config.policy);
             by_name.insert(name, Arc::new(App::new(app_config.clone(), params, record.as_ref())));
         }
-        let lifecycle = Lifecycle::new(backend, persist.clone());
+        let lifecycle = Lifecycle::new(backend, persist.clone(), telemetry);
         Ok(Apps { by_name, lifecycle, store, persist })
     }
 

@@ -4,10 +4,12 @@
 mod duration;
 mod error;
 mod params;
+mod savings;
 mod schema;
 
 pub use duration::ConfigDuration;
 pub use error::ConfigError;
+pub use savings::SavingsConfig;
 pub use schema::{
     AppConfig, BackendKind, Config, PolicyConfig, PolicySource, ServerConfig, StoreConfig, policy_name_of,
 };

@@ -4,6 +4,7 @@
 use super::ConfigDuration;
 use super::error::ConfigError;
 use super::params::ConfigParams;
+use super::savings::SavingsConfig;
 use crate::policy::model::Params;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -19,6 +20,8 @@ pub struct Config {
     pub store: StoreConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub savings: SavingsConfig,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
     /// The text the config was parsed from, to point into it later.
@@ -217,6 +220,10 @@ pub struct AppConfig {
     /// Params for this app, over the policy's.
     #[serde(default)]
     params: ConfigParams,
+    /// What this app costs per hour awake; `savings.hourly_cost` if omitted.
+    pub hourly_cost: Option<f64>,
+    /// Containers the app runs while awake (for the energy estimate); 1 if omitted.
+    pub containers: Option<u32>,
 }
 
 impl AppConfig {
@@ -232,6 +239,10 @@ impl AppConfig {
     }
     pub fn command(&self) -> &[String] {
         self.command.as_ref().map_or(&[], |c| c.get_ref().as_slice())
+    }
+    /// How this app's sleep is priced.
+    pub fn rates(&self, savings: &SavingsConfig) -> crate::savings::Rates {
+        savings.rates(self.hourly_cost, self.containers)
     }
     /// The policy's params with this app's own on top.
     pub fn params(&self, policy: &PolicyConfig) -> Params {

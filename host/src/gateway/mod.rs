@@ -13,6 +13,7 @@ use crate::policy_gate::watch::PolicyLoader;
 use crate::policy_gate::{Origin, PolicyGate};
 use crate::proxy::Proxy;
 use crate::store::{Store, StoreError};
+use crate::telemetry::Telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,10 +69,12 @@ impl Gateway {
         // policy or params are still refused before binding the port.
         let config = Arc::new(config);
         let store = Store::open(&config.store.path)?;
-        let (gate, loader) = build_policies(&config, Watching::Yes, Arc::new(store.policy_kv())).await?;
+        let telemetry = Telemetry::default();
+        let kv = Arc::new(store.policy_kv());
+        let (gate, loader) = build_policies(&config, Watching::Yes, kv, telemetry.clone()).await?;
 
         let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::new().map_err(GatewayError::Backend)?);
-        let apps = Arc::new(Apps::restore(&config, store.clone(), backend)?);
+        let apps = Arc::new(Apps::restore(&config, store.clone(), backend, telemetry.clone())?);
 
         let listen = config.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)
@@ -81,7 +84,7 @@ impl Gateway {
         tracing::info!(%addr, domain = %config.server.domain, apps = config.apps.len(), "listening");
 
         let watcher = loader.spawn().map_err(GatewayError::Watch)?;
-        let proxy = Arc::new(Proxy::new(apps.clone(), gate.clone(), config.server.domain.clone()));
+        let proxy = Arc::new(Proxy::new(apps.clone(), gate.clone(), config.server.domain.clone(), telemetry.clone()));
         let flusher = tokio::spawn(apps.clone().run_flusher(config.store.flush_interval.0));
         let ticker = tokio::spawn(ticker::run(apps.clone(), gate, config.policy.tick.0));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -122,7 +125,8 @@ impl Gateway {
 /// parsed, the policies, and each policy's view of its apps' params. No
 /// store: policies get in-memory state.
 pub async fn check(config: Config) -> Result<(), GatewayError> {
-    build_policies(&Arc::new(config), Watching::No, Arc::new(MemoryKv::default())).await.map(|_| ())
+    let kv = Arc::new(MemoryKv::default());
+    build_policies(&Arc::new(config), Watching::No, kv, Telemetry::default()).await.map(|_| ())
 }
 
 /// Loads the built-in policies, the default policy, and the policies
@@ -137,6 +141,7 @@ async fn build_policies(
     config: &Arc<Config>,
     watching: Watching,
     kv: Arc<dyn KvBackend>,
+    telemetry: Telemetry,
 ) -> Result<(Arc<PolicyGate>, PolicyLoader), GatewayError> {
     let limits = SandboxLimits { call_timeout: config.policy.call_timeout.0, ..SandboxLimits::default() };
     let load_err = |name: &str| {
@@ -149,7 +154,7 @@ async fn build_policies(
         let wasm = crate::builtin_policies::builtin(name).unwrap_or_default();
         builtins.push(runtime.load(name, wasm).await.map_err(load_err(name))?);
     }
-    let gate = Arc::new(PolicyGate::new(config.clone(), builtins).ok_or(GatewayError::NoBuiltin)?);
+    let gate = Arc::new(PolicyGate::new(config.clone(), builtins, telemetry).ok_or(GatewayError::NoBuiltin)?);
     if let PolicySource::File(path) = config.policy.source() {
         let name = policy_name_of(&path);
         let wasm = std::fs::read(&path).map_err(|source| GatewayError::PolicyFile { path: path.clone(), source })?;

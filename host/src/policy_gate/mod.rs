@@ -24,6 +24,7 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::policy::LoadedPolicy;
 use crate::policy::model::{AppView, RequestDecision, RequestView, TickPlan};
+use crate::telemetry::{EventKind, Telemetry};
 use arc_swap::ArcSwap;
 use catalog::Catalog;
 use hyper::Request;
@@ -46,12 +47,13 @@ pub struct PolicyGate {
     /// The version last logged as serving each app, to log changes only.
     serving: Mutex<HashMap<String, String>>,
     config: Arc<Config>,
+    telemetry: Telemetry,
 }
 
 impl PolicyGate {
     /// A gate with the built-in policies; `builtin` must hold the default
     /// built-in (`inactivity`), the last resort.
-    pub fn new(config: Arc<Config>, builtins: Vec<LoadedPolicy>) -> Option<PolicyGate> {
+    pub fn new(config: Arc<Config>, builtins: Vec<LoadedPolicy>, telemetry: Telemetry) -> Option<PolicyGate> {
         let builtins: HashMap<String, Arc<Entry>> =
             builtins.into_iter().map(|p| (p.name().to_owned(), Entry::new(p, Origin::Builtin))).collect();
         let last_resort = builtins.get(DEFAULT_POLICY)?.clone();
@@ -70,7 +72,12 @@ impl PolicyGate {
             failures: AtomicU64::new(0),
             serving: Mutex::new(HashMap::new()),
             config,
+            telemetry,
         })
+    }
+
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -115,6 +122,16 @@ impl PolicyGate {
             origin = ?origin,
             "policy loaded"
         );
+        let origin_text = match &origin {
+            Origin::Builtin => "builtin".to_owned(),
+            Origin::File(path) | Origin::Dir(path) => path.display().to_string(),
+        };
+        let kind = EventKind::PolicyLoaded {
+            policy: name.to_owned(),
+            sha256: policy.sha256().to_owned(),
+            origin: origin_text,
+        };
+        self.telemetry.events.emit(None, kind);
         let entry = Entry::new(policy, origin);
         self.catalog.rcu(|catalog| catalog.with(name, entry.clone()));
         self.log_serving();
@@ -125,6 +142,7 @@ impl PolicyGate {
         let builtin = self.builtins.get(name).cloned();
         self.catalog.rcu(|catalog| catalog.without(name, builtin.clone()));
         tracing::info!(policy = name, "policy removed; its apps fall back to the default policy");
+        self.telemetry.events.emit(None, EventKind::PolicyRemoved { policy: name.to_owned() });
         self.log_serving();
     }
 
@@ -147,8 +165,9 @@ impl PolicyGate {
         }
     }
 
-    fn failed(&self, entry: &Entry) {
+    fn failed(&self, entry: &Entry, phase: &'static str) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        self.telemetry.metrics.policy_failed(entry.policy.name(), phase);
         let in_a_row = entry.failed();
         let is_last_resort = std::ptr::eq(entry, Arc::as_ptr(&self.last_resort));
         if in_a_row >= self.max_failures && !is_last_resort && entry.revert() {
@@ -158,6 +177,12 @@ impl PolicyGate {
                 failures = in_a_row,
                 "policy keeps failing; reverted, its apps go back to the default policy until a new version lands"
             );
+            let kind = EventKind::PolicyReverted {
+                policy: entry.policy.name().to_owned(),
+                sha256: entry.policy.sha256().to_owned(),
+                failures: in_a_row,
+            };
+            self.telemetry.events.emit(None, kind);
             self.log_serving();
         }
     }
@@ -168,14 +193,17 @@ impl PolicyGate {
         }
         let entry = self.resolve(app.name());
         let view = request_view(request, client);
-        match entry.policy.on_request(now_ms(), &app.view(), &view).await {
+        let started = std::time::Instant::now();
+        let result = entry.policy.on_request(now_ms(), &app.view(), &view).await;
+        self.telemetry.metrics.policy_call("request", started.elapsed());
+        match result {
             Ok(decision) => {
                 entry.succeeded();
                 decision
             }
             Err(e) => {
                 tracing::warn!(policy = entry.policy.name(), app = app.name(), error = %e, "policy request call failed; forwarding");
-                self.failed(&entry);
+                self.failed(&entry, "request");
                 RequestDecision::Forward
             }
         }
@@ -195,7 +223,10 @@ impl PolicyGate {
         }
         let mut plan = TickPlan::default();
         for (entry, views) in groups {
-            match entry.policy.on_tick(now_ms(), &views).await {
+            let started = std::time::Instant::now();
+            let result = entry.policy.on_tick(now_ms(), &views).await;
+            self.telemetry.metrics.policy_call("tick", started.elapsed());
+            match result {
                 Ok(own) => {
                     entry.succeeded();
                     let governs = |name: &String| views.iter().any(|v| &v.name == name);
@@ -204,7 +235,7 @@ impl PolicyGate {
                 }
                 Err(e) => {
                     tracing::warn!(policy = entry.policy.name(), error = %e, "policy tick failed; taking no action");
-                    self.failed(&entry);
+                    self.failed(&entry, "tick");
                 }
             }
         }

@@ -13,6 +13,7 @@
 use super::{Origin, PolicyGate, check_params};
 use crate::config::policy_name_of;
 use crate::policy::PolicyRuntime;
+use crate::telemetry::EventKind as GatewayEvent;
 use notify::RecommendedWatcher;
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
@@ -108,7 +109,7 @@ impl PolicyLoader {
                 }
                 return;
             }
-            Err(e) => return refused(&name, path, &e),
+            Err(e) => return self.refused(&name, path, &e),
         };
         // Editors and copies touch files without changing them.
         if self.gate.loaded_version(&name).as_deref() == Some(hex::encode(Sha256::digest(&bytes)).as_str()) {
@@ -116,7 +117,7 @@ impl PolicyLoader {
         }
         let policy = match self.runtime.load(&name, &bytes).await {
             Ok(policy) => policy,
-            Err(e) => return refused(&name, path, &e),
+            Err(e) => return self.refused(&name, path, &e),
         };
         let gate = &self.gate;
         let default = gate.config().policy.default_name();
@@ -125,9 +126,15 @@ impl PolicyLoader {
             None => name == default,
         };
         if let Err(e) = check_params(&policy, gate.config(), serves).await {
-            return refused(&name, path, &e);
+            return self.refused(&name, path, &e);
         }
         gate.install(&name, policy, Origin::Dir(path.to_owned()));
+    }
+
+    fn refused(&self, name: &str, path: &Path, error: &dyn std::fmt::Display) {
+        tracing::warn!(policy = name, path = %path.display(), error = %error, "policy refused; the previous version keeps serving");
+        let kind = GatewayEvent::PolicyRefused { policy: name.to_owned(), reason: error.to_string() };
+        self.gate.telemetry().events.emit(None, kind);
     }
 
     /// Acts on the watched events and SIGHUP until the task is dropped.
@@ -178,8 +185,4 @@ impl PolicyLoader {
 fn is_wasm(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "wasm")
         && path.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.'))
-}
-
-fn refused(name: &str, path: &Path, error: &dyn std::fmt::Display) {
-    tracing::warn!(policy = name, path = %path.display(), error = %error, "policy refused; the previous version keeps serving");
 }

@@ -12,6 +12,8 @@ use crate::apps::{Admission, AdmitError, Apps, InFlight, root_cause};
 use crate::clock::now_ms;
 use crate::policy::model::{Refusal, RequestDecision};
 use crate::policy_gate::PolicyGate;
+use crate::telemetry::Telemetry;
+use crate::telemetry::metrics::NO_APP;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -34,18 +36,46 @@ pub struct Proxy {
     policy: Arc<PolicyGate>,
     client: Client<HttpConnector, Incoming>,
     domain: String,
+    telemetry: Telemetry,
 }
 
 impl Proxy {
-    pub fn new(apps: Arc<Apps>, policy: Arc<PolicyGate>, domain: String) -> Proxy {
+    pub fn new(apps: Arc<Apps>, policy: Arc<PolicyGate>, domain: String, telemetry: Telemetry) -> Proxy {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
-        Proxy { apps, policy, client, domain }
+        Proxy { apps, policy, client, domain, telemetry }
     }
 
+    /// Answers one request, and records it: the access log line (target
+    /// `paastis::access`) and the requests metric.
     pub async fn handle(&self, request: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
+        let started = std::time::Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path_and_query().map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (app, response) = self.route(request, client).await;
+        let status = response.status().as_u16();
+        let app = app.unwrap_or(NO_APP);
+        self.telemetry.metrics.request(app, status);
+        tracing::info!(
+            target: "paastis::access",
+            app,
+            %method,
+            path,
+            status,
+            client = %client.ip(),
+            user_agent = user_agent.as_deref().unwrap_or(""),
+            cold_start = response.headers().contains_key(COLD_START_HEADER),
+            ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+            "request"
+        );
+        response
+    }
+
+    /// The app a request is for (when it names a known one) and its answer.
+    async fn route(&self, request: Request<Incoming>, client: SocketAddr) -> (Option<&str>, Response<ProxyBody>) {
         // HTTP/2 carries the host in :authority, HTTP/1.1 in Host.
         let host = request
             .headers()
@@ -53,16 +83,14 @@ impl Proxy {
             .and_then(|h| h.to_str().ok())
             .or_else(|| request.uri().authority().map(|a| a.as_str()));
         let Some(host) = host else {
-            return text(StatusCode::BAD_REQUEST, "missing Host header");
+            return (None, text(StatusCode::BAD_REQUEST, "missing Host header"));
         };
         let Some(name) = routing::app_name(host, &self.domain) else {
-            return text(
-                StatusCode::NOT_FOUND,
-                format!("no app is served at {host:?} (apps live under .{})", self.domain),
-            );
+            let message = format!("no app is served at {host:?} (apps live under .{})", self.domain);
+            return (None, text(StatusCode::NOT_FOUND, message));
         };
         let Some(app) = self.apps.get(&name.to_ascii_lowercase()) else {
-            return text(StatusCode::NOT_FOUND, format!("no app named {name:?} behind this gateway"));
+            return (None, text(StatusCode::NOT_FOUND, format!("no app named {name:?} behind this gateway")));
         };
         let admission = match self.policy.on_request(app, &request, client).await {
             RequestDecision::Forward => {
@@ -70,12 +98,13 @@ impl Proxy {
                 Admission::Wake
             }
             RequestDecision::ForwardPassive => Admission::Passive,
-            RequestDecision::Refuse(refusal) => return refused(refusal),
+            RequestDecision::Refuse(refusal) => return (Some(app.name()), refused(refusal)),
         };
-        match self.apps.lifecycle().admit(app, admission).await {
+        let response = match self.apps.lifecycle().admit(app, admission).await {
             Ok(in_flight) => self.forward(request, in_flight, client).await,
             Err(e) => admit_failed(&e),
-        }
+        };
+        (Some(app.name()), response)
     }
 
     async fn forward(

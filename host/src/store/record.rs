@@ -13,4 +13,10 @@ pub struct AppRecord {
     pub slept_by_gateway: bool,
     #[serde(default)]
     pub wakes: u64,
+    /// Time spent asleep and awake before `state_since` (the time in the
+    /// current state is counted from `state_since`).
+    #[serde(default)]
+    pub asleep_ms: u64,
+    #[serde(default)]
+    pub awake_ms: u64,
 }

@@ -1,0 +1,119 @@
+//! Prometheus metrics, in the text exposition format. Labels are bounded:
+//! `app` is always a known app (or `-` for requests that matched none), so a
+//! client sending random Host headers cannot grow the registry.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+/// The `app` label of a request that reached no app.
+pub const NO_APP: &str = "-";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub app: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AppLabels {
+    pub app: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    /// `request` or `tick`.
+    pub phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyFailureLabels {
+    pub policy: String,
+    pub phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub wake_duration: Family<AppLabels, Histogram>,
+    pub policy_call_duration: Family<PhaseLabels, Histogram>,
+    pub policy_failures: Family<PolicyFailureLabels, Counter>,
+    /// Set from the apps just before each scrape.
+    pub apps_by_state: Family<StateLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("paastis");
+        let requests = Family::<RequestLabels, Counter>::default();
+        // 10 ms .. ~80 s: a local process wakes in milliseconds, a PaaS app in tens of seconds.
+        let wake_duration =
+            Family::<AppLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.01, 2.0, 14)));
+        // 5 µs .. ~80 ms: a call is tens of microseconds; the CPU budget is milliseconds.
+        let policy_call_duration = Family::<PhaseLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_005, 2.0, 15))
+        });
+        let policy_failures = Family::<PolicyFailureLabels, Counter>::default();
+        let apps_by_state = Family::<StateLabels, Gauge>::default();
+        registry.register("requests", "Requests answered, by app and status", requests.clone());
+        registry.register("wake_duration_seconds", "Time from wake to ready", wake_duration.clone());
+        registry.register("policy_call_duration_seconds", "Policy call time, by phase", policy_call_duration.clone());
+        registry.register("policy_failures", "Failed policy calls, by policy and phase", policy_failures.clone());
+        registry.register("apps", "Apps by state", apps_by_state.clone());
+        Metrics { registry, requests, wake_duration, policy_call_duration, policy_failures, apps_by_state }
+    }
+}
+
+impl Metrics {
+    pub fn request(&self, app: &str, status: u16) {
+        self.requests.get_or_create(&RequestLabels { app: app.to_owned(), status }).inc();
+    }
+
+    pub fn woken(&self, app: &str, took: Duration) {
+        self.wake_duration.get_or_create(&AppLabels { app: app.to_owned() }).observe(took.as_secs_f64());
+    }
+
+    pub fn policy_call(&self, phase: &'static str, took: Duration) {
+        self.policy_call_duration.get_or_create(&PhaseLabels { phase }).observe(took.as_secs_f64());
+    }
+
+    pub fn policy_failed(&self, policy: &str, phase: &'static str) {
+        self.policy_failures.get_or_create(&PolicyFailureLabels { policy: policy.to_owned(), phase }).inc();
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_recorded_values() {
+        let metrics = Metrics::default();
+        metrics.request("hello", 200);
+        metrics.request("hello", 200);
+        metrics.woken("hello", Duration::from_millis(30));
+        metrics.policy_failed("teapot", "request");
+        let text = metrics.encode();
+        assert!(text.contains(r#"paastis_requests_total{app="hello",status="200"} 2"#), "{text}");
+        assert!(text.contains(r#"paastis_wake_duration_seconds_count{app="hello"} 1"#), "{text}");
+        assert!(text.contains(r#"paastis_policy_failures_total{policy="teapot",phase="request"} 1"#), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}

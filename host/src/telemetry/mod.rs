@@ -1,0 +1,18 @@
+//! What the gateway tells its operators: a stream of events (wakes, sleeps,
+//! failures, policy changes) and Prometheus metrics. The request and tick
+//! paths record into it; the admin API reads from it.
+
+pub mod events;
+pub mod metrics;
+
+pub use events::{Event, EventBus, EventKind};
+pub use metrics::Metrics;
+
+use std::sync::Arc;
+
+/// Cheap to clone; every part of the gateway that records holds one.
+#[derive(Clone, Default)]
+pub struct Telemetry {
+    pub events: EventBus,
+    pub metrics: Arc<Metrics>,
+}
