@@ -1,6 +1,7 @@
 //! Paastis: a scale-to-zero HTTP gateway whose sleep/wake decisions are
 //! sandboxed WebAssembly policies. See ARCHITECTURE.md for the map.
 
+pub mod admin;
 pub mod apps;
 pub mod backend;
 pub mod builtin_policies;

@@ -1,6 +1,9 @@
 //! The integration tests: one binary, every test against real processes on
 //! ephemeral ports. See `support` for the builders.
 
+mod admin;
+mod admin_dashboard;
+mod admin_security;
 mod config;
 mod hostile;
 mod hot_swap;
@@ -58,6 +61,18 @@ fn main() -> ExitCode {
         hostile::a_refusing_policy_answers_without_waking_the_app,
         hostile::a_broken_default_policy_is_refused_at_startup,
         hostile::policy_check_refuses_hostile_policies,
+        admin::apps_show_state_activity_policy_wakes_and_savings,
+        admin::wake_and_sleep_an_app_on_request,
+        admin::a_failed_wake_answers_503_with_the_reason,
+        admin::events_are_recorded_kept_across_restarts_and_trimmed,
+        admin::policies_are_listed_and_uploaded_like_dropped_files,
+        admin::an_upload_without_a_policy_dir_is_refused,
+        admin::healthz_answers_ok,
+        admin::metrics_parse_as_prometheus_text,
+        admin_security::a_remote_listener_without_a_token_refuses_to_start,
+        admin_security::every_endpoint_refuses_without_the_required_token,
+        admin_security::loopback_needs_no_token_but_checks_a_given_one,
+        admin_security::admin_paths_and_token_never_cross_the_proxy_port,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.
@@ -65,6 +80,12 @@ fn main() -> ExitCode {
         "policy::policy_new_scaffolds_a_crate_that_builds",
         std::time::Duration::from_secs(300),
         policy::policy_new_scaffolds_a_crate_that_builds,
+    ));
+    // May install Chromium with apt-get first: allowed the time that takes.
+    tests.push(support::trial_with_deadline(
+        "admin_dashboard::the_dashboard_shows_apps_savings_events_and_wakes_an_app",
+        std::time::Duration::from_secs(600),
+        admin_dashboard::the_dashboard_shows_apps_savings_events_and_wakes_an_app,
     ));
     libtest_mimic::run(&args, tests).exit_code()
 }

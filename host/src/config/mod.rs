@@ -1,12 +1,14 @@
 //! The TOML configuration: its shape, its parsing, and errors that name the
 //! file, the key and the line.
 
+mod admin;
 mod duration;
 mod error;
 mod params;
 mod savings;
 mod schema;
 
+pub use admin::{AdminConfig, AdminToken, DEFAULT_ADMIN_LISTEN, DEFAULT_TOKEN_ENV};
 pub use duration::ConfigDuration;
 pub use error::ConfigError;
 pub use savings::SavingsConfig;

@@ -2,6 +2,7 @@
 //! is an error, not a silently ignored setting.
 
 use super::ConfigDuration;
+use super::admin::AdminConfig;
 use super::error::ConfigError;
 use super::params::ConfigParams;
 use super::savings::SavingsConfig;
@@ -22,6 +23,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub savings: SavingsConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
     /// The text the config was parsed from, to point into it later.
@@ -298,6 +301,7 @@ impl Config {
         {
             return Err(err(policy.span(), "policy.default".into(), unknown_policy(&name)));
         }
+        self.admin.validate(file, text)?;
         if self.policy.tick.0.is_zero() {
             return Err(ConfigError::at(file, text, None, "policy.tick", "must be greater than zero"));
         }

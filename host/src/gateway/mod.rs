@@ -4,6 +4,7 @@
 mod server;
 mod ticker;
 
+use crate::admin::{AdminAuth, AdminServer, AdminState};
 use crate::apps::Apps;
 use crate::backend::{Backend, ProcessBackend};
 use crate::builtin_policies::{BUILTIN_POLICIES, DEFAULT_POLICY};
@@ -13,7 +14,7 @@ use crate::policy_gate::watch::PolicyLoader;
 use crate::policy_gate::{Origin, PolicyGate};
 use crate::proxy::Proxy;
 use crate::store::{Store, StoreError};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{Recorder, Telemetry};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +60,7 @@ pub enum GatewayError {
 
 pub struct Gateway {
     addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -70,6 +72,10 @@ impl Gateway {
         let config = Arc::new(config);
         let store = Store::open(&config.store.path)?;
         let telemetry = Telemetry::default();
+        // Before anything else can fail on it: a non-loopback admin
+        // listener without its token is a config error.
+        let admin_token = if config.admin.enabled { Some(config.admin_token()?) } else { None };
+        let recorder = Recorder::spawn(&telemetry.events, store.events(*config.admin.event_retention.get_ref())?);
         let kv = Arc::new(store.policy_kv());
         let (gate, loader) = build_policies(&config, Watching::Yes, kv, telemetry.clone()).await?;
 
@@ -82,9 +88,49 @@ impl Gateway {
             .map_err(|source| GatewayError::Listen { addr: listen, source })?;
         let addr = listener.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
         tracing::info!(%addr, domain = %config.server.domain, apps = config.apps.len(), "listening");
+        let admin_listener = match &admin_token {
+            Some(_) => {
+                let listen = *config.admin.listen.get_ref();
+                let bound = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(|source| GatewayError::Listen { addr: listen, source })?;
+                Some(bound)
+            }
+            None => None,
+        };
+        let uploader = loader.uploader();
 
         let watcher = loader.spawn().map_err(GatewayError::Watch)?;
-        let proxy = Arc::new(Proxy::new(apps.clone(), gate.clone(), config.server.domain.clone(), telemetry.clone()));
+        let proxy = Proxy::new(apps.clone(), gate.clone(), config.server.domain.clone(), telemetry.clone());
+        let proxy = Arc::new(proxy.with_admin_token(admin_token.as_ref().and_then(|t| t.value.clone())));
+        let admin = match (admin_listener, admin_token) {
+            (Some(listener), Some(token)) => {
+                let listen = *config.admin.listen.get_ref();
+                let state = Arc::new(AdminState {
+                    apps: apps.clone(),
+                    gate: gate.clone(),
+                    uploader,
+                    events: store.events(*config.admin.event_retention.get_ref())?,
+                    telemetry: telemetry.clone(),
+                    config: config.clone(),
+                    auth: AdminAuth::new(token.value, token.required, listen.ip().is_loopback()),
+                });
+                let server = AdminServer::spawn(listener, state)
+                    .map_err(|source| GatewayError::Listen { addr: listen, source })?;
+                tracing::info!(
+                    addr = %server.local_addr(),
+                    token_required = token.required,
+                    token_env = config.admin.token_env.get_ref().as_str(),
+                    "admin listening"
+                );
+                Some(server)
+            }
+            _ => {
+                tracing::info!("admin listener disabled ([admin] enabled = false)");
+                None
+            }
+        };
+        let admin_addr = admin.as_ref().map(AdminServer::local_addr);
         let flusher = tokio::spawn(apps.clone().run_flusher(config.store.flush_interval.0));
         let ticker = tokio::spawn(ticker::run(apps.clone(), gate, config.policy.tick.0));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -93,20 +139,30 @@ impl Gateway {
                 let _ = stop_rx.await;
             };
             server::serve(listener, proxy, stop, DRAIN_GRACE).await;
+            if let Some(admin) = admin {
+                admin.shutdown().await;
+            }
             ticker.abort();
             flusher.abort();
             watcher.abort();
             apps.stop_all().await;
+            // The sleeps of the shutdown are events too.
+            recorder.finish().await;
             if let Err(e) = store.flush().await {
                 tracing::error!(error = %e, "final store flush failed");
             }
             tracing::info!("gateway stopped");
         });
-        Ok(Gateway { addr, stop: Some(stop_tx), task })
+        Ok(Gateway { addr, admin_addr, stop: Some(stop_tx), task })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the admin API listens, unless it is disabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// Stops accepting, drains in-flight requests, stops every app the
@@ -125,6 +181,9 @@ impl Gateway {
 /// parsed, the policies, and each policy's view of its apps' params. No
 /// store: policies get in-memory state.
 pub async fn check(config: Config) -> Result<(), GatewayError> {
+    if config.admin.enabled {
+        config.admin_token()?;
+    }
     let kv = Arc::new(MemoryKv::default());
     build_policies(&Arc::new(config), Watching::No, kv, Telemetry::default()).await.map(|_| ())
 }

@@ -23,13 +23,22 @@ pub enum Origin {
 pub struct Entry {
     pub policy: LoadedPolicy,
     pub origin: Origin,
+    /// When this version was installed (ms since the epoch).
+    pub loaded_at: crate::policy::model::Timestamp,
     consecutive_failures: AtomicU32,
     reverted: AtomicBool,
 }
 
 impl Entry {
     pub fn new(policy: LoadedPolicy, origin: Origin) -> Arc<Entry> {
-        Arc::new(Entry { policy, origin, consecutive_failures: AtomicU32::new(0), reverted: AtomicBool::new(false) })
+        let loaded_at = crate::clock::now_ms();
+        Arc::new(Entry {
+            policy,
+            origin,
+            loaded_at,
+            consecutive_failures: AtomicU32::new(0),
+            reverted: AtomicBool::new(false),
+        })
     }
 
     pub fn succeeded(&self) {
@@ -84,6 +93,11 @@ impl Catalog {
             None => next.by_name.remove(name),
         };
         next
+    }
+
+    /// Every entry, reverted ones included.
+    pub fn entries(&self) -> impl Iterator<Item = (&String, &Arc<Entry>)> {
+        self.by_name.iter()
     }
 
     pub fn names_from_dir(&self) -> Vec<String> {

@@ -33,6 +33,21 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// A loaded policy as the admin API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PolicyInfo {
+    pub name: String,
+    pub sha256: String,
+    /// `builtin`, or the file it was loaded from.
+    pub origin: String,
+    /// When this version was loaded (ms since the epoch).
+    pub since: crate::policy::model::Timestamp,
+    /// Reverted for failing: loaded, but serving no app.
+    pub reverted: bool,
+    /// The apps it serves now.
+    pub serves: Vec<String>,
+}
+
 pub struct PolicyGate {
     catalog: ArcSwap<Catalog>,
     builtins: HashMap<String, Arc<Entry>>,
@@ -100,6 +115,33 @@ impl PolicyGate {
 
     pub fn names_from_dir(&self) -> Vec<String> {
         self.catalog.load().names_from_dir()
+    }
+
+    /// Every loaded policy, by name, with the apps it serves now.
+    pub fn policies(&self) -> Vec<PolicyInfo> {
+        let catalog = self.catalog.load();
+        let mut out: Vec<PolicyInfo> = catalog
+            .entries()
+            .map(|(name, entry)| PolicyInfo {
+                name: name.clone(),
+                sha256: entry.policy.sha256().to_owned(),
+                origin: match &entry.origin {
+                    Origin::Builtin => "builtin".to_owned(),
+                    Origin::File(path) | Origin::Dir(path) => path.display().to_string(),
+                },
+                since: entry.loaded_at,
+                reverted: entry.is_reverted(),
+                serves: self
+                    .config
+                    .apps
+                    .iter()
+                    .filter(|app| std::ptr::eq(Arc::as_ptr(&self.resolve_in(&catalog, app.name())), Arc::as_ptr(entry)))
+                    .map(|app| app.name().to_owned())
+                    .collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 
     /// The policy that serves `app` now.

@@ -37,6 +37,8 @@ pub struct Proxy {
     client: Client<HttpConnector, Incoming>,
     domain: String,
     telemetry: Telemetry,
+    /// The admin API's bearer token, stripped from every forwarded request.
+    admin_token: Option<String>,
 }
 
 impl Proxy {
@@ -45,7 +47,13 @@ impl Proxy {
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
-        Proxy { apps, policy, client, domain, telemetry }
+        Proxy { apps, policy, client, domain, telemetry, admin_token: None }
+    }
+
+    /// Never forwards `Authorization: Bearer <token>` to an app.
+    pub fn with_admin_token(mut self, token: Option<String>) -> Proxy {
+        self.admin_token = token;
+        self
     }
 
     /// Answers one request, and records it: the access log line (target
@@ -125,6 +133,9 @@ impl Proxy {
             .cloned()
             .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
         headers::strip_hop_by_hop(&mut parts.headers);
+        if let Some(token) = &self.admin_token {
+            crate::admin::strip_admin_bearer(&mut parts.headers, token);
+        }
         headers::add_forwarded(&mut parts.headers, client.ip(), "http", original_host.as_ref());
         if let Some(authority) = uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
             parts.headers.insert(header::HOST, authority);

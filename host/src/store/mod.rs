@@ -7,9 +7,11 @@
 //! timestamps and no state change that completed before the flush it triggered.
 //! Policy state (`kv.rs`) rides on the same flushes.
 
+pub mod events;
 mod kv;
 mod record;
 
+pub use events::{EventLog, EventQuery, StoredEvent};
 pub use kv::PolicyKv;
 pub use record::AppRecord;
 
@@ -62,6 +64,12 @@ impl Store {
         let kv_dirty = Arc::new(AtomicBool::new(false));
         let policy_kv = PolicyKv::new(kv_tree, Arc::clone(&kv_dirty));
         Ok(Store { db, apps, policy_kv, kv_dirty })
+    }
+
+    /// The event history, keeping the newest `retention` events.
+    pub fn events(&self, retention: u64) -> Result<EventLog, StoreError> {
+        let tree = self.db.open_tree("events")?;
+        EventLog::new(self.db.clone(), tree, retention)
     }
 
     /// The policies' persistent state, for `PolicyRuntime::with_kv`.

@@ -1,12 +1,15 @@
 //! What the gateway tells its operators: a stream of events (wakes, sleeps,
 //! failures, policy changes) and Prometheus metrics. The request and tick
-//! paths record into it; the admin API reads from it.
+//! paths record into it; the recorder persists the events; the admin API
+//! reads from both.
 
 pub mod events;
 pub mod metrics;
+pub mod recorder;
 
 pub use events::{Event, EventBus, EventKind};
 pub use metrics::Metrics;
+pub use recorder::Recorder;
 
 use std::sync::Arc;
 

@@ -10,6 +10,8 @@ pub struct AppBuilder {
     command: Option<Vec<String>>,
     policy: Option<String>,
     params: Vec<(String, String)>,
+    /// More keys of the app's entry (`hourly_cost`, `containers`), as TOML literals.
+    keys: Vec<(String, String)>,
 }
 
 impl AppBuilder {
@@ -24,6 +26,7 @@ impl AppBuilder {
             command: None,
             policy: None,
             params: Vec::new(),
+            keys: Vec::new(),
         }
     }
 
@@ -58,6 +61,12 @@ impl AppBuilder {
         self
     }
 
+    /// A key of the app's entry; `value` is a TOML literal.
+    pub fn key(mut self, key: &str, value: &str) -> Self {
+        self.keys.push((key.into(), value.into()));
+        self
+    }
+
     pub(super) fn toml(&self) -> String {
         let exe = std::env::current_exe().expect("test executable path");
         let command = self.command.clone().unwrap_or_else(|| {
@@ -83,6 +92,9 @@ impl AppBuilder {
             self.wake_timeout,
             self.stop_grace
         );
+        for (k, v) in &self.keys {
+            toml.push_str(&format!("{k} = {v}\n"));
+        }
         if let Some(policy) = &self.policy {
             toml.push_str(&format!("policy = {policy:?}\n"));
         }

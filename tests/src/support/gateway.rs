@@ -17,6 +17,12 @@ pub struct GatewayBuilder {
     tick: String,
     flush_interval: String,
     data_dir: Option<PathBuf>,
+    /// `[admin]` keys, as TOML literals; `listen` defaults to an ephemeral port.
+    admin_keys: Vec<(String, String)>,
+    /// `[savings]` keys, as TOML literals.
+    savings_keys: Vec<(String, String)>,
+    /// Extra environment for the gateway process (the admin token).
+    env: Vec<(String, String)>,
 }
 
 impl Default for GatewayBuilder {
@@ -29,6 +35,9 @@ impl Default for GatewayBuilder {
             tick: "100ms".into(),
             flush_interval: "200ms".into(),
             data_dir: None,
+            admin_keys: vec![("listen".into(), "\"127.0.0.1:0\"".into())],
+            savings_keys: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -76,6 +85,27 @@ impl GatewayBuilder {
         self
     }
 
+    /// An `[admin]` key; `value` is a TOML literal.
+    pub fn admin_key(mut self, key: &str, value: &str) -> Self {
+        self.admin_keys.retain(|(k, _)| k != key);
+        self.admin_keys.push((key.into(), value.into()));
+        self
+    }
+    /// Sets the admin token in the gateway's environment (under the default
+    /// `PAASTIS_ADMIN_TOKEN`).
+    pub fn admin_token(self, token: &str) -> Self {
+        self.env("PAASTIS_ADMIN_TOKEN", token)
+    }
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+    /// A `[savings]` key; `value` is a TOML literal.
+    pub fn savings_key(mut self, key: &str, value: &str) -> Self {
+        self.savings_keys.push((key.into(), value.into()));
+        self
+    }
+
     pub fn config_text(&self, store: &Path) -> String {
         let mut toml = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = {:?}\ntick = {:?}\n[policy.params]\n",
@@ -88,6 +118,14 @@ impl GatewayBuilder {
         let keys: String = self.policy_keys.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
         toml = toml.replacen("[policy.params]\n", &format!("{keys}[policy.params]\n"), 1);
         for (k, v) in &self.policy_params {
+            toml.push_str(&format!("{k} = {v}\n"));
+        }
+        toml.push_str("\n[admin]\n");
+        for (k, v) in &self.admin_keys {
+            toml.push_str(&format!("{k} = {v}\n"));
+        }
+        toml.push_str("\n[savings]\n");
+        for (k, v) in &self.savings_keys {
             toml.push_str(&format!("{k} = {v}\n"));
         }
         for app in &self.apps {
@@ -108,6 +146,7 @@ impl GatewayBuilder {
         let exe = std::env::current_exe().expect("test executable path");
         let run = Command::new(exe)
             .args(["serve", "--config", &config.display().to_string()])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(EXEC_AS_PAASTIS, "1")
             .stdin(Stdio::null())
             .kill_on_drop(true)
@@ -127,20 +166,32 @@ impl GatewayBuilder {
             self.data_dir.clone().unwrap_or_else(|| temp.as_ref().map(|t| t.path().to_owned()).unwrap_or_default());
         let config = dir.join("paastis.toml");
         std::fs::write(&config, self.config_text(&dir.join("store"))).expect("write config");
-        let (child, logs) = spawn_paastis(&["serve", "--config", &config.display().to_string()]);
+        let args = ["serve", "--config", &config.display().to_string()];
+        let (child, logs) = spawn_paastis_with_env(&args, &self.env);
         let listening = logs.wait_for("listening", "", Duration::from_secs(30)).await;
         let addr: SocketAddr = listening["addr"]
             .as_str()
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("bad listening event: {listening}"));
-        TestGateway { child: Some(child), addr, logs, store: dir.join("store"), _temp: temp }
+        let admin_enabled = !self.admin_keys.iter().any(|(k, v)| k == "enabled" && v == "false");
+        let admin = match admin_enabled {
+            true => {
+                let listening = logs.wait_for("admin listening", "", Duration::from_secs(30)).await;
+                let admin: Option<SocketAddr> = listening["addr"].as_str().and_then(|a| a.parse().ok());
+                Some(admin.unwrap_or_else(|| panic!("bad admin listening event: {listening}")))
+            }
+            false => None,
+        };
+        TestGateway { child: Some(child), addr, admin, logs, store: dir.join("store"), _temp: temp }
     }
 }
 
-/// Starts this test binary as `paastis ARGS` with JSON logs captured.
-pub fn spawn_paastis(args: &[&str]) -> (Child, Logs) {
+/// Starts this test binary as `paastis ARGS` with JSON logs captured and
+/// `env` added to its environment.
+pub fn spawn_paastis_with_env(args: &[&str], env: &[(String, String)]) -> (Child, Logs) {
     let exe = std::env::current_exe().expect("test executable path");
     let mut child = Command::new(exe)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("--log-format")
         .arg("json")
         .args(args)
@@ -160,6 +211,8 @@ pub fn spawn_paastis(args: &[&str]) -> (Child, Logs) {
 pub struct TestGateway {
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// The admin listener, unless `[admin] enabled = false`.
+    pub admin: Option<SocketAddr>,
     pub logs: Logs,
     pub store: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -168,6 +221,11 @@ pub struct TestGateway {
 impl TestGateway {
     pub fn client(&self) -> TestClient {
         TestClient::new(self.addr)
+    }
+
+    /// A client for the admin API, sending no token.
+    pub fn admin(&self) -> super::AdminClient {
+        super::AdminClient::new(self.admin.expect("the admin listener is enabled"))
     }
 
     /// The pid of the `nth` process started for `app`, from the log.

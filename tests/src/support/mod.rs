@@ -2,13 +2,16 @@
 //! gateway, its apps and a client, all on ephemeral ports, driving real
 //! processes over real sockets.
 
+pub mod admin;
 mod app;
+pub mod browser;
 pub mod client;
 mod gateway;
 mod logs;
 pub mod policies;
 mod process;
 
+pub use admin::AdminClient;
 pub use app::AppBuilder;
 pub use client::TestClient;
 pub use gateway::{GatewayBuilder, TestGateway, run_paastis};

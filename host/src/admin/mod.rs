@@ -1,0 +1,112 @@
+//! The admin listener: a JSON API to see and steer the gateway, Prometheus
+//! metrics, and a dashboard page. It has its own socket (loopback by
+//! default) and shares nothing with the proxy port: no admin path is ever
+//! routed from the proxy, and the proxy strips the admin bearer token from
+//! what it forwards (see `auth::strip_admin_bearer`).
+
+mod apps;
+pub mod auth;
+mod dashboard;
+mod events;
+mod metrics;
+mod policies;
+mod respond;
+mod server;
+
+pub use auth::{AdminAuth, strip_admin_bearer};
+pub use server::AdminServer;
+
+use crate::apps::Apps;
+use crate::config::Config;
+use crate::policy_gate::PolicyGate;
+use crate::policy_gate::watch::PolicyUploader;
+use crate::store::EventLog;
+use crate::telemetry::Telemetry;
+use auth::Denied;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use respond::{AdminBody, error};
+use std::sync::Arc;
+
+/// Everything the handlers read or act on.
+pub struct AdminState {
+    pub apps: Arc<Apps>,
+    pub gate: Arc<PolicyGate>,
+    pub uploader: PolicyUploader,
+    pub events: EventLog,
+    pub telemetry: Telemetry,
+    pub config: Arc<Config>,
+    pub auth: AdminAuth,
+}
+
+/// Answers one admin request.
+pub async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<AdminBody> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = route(state, request).await;
+    tracing::debug!(target: "paastis::admin", %method, path, status = response.status().as_u16(), "admin request");
+    response
+}
+
+async fn route(state: &AdminState, request: Request<Incoming>) -> Response<AdminBody> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // Public: the dashboard's static files hold no data (the page asks for a
+    // token when the API wants one), and a health check carries no secret.
+    let public = matches!(segments.as_slice(), [""] | ["healthz"]) || dashboard::asset(&path).is_some();
+    if let Err(denied) = state.auth.check(&method, request.headers()) {
+        // The host and origin checks apply to every path.
+        let applies = !public || matches!(denied, Denied::Forbidden(_));
+        if applies {
+            return refuse(denied);
+        }
+    }
+    match (segments.as_slice(), &method) {
+        ([""], &Method::GET | &Method::HEAD) => dashboard::page(),
+        (_, &Method::GET | &Method::HEAD) if dashboard::asset(&path).is_some() => dashboard::serve(&path),
+        (["healthz"], &Method::GET | &Method::HEAD) => {
+            respond::json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+        }
+        (["apps"], &Method::GET) => apps::list(state),
+        (["apps", name, "wake"], &Method::POST) => apps::wake(state, name).await,
+        (["apps", name, "sleep"], &Method::POST) => apps::sleep(state, name).await,
+        (["events"], &Method::GET) => events::list(state, request.uri().query()),
+        (["policies"], &Method::GET) => policies::list(state),
+        (["policies", name], &Method::PUT) => {
+            let name = name.strip_suffix(".wasm").unwrap_or(name).to_owned();
+            policies::upload(state, &name, request.into_body()).await
+        }
+        (["metrics"], &Method::GET) => metrics::scrape(state, request.headers()),
+        (segments, _) => match allowed(segments) {
+            Some(allow) => {
+                let mut response = error(StatusCode::METHOD_NOT_ALLOWED, &format!("{path} accepts {allow}"));
+                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+                response
+            }
+            None => error(StatusCode::NOT_FOUND, &format!("no admin endpoint at {path}")),
+        },
+    }
+}
+
+fn allowed(segments: &[&str]) -> Option<&'static str> {
+    match segments {
+        [""] | ["healthz"] | ["apps"] | ["events"] | ["policies"] | ["metrics"] => Some("GET"),
+        ["apps", _, "wake" | "sleep"] => Some("POST"),
+        ["policies", _] => Some("PUT"),
+        _ => None,
+    }
+}
+
+fn refuse(denied: Denied) -> Response<AdminBody> {
+    match denied {
+        Denied::Unauthorized(why) => {
+            let mut response = error(StatusCode::UNAUTHORIZED, why);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"paastis-admin\""));
+            response
+        }
+        Denied::Forbidden(why) => error(StatusCode::FORBIDDEN, why),
+    }
+}

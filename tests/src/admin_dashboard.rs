@@ -1,0 +1,62 @@
+//! The dashboard in a real headless Chromium: it shows the apps, their
+//! state and the savings, lists events, and its wake button wakes an app.
+
+use crate::support::browser::Browser;
+use crate::support::{AppBuilder, GatewayBuilder};
+use fantoccini::{Client, Locator};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The text of the first element matching `css`, once it is `wanted`.
+async fn until_text(browser: &Client, css: &str, wanted: impl Fn(&str) -> bool, what: &str) -> String {
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(element) = browser.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+                && wanted(&text)
+            {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    match found {
+        Ok(text) => text,
+        Err(_) => {
+            let page = browser.source().await.unwrap_or_default();
+            panic!("the dashboard never showed {what} ({css}); page:\n{page}")
+        }
+    }
+}
+
+pub async fn the_dashboard_shows_apps_savings_events_and_wakes_an_app() {
+    let gateway = GatewayBuilder::new().app(AppBuilder::new("hello")).app(AppBuilder::new("other")).spawn().await;
+    // Some history to show: other wakes through the proxy.
+    assert_eq!(gateway.client().get("other.localhost", "/").await.status, 200);
+    let browser = Browser::start().await;
+    let page = format!("http://{}/", gateway.admin.expect("admin listener"));
+    browser.client.goto(&page).await.expect("load the dashboard");
+    assert_eq!(browser.client.title().await.unwrap(), "Paastis");
+
+    until_text(&browser.client, "#app-hello .state", |t| t == "asleep", "hello asleep").await;
+    until_text(&browser.client, "#app-other .state", |t| t == "awake", "other awake").await;
+    let activity = until_text(&browser.client, "#app-other .activity", |t| t.contains("ago"), "activity").await;
+    assert!(activity.ends_with("ago"), "{activity}");
+    until_text(&browser.client, "#total-cost", |t| t.contains("€"), "money saved").await;
+    until_text(&browser.client, "#total-co2", |t| t.ends_with(" g"), "CO2 avoided").await;
+    until_text(&browser.client, "#events li[data-kind='woken']", |t| t.contains("other"), "other's wake").await;
+
+    let wake = browser.client.find(Locator::Css("#wake-hello")).await.expect("wake button");
+    wake.click().await.expect("click wake");
+    until_text(&browser.client, "#app-hello .state", |t| t == "awake", "hello awake after the click").await;
+    until_text(&browser.client, "#events li[data-kind='woken']", |t| t.contains("hello"), "hello's wake").await;
+    assert_eq!(gateway.admin().app("hello").await["state"], "awake", "really woken");
+    assert_eq!(gateway.logs.count("app process started", "hello"), 1);
+
+    let sleep = browser.client.find(Locator::Css("#sleep-hello")).await.expect("sleep button");
+    sleep.click().await.expect("click sleep");
+    until_text(&browser.client, "#app-hello .state", |t| t == "asleep", "hello asleep after the click").await;
+    browser.close().await;
+}
