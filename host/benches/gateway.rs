@@ -41,6 +41,8 @@ listen = "127.0.0.1:0"
 domain = "localhost"
 [store]
 path = {store:?}
+[admin]
+listen = "127.0.0.1:0"
 [policy]
 call_on_request = {call_on_request}
 dir = {dir:?}

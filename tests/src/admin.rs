@@ -132,12 +132,16 @@ pub async fn events_are_recorded_kept_across_restarts_and_trimmed() {
     assert_eq!(only_hello["events"].as_array().unwrap().len(), 1);
     assert_eq!(only_hello["events"][0]["kind"], "slept");
     assert_eq!(admin.get("/events?limit=0").await.status, 400);
+    // Awake at shutdown: the shutdown's sleep is recorded before the final flush.
+    assert_eq!(admin.post("/apps/hello/wake").await.status, 200);
     assert!(gateway.terminate().await.success());
 
     let gateway = builder().spawn().await;
     let admin = gateway.admin();
     let kept = admin.events().await;
     assert!(kept.iter().any(|e| e["kind"] == "woken" && e["id"] == woken["id"]), "kept across restart: {kept:?}");
+    assert_eq!(kept[0]["kind"], "slept", "{kept:?}");
+    assert_eq!(kept[0]["reason"], "gateway shutdown");
     for _ in 0..3 {
         assert_eq!(admin.post("/apps/hello/wake").await.status, 200);
         assert_eq!(admin.post("/apps/hello/sleep").await.status, 200);

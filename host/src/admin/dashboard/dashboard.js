@@ -45,7 +45,9 @@ function hours(h) {
   return h < 1 ? Math.round(h * 60) + " min" : h.toFixed(1) + " h";
 }
 function money(x, currency) {
-  try { return new Intl.NumberFormat(undefined, { style: "currency", currency, maximumFractionDigits: 4 }).format(x); }
+  // Fractions of a cent still show: a young gateway saves little at first.
+  const digits = x > 0 && x < 0.01 ? { maximumSignificantDigits: 2 } : { maximumFractionDigits: 2 };
+  try { return new Intl.NumberFormat(undefined, { style: "currency", currency, ...digits }).format(x); }
   catch (_) { return x.toFixed(4) + " " + currency; }
 }
 function energy(kwh) { return kwh < 1 ? (kwh * 1000).toFixed(kwh < 0.01 ? 2 : 1) + " Wh" : kwh.toFixed(2) + " kWh"; }
