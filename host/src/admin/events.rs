@@ -7,8 +7,10 @@ use http::{Response, StatusCode};
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
+/// How long a read waits for the recorder to write what came before it.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
 
-pub fn list(state: &AdminState, query: Option<&str>) -> Response<AdminBody> {
+pub async fn list(state: &AdminState, query: Option<&str>) -> Response<AdminBody> {
     let mut wanted = EventQuery { limit: DEFAULT_LIMIT, ..EventQuery::default() };
     for (key, value) in query.unwrap_or("").split('&').filter_map(|kv| kv.split_once('=')) {
         match key {
@@ -23,6 +25,12 @@ pub fn list(state: &AdminState, query: Option<&str>) -> Response<AdminBody> {
             "app" => wanted.app = Some(value.to_owned()),
             _ => {}
         }
+    }
+    // Read-your-writes: what was emitted before this request (the sleep a
+    // client just asked for) is in the answer, unless the disk is stalling.
+    let emitted = state.telemetry.events.emitted();
+    if !state.recorded.caught_up(emitted, CATCH_UP).await {
+        tracing::warn!("the event recorder is behind; /events may miss the newest events");
     }
     match state.events.recent(&wanted) {
         Ok(events) => json(StatusCode::OK, &serde_json::json!({ "events": events })),

@@ -34,6 +34,8 @@ pub struct AdminState {
     pub gate: Arc<PolicyGate>,
     pub uploader: PolicyUploader,
     pub events: EventLog,
+    /// How far the event recorder got, so `/events` shows what came before it.
+    pub recorded: crate::telemetry::RecordedProgress,
     pub telemetry: Telemetry,
     pub config: Arc<Config>,
     pub auth: AdminAuth,
@@ -71,7 +73,7 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
         (["apps"], &Method::GET) => apps::list(state),
         (["apps", name, "wake"], &Method::POST) => apps::wake(state, name).await,
         (["apps", name, "sleep"], &Method::POST) => apps::sleep(state, name).await,
-        (["events"], &Method::GET) => events::list(state, request.uri().query()),
+        (["events"], &Method::GET) => events::list(state, request.uri().query()).await,
         (["policies"], &Method::GET) => policies::list(state),
         (["policies", name], &Method::PUT) => {
             let name = name.strip_suffix(".wasm").unwrap_or(name).to_owned();

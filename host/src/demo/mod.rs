@@ -82,7 +82,9 @@ State is kept in {data}. Press Ctrl-C to stop; every app process stops with the 
         data = options.data_dir.display(),
     );
     if let Some(admin) = gateway.admin_addr() {
-        println!("Dashboard (apps, savings, events, wake/sleep): http://{admin}/  -  metrics: http://{admin}/metrics\n");
+        println!(
+            "Dashboard (apps, savings, events, wake/sleep): http://{admin}/  -  metrics: http://{admin}/metrics\n"
+        );
     }
     crate::cli::shutdown_signal().await;
     gateway.shutdown().await;

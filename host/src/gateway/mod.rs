@@ -111,6 +111,7 @@ impl Gateway {
                     gate: gate.clone(),
                     uploader,
                     events: store.events(*config.admin.event_retention.get_ref())?,
+                    recorded: recorder.progress(),
                     telemetry: telemetry.clone(),
                     config: config.clone(),
                     auth: AdminAuth::new(token.value, token.required, listen.ip().is_loopback()),

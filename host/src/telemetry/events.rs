@@ -66,17 +66,27 @@ pub enum EventKind {
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
+    /// Events emitted so far, so a reader can wait until the recorder has
+    /// written everything emitted before its request.
+    emitted: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus { sender: broadcast::channel(BACKLOG).0 }
+        EventBus { sender: broadcast::channel(BACKLOG).0, emitted: Default::default() }
     }
 }
 
 impl EventBus {
     pub fn emit(&self, app: Option<&str>, kind: EventKind) {
+        // Counted before it is sent: a recorder never gets ahead of the count.
+        self.emitted.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let _ = self.sender.send(Event { at: now_ms(), app: app.map(str::to_owned), kind });
+    }
+
+    /// How many events were emitted so far.
+    pub fn emitted(&self) -> u64 {
+        self.emitted.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

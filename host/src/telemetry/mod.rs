@@ -9,7 +9,7 @@ pub mod recorder;
 
 pub use events::{Event, EventBus, EventKind};
 pub use metrics::Metrics;
-pub use recorder::Recorder;
+pub use recorder::{RecordedProgress, Recorder};
 
 use std::sync::Arc;
 
