@@ -309,3 +309,23 @@ pub async fn metrics_parse_as_prometheus_text() {
     assert!(open.headers["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
     assert!(open.text().ends_with("# EOF\n"));
 }
+
+/// An event is on disk once `/events` shows it (the recorder flushes each
+/// batch before it moves on), so `kill -9` right after loses none of them.
+pub async fn events_shown_survive_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let builder = || GatewayBuilder::new().data_dir(data.path()).app(AppBuilder::new("hello"));
+    let gateway = builder().spawn().await;
+    let admin = gateway.admin();
+    assert_eq!(admin.post("/apps/hello/wake").await.status, 200);
+    assert_eq!(admin.post("/apps/hello/sleep").await.status, 200);
+    let shown = admin.events().await;
+    assert_eq!(shown.first().map(|e| e["kind"].clone()), Some(serde_json::json!("slept")), "{shown:?}");
+    gateway.kill9().await;
+
+    let gateway = builder().spawn().await;
+    let kept = gateway.admin().events().await;
+    for event in &shown {
+        assert!(kept.contains(event), "lost by kill -9: {event}; kept: {kept:?}");
+    }
+}

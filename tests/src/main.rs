@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         admin::wake_and_sleep_an_app_on_request,
         admin::a_failed_wake_answers_503_with_the_reason,
         admin::events_are_recorded_kept_across_restarts_and_trimmed,
+        admin::events_shown_survive_kill_9,
         admin::policies_are_listed_and_uploaded_like_dropped_files,
         admin::an_upload_without_a_policy_dir_is_refused,
         admin::healthz_answers_ok,
