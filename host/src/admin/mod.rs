@@ -64,12 +64,12 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
             return refuse(denied);
         }
     }
+    // HEAD is GET without the body; hyper drops the body on the way out.
+    let method = if method == Method::HEAD { Method::GET } else { method };
     match (segments.as_slice(), &method) {
-        ([""], &Method::GET | &Method::HEAD) => dashboard::page(),
-        (_, &Method::GET | &Method::HEAD) if dashboard::asset(&path).is_some() => dashboard::serve(&path),
-        (["healthz"], &Method::GET | &Method::HEAD) => {
-            respond::json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
-        }
+        ([""], &Method::GET) => dashboard::page(),
+        (_, &Method::GET) if dashboard::asset(&path).is_some() => dashboard::serve(&path),
+        (["healthz"], &Method::GET) => respond::json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
         (["apps"], &Method::GET) => apps::list(state),
         (["apps", name, "wake"], &Method::POST) => apps::wake(state, name).await,
         (["apps", name, "sleep"], &Method::POST) => apps::sleep(state, name).await,
@@ -93,7 +93,7 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
 
 fn allowed(segments: &[&str]) -> Option<&'static str> {
     match segments {
-        [""] | ["healthz"] | ["apps"] | ["events"] | ["policies"] | ["metrics"] => Some("GET"),
+        [""] | ["healthz"] | ["apps"] | ["events"] | ["policies"] | ["metrics"] => Some("GET, HEAD"),
         ["apps", _, "wake" | "sleep"] => Some("POST"),
         ["policies", _] => Some("PUT"),
         _ => None,

@@ -56,6 +56,12 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot listen on {addr} for the admin API (set [admin] listen, or enabled = false): {source}")]
+    AdminListen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub struct Gateway {
@@ -75,7 +81,8 @@ impl Gateway {
         // Before anything else can fail on it: a non-loopback admin
         // listener without its token is a config error.
         let admin_token = if config.admin.enabled { Some(config.admin_token()?) } else { None };
-        let recorder = Recorder::spawn(&telemetry.events, store.events(*config.admin.event_retention.get_ref())?);
+        let events = store.events(*config.admin.event_retention.get_ref())?;
+        let recorder = Recorder::spawn(&telemetry.events, events.clone());
         let kv = Arc::new(store.policy_kv());
         let (gate, loader) = build_policies(&config, Watching::Yes, kv, telemetry.clone()).await?;
 
@@ -93,7 +100,7 @@ impl Gateway {
                 let listen = *config.admin.listen.get_ref();
                 let bound = tokio::net::TcpListener::bind(listen)
                     .await
-                    .map_err(|source| GatewayError::Listen { addr: listen, source })?;
+                    .map_err(|source| GatewayError::AdminListen { addr: listen, source })?;
                 Some(bound)
             }
             None => None,
@@ -110,14 +117,14 @@ impl Gateway {
                     apps: apps.clone(),
                     gate: gate.clone(),
                     uploader,
-                    events: store.events(*config.admin.event_retention.get_ref())?,
+                    events,
                     recorded: recorder.progress(),
                     telemetry: telemetry.clone(),
                     config: config.clone(),
                     auth: AdminAuth::new(token.value, token.required, listen.ip().is_loopback()),
                 });
                 let server = AdminServer::spawn(listener, state)
-                    .map_err(|source| GatewayError::Listen { addr: listen, source })?;
+                    .map_err(|source| GatewayError::AdminListen { addr: listen, source })?;
                 tracing::info!(
                     addr = %server.local_addr(),
                     token_required = token.required,
