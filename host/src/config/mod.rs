@@ -1,17 +1,24 @@
 //! The TOML configuration: its shape, its parsing, and errors that name the
 //! file, the key and the line.
 
+mod backends;
 mod duration;
 mod error;
+mod hooks;
 mod params;
+mod rules;
 mod savings;
 mod schema;
 
+pub use backends::{BackendConfig, PlatformKind};
 pub use duration::ConfigDuration;
 pub use error::ConfigError;
+pub use hooks::HooksConfig;
+pub use rules::RuleConfig;
 pub use savings::SavingsConfig;
 pub use schema::{
-    AppConfig, BackendKind, Config, PolicyConfig, PolicySource, ServerConfig, StoreConfig, policy_name_of,
+    AppConfig, BackendKind, Config, DiscoveredApp, PolicyConfig, PolicySource, ServerConfig, StoreConfig,
+    policy_name_of,
 };
 
 use std::path::Path;

@@ -41,6 +41,8 @@ pub struct PolicyGate {
     default_name: String,
     /// The policy each app asks for, when it names one.
     wanted: HashMap<String, String>,
+    /// The same for apps found at runtime (discovery and rules).
+    discovered: std::sync::RwLock<HashMap<String, String>>,
     call_on_request: bool,
     max_failures: u32,
     failures: AtomicU64,
@@ -67,6 +69,7 @@ impl PolicyGate {
             last_resort,
             default_name: config.policy.default_name(),
             wanted: config.apps.iter().filter_map(|a| Some((a.name().to_owned(), a.policy()?.to_owned()))).collect(),
+            discovered: std::sync::RwLock::new(HashMap::new()),
             call_on_request: config.policy.call_on_request,
             max_failures: config.policy.max_failures.max(1),
             failures: AtomicU64::new(0),
@@ -108,8 +111,25 @@ impl PolicyGate {
     }
 
     fn resolve_in(&self, catalog: &Catalog, app: &str) -> Arc<Entry> {
-        let wanted = self.wanted.get(app).unwrap_or(&self.default_name);
+        let discovered;
+        let wanted = match self.wanted.get(app) {
+            Some(wanted) => wanted,
+            None => {
+                discovered = self.discovered.read().unwrap_or_else(|p| p.into_inner()).get(app).cloned();
+                discovered.as_ref().unwrap_or(&self.default_name)
+            }
+        };
         catalog.get(wanted).or_else(|| catalog.get(&self.default_name)).unwrap_or(&self.last_resort).clone()
+    }
+
+    /// Serves an app found at runtime with the policy its rule names.
+    pub fn set_policy(&self, app: &str, policy: &str) {
+        self.discovered.write().unwrap_or_else(|p| p.into_inner()).insert(app.to_owned(), policy.to_owned());
+        let entry = self.resolve(app);
+        if entry.policy.name() != policy {
+            tracing::warn!(app, policy, "policy not loaded (yet); the app uses the default policy");
+        }
+        tracing::info!(app, policy = entry.policy.name(), sha256 = entry.policy.sha256(), "app served by policy");
     }
 
     /// Installs a version, atomically for every app it serves.
