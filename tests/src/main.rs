@@ -4,6 +4,7 @@
 mod config;
 mod hostile;
 mod hot_swap;
+mod paas;
 mod persistence;
 mod policy;
 mod routing;
@@ -58,6 +59,16 @@ fn main() -> ExitCode {
         hostile::a_refusing_policy_answers_without_waking_the_app,
         hostile::a_broken_default_policy_is_refused_at_startup,
         hostile::policy_check_refuses_hostile_policies,
+        paas::a_wake_restores_the_exact_formation_even_after_a_crash,
+        paas::a_hundred_concurrent_requests_make_one_scale_call,
+        paas::an_expired_token_is_exchanged_again,
+        paas::rate_limits_server_errors_and_timeouts_are_retried,
+        paas::a_failing_platform_answers_503_and_the_state_is_read_back,
+        paas::linked_apps_wake_together,
+        paas::discovery_adopts_running_apps_and_honours_the_ignore_list,
+        paas::scalingo_heroku_and_clever_cloud_behind_one_gateway,
+        paas::a_refused_token_gives_a_clear_503_and_never_reaches_the_log,
+        paas::hooks_run_around_start_and_stop_and_failures_are_not_fatal,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

@@ -122,6 +122,10 @@ impl Discovery {
                 self.first_sighting(&app, &remote).await;
             } else if remote.running == Some(false) && self.apps.lifecycle().stopped_outside(&app, fetched_at) {
                 tracing::warn!(app = app.name(), backend = self.backend.name(), "app stopped outside the gateway");
+            } else if remote.running == Some(true) && app.view().state_since < fetched_at {
+                // Asleep for the gateway but running (a stop that failed, or
+                // a start from the platform's console): adopt it again.
+                self.first_sighting(&app, &remote).await;
             }
         }
     }

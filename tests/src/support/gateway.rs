@@ -17,6 +17,10 @@ pub struct GatewayBuilder {
     tick: String,
     flush_interval: String,
     data_dir: Option<PathBuf>,
+    /// Raw TOML appended to the config (`[[backends]]`, `[[rules]]`, …).
+    extra: Vec<String>,
+    /// Environment of the gateway process (secrets for the backends).
+    env: Vec<(String, String)>,
 }
 
 impl Default for GatewayBuilder {
@@ -29,6 +33,8 @@ impl Default for GatewayBuilder {
             tick: "100ms".into(),
             flush_interval: "200ms".into(),
             data_dir: None,
+            extra: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -76,6 +82,17 @@ impl GatewayBuilder {
         self
     }
 
+    /// Raw TOML appended to the config, such as a `[[backends]]` entry.
+    pub fn extra(mut self, toml: &str) -> Self {
+        self.extra.push(toml.to_owned());
+        self
+    }
+    /// An environment variable of the gateway process.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
     pub fn config_text(&self, store: &Path) -> String {
         let mut toml = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = {:?}\ntick = {:?}\n[policy.params]\n",
@@ -93,6 +110,10 @@ impl GatewayBuilder {
         for app in &self.apps {
             toml.push('\n');
             toml.push_str(&app.toml());
+        }
+        for extra in &self.extra {
+            toml.push('\n');
+            toml.push_str(extra);
         }
         toml
     }
@@ -127,7 +148,7 @@ impl GatewayBuilder {
             self.data_dir.clone().unwrap_or_else(|| temp.as_ref().map(|t| t.path().to_owned()).unwrap_or_default());
         let config = dir.join("paastis.toml");
         std::fs::write(&config, self.config_text(&dir.join("store"))).expect("write config");
-        let (child, logs) = spawn_paastis(&["serve", "--config", &config.display().to_string()]);
+        let (child, logs) = spawn_paastis_env(&["serve", "--config", &config.display().to_string()], &self.env);
         let listening = logs.wait_for("listening", "", Duration::from_secs(30)).await;
         let addr: SocketAddr = listening["addr"]
             .as_str()
@@ -137,8 +158,9 @@ impl GatewayBuilder {
     }
 }
 
-/// Starts this test binary as `paastis ARGS` with JSON logs captured.
-pub fn spawn_paastis(args: &[&str]) -> (Child, Logs) {
+/// Starts this test binary as `paastis ARGS` with JSON logs captured, with
+/// more environment variables.
+pub fn spawn_paastis_env(args: &[&str], env: &[(String, String)]) -> (Child, Logs) {
     let exe = std::env::current_exe().expect("test executable path");
     let mut child = Command::new(exe)
         .arg("--log-format")
@@ -146,6 +168,7 @@ pub fn spawn_paastis(args: &[&str]) -> (Child, Logs) {
         .args(args)
         .env(EXEC_AS_PAASTIS, "1")
         .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -4,6 +4,10 @@
 
 mod app;
 pub mod client;
+pub mod fake_clever_cloud;
+pub mod fake_heroku;
+pub mod fake_http;
+pub mod fake_scalingo;
 mod gateway;
 mod logs;
 pub mod policies;
