@@ -15,7 +15,6 @@ use tokio::time::Instant;
 
 pub const OAUTH_API_URL: &str = "https://api.clever-cloud.com";
 pub const TOKEN_API_URL: &str = "https://api-bridge.clever-cloud.com";
-pub const RATE_LIMIT: u32 = 60;
 /// Clever Cloud has instances, not process types: the formation is the
 /// count of running instances under this key.
 pub const INSTANCES: &str = "instances";

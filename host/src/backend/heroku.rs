@@ -14,8 +14,6 @@ use std::time::Duration;
 
 pub const DEFAULT_API_URL: &str = "https://api.heroku.com";
 pub const ACCEPT: &str = "application/vnd.heroku+json; version=3";
-/// 4500 an hour.
-pub const RATE_LIMIT: u32 = 75;
 pub const BUDGET: BudgetHeader =
     BudgetHeader { name: "ratelimit-remaining", low: 10, refill: Duration::from_millis(800) };
 

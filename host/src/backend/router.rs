@@ -3,11 +3,11 @@
 //! around its starts and stops.
 
 use super::api::{ApiClient, RetryPolicy};
-use super::clever_cloud::{self, CleverCloud, Credentials};
+use super::clever_cloud::{CleverCloud, Credentials};
 use super::heroku::{self, Heroku};
 use super::hooks::{Hook, Hooks};
 use super::paas::{PaasBackend, Platform};
-use super::scalingo::{self, Scalingo};
+use super::scalingo::Scalingo;
 use super::secret::Secret;
 use super::{Backend, BackendError, ProcessBackend, Running};
 use crate::config::{AppConfig, BackendConfig, BackendKind, Config, PlatformKind};
@@ -68,14 +68,12 @@ fn platform(config: &BackendConfig) -> Result<Box<dyn Platform>, String> {
     let token_env = config.token_env.as_ref().map(|t| t.get_ref().clone());
     let retry =
         RetryPolicy { max_retries: config.max_retries, backoff: config.backoff.0, max_wait: config.max_retry_wait.0 };
-    let (limit, budget) = match config.kind {
-        PlatformKind::Scalingo => (scalingo::RATE_LIMIT, None),
-        PlatformKind::Heroku => (heroku::RATE_LIMIT, Some(heroku::BUDGET)),
-        PlatformKind::CleverCloud => (clever_cloud::RATE_LIMIT, None),
+    let budget = match config.kind {
+        PlatformKind::Heroku => Some(heroku::BUDGET),
+        _ => None,
     };
-    let api =
-        ApiClient::new(config.name(), config.rate_limit.unwrap_or(limit), retry, config.request_timeout.0, budget)
-            .map_err(|e| e.to_string())?;
+    let api = ApiClient::new(config.name(), config.rate_limit(), retry, config.request_timeout.0, budget)
+        .map_err(|e| e.to_string())?;
     let api_url = config.api_url.as_ref().map(|u| u.get_ref().as_str());
     let poll = config.poll_interval.0;
     Ok(match config.kind {

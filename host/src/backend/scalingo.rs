@@ -16,8 +16,6 @@ use tokio::time::Instant;
 
 pub const DEFAULT_AUTH_URL: &str = "https://auth.scalingo.com";
 pub const DEFAULT_REGION: &str = "osc-fr1";
-/// Scalingo's documented limit.
-pub const RATE_LIMIT: u32 = 60;
 /// What an exchanged token lasts when it does not say.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// The most an operation may take before the gateway gives up on it.

@@ -15,6 +15,16 @@ pub enum PlatformKind {
 }
 
 impl PlatformKind {
+    /// Calls per minute the platform allows: Scalingo documents 60, Heroku
+    /// 4500 an hour; Clever Cloud documents none, 60 is a polite guess.
+    pub fn default_rate_limit(self) -> u32 {
+        match self {
+            PlatformKind::Scalingo => 60,
+            PlatformKind::CleverCloud => 60,
+            PlatformKind::Heroku => 75,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             PlatformKind::Scalingo => "scalingo",
@@ -90,6 +100,9 @@ pub struct BackendConfig {
 impl BackendConfig {
     pub fn name(&self) -> &str {
         self.name.get_ref()
+    }
+    pub fn rate_limit(&self) -> u32 {
+        self.rate_limit.unwrap_or(self.kind.default_rate_limit())
     }
 }
 
@@ -212,4 +225,46 @@ pub(super) fn validate(config: &super::Config, text: &str, file: &str) -> Result
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    const BASE: &str = "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n";
+
+    #[test]
+    fn the_readme_scalingo_example_is_accepted() {
+        let text = format!(
+            "{BASE}[[backends]]\nkind = \"scalingo\"\nname = \"scalingo\"\nregion = \"osc-fr1\"\n\
+             token_env = \"SCALINGO_API_TOKEN\"\nignore = [\"-production$\"]\ndiscovery_interval = \"60s\"\n\
+             wake_timeout = \"120s\"\n\n[[apps]]\nname = \"shop\"\nbackend = \"scalingo\"\nremote = \"my-shop\"\n\
+             links = [\"shop-api\"]\n\n[[rules]]\nmatch = 'review-pr(\\d+)-front'\nlinks = [\"review-pr$1-back\"]\n\
+             [rules.params]\nidle_timeout = \"5m\"\n\n[hooks]\nafter_stop = 'true'\ntimeout = \"5s\"\n"
+        );
+        let config = Config::parse(&text, "paastis.toml").unwrap();
+        assert_eq!(config.backends[0].name(), "scalingo");
+        assert_eq!(config.apps[0].remote(), "my-shop");
+        assert_eq!(config.hooks.after_stop.as_deref(), Some("true"));
+    }
+
+    fn error_of(tail: &str) -> String {
+        Config::parse(&format!("{BASE}{tail}"), "paastis.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn backend_errors_name_the_key_and_the_line() {
+        let unknown = error_of("[[apps]]\nname = \"shop\"\nbackend = \"scalingoo\"\n");
+        assert!(unknown.contains("line 5") && unknown.contains("apps[0].backend"), "{unknown}");
+        let no_token = error_of("[[backends]]\nkind = \"heroku\"\nname = \"h\"\n");
+        assert!(no_token.contains("line 6") && no_token.contains("backends[0].token_env"), "{no_token}");
+        let regex = error_of("[[backends]]\nkind = \"heroku\"\nname = \"h\"\ntoken_env = \"T\"\nignore = [\"(\"]\n");
+        assert!(regex.contains("line 8") && regex.contains("backends[0].ignore[0]"), "{regex}");
+        let rule = error_of("[[rules]]\nmatch = \"a\"\nbackend = \"nope\"\n");
+        assert!(rule.contains("rules[0].backend"), "{rule}");
+        let command = error_of(
+            "[[backends]]\nkind = \"heroku\"\nname = \"h\"\ntoken_env = \"T\"\n[[apps]]\nname = \"a\"\nbackend = \"h\"\ncommand = [\"x\"]\n",
+        );
+        assert!(command.contains("apps[0].command"), "{command}");
+    }
 }

@@ -62,6 +62,17 @@ impl Discovery {
             };
             std::env::var(var).ok().filter(|v| !v.is_empty())
         });
+        // One list call per round (Heroku: plus one per new app); leave most
+        // of the budget to wakes and sleeps.
+        let rounds_per_minute = 60.0 / config.discovery_interval.0.as_secs_f64();
+        if rounds_per_minute > f64::from(config.rate_limit()) / 2.0 {
+            tracing::warn!(
+                backend = config.name(),
+                discovery_interval = %config.discovery_interval,
+                rate_limit = config.rate_limit(),
+                "discovery would use more than half of the API rate limit; calls will be spaced by the limiter"
+            );
+        }
         Some(Discovery {
             allow: compile(&config.allow),
             ignore: compile(&config.ignore),
