@@ -223,6 +223,7 @@ pub async fn scalingo_heroku_and_clever_cloud_behind_one_gateway() {
     let heroku = FakeHeroku::start(HEROKU_TOKEN).await;
     heroku.add_app("blog", formation(&[("web", 0), ("worker", 0)])).await;
     heroku.fail(Fault::new("PATCH", "/formation", 503));
+    heroku.set_remaining(12);
     let clever = FakeCleverCloud::start(CLEVER_TOKEN).await;
     let docs_id = "app_2f1e9c1a-6b07-4b2e-9a6d-3c0f7a1d9e55";
     clever.add_app(docs_id, "Docs", false).await;
@@ -266,6 +267,8 @@ pub async fn scalingo_heroku_and_clever_cloud_behind_one_gateway() {
     let journal = heroku.script.journal();
     assert!(journal.iter().all(|s| s.accept == "application/vnd.heroku+json; version=3"), "{journal:?}");
     assert!(journal.iter().all(|s| s.authorization == format!("Bearer {HEROKU_TOKEN}")));
+    let slowed = gateway.logs.matching("API budget low; slowing down", |v| v["backend"] == "heroku");
+    assert!(!slowed.is_empty(), "RateLimit-Remaining is respected");
 
     // Secrets appear in no log line, whatever happened.
     let log = gateway.logs.dump();

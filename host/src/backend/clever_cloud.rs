@@ -210,6 +210,28 @@ struct Instance {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn oauth_plaintext_signs_with_both_secrets() {
+        let retry = super::super::api::RetryPolicy {
+            max_retries: 0,
+            backoff: Duration::from_millis(1),
+            max_wait: Duration::from_secs(1),
+        };
+        let api = ApiClient::new("clever", 60, retry, Duration::from_secs(1), None).unwrap();
+        let auth = CleverAuth(Credentials::OAuth {
+            consumer_key: Secret::new("ck".into()),
+            consumer_secret: Secret::new("c&s".into()),
+            token: Secret::new("tok".into()),
+            token_secret: Secret::new("ts".into()),
+        });
+        let header = auth.header(&api).await.unwrap();
+        assert!(header.is_sensitive());
+        let text = header.to_str().unwrap();
+        assert!(text.starts_with("OAuth oauth_consumer_key=\"ck\", oauth_token=\"tok\""), "{text}");
+        // "c&s" & "ts" → "c%26s&ts" → encoded once more as a param.
+        assert!(text.contains("oauth_signature_method=\"PLAINTEXT\", oauth_signature=\"c%2526s%26ts\""), "{text}");
+    }
+
     #[test]
     fn oauth_encoding_keeps_unreserved_only() {
         assert_eq!(encode("a b&c/d~"), "a%20b%26c%2Fd~");

@@ -77,6 +77,11 @@ impl FakeHeroku {
         self.state.lock().unwrap().patches.get(name).copied().unwrap_or(0)
     }
 
+    /// What `RateLimit-Remaining` says from now on (counting down).
+    pub fn set_remaining(&self, remaining: u64) {
+        self.state.lock().unwrap().remaining = remaining;
+    }
+
     pub fn fail(&self, fault: Fault) {
         self.script.push(fault);
     }
