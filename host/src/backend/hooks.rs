@@ -66,9 +66,12 @@ async fn run_shell(script: &str, hook: Hook, app: &str, backend: &str, timeout: 
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        // Its own group, so a timeout kills what the script started too.
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot run /bin/sh: {e}"))?;
+    let group = child.id().map(|pid| nix::unistd::Pid::from_raw(pid as i32));
     let stderr = child.stderr.take();
     let output = async {
         let mut text = String::new();
@@ -80,7 +83,13 @@ async fn run_shell(script: &str, hook: Hook, app: &str, backend: &str, timeout: 
         (status, text)
     };
     match tokio::time::timeout(timeout, output).await {
-        Err(_) => Err(format!("still running after {timeout:?}; killed")),
+        Err(_) => {
+            if let Some(group) = group {
+                // ESRCH: already gone, which is what we want.
+                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+            }
+            Err(format!("still running after {timeout:?}; killed"))
+        }
         Ok((Err(e), _)) => Err(format!("lost track of the hook: {e}")),
         Ok((Ok(status), _)) if status.success() => Ok(()),
         Ok((Ok(status), stderr)) => Err(format!("{status}: {}", stderr.trim())),
