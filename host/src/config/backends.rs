@@ -91,8 +91,8 @@ pub struct BackendConfig {
     /// Between two polls of a pending operation.
     #[serde(default = "default_poll_interval")]
     pub poll_interval: ConfigDuration,
-    /// Wake timeout and readiness path of this backend's apps (discovered
-    /// apps, and `[[apps]]` that do not set their own).
+    /// Wake timeout and readiness path of this backend's discovered apps
+    /// (`[[apps]]` entries set their own).
     pub wake_timeout: Option<ConfigDuration>,
     pub ready_path: Option<String>,
 }
