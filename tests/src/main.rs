@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         paas::scalingo_heroku_and_clever_cloud_behind_one_gateway,
         paas::a_refused_token_gives_a_clear_503_and_never_reaches_the_log,
         paas::hooks_run_around_start_and_stop_and_failures_are_not_fatal,
+        paas::a_gateway_shutdown_leaves_paas_apps_running,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

@@ -325,3 +325,18 @@ pub async fn hooks_run_around_start_and_stop_and_failures_are_not_fatal() {
     let lines = std::fs::read_to_string(&trace).expect("hooks wrote their trace");
     assert_eq!(lines, "before_start hello process\nafter_start hello process\nafter_stop hello\n");
 }
+
+pub async fn a_gateway_shutdown_leaves_paas_apps_running() {
+    let fake = FakeScalingo::start(SCALINGO_TOKEN).await;
+    fake.add_app("shop", formation(&[("web", 2)])).await;
+    let gateway = scalingo_gateway(&fake)
+        .extra(&scalingo_backend(&fake, ""))
+        .extra(&paas_app("shop", "scalingo", &fake.upstream("shop"), ""))
+        .spawn()
+        .await;
+    gateway.logs.wait_for("adopted running app", "shop", WAIT).await;
+    let status = gateway.terminate().await;
+    assert!(status.success(), "{status}");
+    assert_eq!(fake.scale_calls("shop"), 0, "a gateway restart must not put production apps to sleep");
+    assert_eq!(fake.formation("shop"), formation(&[("web", 2)]));
+}

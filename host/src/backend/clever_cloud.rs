@@ -225,6 +225,16 @@ mod tests {
             token_secret: Secret::new("ts".into()),
         });
         let header = auth.header(&api).await.unwrap();
+        let clever = CleverCloud::new(
+            ApiClient::new("clever", 60, retry, Duration::from_secs(1), None).unwrap(),
+            None,
+            Some("orga_1"),
+            Credentials::Bearer(Secret::new("t".into())),
+            Duration::from_secs(1),
+        );
+        assert_eq!(clever.base, TOKEN_API_URL);
+        assert_eq!(clever.owner, "/v2/organisations/orga_1");
+        assert_eq!(clever.default_upstream("app_12-ab"), "https://app-12-ab.cleverapps.io");
         assert!(header.is_sensitive());
         let text = header.to_str().unwrap();
         assert!(text.starts_with("OAuth oauth_consumer_key=\"ck\", oauth_token=\"tok\""), "{text}");

@@ -243,6 +243,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_region_picks_the_api_host_and_the_upstream() {
+        let retry = super::super::api::RetryPolicy {
+            max_retries: 0,
+            backoff: Duration::from_millis(1),
+            max_wait: Duration::from_secs(1),
+        };
+        let api = ApiClient::new("s", 60, retry, Duration::from_secs(1), None).unwrap();
+        let token = Secret::new("tk".into());
+        let scalingo = Scalingo::new(api, Some("osc-secnum-fr1"), None, None, token, Duration::from_secs(1));
+        assert_eq!(scalingo.base, "https://api.osc-secnum-fr1.scalingo.com");
+        assert_eq!(scalingo.auth.auth_url, "https://auth.scalingo.com");
+        assert_eq!(scalingo.default_upstream("shop"), "https://shop.osc-secnum-fr1.scalingo.io");
+    }
+
+    #[test]
     fn reads_the_lifetime_of_a_jwt() {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{{\"exp\":{}}}", now + 120));
