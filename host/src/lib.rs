@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod discovery;
 pub mod gateway;
 pub mod policy;
 pub mod policy_check;

@@ -7,6 +7,7 @@ mod admin_security;
 mod config;
 mod hostile;
 mod hot_swap;
+mod paas;
 mod persistence;
 mod policy;
 mod routing;
@@ -74,6 +75,17 @@ fn main() -> ExitCode {
         admin_security::every_endpoint_refuses_without_the_required_token,
         admin_security::loopback_needs_no_token_but_checks_a_given_one,
         admin_security::admin_paths_and_token_never_cross_the_proxy_port,
+        paas::a_wake_restores_the_exact_formation_even_after_a_crash,
+        paas::a_hundred_concurrent_requests_make_one_scale_call,
+        paas::an_expired_token_is_exchanged_again,
+        paas::rate_limits_server_errors_and_timeouts_are_retried,
+        paas::a_failing_platform_answers_503_and_the_state_is_read_back,
+        paas::linked_apps_wake_together,
+        paas::discovery_adopts_running_apps_and_honours_the_ignore_list,
+        paas::scalingo_heroku_and_clever_cloud_behind_one_gateway,
+        paas::a_refused_token_gives_a_clear_503_and_never_reaches_the_log,
+        paas::hooks_run_around_start_and_stop_and_failures_are_not_fatal,
+        paas::a_gateway_shutdown_leaves_paas_apps_running,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

@@ -55,7 +55,7 @@ fn report(state: &AdminState, app: &App) -> AppReport {
 }
 
 pub fn list(state: &AdminState) -> Response<AdminBody> {
-    let apps: Vec<AppReport> = state.apps.iter().map(|app| report(state, app)).collect();
+    let apps: Vec<AppReport> = state.apps.iter().map(|app| report(state, &app)).collect();
     let total = Savings::total(apps.iter().map(|a| &a.savings));
     let savings = &state.config.savings;
     json(
@@ -78,10 +78,10 @@ pub async fn wake(state: &AdminState, name: &str) -> Response<AdminBody> {
     let Some(app) = state.apps.get(name) else { return unknown(name) };
     app.touch(now_ms());
     tracing::info!(app = name, "wake requested on the admin API");
-    match state.apps.lifecycle().admit(app, Admission::Wake).await {
+    match state.apps.lifecycle().admit(&app, Admission::Wake).await {
         Ok(in_flight) => {
             drop(in_flight);
-            json(StatusCode::OK, &report(state, app))
+            json(StatusCode::OK, &report(state, &app))
         }
         Err(e) => {
             let retry = match e {
@@ -102,10 +102,10 @@ pub async fn sleep(state: &AdminState, name: &str) -> Response<AdminBody> {
     tracing::info!(app = name, "sleep requested on the admin API");
     let before = app.view();
     if before.state == crate::policy::model::AppState::Asleep {
-        return json(StatusCode::OK, &report(state, app));
+        return json(StatusCode::OK, &report(state, &app));
     }
-    if state.apps.lifecycle().sleep(app, "admin request").await {
-        return json(StatusCode::OK, &report(state, app));
+    if state.apps.lifecycle().sleep(&app, "admin request").await {
+        return json(StatusCode::OK, &report(state, &app));
     }
     let now = app.view();
     let why = if now.in_flight > 0 {

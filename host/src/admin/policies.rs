@@ -12,7 +12,8 @@ use hyper::body::Incoming;
 pub const MAX_UPLOAD: usize = 64 * 1024 * 1024;
 
 pub fn list(state: &AdminState) -> Response<AdminBody> {
-    json(StatusCode::OK, &serde_json::json!({ "policies": state.gate.policies() }))
+    let apps: Vec<String> = state.apps.iter().map(|app| app.name().to_owned()).collect();
+    json(StatusCode::OK, &serde_json::json!({ "policies": state.gate.policies(&apps) }))
 }
 
 pub async fn upload(state: &AdminState, name: &str, body: Incoming) -> Response<AdminBody> {

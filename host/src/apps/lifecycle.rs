@@ -32,6 +32,8 @@ pub enum Admission {
 
 pub struct Lifecycle {
     backend: Arc<dyn Backend>,
+    /// The registry, to find linked apps (set once by `Apps`).
+    registry: std::sync::OnceLock<super::Registry>,
     prober: Prober,
     /// Asks the flusher to persist now: state changes are rare and precious.
     persist: Arc<Notify>,
@@ -40,7 +42,69 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     pub fn new(backend: Arc<dyn Backend>, persist: Arc<Notify>, telemetry: Telemetry) -> Arc<Lifecycle> {
-        Arc::new(Lifecycle { backend, prober: Prober::default(), persist, telemetry })
+        Arc::new(Lifecycle {
+            backend,
+            registry: std::sync::OnceLock::new(),
+            prober: Prober::default(),
+            persist,
+            telemetry,
+        })
+    }
+
+    pub(super) fn set_registry(&self, registry: super::Registry) {
+        let _ = self.registry.set(registry);
+    }
+
+    /// The apps `app` links to, found by gateway name or, on the same
+    /// backend, by platform name.
+    fn linked(&self, app: &App) -> Vec<Arc<App>> {
+        let Some(registry) = self.registry.get() else { return Vec::new() };
+        let apps = registry.read().unwrap_or_else(|p| p.into_inner());
+        app.config
+            .links
+            .iter()
+            .filter_map(|link| {
+                apps.get(link).cloned().or_else(|| {
+                    apps.values()
+                        .find(|other| other.config.backend == app.config.backend && other.config.remote() == link)
+                        .cloned()
+                })
+            })
+            .filter(|other| other.name() != app.name())
+            .collect()
+    }
+
+    /// Marks an app that runs without the gateway having woken it (found
+    /// running by discovery) as awake, timed from now.
+    pub fn adopt(&self, app: &App, upstream: http::Uri) -> bool {
+        {
+            let mut inner = app.lock();
+            if inner.state != AppState::Asleep {
+                return false;
+            }
+            inner.enter(AppState::Awake);
+            inner.upstream = Some(upstream);
+            inner.attempt += 1;
+        }
+        app.touch(crate::clock::now_ms());
+        self.changed(app);
+        true
+    }
+
+    /// An app discovery found stopped while the gateway thought it awake
+    /// (stopped from the platform's console): asleep, so the next request
+    /// wakes it rather than meeting a dead upstream.
+    pub fn stopped_outside(&self, app: &App, seen_at: crate::policy::model::Timestamp) -> bool {
+        {
+            let mut inner = app.lock();
+            if inner.state != AppState::Awake || inner.in_flight > 0 || inner.since >= seen_at {
+                return false;
+            }
+            inner.enter(AppState::Asleep);
+            inner.upstream = None;
+        }
+        self.changed(app);
+        true
     }
 
     pub fn telemetry(&self) -> &Telemetry {
@@ -122,6 +186,18 @@ impl Lifecycle {
         // Spawned, not awaited by the request: the wake must finish (or fail
         // cleanly) even if every waiting client hangs up.
         tokio::spawn(self.clone().run_wake(app.clone(), attempt));
+        // Linked apps wake beside this one (each once: an app already
+        // starting is left alone); the request waits only for its own app.
+        // Spawned because the caller holds this app's lock.
+        if !app.config.links.is_empty() {
+            let (lifecycle, app) = (self.clone(), app.clone());
+            tokio::spawn(async move {
+                for linked in lifecycle.linked(&app) {
+                    tracing::info!(app = linked.name(), linked_from = app.name(), "waking linked app");
+                    lifecycle.wake_in_background(&linked);
+                }
+            });
+        }
         self.changed(app);
         attempt
     }

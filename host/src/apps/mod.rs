@@ -16,12 +16,16 @@ use crate::config::Config;
 use crate::store::{AppRecord, Store, StoreError};
 use crate::telemetry::Telemetry;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// The apps by name. Shared with the lifecycle, which looks up linked apps.
+pub type Registry = Arc<RwLock<BTreeMap<String, Arc<App>>>>;
+
 pub struct Apps {
-    by_name: BTreeMap<String, Arc<App>>,
+    /// Grows at runtime: discovery adds the apps it finds.
+    by_name: Registry,
     lifecycle: Arc<Lifecycle>,
     store: Store,
     persist: Arc<Notify>,
@@ -53,16 +57,52 @@ impl Apps {
             let params = app_config.params(&config.policy);
             by_name.insert(name, Arc::new(App::new(app_config.clone(), params, record.as_ref())));
         }
+        let by_name: Registry = Arc::new(RwLock::new(by_name));
         let lifecycle = Lifecycle::new(backend, persist.clone(), telemetry);
+        lifecycle.set_registry(by_name.clone());
         Ok(Apps { by_name, lifecycle, store, persist })
     }
 
-    pub fn get(&self, name: &str) -> Option<&Arc<App>> {
-        self.by_name.get(name)
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<App>>> {
+        // Inserts are single steps; a poisoned lock still holds a valid map.
+        self.by_name.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<App>> {
-        self.by_name.values()
+    pub fn get(&self, name: &str) -> Option<Arc<App>> {
+        self.read().get(name).cloned()
+    }
+
+    /// A snapshot of the apps, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = Arc<App>> + use<> {
+        self.read().values().cloned().collect::<Vec<_>>().into_iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    /// Adds an app found at runtime, with what the store remembers of it.
+    /// Returns `None` when an app of that name already exists.
+    pub fn insert(&self, config: crate::config::AppConfig, params: crate::policy::model::Params) -> Option<Arc<App>> {
+        let name = config.name().to_owned();
+        let record = match self.store.load_app(&name) {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::error!(app = %name, error = %e, "cannot read the stored state of a discovered app; starting afresh");
+                None
+            }
+        };
+        let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
+        if by_name.contains_key(&name) {
+            return None;
+        }
+        let app = Arc::new(App::new(config, params, record.as_ref()));
+        by_name.insert(name, app.clone());
+        Some(app)
     }
 
     pub fn lifecycle(&self) -> &Arc<Lifecycle> {
@@ -103,7 +143,11 @@ impl Apps {
     /// Puts every awake app to sleep and persists the result (shutdown).
     pub async fn stop_all(&self) {
         let lifecycle = &self.lifecycle;
-        let stops = self.iter().map(|app| lifecycle.sleep(app, "gateway shutdown"));
+        // PaaS apps run on without the gateway: left as they are, and
+        // adopted again at the next start.
+        let apps: Vec<Arc<App>> =
+            self.iter().filter(|app| !lifecycle.backend().survives_gateway(&app.config)).collect();
+        let stops = apps.iter().map(|app| lifecycle.sleep(app, "gateway shutdown"));
         futures_util::future::join_all(stops).await;
         lifecycle.backend().shutdown().await;
         if let Err(e) = self.flush().await {

@@ -1,11 +1,21 @@
 //! Backends start and stop apps. The gateway knows them only through the
 //! `Backend` trait, so a local process and a PaaS app look alike to it.
 
+pub mod api;
+mod clever_cloud;
+mod heroku;
+pub mod hooks;
 mod output;
+pub mod paas;
 mod process;
+mod router;
+mod scalingo;
+pub mod secret;
 mod spawner;
 
+pub use paas::{PaasBackend, RemoteApp};
 pub use process::ProcessBackend;
+pub use router::Backends;
 
 use crate::config::AppConfig;
 use tokio::sync::oneshot;
@@ -18,6 +28,13 @@ pub enum BackendError {
     Port(String),
     #[error("cannot stop the app: {0}")]
     Stop(String),
+    /// A PaaS API call failed (after its retries).
+    #[error("{0}")]
+    Platform(String),
+    #[error("no backend named {0:?}")]
+    Unknown(String),
+    #[error("backend {name}: {message}")]
+    Setup { name: String, message: String },
 }
 
 /// A started app: where to send its traffic, and how to learn that it died.
@@ -38,4 +55,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Stops everything this backend started (gateway shutdown).
     async fn shutdown(&self);
+
+    /// True when the app keeps running without the gateway (a PaaS app),
+    /// so a gateway shutdown leaves it as it is.
+    fn survives_gateway(&self, _app: &AppConfig) -> bool {
+        false
+    }
 }

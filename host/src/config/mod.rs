@@ -2,18 +2,25 @@
 //! file, the key and the line.
 
 mod admin;
+mod backends;
 mod duration;
 mod error;
+mod hooks;
 mod params;
+mod rules;
 mod savings;
 mod schema;
 
 pub use admin::{AdminConfig, AdminToken, DEFAULT_ADMIN_LISTEN, DEFAULT_TOKEN_ENV};
+pub use backends::{BackendConfig, PlatformKind};
 pub use duration::ConfigDuration;
 pub use error::ConfigError;
+pub use hooks::HooksConfig;
+pub use rules::RuleConfig;
 pub use savings::SavingsConfig;
 pub use schema::{
-    AppConfig, BackendKind, Config, PolicyConfig, PolicySource, ServerConfig, StoreConfig, policy_name_of,
+    AppConfig, BackendKind, Config, DiscoveredApp, PolicyConfig, PolicySource, ServerConfig, StoreConfig,
+    policy_name_of,
 };
 
 use std::path::Path;

@@ -27,6 +27,12 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
+    #[serde(default)]
+    pub backends: Vec<super::backends::BackendConfig>,
+    #[serde(default)]
+    pub rules: Vec<super::rules::RuleConfig>,
+    #[serde(default)]
+    pub hooks: super::hooks::HooksConfig,
     /// The text the config was parsed from, to point into it later.
     #[serde(skip)]
     pub(super) source: Option<std::sync::Arc<Source>>,
@@ -190,11 +196,28 @@ fn default_call_timeout() -> ConfigDuration {
     ConfigDuration::from_millis(5)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendKind {
     /// A local process started and stopped by the gateway.
     Process,
+    /// The `[[backends]]` entry of this name (a PaaS account).
+    Named(String),
+}
+
+impl BackendKind {
+    pub fn name(&self) -> &str {
+        match self {
+            BackendKind::Process => "process",
+            BackendKind::Named(name) => name,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BackendKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Ok(if name == "process" { BackendKind::Process } else { BackendKind::Named(name) })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -227,6 +250,14 @@ pub struct AppConfig {
     pub hourly_cost: Option<f64>,
     /// Containers the app runs while awake (for the energy estimate); 1 if omitted.
     pub containers: Option<u32>,
+    /// PaaS apps: the app's name (Clever Cloud: its `app_…` id) on the
+    /// platform, when it differs from `name`.
+    pub remote: Option<String>,
+    /// PaaS apps: where to send the traffic, over the platform's default.
+    pub upstream: Option<Spanned<String>>,
+    /// Apps woken together with this one.
+    #[serde(default)]
+    pub links: Vec<String>,
 }
 
 impl AppConfig {
@@ -247,12 +278,65 @@ impl AppConfig {
     pub fn rates(&self, savings: &SavingsConfig) -> crate::savings::Rates {
         savings.rates(self.hourly_cost, self.containers)
     }
+    /// The app's name on its platform.
+    pub fn remote(&self) -> &str {
+        self.remote.as_deref().unwrap_or_else(|| self.name())
+    }
+    pub fn upstream(&self) -> Option<&str> {
+        self.upstream.as_ref().map(|u| u.get_ref().as_str())
+    }
+    /// An app found on a platform rather than written in the config file.
+    pub fn discovered(spec: DiscoveredApp) -> AppConfig {
+        AppConfig {
+            name: Spanned::new(0..0, spec.name),
+            backend: BackendKind::Named(spec.backend),
+            command: None,
+            port: None,
+            env: HashMap::new(),
+            cwd: None,
+            ready_path: Spanned::new(0..0, spec.ready_path),
+            wake_timeout: spec.wake_timeout,
+            stop_grace: default_stop_grace(),
+            policy: spec.policy.map(|p| Spanned::new(0..0, p)),
+            params: ConfigParams { values: spec.params, spans: Default::default() },
+            hourly_cost: None,
+            containers: None,
+            remote: Some(spec.remote),
+            upstream: spec.upstream.map(|u| Spanned::new(0..0, u)),
+            links: spec.links,
+        }
+    }
+    /// Fills what a rule says and this app does not.
+    pub fn apply_rule(&mut self, policy: Option<String>, params: &Params, links: Vec<String>) {
+        if self.policy.is_none() {
+            self.policy = policy.map(|p| Spanned::new(0..0, p));
+        }
+        for (k, v) in params {
+            self.params.values.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if self.links.is_empty() {
+            self.links = links;
+        }
+    }
     /// The policy's params with this app's own on top.
     pub fn params(&self, policy: &PolicyConfig) -> Params {
         let mut merged = policy.params().clone();
         merged.extend(self.params.values.iter().map(|(k, v)| (k.clone(), v.clone())));
         merged
     }
+}
+
+/// What discovery and the rules know of an app found on a platform.
+pub struct DiscoveredApp {
+    pub name: String,
+    pub backend: String,
+    pub remote: String,
+    pub upstream: Option<String>,
+    pub policy: Option<String>,
+    pub params: Params,
+    pub links: Vec<String>,
+    pub ready_path: String,
+    pub wake_timeout: ConfigDuration,
 }
 
 fn default_ready_path() -> Spanned<String> {
@@ -322,12 +406,28 @@ impl Config {
                     format!("app {name:?} is already defined by apps[{first}]"),
                 ));
             }
-            match &app.command {
-                Some(command) if !command.get_ref().is_empty() => {}
-                Some(command) => {
+            match (&app.backend, &app.command) {
+                (BackendKind::Named(backend), command) => {
+                    if !self.backends.iter().any(|b| b.name() == backend) {
+                        return Err(err(
+                            app.name.span(),
+                            format!("apps[{i}].backend"),
+                            format!("{backend:?} is neither \"process\" nor the name of a [[backends]] entry"),
+                        ));
+                    }
+                    if let Some(command) = command {
+                        return Err(err(
+                            command.span(),
+                            format!("apps[{i}].command"),
+                            "only process apps have a command; a PaaS app is started by its platform".into(),
+                        ));
+                    }
+                }
+                (_, Some(command)) if !command.get_ref().is_empty() => {}
+                (_, Some(command)) => {
                     return Err(err(command.span(), format!("apps[{i}].command"), "must name a program".into()));
                 }
-                None => {
+                (_, None) => {
                     return Err(err(
                         app.name.span(),
                         format!("apps[{i}].command"),
@@ -361,7 +461,13 @@ impl Config {
             if !app.ready_path.get_ref().starts_with('/') {
                 return Err(err(app.ready_path.span(), format!("apps[{i}].ready_path"), "must start with '/'".into()));
             }
+            if let Some(upstream) = &app.upstream
+                && let Err(e) = super::backends::check_upstream(upstream.get_ref())
+            {
+                return Err(err(upstream.span(), format!("apps[{i}].upstream"), e));
+            }
         }
+        super::backends::validate(self, text, file)?;
         Ok(())
     }
 }

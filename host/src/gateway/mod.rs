@@ -6,9 +6,10 @@ mod ticker;
 
 use crate::admin::{AdminAuth, AdminServer, AdminState};
 use crate::apps::Apps;
-use crate::backend::{Backend, ProcessBackend};
+use crate::backend::{Backend, BackendError, Backends};
 use crate::builtin_policies::{BUILTIN_POLICIES, DEFAULT_POLICY};
 use crate::config::{Config, PolicySource, policy_name_of};
+use crate::discovery::Discovery;
 use crate::policy::{KvBackend, MemoryKv, PolicyError, PolicyRuntime, SandboxLimits};
 use crate::policy_gate::watch::PolicyLoader;
 use crate::policy_gate::{Origin, PolicyGate};
@@ -30,6 +31,8 @@ pub enum GatewayError {
     Store(#[from] StoreError),
     #[error("cannot start the process backend: {0}")]
     Backend(std::io::Error),
+    #[error("cannot set up the backends: {0}")]
+    Backends(BackendError),
     #[error("cannot load policy {name:?}: {source}")]
     Policy {
         name: String,
@@ -75,6 +78,8 @@ impl Gateway {
     pub async fn start(config: Config) -> Result<Gateway, GatewayError> {
         // The store opens first: policies keep their state in it. A bad
         // policy or params are still refused before binding the port.
+        let mut config = config;
+        crate::discovery::apply_rules_to_config(&mut config);
         let config = Arc::new(config);
         let store = Store::open(&config.store.path)?;
         let telemetry = Telemetry::default();
@@ -86,7 +91,8 @@ impl Gateway {
         let kv = Arc::new(store.policy_kv());
         let (gate, loader) = build_policies(&config, Watching::Yes, kv, telemetry.clone()).await?;
 
-        let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::new().map_err(GatewayError::Backend)?);
+        let backends = Arc::new(Backends::from_config(&config, &store).map_err(GatewayError::Backends)?);
+        let backend: Arc<dyn Backend> = backends.clone();
         let apps = Arc::new(Apps::restore(&config, store.clone(), backend, telemetry.clone())?);
 
         let listen = config.server.listen;
@@ -140,6 +146,12 @@ impl Gateway {
         };
         let admin_addr = admin.as_ref().map(AdminServer::local_addr);
         let flusher = tokio::spawn(apps.clone().run_flusher(config.store.flush_interval.0));
+        let rules = Arc::new(crate::discovery::rules::Rules::new(&config.rules));
+        let discoveries: Vec<JoinHandle<()>> = backends
+            .paas()
+            .filter_map(|b| Discovery::new(apps.clone(), b.clone(), config.clone(), rules.clone(), gate.clone()))
+            .map(|d| tokio::spawn(d.run()))
+            .collect();
         let ticker = tokio::spawn(ticker::run(apps.clone(), gate, config.policy.tick.0));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -152,6 +164,7 @@ impl Gateway {
             }
             ticker.abort();
             flusher.abort();
+            discoveries.iter().for_each(JoinHandle::abort);
             watcher.abort();
             apps.stop_all().await;
             // The sleeps of the shutdown are events too.

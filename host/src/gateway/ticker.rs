@@ -21,7 +21,7 @@ pub async fn tick(apps: &Arc<Apps>, policy: &PolicyGate) {
     let views: Vec<AppView> = apps.iter().map(|app| app.view()).collect();
     let plan = policy.on_tick(&views).await;
     for name in plan.sleep {
-        let Some(app) = apps.get(&name).cloned() else {
+        let Some(app) = apps.get(&name) else {
             tracing::warn!(app = %name, "policy asked to put an unknown app to sleep");
             continue;
         };
@@ -31,7 +31,7 @@ pub async fn tick(apps: &Arc<Apps>, policy: &PolicyGate) {
     }
     for name in plan.wake {
         match apps.get(&name) {
-            Some(app) => apps.lifecycle().wake_in_background(app),
+            Some(app) => apps.lifecycle().wake_in_background(&app),
             None => tracing::warn!(app = %name, "policy asked to wake an unknown app"),
         }
     }

@@ -56,6 +56,8 @@ pub struct PolicyGate {
     default_name: String,
     /// The policy each app asks for, when it names one.
     wanted: HashMap<String, String>,
+    /// The same for apps found at runtime (discovery and rules).
+    discovered: std::sync::RwLock<HashMap<String, String>>,
     call_on_request: bool,
     max_failures: u32,
     failures: AtomicU64,
@@ -82,6 +84,7 @@ impl PolicyGate {
             last_resort,
             default_name: config.policy.default_name(),
             wanted: config.apps.iter().filter_map(|a| Some((a.name().to_owned(), a.policy()?.to_owned()))).collect(),
+            discovered: std::sync::RwLock::new(HashMap::new()),
             call_on_request: config.policy.call_on_request,
             max_failures: config.policy.max_failures.max(1),
             failures: AtomicU64::new(0),
@@ -117,8 +120,9 @@ impl PolicyGate {
         self.catalog.load().names_from_dir()
     }
 
-    /// Every loaded policy, by name, with the apps it serves now.
-    pub fn policies(&self) -> Vec<PolicyInfo> {
+    /// Every loaded policy, by name, with which of `apps` it serves now
+    /// (the registry's names: apps come from the config and from discovery).
+    pub fn policies(&self, apps: &[String]) -> Vec<PolicyInfo> {
         let catalog = self.catalog.load();
         let mut out: Vec<PolicyInfo> = catalog
             .entries()
@@ -131,12 +135,10 @@ impl PolicyGate {
                 },
                 since: entry.loaded_at,
                 reverted: entry.is_reverted(),
-                serves: self
-                    .config
-                    .apps
+                serves: apps
                     .iter()
-                    .filter(|app| std::ptr::eq(Arc::as_ptr(&self.resolve_in(&catalog, app.name())), Arc::as_ptr(entry)))
-                    .map(|app| app.name().to_owned())
+                    .filter(|app| Arc::ptr_eq(&self.resolve_in(&catalog, app), entry))
+                    .cloned()
                     .collect(),
             })
             .collect();
@@ -150,8 +152,25 @@ impl PolicyGate {
     }
 
     fn resolve_in(&self, catalog: &Catalog, app: &str) -> Arc<Entry> {
-        let wanted = self.wanted.get(app).unwrap_or(&self.default_name);
+        let discovered;
+        let wanted = match self.wanted.get(app) {
+            Some(wanted) => wanted,
+            None => {
+                discovered = self.discovered.read().unwrap_or_else(|p| p.into_inner()).get(app).cloned();
+                discovered.as_ref().unwrap_or(&self.default_name)
+            }
+        };
         catalog.get(wanted).or_else(|| catalog.get(&self.default_name)).unwrap_or(&self.last_resort).clone()
+    }
+
+    /// Serves an app found at runtime with the policy its rule names.
+    pub fn set_policy(&self, app: &str, policy: &str) {
+        self.discovered.write().unwrap_or_else(|p| p.into_inner()).insert(app.to_owned(), policy.to_owned());
+        let entry = self.resolve(app);
+        if entry.policy.name() != policy {
+            tracing::warn!(app, policy, "policy not loaded (yet); the app uses the default policy");
+        }
+        tracing::info!(app, policy = entry.policy.name(), sha256 = entry.policy.sha256(), "app served by policy");
     }
 
     /// Installs a version, atomically for every app it serves.

@@ -8,7 +8,7 @@ mod routing;
 
 pub use responses::{full, text, unavailable};
 
-use crate::apps::{Admission, AdmitError, Apps, InFlight, root_cause};
+use crate::apps::{Admission, AdmitError, App, Apps, InFlight, root_cause};
 use crate::clock::now_ms;
 use crate::policy::model::{Refusal, RequestDecision};
 use crate::policy_gate::PolicyGate;
@@ -65,7 +65,7 @@ impl Proxy {
         let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let (app, response) = self.route(request, client).await;
         let status = response.status().as_u16();
-        let app = app.unwrap_or(NO_APP);
+        let app = app.as_deref().map_or(NO_APP, crate::apps::App::name);
         self.telemetry.metrics.request(app, status);
         tracing::info!(
             target: "paastis::access",
@@ -83,7 +83,7 @@ impl Proxy {
     }
 
     /// The app a request is for (when it names a known one) and its answer.
-    async fn route(&self, request: Request<Incoming>, client: SocketAddr) -> (Option<&str>, Response<ProxyBody>) {
+    async fn route(&self, request: Request<Incoming>, client: SocketAddr) -> (Option<Arc<App>>, Response<ProxyBody>) {
         // HTTP/2 carries the host in :authority, HTTP/1.1 in Host.
         let host = request
             .headers()
@@ -100,19 +100,19 @@ impl Proxy {
         let Some(app) = self.apps.get(&name.to_ascii_lowercase()) else {
             return (None, text(StatusCode::NOT_FOUND, format!("no app named {name:?} behind this gateway")));
         };
-        let admission = match self.policy.on_request(app, &request, client).await {
+        let admission = match self.policy.on_request(&app, &request, client).await {
             RequestDecision::Forward => {
                 app.touch(now_ms());
                 Admission::Wake
             }
             RequestDecision::ForwardPassive => Admission::Passive,
-            RequestDecision::Refuse(refusal) => return (Some(app.name()), refused(refusal)),
+            RequestDecision::Refuse(refusal) => return (Some(app), refused(refusal)),
         };
-        let response = match self.apps.lifecycle().admit(app, admission).await {
+        let response = match self.apps.lifecycle().admit(&app, admission).await {
             Ok(in_flight) => self.forward(request, in_flight, client).await,
             Err(e) => admit_failed(&e),
         };
-        (Some(app.name()), response)
+        (Some(app), response)
     }
 
     async fn forward(

@@ -8,10 +8,12 @@
 //! Policy state (`kv.rs`) rides on the same flushes.
 
 pub mod events;
+mod formation;
 mod kv;
 mod record;
 
 pub use events::{EventLog, EventQuery, StoredEvent};
+pub use formation::Formation;
 pub use kv::PolicyKv;
 pub use record::AppRecord;
 
@@ -43,6 +45,8 @@ pub struct Store {
     policy_kv: PolicyKv,
     /// Policy state written since the last flush.
     kv_dirty: Arc<AtomicBool>,
+    /// PaaS formations saved before a scale to zero (formation.rs).
+    formations: sled::Tree,
 }
 
 impl Store {
@@ -61,9 +65,10 @@ impl Store {
             })?;
         let apps = db.open_tree("apps").map_err(|e| open_err(e.to_string()))?;
         let kv_tree = db.open_tree("policy-kv").map_err(|e| open_err(e.to_string()))?;
+        let formations = db.open_tree("formations").map_err(|e| open_err(e.to_string()))?;
         let kv_dirty = Arc::new(AtomicBool::new(false));
         let policy_kv = PolicyKv::new(kv_tree, Arc::clone(&kv_dirty));
-        Ok(Store { db, apps, policy_kv, kv_dirty })
+        Ok(Store { db, apps, policy_kv, kv_dirty, formations })
     }
 
     /// The event history, keeping the newest `retention` events.
@@ -89,6 +94,16 @@ impl Store {
             out.insert(name, record);
         }
         Ok(out)
+    }
+
+    /// One app's record (an app discovered after startup).
+    pub fn load_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
+        match self.apps.get(name.as_bytes())? {
+            None => Ok(None),
+            Some(value) => serde_json::from_slice(&value)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt { key: name.to_owned(), message: e.to_string() }),
+        }
     }
 
     /// Writes the records in one atomic batch and waits until they are on

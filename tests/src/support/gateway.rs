@@ -22,6 +22,9 @@ pub struct GatewayBuilder {
     /// `[savings]` keys, as TOML literals.
     savings_keys: Vec<(String, String)>,
     /// Extra environment for the gateway process (the admin token).
+    /// Raw TOML appended to the config (`[[backends]]`, `[[rules]]`, …).
+    extra: Vec<String>,
+    /// Environment of the gateway process (secrets for the backends).
     env: Vec<(String, String)>,
 }
 
@@ -37,6 +40,7 @@ impl Default for GatewayBuilder {
             data_dir: None,
             admin_keys: vec![("listen".into(), "\"127.0.0.1:0\"".into())],
             savings_keys: Vec::new(),
+            extra: Vec::new(),
             env: Vec::new(),
         }
     }
@@ -96,6 +100,12 @@ impl GatewayBuilder {
     pub fn admin_token(self, token: &str) -> Self {
         self.env("PAASTIS_ADMIN_TOKEN", token)
     }
+    /// Raw TOML appended to the config, such as a `[[backends]]` entry.
+    pub fn extra(mut self, toml: &str) -> Self {
+        self.extra.push(toml.to_owned());
+        self
+    }
+    /// An environment variable of the gateway process.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.into(), value.into()));
         self
@@ -131,6 +141,10 @@ impl GatewayBuilder {
         for app in &self.apps {
             toml.push('\n');
             toml.push_str(&app.toml());
+        }
+        for extra in &self.extra {
+            toml.push('\n');
+            toml.push_str(extra);
         }
         toml
     }
@@ -191,12 +205,13 @@ impl GatewayBuilder {
 pub fn spawn_paastis_with_env(args: &[&str], env: &[(String, String)]) -> (Child, Logs) {
     let exe = std::env::current_exe().expect("test executable path");
     let mut child = Command::new(exe)
-        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("--log-format")
         .arg("json")
         .args(args)
         .env(EXEC_AS_PAASTIS, "1")
         .env("RUST_LOG", "info")
+        // After RUST_LOG, so a test can turn the log up.
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

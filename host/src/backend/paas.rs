@@ -1,0 +1,213 @@
+//! A PaaS app as a `Backend`: sleep saves the formation then scales every
+//! process type to zero; wake restores exactly the saved formation and
+//! follows the platform's operation to its end. One operation per app at a
+//! time; after a failed one the app's state is read back from the API, so the
+//! log (and the next attempt) start from what the platform really runs.
+
+use super::api::ApiError;
+use super::{Backend, BackendError, Running};
+use crate::config::{AppConfig, PlatformKind};
+use crate::store::{Formation, Store};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// An app as a platform lists it.
+#[derive(Debug, Clone)]
+pub struct RemoteApp {
+    /// What the API calls take: the name (Scalingo, Heroku) or the id
+    /// (Clever Cloud).
+    pub id: String,
+    /// The human name, from which the host label is made.
+    pub name: String,
+    /// Whether it runs now; `None` when the list does not tell.
+    pub running: Option<bool>,
+}
+
+#[async_trait::async_trait]
+pub trait Platform: Send + Sync + 'static {
+    fn kind(&self) -> PlatformKind;
+    async fn list(&self) -> Result<Vec<RemoteApp>, ApiError>;
+    /// The current amount of each process type.
+    async fn formation(&self, app: &str) -> Result<Formation, ApiError>;
+    /// Applies `target` and returns once the platform says it is done.
+    async fn scale(&self, app: &str, target: &Formation) -> Result<(), ApiError>;
+    /// The app's public URL.
+    fn default_upstream(&self, app: &str) -> String;
+    /// A short description of what runs, for the log after a failure.
+    async fn describe(&self, app: &str) -> Result<String, ApiError> {
+        self.formation(app).await.map(|f| format!("{f:?}"))
+    }
+}
+
+pub struct PaasBackend {
+    name: String,
+    platform: Box<dyn Platform>,
+    store: Store,
+    upstream_template: Option<String>,
+    /// One operation per app at a time.
+    ops: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+pub fn is_zero(formation: &Formation) -> bool {
+    formation.values().all(|n| *n == 0)
+}
+
+/// The formation to wake into when none was saved: one `web` (or one of
+/// the first type), the least that serves traffic.
+fn minimal(current: &Formation) -> Formation {
+    let mut target: Formation = current.keys().map(|k| (k.clone(), 0)).collect();
+    let web = if target.contains_key("web") || target.is_empty() {
+        "web".to_owned()
+    } else {
+        target.keys().next().cloned().unwrap_or_else(|| "web".to_owned())
+    };
+    target.insert(web, 1);
+    target
+}
+
+/// Equal once types missing on one side count as zero.
+fn same(a: &Formation, b: &Formation) -> bool {
+    a.keys().chain(b.keys()).all(|k| a.get(k).copied().unwrap_or(0) == b.get(k).copied().unwrap_or(0))
+}
+
+impl PaasBackend {
+    pub fn new(name: &str, platform: Box<dyn Platform>, store: Store, upstream_template: Option<String>) -> Self {
+        PaasBackend { name: name.to_owned(), platform, store, upstream_template, ops: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> PlatformKind {
+        self.platform.kind()
+    }
+
+    pub async fn list(&self) -> Result<Vec<RemoteApp>, ApiError> {
+        self.platform.list().await
+    }
+
+    pub async fn is_running(&self, remote: &str) -> Result<bool, ApiError> {
+        self.platform.formation(remote).await.map(|f| !is_zero(&f))
+    }
+
+    /// Where the app's traffic goes: its own override, the backend's
+    /// template, or the platform's public host.
+    pub fn upstream_of(&self, app: &AppConfig) -> Result<http::Uri, BackendError> {
+        let text = match (app.upstream(), &self.upstream_template) {
+            (Some(own), _) => own.to_owned(),
+            (None, Some(template)) => template.replace("{app}", app.remote()),
+            (None, None) => self.platform.default_upstream(app.remote()),
+        };
+        text.parse().map_err(|e| BackendError::Platform(format!("bad upstream {text:?} for {}: {e}", app.name())))
+    }
+
+    fn op_lock(&self, remote: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        ops.entry(remote.to_owned()).or_default().clone()
+    }
+
+    fn failed(&self, e: ApiError) -> BackendError {
+        BackendError::Platform(e.to_string())
+    }
+
+    /// After a failed operation: what does the platform run now?
+    async fn reconcile(&self, app: &AppConfig, operation: &str) {
+        match self.platform.describe(app.remote()).await {
+            Ok(state) => {
+                tracing::warn!(app = app.name(), backend = %self.name, operation, state = %state, "app state after failed operation")
+            }
+            Err(e) => tracing::error!(
+                app = app.name(),
+                backend = %self.name,
+                operation,
+                error = %e,
+                "cannot read the app state after a failed operation"
+            ),
+        }
+    }
+
+    async fn wake(&self, app: &AppConfig) -> Result<(), BackendError> {
+        let remote = app.remote();
+        let current = self.platform.formation(remote).await.map_err(|e| self.failed(e))?;
+        let saved = match self.store.load_formation(&self.name, remote) {
+            Ok(saved) => saved.filter(|f| !is_zero(f)),
+            Err(e) => {
+                tracing::error!(app = app.name(), error = %e, "cannot read the saved formation; waking with the current one");
+                None
+            }
+        };
+        let target = match saved {
+            Some(saved) => saved,
+            None if !is_zero(&current) => current.clone(),
+            None => minimal(&current),
+        };
+        if same(&current, &target) {
+            tracing::info!(app = app.name(), backend = %self.name, formation = ?target, "app already runs its formation");
+            return Ok(());
+        }
+        tracing::info!(app = app.name(), backend = %self.name, formation = ?target, "restoring formation");
+        self.platform.scale(remote, &target).await.map_err(|e| self.failed(e))
+    }
+
+    async fn sleep(&self, app: &AppConfig) -> Result<(), BackendError> {
+        let remote = app.remote();
+        let current = self.platform.formation(remote).await.map_err(|e| self.failed(e))?;
+        if is_zero(&current) {
+            return Ok(());
+        }
+        // Saved (on disk) before the scale-down: a crash right after must
+        // not lose what to restore.
+        self.store
+            .save_formation(&self.name, remote, &current)
+            .await
+            .map_err(|e| BackendError::Platform(format!("cannot save the formation before scaling down: {e}")))?;
+        let zero: Formation = current.keys().map(|k| (k.clone(), 0)).collect();
+        tracing::info!(app = app.name(), backend = %self.name, saved = ?current, "scaling to zero");
+        self.platform.scale(remote, &zero).await.map_err(|e| self.failed(e))
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for PaasBackend {
+    async fn start(&self, app: &AppConfig) -> Result<Running, BackendError> {
+        let upstream = self.upstream_of(app)?;
+        let lock = self.op_lock(app.remote());
+        let _op = lock.lock().await;
+        if let Err(e) = self.wake(app).await {
+            self.reconcile(app, "wake").await;
+            return Err(e);
+        }
+        Ok(Running { upstream, exited: None })
+    }
+
+    async fn stop(&self, app: &AppConfig) -> Result<(), BackendError> {
+        let lock = self.op_lock(app.remote());
+        let _op = lock.lock().await;
+        if let Err(e) = self.sleep(app).await {
+            self.reconcile(app, "sleep").await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// PaaS apps outlive the gateway; nothing to stop.
+    async fn shutdown(&self) {}
+
+    fn survives_gateway(&self, _app: &AppConfig) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_formation_is_one_web() {
+        let current: Formation = [("web".into(), 0), ("worker".into(), 0)].into();
+        assert_eq!(minimal(&current), [("web".into(), 1), ("worker".into(), 0)].into());
+        assert_eq!(minimal(&Formation::new()), [("web".into(), 1)].into());
+        assert!(same(&[("web".into(), 0)].into(), &Formation::new()));
+    }
+}

@@ -1,0 +1,129 @@
+//! Every backend of the gateway behind one `Backend`: each app goes to the
+//! one it names (`process`, or a `[[backends]]` entry), with the hooks run
+//! around its starts and stops.
+
+use super::api::{ApiClient, RetryPolicy};
+use super::clever_cloud::{CleverCloud, Credentials};
+use super::heroku::{self, Heroku};
+use super::hooks::{Hook, Hooks};
+use super::paas::{PaasBackend, Platform};
+use super::scalingo::Scalingo;
+use super::secret::Secret;
+use super::{Backend, BackendError, ProcessBackend, Running};
+use crate::config::{AppConfig, BackendConfig, BackendKind, Config, PlatformKind};
+use crate::store::Store;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub struct Backends {
+    process: ProcessBackend,
+    paas: BTreeMap<String, Arc<PaasBackend>>,
+    hooks: Hooks,
+}
+
+impl Backends {
+    /// The process backend and one backend per `[[backends]]` entry, with
+    /// their secrets read from the environment.
+    pub fn from_config(config: &Config, store: &Store) -> Result<Backends, BackendError> {
+        let process = ProcessBackend::new()
+            .map_err(|e| BackendError::Setup { name: "process".into(), message: e.to_string() })?;
+        let mut paas = BTreeMap::new();
+        for backend in &config.backends {
+            let platform = platform(backend)
+                .map_err(|message| BackendError::Setup { name: backend.name().to_owned(), message })?;
+            let template = backend.upstream.as_ref().map(|u| u.get_ref().clone());
+            let built = PaasBackend::new(backend.name(), platform, store.clone(), template);
+            tracing::info!(backend = backend.name(), kind = backend.kind.as_str(), "PaaS backend ready");
+            paas.insert(backend.name().to_owned(), Arc::new(built));
+        }
+        Ok(Backends { process, paas, hooks: Hooks::new(config.hooks.clone()) })
+    }
+
+    pub fn paas(&self) -> impl Iterator<Item = &Arc<PaasBackend>> {
+        self.paas.values()
+    }
+
+    pub fn get_paas(&self, name: &str) -> Option<&Arc<PaasBackend>> {
+        self.paas.get(name)
+    }
+
+    fn route(&self, app: &AppConfig) -> Result<&dyn Backend, BackendError> {
+        match &app.backend {
+            BackendKind::Process => Ok(&self.process),
+            BackendKind::Named(name) => match self.paas.get(name) {
+                Some(backend) => Ok(backend.as_ref()),
+                None => Err(BackendError::Unknown(name.clone())),
+            },
+        }
+    }
+}
+
+fn platform(config: &BackendConfig) -> Result<Box<dyn Platform>, String> {
+    let secret = |var: &Option<String>| -> Result<Secret, String> {
+        match var {
+            Some(var) => Secret::from_env(var),
+            None => Err("a credential's environment variable is not named".into()),
+        }
+    };
+    let token_env = config.token_env.as_ref().map(|t| t.get_ref().clone());
+    let retry =
+        RetryPolicy { max_retries: config.max_retries, backoff: config.backoff.0, max_wait: config.max_retry_wait.0 };
+    let budget = match config.kind {
+        PlatformKind::Heroku => Some(heroku::BUDGET),
+        _ => None,
+    };
+    let api = ApiClient::new(config.name(), config.rate_limit(), retry, config.request_timeout.0, budget)
+        .map_err(|e| e.to_string())?;
+    let api_url = config.api_url.as_ref().map(|u| u.get_ref().as_str());
+    let poll = config.poll_interval.0;
+    Ok(match config.kind {
+        PlatformKind::Scalingo => Box::new(Scalingo::new(
+            api,
+            config.region.as_deref(),
+            api_url,
+            config.auth_url.as_ref().map(|u| u.get_ref().as_str()),
+            secret(&token_env)?,
+            poll,
+        )),
+        PlatformKind::Heroku => Box::new(Heroku::new(api, api_url, secret(&token_env)?).map_err(|e| e.to_string())?),
+        PlatformKind::CleverCloud => {
+            let credentials = match &token_env {
+                Some(_) => Credentials::Bearer(secret(&token_env)?),
+                None => Credentials::OAuth {
+                    consumer_key: secret(&config.consumer_key_env)?,
+                    consumer_secret: secret(&config.consumer_secret_env)?,
+                    token: secret(&config.oauth_token_env)?,
+                    token_secret: secret(&config.oauth_secret_env)?,
+                },
+            };
+            Box::new(CleverCloud::new(api, api_url, config.org.as_deref(), credentials, poll))
+        }
+    })
+}
+
+#[async_trait::async_trait]
+impl Backend for Backends {
+    async fn start(&self, app: &AppConfig) -> Result<Running, BackendError> {
+        let backend = self.route(app)?;
+        self.hooks.run(Hook::BeforeStart, app).await;
+        let running = backend.start(app).await?;
+        self.hooks.run(Hook::AfterStart, app).await;
+        Ok(running)
+    }
+
+    async fn stop(&self, app: &AppConfig) -> Result<(), BackendError> {
+        let backend = self.route(app)?;
+        self.hooks.run(Hook::BeforeStop, app).await;
+        let result = backend.stop(app).await;
+        self.hooks.run(Hook::AfterStop, app).await;
+        result
+    }
+
+    async fn shutdown(&self) {
+        self.process.shutdown().await;
+    }
+
+    fn survives_gateway(&self, app: &AppConfig) -> bool {
+        self.route(app).is_ok_and(|b| b.survives_gateway(app))
+    }
+}

@@ -1,0 +1,270 @@
+//! `[[backends]]`: the PaaS accounts the gateway drives (Scalingo, Clever
+//! Cloud, Heroku). Secrets are never in the file: the config names the
+//! environment variables that hold them.
+
+use super::ConfigDuration;
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformKind {
+    Scalingo,
+    CleverCloud,
+    Heroku,
+}
+
+impl PlatformKind {
+    /// Calls per minute the platform allows: Scalingo documents 60, Heroku
+    /// 4500 an hour; Clever Cloud documents none, 60 is a polite guess.
+    pub fn default_rate_limit(self) -> u32 {
+        match self {
+            PlatformKind::Scalingo => 60,
+            PlatformKind::CleverCloud => 60,
+            PlatformKind::Heroku => 75,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformKind::Scalingo => "scalingo",
+            PlatformKind::CleverCloud => "clever_cloud",
+            PlatformKind::Heroku => "heroku",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    pub kind: PlatformKind,
+    /// What apps name in `backend = ...`, and what logs and events say.
+    pub name: Spanned<String>,
+    /// Scalingo: `osc-fr1` or `osc-secnum-fr1`.
+    pub region: Option<String>,
+    /// Overrides the platform's API base URL (tests, corporate proxies).
+    pub api_url: Option<Spanned<String>>,
+    /// Overrides Scalingo's token exchange base URL.
+    pub auth_url: Option<Spanned<String>>,
+    /// Env var holding the API token (Scalingo, Heroku, Clever Cloud bearer).
+    pub token_env: Option<Spanned<String>>,
+    /// Clever Cloud OAuth1 PLAINTEXT: env vars of the four credentials.
+    pub consumer_key_env: Option<String>,
+    pub consumer_secret_env: Option<String>,
+    pub oauth_token_env: Option<String>,
+    pub oauth_secret_env: Option<String>,
+    /// Clever Cloud organisation (`orga_…`); the user's own apps if omitted.
+    pub org: Option<String>,
+    /// Upstream template; `{app}` is the platform's app name (Clever Cloud:
+    /// the id). Each platform's public host if omitted.
+    pub upstream: Option<Spanned<String>>,
+    /// How often the app list is read. Keep it well inside the rate limit.
+    #[serde(default = "default_discovery_interval")]
+    pub discovery_interval: ConfigDuration,
+    /// Serve every app the account has (filtered by allow/ignore), not only
+    /// the `[[apps]]` that name this backend.
+    #[serde(default = "default_true")]
+    pub discover: bool,
+    /// Regexes; when not empty, only matching app names are served.
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    /// Regexes of app names never served.
+    #[serde(default)]
+    pub ignore: Vec<Spanned<String>>,
+    /// The gateway's own app, never put to sleep. Defaults to `$APP`
+    /// (Scalingo), `$HEROKU_APP_NAME` or `$APP_ID` (Clever Cloud).
+    pub gateway_app: Option<String>,
+    /// Requests per minute; the platform's documented limit if omitted.
+    pub rate_limit: Option<u32>,
+    /// Retries of a 429, 5xx or timed-out call.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// First backoff delay, doubled at each retry.
+    #[serde(default = "default_backoff")]
+    pub backoff: ConfigDuration,
+    /// The longest a Retry-After is honoured before giving up.
+    #[serde(default = "default_max_retry_wait")]
+    pub max_retry_wait: ConfigDuration,
+    /// One API call.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: ConfigDuration,
+    /// Between two polls of a pending operation.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: ConfigDuration,
+    /// Wake timeout and readiness path of this backend's discovered apps
+    /// (`[[apps]]` entries set their own).
+    pub wake_timeout: Option<ConfigDuration>,
+    pub ready_path: Option<String>,
+}
+
+impl BackendConfig {
+    pub fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+    pub fn rate_limit(&self) -> u32 {
+        self.rate_limit.unwrap_or(self.kind.default_rate_limit())
+    }
+}
+
+fn default_discovery_interval() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
+fn default_true() -> bool {
+    true
+}
+fn default_max_retries() -> u32 {
+    5
+}
+fn default_backoff() -> ConfigDuration {
+    ConfigDuration::from_millis(500)
+}
+fn default_max_retry_wait() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
+fn default_request_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(30)
+}
+fn default_poll_interval() -> ConfigDuration {
+    ConfigDuration::from_secs(2)
+}
+
+/// An upstream must be an absolute http(s) URL.
+pub fn check_upstream(text: &str) -> Result<(), String> {
+    let uri: http::Uri = text.parse().map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) => Ok(()),
+        _ => Err(format!("{text:?} must be an http:// or https:// URL with a host")),
+    }
+}
+
+/// Checks `[[backends]]` and `[[rules]]`: unique names, regexes that
+/// compile, URLs that parse, credentials named for each kind.
+pub(super) fn validate(config: &super::Config, text: &str, file: &str) -> Result<(), super::ConfigError> {
+    use super::ConfigError;
+    let err = |span, key: String, msg: String| ConfigError::at(file, text, Some(span), &key, msg);
+    let mut seen = std::collections::HashSet::new();
+    for (i, backend) in config.backends.iter().enumerate() {
+        let name = backend.name();
+        if name == "process" || name.is_empty() {
+            return Err(err(backend.name.span(), format!("backends[{i}].name"), format!("{name:?} is reserved")));
+        }
+        if !seen.insert(name.to_owned()) {
+            return Err(err(backend.name.span(), format!("backends[{i}].name"), format!("{name:?} is already used")));
+        }
+        for (key, url) in [("api_url", &backend.api_url), ("auth_url", &backend.auth_url)] {
+            if let Some(url) = url
+                && let Err(e) = check_upstream(url.get_ref())
+            {
+                return Err(err(url.span(), format!("backends[{i}].{key}"), e));
+            }
+        }
+        if let Some(upstream) = &backend.upstream
+            && let Err(e) = check_upstream(&upstream.get_ref().replace("{app}", "app"))
+        {
+            return Err(err(upstream.span(), format!("backends[{i}].upstream"), e));
+        }
+        for (key, list) in [("allow", &backend.allow), ("ignore", &backend.ignore)] {
+            for (j, pattern) in list.iter().enumerate() {
+                if let Err(e) = regex::Regex::new(pattern.get_ref()) {
+                    return Err(err(pattern.span(), format!("backends[{i}].{key}[{j}]"), e.to_string()));
+                }
+            }
+        }
+        if backend.kind == PlatformKind::Scalingo
+            && let Some(region) = &backend.region
+            && !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(err(
+                backend.name.span(),
+                format!("backends[{i}].region"),
+                format!("{region:?} is not a region"),
+            ));
+        }
+        let oauth = backend.consumer_key_env.is_some()
+            && backend.consumer_secret_env.is_some()
+            && backend.oauth_token_env.is_some()
+            && backend.oauth_secret_env.is_some();
+        let credentials_ok = match backend.kind {
+            PlatformKind::CleverCloud => backend.token_env.is_some() || oauth,
+            _ => backend.token_env.is_some(),
+        };
+        if !credentials_ok {
+            let wanted = match backend.kind {
+                PlatformKind::CleverCloud => {
+                    "token_env, or consumer_key_env, consumer_secret_env, oauth_token_env and oauth_secret_env"
+                }
+                _ => "token_env (the name of the environment variable holding the API token)",
+            };
+            return Err(err(backend.name.span(), format!("backends[{i}].token_env"), format!("missing: set {wanted}")));
+        }
+        if let Some(path) = &backend.ready_path
+            && !path.starts_with('/')
+        {
+            return Err(err(backend.name.span(), format!("backends[{i}].ready_path"), "must start with '/'".into()));
+        }
+        if backend.discovery_interval.0.is_zero() {
+            return Err(err(
+                backend.name.span(),
+                format!("backends[{i}].discovery_interval"),
+                "must be greater than zero".into(),
+            ));
+        }
+    }
+    for (i, rule) in config.rules.iter().enumerate() {
+        if let Err(e) = regex::Regex::new(&format!("^(?:{})$", rule.pattern.get_ref())) {
+            return Err(err(rule.pattern.span(), format!("rules[{i}].match"), e.to_string()));
+        }
+        if let Some(backend) = &rule.backend
+            && !seen.contains(backend)
+        {
+            return Err(err(
+                rule.pattern.span(),
+                format!("rules[{i}].backend"),
+                format!("{backend:?} is not the name of a [[backends]] entry"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    const BASE: &str = "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n";
+
+    #[test]
+    fn the_readme_scalingo_example_is_accepted() {
+        let text = format!(
+            "{BASE}[[backends]]\nkind = \"scalingo\"\nname = \"scalingo\"\nregion = \"osc-fr1\"\n\
+             token_env = \"SCALINGO_API_TOKEN\"\nignore = [\"-production$\"]\ndiscovery_interval = \"60s\"\n\
+             wake_timeout = \"120s\"\n\n[[apps]]\nname = \"shop\"\nbackend = \"scalingo\"\nremote = \"my-shop\"\n\
+             links = [\"shop-api\"]\n\n[[rules]]\nmatch = 'review-pr(\\d+)-front'\nlinks = [\"review-pr$1-back\"]\n\
+             [rules.params]\nidle_timeout = \"5m\"\n\n[hooks]\nafter_stop = 'true'\ntimeout = \"5s\"\n"
+        );
+        let config = Config::parse(&text, "paastis.toml").unwrap();
+        assert_eq!(config.backends[0].name(), "scalingo");
+        assert_eq!(config.apps[0].remote(), "my-shop");
+        assert_eq!(config.hooks.after_stop.as_deref(), Some("true"));
+    }
+
+    fn error_of(tail: &str) -> String {
+        Config::parse(&format!("{BASE}{tail}"), "paastis.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn backend_errors_name_the_key_and_the_line() {
+        let unknown = error_of("[[apps]]\nname = \"shop\"\nbackend = \"scalingoo\"\n");
+        assert!(unknown.contains("line 5") && unknown.contains("apps[0].backend"), "{unknown}");
+        let no_token = error_of("[[backends]]\nkind = \"heroku\"\nname = \"h\"\n");
+        assert!(no_token.contains("line 6") && no_token.contains("backends[0].token_env"), "{no_token}");
+        let regex = error_of("[[backends]]\nkind = \"heroku\"\nname = \"h\"\ntoken_env = \"T\"\nignore = [\"(\"]\n");
+        assert!(regex.contains("line 8") && regex.contains("backends[0].ignore[0]"), "{regex}");
+        let rule = error_of("[[rules]]\nmatch = \"a\"\nbackend = \"nope\"\n");
+        assert!(rule.contains("rules[0].backend"), "{rule}");
+        let command = error_of(
+            "[[backends]]\nkind = \"heroku\"\nname = \"h\"\ntoken_env = \"T\"\n[[apps]]\nname = \"a\"\nbackend = \"h\"\ncommand = [\"x\"]\n",
+        );
+        assert!(command.contains("apps[0].command"), "{command}");
+    }
+}

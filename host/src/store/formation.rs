@@ -1,0 +1,33 @@
+//! The formations PaaS apps had before the gateway scaled them to zero, so a
+//! wake restores exactly them, even after a crash. Written and flushed before
+//! the scale-down call, so a crash in between loses nothing.
+
+use super::{Store, StoreError};
+use std::collections::BTreeMap;
+
+/// Process type → amount, such as `web` → 2, `worker` → 1.
+pub type Formation = BTreeMap<String, u32>;
+
+impl Store {
+    /// The saved formation of `app` of `backend`, if any.
+    pub fn load_formation(&self, backend: &str, app: &str) -> Result<Option<Formation>, StoreError> {
+        let key = formation_key(backend, app);
+        match self.formations.get(key.as_bytes())? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt { key, message: e.to_string() }),
+        }
+    }
+
+    /// Saves the formation and waits until it is on disk.
+    pub async fn save_formation(&self, backend: &str, app: &str, formation: &Formation) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(formation).map_err(|e| StoreError::Io(e.to_string()))?;
+        self.formations.insert(formation_key(backend, app).as_bytes(), bytes)?;
+        self.flush().await
+    }
+}
+
+fn formation_key(backend: &str, app: &str) -> String {
+    format!("{backend}/{app}")
+}
