@@ -26,7 +26,9 @@ pub struct SandboxLimits {
     /// CPU time one call may use, enforced by epoch interruption: at each
     /// deadline the thread's CPU clock decides whether the guest used its
     /// budget or was only descheduled. Whatever happens, a call (waits in the
-    /// host included) is cut off at twice this plus 20 ms of wall time.
+    /// host included) is cut off at four times this plus 250 ms of wall time:
+    /// generous, because on a loaded machine a thread is descheduled for tens
+    /// of milliseconds, and the CPU budget is what stops a runaway guest.
     pub call_timeout: Duration,
     /// Linear memory a call may use, all memories of the component together.
     pub memory_bytes: usize,
@@ -133,7 +135,7 @@ impl PolicyRuntime {
                 deadline_ticks: ticks,
                 // The epoch interrupts computation; this bounds waiting in the
                 // host, generously so as to never beat the epoch to it.
-                wall_limit: limits.call_timeout.saturating_mul(2).saturating_add(Duration::from_millis(20)),
+                wall_limit: limits.call_timeout.saturating_mul(4).saturating_add(Duration::from_millis(250)),
                 kv,
             }),
         })

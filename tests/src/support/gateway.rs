@@ -60,6 +60,11 @@ impl GatewayBuilder {
         self.policy_params.push((key.into(), value.into()));
         self
     }
+    /// `policy.tick`, such as `"1h"` to keep ticks out of a test's way.
+    pub fn tick(mut self, every: &str) -> Self {
+        self.tick = every.to_owned();
+        self
+    }
     pub fn idle_timeout(self, d: &str) -> Self {
         self.param("idle_timeout", &format!("{d:?}"))
     }
