@@ -7,6 +7,7 @@ mod hot_swap;
 mod persistence;
 mod policy;
 mod routing;
+mod simulate;
 mod sleep;
 mod support;
 mod wake;
@@ -58,6 +59,13 @@ fn main() -> ExitCode {
         hostile::a_refusing_policy_answers_without_waking_the_app,
         hostile::a_broken_default_policy_is_refused_at_startup,
         hostile::policy_check_refuses_hostile_policies,
+        simulate::a_combined_log_replays_as_worked_out_by_hand,
+        simulate::a_gateway_json_log_replays_like_the_same_traffic_in_combined,
+        simulate::a_vhost_log_names_apps_by_host_and_reports_the_line_it_skips,
+        simulate::two_policies_are_compared_side_by_side,
+        simulate::a_wake_time_makes_requests_during_the_wake_cold,
+        simulate::a_config_gives_apps_params_and_rates,
+        simulate::bad_input_exits_2_with_a_clear_message,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.
