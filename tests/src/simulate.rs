@@ -25,6 +25,7 @@
 //! - L5 wakes it: cold start 2; asleep at 11:10 (sleep 3);
 //! - L6 is passive and meets the app asleep: not served, no wake;
 //! - L7 wakes it: cold start 3, at the very end.
+//!
 //! Asleep 10:15–10:20, 10:31–11:00, 11:10–12:00 = 5+29+50 = 84 min = 1.4 h;
 //! awake 0.6 h. At the default rates (0.01 EUR/h, 1 container of 10 W,
 //! 250 gCO2/kWh): 0.014 EUR, 0.014 kWh, 3.5 g CO2.
@@ -36,6 +37,7 @@
 //!   (the 11:30 tick comes after it): passive, served; that tick finds it
 //!   idle 30 min since L5 → asleep (sleep 2);
 //! - L7 wakes it (cold start 2).
+//!
 //! Asleep 10:51–11:00 and 11:30–12:00 = 39 min = 0.65 h; awake 1.35 h.
 
 use crate::support::run_paastis;
