@@ -66,6 +66,7 @@ fn main() -> ExitCode {
         simulate::a_wake_time_makes_requests_during_the_wake_cold,
         simulate::a_config_gives_apps_params_and_rates,
         simulate::bad_input_exits_2_with_a_clear_message,
+        simulate::office_hours_sees_the_exact_simulated_time,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

@@ -64,8 +64,11 @@ async fn report(args: &[&str]) -> (Value, String) {
     let output = simulate(&all).await;
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "paastis simulate {args:?} failed: {stderr}");
-    let report = serde_json::from_slice(&output.stdout)
+    let report: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("the report is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
+    for policy in report["policies"].as_array().expect("policies") {
+        assert_eq!(policy["policy_errors"], 0, "no policy call may fail here: {policy:#}");
+    }
     (report, stderr)
 }
 
@@ -279,4 +282,37 @@ pub async fn bad_input_exits_2_with_a_clear_message() {
     refused(&["--access-log", &log, "--app", "web", "--param", "blog:idle_timeout=1m"], "app \"blog\"").await;
     refused(&["--access-log", &log, "--app", "web", "--until", "2026-11-01T11:00:00Z"], "before the last request")
         .await;
+}
+
+/// office-hours beside inactivity, to show the ticks' `now` is exact
+/// wall-clock time: 2026-11-01 is a Sunday, Paris is at UTC+1, and the app
+/// is open on Sundays 11:30–12:45 Paris time, i.e. 10:30–11:45 UTC; closed
+/// is closed (`off_hours = "refuse"`).
+/// - L1 (10:00) is refused; the 10:00 tick, after it, finds the app awake
+///   while closed and puts it to sleep (sleep 1); L2, L3, L4 are refused;
+/// - the opening at 10:30 wakes nothing (no prewarm); L5 (11:00, open) wakes
+///   it (cold start 1); idle 10 min → asleep at 11:10 (sleep 2);
+/// - L6 (11:30) is passive and meets it asleep; L7 (12:00, closed) is refused.
+///
+/// 5 refused, 1 cold start, 2 sleeps; asleep 10:00–11:00 and 11:10–12:00 =
+/// 110 min. inactivity, in the first column, is as worked out above.
+pub async fn office_hours_sees_the_exact_simulated_time() {
+    let log = fixture("combined.log");
+    let office = format!("office={}", crate::support::policies::OFFICE_HOURS);
+    let mut args = vec!["--access-log", &log, "--app", "web", "--policy", "inactivity", "--policy", &office];
+    args.extend_from_slice(&["--param", "office/timezone=Europe/Paris", "--param", "office/days=Sun"]);
+    args.extend_from_slice(&["--param", "office/open=11:30", "--param", "office/close=12:45"]);
+    args.extend_from_slice(&["--param", "office/off_hours=refuse"]);
+    args.extend_from_slice(TEN_MINUTES);
+    let (report, _) = report(&args).await;
+    assert_ten_minutes(app(&report, 0, "web"));
+    let web = app(&report, 1, "web");
+    assert_eq!((&web["refused"], &web["cold_starts"], &web["sleeps"]), (&5.into(), &1.into(), &2.into()), "{web}");
+    assert_eq!(web["passive_unserved"], 1, "{web}");
+    assert!(close(&web["hours_asleep"], 110.0 / 60.0), "{web}");
+
+    // A param the policy refuses names the policy by its label.
+    let office = format!("office={}", crate::support::policies::OFFICE_HOURS);
+    let args = ["--access-log", &log, "--app", "web", "--policy", &office, "--param", "timezone=Europe/Pariss"];
+    refused(&args, "policy office refuses the params of app \"web\"").await;
 }
