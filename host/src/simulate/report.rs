@@ -178,3 +178,29 @@ fn render(rows: &[Vec<String>], group: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    fn row(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn groups_sit_side_by_side_under_their_labels() {
+        let rows = vec![
+            row(&["", "a-rather-long-label", "", "b", ""]),
+            row(&["app", "sleeps", "h", "sleeps", "h"]),
+            row(&["web", "3", "1.40", "12", "0.65"]),
+            row(&["total", "3", "1.40", "12", "0.65"]),
+        ];
+        let table = render(&rows, 2);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "      | a-rather-long-label | b");
+        assert_eq!(lines[1], "app   | sleeps            h | sleeps     h");
+        assert!(lines[2].chars().all(|c| c == '-'));
+        assert_eq!(lines[3], "web   |      3         1.40 |     12  0.65");
+        assert_eq!(lines[5], "total |      3         1.40 |     12  0.65");
+    }
+}
