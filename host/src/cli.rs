@@ -55,6 +55,9 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Replay an access log against policies on a simulated clock and report
+    /// sleeps, cold starts, hours asleep and savings per app.
+    Simulate(Box<crate::simulate::SimulateArgs>),
     /// Print what the store remembers of each app, as JSON.
     Inspect {
         /// The store directory ([store] path in the config).
@@ -172,6 +175,14 @@ async fn run(command: Command) -> ExitCode {
                 Err(e) => usage_error(e),
             }
         }
+        Command::Simulate(args) => match crate::simulate::run(*args).await {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) if e.is_usage() => usage_error(e),
+            Err(e) => failure(anyhow::Error::new(e)),
+        },
         Command::Inspect { store } => match inspect(&store) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => failure(e),

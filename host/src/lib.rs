@@ -17,5 +17,6 @@ pub mod policy_gate;
 pub mod policy_template;
 pub mod proxy;
 pub mod savings;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;

@@ -11,6 +11,7 @@ mod paas;
 mod persistence;
 mod policy;
 mod routing;
+mod simulate;
 mod sleep;
 mod support;
 mod wake;
@@ -86,6 +87,14 @@ fn main() -> ExitCode {
         paas::a_refused_token_gives_a_clear_503_and_never_reaches_the_log,
         paas::hooks_run_around_start_and_stop_and_failures_are_not_fatal,
         paas::a_gateway_shutdown_leaves_paas_apps_running,
+        simulate::a_combined_log_replays_as_worked_out_by_hand,
+        simulate::a_gateway_json_log_replays_like_the_same_traffic_in_combined,
+        simulate::a_vhost_log_names_apps_by_host_and_reports_the_line_it_skips,
+        simulate::two_policies_are_compared_side_by_side,
+        simulate::a_wake_time_makes_requests_during_the_wake_cold,
+        simulate::a_config_gives_apps_params_and_rates,
+        simulate::bad_input_exits_2_with_a_clear_message,
+        simulate::office_hours_sees_the_exact_simulated_time,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

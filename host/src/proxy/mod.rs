@@ -7,6 +7,8 @@ mod responses;
 mod routing;
 
 pub use responses::{full, text, unavailable};
+/// How the gateway names the app of a Host (the simulator reads logs the same way).
+pub use routing::app_name;
 
 use crate::apps::{Admission, AdmitError, App, Apps, InFlight, root_cause};
 use crate::clock::now_ms;

@@ -19,6 +19,9 @@ pub const ARMED: &str = env!("TEST_POLICY_ARMED");
 /// A valid component of another world: no paastis:policy handler export.
 pub const WRONG_WORLD: &str = env!("TEST_POLICY_WRONG_WORLD");
 
+/// `policies/office-hours`: open on working days by a time zone's clock.
+pub const OFFICE_HOURS: &str = env!("TEST_POLICY_OFFICE_HOURS");
+
 /// The request header that arms the `ARMED` policy.
 pub const ARM_HEADER: &str = "x-armed";
 
