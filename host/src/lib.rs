@@ -17,3 +17,5 @@ pub mod proxy;
 pub mod savings;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
+pub mod upstream;

@@ -2,12 +2,14 @@
 //! file, the key and the line.
 
 mod duration;
+mod edge;
 mod error;
 mod params;
 mod savings;
 mod schema;
 
 pub use duration::ConfigDuration;
+pub use edge::{CertFiles, EdgeConfig, HttpsListener};
 pub use error::ConfigError;
 pub use savings::SavingsConfig;
 pub use schema::{
@@ -29,6 +31,7 @@ impl Config {
                 config.store.path = dir.join(&config.store.path);
             }
             config.policy.resolve_paths(dir);
+            config.edge.resolve_paths(dir);
         }
         Ok(config)
     }

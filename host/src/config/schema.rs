@@ -24,6 +24,8 @@ pub struct Config {
     pub savings: SavingsConfig,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
+    #[serde(default)]
+    pub edge: super::EdgeConfig,
     /// The text the config was parsed from, to point into it later.
     #[serde(skip)]
     pub(super) source: Option<std::sync::Arc<Source>>,
@@ -224,6 +226,8 @@ pub struct AppConfig {
     pub hourly_cost: Option<f64>,
     /// Containers the app runs while awake (for the energy estimate); 1 if omitted.
     pub containers: Option<u32>,
+    /// Browsers get the waiting page while this app wakes; `edge.waiting_page` if omitted.
+    pub waiting_page: Option<bool>,
 }
 
 impl AppConfig {
@@ -298,6 +302,7 @@ impl Config {
         {
             return Err(err(policy.span(), "policy.default".into(), unknown_policy(&name)));
         }
+        self.edge.validate(text, file)?;
         if self.policy.tick.0.is_zero() {
             return Err(ConfigError::at(file, text, None, "policy.tick", "must be greater than zero"));
         }

@@ -16,12 +16,8 @@ use crate::store::{Store, StoreError};
 use crate::telemetry::Telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-/// How long in-flight requests may run on after a shutdown begins.
-const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -49,6 +45,20 @@ pub enum GatewayError {
     NoBuiltin,
     #[error(transparent)]
     Watch(crate::policy_gate::watch::WatchError),
+    #[error(transparent)]
+    Upstream(#[from] crate::upstream::UpstreamError),
+    #[error("HTTPS listener {addr}: {source}")]
+    Tls {
+        addr: SocketAddr,
+        #[source]
+        source: crate::tls::TlsError,
+    },
+    #[error("cannot read the waiting page template {path}: {source}")]
+    WaitingPage {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -59,6 +69,7 @@ pub enum GatewayError {
 
 pub struct Gateway {
     addr: SocketAddr,
+    https_addrs: Vec<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -74,7 +85,22 @@ impl Gateway {
         let (gate, loader) = build_policies(&config, Watching::Yes, kv, telemetry.clone()).await?;
 
         let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::new().map_err(GatewayError::Backend)?);
-        let apps = Arc::new(Apps::restore(&config, store.clone(), backend, telemetry.clone())?);
+        let edge = &config.edge;
+        let upstream =
+            crate::upstream::Upstream::new(edge.upstream_ca_file.as_deref(), edge.upstream_connect_timeout.0)?;
+        let apps = Arc::new(Apps::restore_with(&config, store.clone(), backend, telemetry.clone(), &upstream)?);
+        let waiting_page = match &edge.waiting_page_template {
+            Some(path) => crate::proxy::WaitingPage::load(path)
+                .map_err(|source| GatewayError::WaitingPage { path: path.clone(), source })?,
+            None => crate::proxy::WaitingPage::default(),
+        };
+        // Certificates are checked before any port is bound.
+        let mut terminators = Vec::new();
+        for https in &edge.https {
+            let tls = crate::tls::TlsTerminator::new(https.certs.get_ref())
+                .map_err(|source| GatewayError::Tls { addr: https.listen, source })?;
+            terminators.push((https.listen, Arc::new(tls)));
+        }
 
         let listen = config.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)
@@ -82,9 +108,42 @@ impl Gateway {
             .map_err(|source| GatewayError::Listen { addr: listen, source })?;
         let addr = listener.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
         tracing::info!(%addr, domain = %config.server.domain, apps = config.apps.len(), "listening");
+        let mut listeners = vec![server::Listener { tcp: listener, tls: None }];
+        let mut https_addrs = Vec::new();
+        for (listen, tls) in terminators {
+            let tcp = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|source| GatewayError::Listen { addr: listen, source })?;
+            let addr = tcp.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
+            tracing::info!(%addr, "listening https");
+            https_addrs.push(addr);
+            listeners.push(server::Listener { tcp, tls: Some(tls) });
+        }
+        let drain = crate::proxy::drain::Drain::default();
+        let options = crate::proxy::EdgeOptions {
+            upstream,
+            connect_timeout: edge.upstream_connect_timeout.0,
+            response_timeout: edge.upstream_response_timeout.0,
+            waiting_page_default: edge.waiting_page,
+            waiting_page,
+            redirect_to_https_port: https_addrs.first().filter(|_| edge.redirect_http_to_https).map(|a| a.port()),
+            drain: drain.clone(),
+        };
+        let limits = server::Limits {
+            header_read_timeout: edge.header_read_timeout.0,
+            max_header_bytes: *edge.max_header_bytes.get_ref(),
+            idle_keep_alive: edge.idle_keep_alive.0,
+        };
+        let grace = edge.drain_grace.0;
 
         let watcher = loader.spawn().map_err(GatewayError::Watch)?;
-        let proxy = Arc::new(Proxy::new(apps.clone(), gate.clone(), config.server.domain.clone(), telemetry.clone()));
+        let proxy = Arc::new(Proxy::with_edge(
+            apps.clone(),
+            gate.clone(),
+            config.server.domain.clone(),
+            telemetry.clone(),
+            options,
+        ));
         let flusher = tokio::spawn(apps.clone().run_flusher(config.store.flush_interval.0));
         let ticker = tokio::spawn(ticker::run(apps.clone(), gate, config.policy.tick.0));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -92,7 +151,7 @@ impl Gateway {
             let stop = async {
                 let _ = stop_rx.await;
             };
-            server::serve(listener, proxy, stop, DRAIN_GRACE).await;
+            server::serve(listeners, proxy, stop, limits, drain, grace).await;
             ticker.abort();
             flusher.abort();
             watcher.abort();
@@ -102,11 +161,16 @@ impl Gateway {
             }
             tracing::info!("gateway stopped");
         });
-        Ok(Gateway { addr, stop: Some(stop_tx), task })
+        Ok(Gateway { addr, https_addrs, stop: Some(stop_tx), task })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The HTTPS listeners' addresses, in `[[edge.https]]` order.
+    pub fn https_addrs(&self) -> &[SocketAddr] {
+        &self.https_addrs
     }
 
     /// Stops accepting, drains in-flight requests, stops every app the
