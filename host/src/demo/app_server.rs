@@ -9,6 +9,7 @@
 //! - `/bytes?n=N`  streams N bytes
 //! - `/events?n=N&ms=M`  server-sent events: N events, M ms apart
 //! - `/ws`         a WebSocket echo
+//! - `/close-port` stops listening but keeps running (a dead upstream)
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt, stream};
@@ -35,6 +36,8 @@ pub struct DemoApp {
 struct AppInfo {
     name: String,
     started: Instant,
+    close_port: tokio::sync::Notify,
+    port_closed: tokio::sync::Notify,
 }
 
 impl DemoApp {
@@ -44,11 +47,29 @@ impl DemoApp {
         tokio::time::sleep(self.boot_delay).await;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         eprintln!("demo app {} ready on 127.0.0.1:{} after {:?}", self.name, self.port, self.boot_delay);
-        let info = Arc::new(AppInfo { name: self.name, started });
+        let info = Arc::new(AppInfo {
+            name: self.name,
+            started,
+            close_port: tokio::sync::Notify::new(),
+            port_closed: tokio::sync::Notify::new(),
+        });
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut listener = Some(listener);
         loop {
+            let accept = async {
+                match &listener {
+                    Some(l) => l.accept().await,
+                    None => std::future::pending().await,
+                }
+            };
             let (stream, _) = tokio::select! {
-                accepted = listener.accept() => accepted?,
+                accepted = accept => accepted?,
+                () = info.close_port.notified() => {
+                    eprintln!("demo app {} stopped listening", info.name);
+                    listener = None;
+                    info.port_closed.notify_one();
+                    continue;
+                }
                 _ = terminate.recv() => {
                     eprintln!("demo app {} got SIGTERM; exiting in {:?}", info.name, self.stop_delay);
                     tokio::time::sleep(self.stop_delay).await;
@@ -61,7 +82,9 @@ impl DemoApp {
                     let info = info.clone();
                     async move { Ok::<_, Infallible>(handle(&info, request).await) }
                 });
-                let _ = auto::Builder::new(TokioExecutor::new()).serve_connection_with_upgrades(TokioIo::new(stream), service).await;
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .await;
             });
         }
     }
@@ -106,6 +129,15 @@ async fn handle(info: &AppInfo, request: Request<Incoming>) -> Response<Body> {
         "/bytes" => bytes(number(&query, "n").unwrap_or(0)),
         "/events" => events(number(&query, "n").unwrap_or(3), number(&query, "ms").unwrap_or(100)),
         "/ws" => websocket(request),
+        "/close-port" => {
+            info.close_port.notify_one();
+            // Answer once nothing can connect any more, and close this
+            // connection too: from then on the port refuses.
+            info.port_closed.notified().await;
+            let mut response = text("port closed\n".to_owned());
+            response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            response
+        }
         _ => {
             let mut response = text("not found\n".to_owned());
             *response.status_mut() = StatusCode::NOT_FOUND;

@@ -10,9 +10,13 @@ use http::{HeaderMap, HeaderValue, header};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 /// How often an open tunnel counts as activity.
 const TOUCH_EVERY: Duration = Duration::from_secs(1);
+/// Once one side has closed, how long the other may go on sending: a peer
+/// that never closes its half must not keep the app awake forever.
+const LINGER: Duration = Duration::from_secs(5);
 
 /// Whether the request asks to switch protocols (HTTP/1.1 `Connection:
 /// upgrade` with an `Upgrade` header).
@@ -41,8 +45,7 @@ pub async fn splice(client: OnUpgrade, upstream: OnUpgrade, guard: InFlight, mut
             return;
         }
     };
-    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-    let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
+    let copy = pipe(TokioIo::new(client), TokioIo::new(upstream));
     tokio::pin!(copy);
     let mut touch = tokio::time::interval(TOUCH_EVERY);
     // A tunnel has no request boundary to stop at: it runs on through the
@@ -51,11 +54,8 @@ pub async fn splice(client: OnUpgrade, upstream: OnUpgrade, guard: InFlight, mut
     tokio::pin!(cut);
     loop {
         tokio::select! {
-            result = &mut copy => {
-                match result {
-                    Ok((up, down)) => tracing::debug!(app, up, down, "tunnel closed"),
-                    Err(e) => tracing::debug!(app, error = %e, "tunnel ended with an error"),
-                }
+            (up, down) = &mut copy => {
+                tracing::debug!(app, up, down, "tunnel closed");
                 break;
             }
             _ = touch.tick() => guard.touch(),
@@ -67,4 +67,31 @@ pub async fn splice(client: OnUpgrade, upstream: OnUpgrade, guard: InFlight, mut
     }
     // Dropping the guard touches the app once more: the idle clock starts now.
     drop(guard);
+}
+
+/// Copies both ways; each direction passes its end of stream on. When one
+/// direction is done, the other gets `LINGER` to finish. Returns the bytes
+/// sent up and down.
+async fn pipe<C, U>(client: C, upstream: U) -> (u64, u64)
+where
+    C: AsyncRead + AsyncWrite,
+    U: AsyncRead + AsyncWrite,
+{
+    let (mut client_read, mut client_write) = tokio::io::split(client);
+    let (mut upstream_read, mut upstream_write) = tokio::io::split(upstream);
+    let up = async {
+        let n = tokio::io::copy(&mut client_read, &mut upstream_write).await.unwrap_or(0);
+        let _ = upstream_write.shutdown().await;
+        n
+    };
+    let down = async {
+        let n = tokio::io::copy(&mut upstream_read, &mut client_write).await.unwrap_or(0);
+        let _ = client_write.shutdown().await;
+        n
+    };
+    tokio::pin!(up, down);
+    tokio::select! {
+        n = &mut up => (n, tokio::time::timeout(LINGER, down).await.unwrap_or(0)),
+        n = &mut down => (tokio::time::timeout(LINGER, up).await.unwrap_or(0), n),
+    }
 }

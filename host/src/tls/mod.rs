@@ -71,7 +71,12 @@ fn watch(
         files.iter().flat_map(|f| [absolute(&f.cert), absolute(&f.key)]).unzip();
     let mut debouncer = new_debouncer(QUIET, None, move |events: DebounceEventResult| {
         let Ok(events) = events else { return };
-        let ours = events.iter().flat_map(|e| e.paths.iter()).any(|p| watched.contains(p));
+        // Reading the files (our own reload included) is no change.
+        let ours = events
+            .iter()
+            .filter(|e| !matches!(e.kind, notify::EventKind::Access(_)))
+            .flat_map(|e| e.paths.iter())
+            .any(|p| watched.contains(p));
         if !ours {
             return;
         }

@@ -17,6 +17,11 @@ pub struct GatewayBuilder {
     tick: String,
     flush_interval: String,
     data_dir: Option<PathBuf>,
+    domain: String,
+    /// `[edge]` keys, as TOML literals.
+    edge_keys: Vec<(String, String)>,
+    /// One `[[edge.https]]` per entry: its certs as TOML inline tables.
+    https: Vec<Vec<String>>,
 }
 
 impl Default for GatewayBuilder {
@@ -29,6 +34,9 @@ impl Default for GatewayBuilder {
             tick: "100ms".into(),
             flush_interval: "200ms".into(),
             data_dir: None,
+            domain: "localhost".into(),
+            edge_keys: Vec::new(),
+            https: Vec::new(),
         }
     }
 }
@@ -76,9 +84,27 @@ impl GatewayBuilder {
         self
     }
 
+    /// The domain apps live under (`NAME.DOMAIN`).
+    pub fn domain(mut self, domain: &str) -> Self {
+        self.domain = domain.into();
+        self
+    }
+    /// An `[edge]` key; `value` is a TOML literal such as `"2s"` or `true`.
+    pub fn edge(mut self, key: &str, value: &str) -> Self {
+        self.edge_keys.retain(|(k, _)| k != key);
+        self.edge_keys.push((key.into(), value.into()));
+        self
+    }
+    /// An HTTPS listener on an ephemeral port serving `certs` (SNI picks).
+    pub fn https(mut self, certs: &[&super::tls::IssuedCert]) -> Self {
+        self.https.push(certs.iter().map(|c| c.toml()).collect());
+        self
+    }
+
     pub fn config_text(&self, store: &Path) -> String {
         let mut toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = {:?}\ntick = {:?}\n[policy.params]\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = {:?}\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = {:?}\ntick = {:?}\n[policy.params]\n",
+            self.domain,
             store.display().to_string(),
             self.flush_interval,
             self.policy,
@@ -89,6 +115,15 @@ impl GatewayBuilder {
         toml = toml.replacen("[policy.params]\n", &format!("{keys}[policy.params]\n"), 1);
         for (k, v) in &self.policy_params {
             toml.push_str(&format!("{k} = {v}\n"));
+        }
+        if !self.edge_keys.is_empty() || !self.https.is_empty() {
+            toml.push_str("\n[edge]\n");
+            for (k, v) in &self.edge_keys {
+                toml.push_str(&format!("{k} = {v}\n"));
+            }
+            for certs in &self.https {
+                toml.push_str(&format!("[[edge.https]]\nlisten = \"127.0.0.1:0\"\ncerts = [{}]\n", certs.join(", ")));
+            }
         }
         for app in &self.apps {
             toml.push('\n');
@@ -133,7 +168,13 @@ impl GatewayBuilder {
             .as_str()
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("bad listening event: {listening}"));
-        TestGateway { child: Some(child), addr, logs, store: dir.join("store"), _temp: temp }
+        let mut https_addrs = Vec::new();
+        for nth in 1..=self.https.len() {
+            let listening = logs.wait_for_nth("listening https", "", nth, Duration::from_secs(10)).await;
+            let addr = listening["addr"].as_str().and_then(|a| a.parse().ok());
+            https_addrs.push(addr.unwrap_or_else(|| panic!("bad listening https event: {listening}")));
+        }
+        TestGateway { child: Some(child), addr, https_addrs, logs, store: dir.join("store"), _temp: temp }
     }
 }
 
@@ -160,6 +201,8 @@ pub fn spawn_paastis(args: &[&str]) -> (Child, Logs) {
 pub struct TestGateway {
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// The HTTPS listeners, in the order they were added.
+    pub https_addrs: Vec<SocketAddr>,
     pub logs: Logs,
     pub store: PathBuf,
     _temp: Option<tempfile::TempDir>,

@@ -8,9 +8,10 @@ mod gateway;
 mod logs;
 pub mod policies;
 mod process;
+pub mod tls;
 
 pub use app::AppBuilder;
-pub use client::TestClient;
+pub use client::{TestClient, TestResponse};
 pub use gateway::{GatewayBuilder, TestGateway, run_paastis};
 pub use logs::Logs;
 pub use process::{pid_alive, wait_pid_gone};
