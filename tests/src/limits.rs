@@ -104,3 +104,19 @@ pub async fn requests_over_the_waiting_cap_get_503() {
     assert_eq!(first.status, 503);
     assert!(!first.text().contains("requests waiting"), "{}", first.text());
 }
+
+/// A request head larger than `max_header_bytes` is refused before any
+/// app is woken.
+pub async fn an_oversized_request_head_is_refused() {
+    let gateway = GatewayBuilder::new().edge("max_header_bytes", "16384").app(AppBuilder::new("hello")).spawn().await;
+    let stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let big = "a".repeat(32 * 1024);
+    let head = format!("GET / HTTP/1.1\r\nHost: hello.localhost\r\nX-Big: {big}\r\n\r\n");
+    // The gateway may close before it has read all of it.
+    let _ = write.write_all(head.as_bytes()).await;
+    let answer = within(WAIT, "the oversized head to be refused", read_to_close(&mut read)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{answer}");
+    assert_eq!(gateway.logs.count("waking app", "hello"), 0);
+}

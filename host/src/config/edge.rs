@@ -180,3 +180,38 @@ fn default_drain_grace() -> ConfigDuration {
 fn default_true() -> bool {
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const BASE: &str = "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n";
+
+    #[test]
+    fn defaults_are_sane_and_keys_are_read() {
+        let config = Config::parse(BASE, "p.toml").unwrap();
+        assert_eq!(config.edge.header_read_timeout.0.as_secs(), 10);
+        assert!(config.edge.https.is_empty() && config.edge.waiting_page);
+        let text = format!(
+            "{BASE}[edge]\nidle_keep_alive = \"5s\"\n[[edge.https]]\nlisten = \"127.0.0.1:0\"\ncerts = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n"
+        );
+        let config = Config::parse(&text, "p.toml").unwrap();
+        assert_eq!(config.edge.idle_keep_alive.0.as_secs(), 5);
+        assert_eq!(config.edge.https[0].certs.get_ref()[0].key.to_str(), Some("a.key"));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_line() {
+        let text = format!("{BASE}[edge]\nmax_header_bytes = 100\n");
+        let error = Config::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(error.contains("edge.max_header_bytes") && error.contains("line 5"), "{error}");
+        let text = format!("{BASE}[edge]\n[[edge.https]]\nlisten = \"127.0.0.1:0\"\ncerts = []\n");
+        let error = Config::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(error.contains("edge.https[0].certs") && error.contains("line 7"), "{error}");
+        let text = format!("{BASE}[edge]\nredirect_http_to_https = true\n");
+        let error = Config::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(error.contains("needs an HTTPS listener"), "{error}");
+        let text = format!("{BASE}[edge]\nheader_timeout = \"1s\"\n");
+        assert!(Config::parse(&text, "p.toml").is_err(), "unknown keys are refused");
+    }
+}

@@ -108,3 +108,6 @@ pub fn is_connect_timeout(e: &hyper_util::client::legacy::Error) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests;
