@@ -120,3 +120,27 @@ pub async fn an_oversized_request_head_is_refused() {
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{answer}");
     assert_eq!(gateway.logs.count("waking app", "hello"), 0);
 }
+
+/// The header timeout is for heads in progress only: a keep-alive
+/// connection waiting for its next request is governed by `idle_keep_alive`.
+pub async fn a_keep_alive_connection_outlives_the_header_timeout() {
+    let gateway = GatewayBuilder::new()
+        .edge("header_read_timeout", "\"300ms\"")
+        .edge("idle_keep_alive", "\"1h\"")
+        .app(AppBuilder::new("hello"))
+        .spawn()
+        .await;
+    let stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let get =
+        || http::Request::get("/").header("host", "hello.localhost").body(http_body_util::Empty::<bytes::Bytes>::new());
+    let first = sender.send_request(get().unwrap()).await.unwrap();
+    assert_eq!(first.status(), 200);
+    http_body_util::BodyExt::collect(first.into_body()).await.unwrap();
+    // A slow answer on another connection marks the passing of 1 s, three
+    // header timeouts, without this test sleeping.
+    assert_eq!(gateway.client().get("hello.localhost", "/slow?ms=1000").await.status, 200);
+    let second = sender.send_request(get().unwrap()).await.expect("the idle connection is still open");
+    assert_eq!(second.status(), 200);
+}

@@ -80,6 +80,7 @@ fn main() -> ExitCode {
         limits::a_slow_upstream_gets_504,
         limits::requests_over_the_waiting_cap_get_503,
         limits::an_oversized_request_head_is_refused,
+        limits::a_keep_alive_connection_outlives_the_header_timeout,
         shutdown::sigterm_drains_a_slow_request_then_exits_0,
     ];
     let mut tests = tests;

@@ -1,6 +1,7 @@
 //! Assembles a running gateway from a config: store, backend, apps, policy,
 //! listener, ticker and flusher; and takes it down in order.
 
+mod conn_watch;
 mod server;
 mod ticker;
 

@@ -3,6 +3,7 @@
 //! told to stop; then stops accepting and drains in-flight requests up to a
 //! grace period.
 
+use super::conn_watch::{ActiveGuard, Activity, Expiry, WatchedIo};
 use crate::proxy::drain::{Drain, DrainToken, Phase};
 use crate::proxy::{Proxy, ProxyBody, Scheme};
 use crate::tls::TlsTerminator;
@@ -16,9 +17,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -74,11 +74,9 @@ pub async fn serve(
 
 fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes);
+    // The header read timeout is `conn_watch`'s: hyper's would also cut
+    // idle keep-alive connections.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(None).max_buf_size(limits.max_header_bytes);
     builder.http2().timer(TokioTimer::new()).max_header_list_size(limits.max_header_bytes as u32);
     builder
 }
@@ -107,7 +105,7 @@ async fn accept_loop(
         let tls = listener.tls.clone();
         tokio::spawn(async move {
             match tls {
-                None => connection.serve(stream).await,
+                None => connection.serve(stream, false).await,
                 Some(tls) => connection.serve_tls(stream, &tls).await,
             }
         });
@@ -127,17 +125,21 @@ impl Connection {
     async fn serve_tls(self, stream: TcpStream, tls: &TlsTerminator) {
         let handshake = tls.acceptor().accept(stream);
         match tokio::time::timeout(self.limits.header_read_timeout, handshake).await {
-            Ok(Ok(stream)) => self.serve(stream).await,
+            Ok(Ok(stream)) => {
+                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                self.serve(stream, h2).await
+            }
             Ok(Err(e)) => tracing::debug!(remote = %self.remote, error = %e, "TLS handshake failed"),
             Err(_) => tracing::debug!(remote = %self.remote, "TLS handshake timed out"),
         }
     }
 
-    async fn serve<S>(mut self, stream: S)
+    async fn serve<S>(mut self, stream: S, h2: bool)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let activity = Arc::new(Activity::new());
+        let activity = Activity::new(h2);
+        let stream = WatchedIo::new(stream, activity.clone());
         let (proxy, remote, scheme) = (self.proxy.clone(), self.remote, self.scheme);
         let tracked = activity.clone();
         let service = service_fn(move |request| {
@@ -158,7 +160,12 @@ impl Connection {
                 return;
             }
             () = self.token.reached(Phase::Draining) => {}
-            () = activity.idle_for(self.limits.idle_keep_alive) => {
+            expiry = activity.expired(self.limits.header_read_timeout, self.limits.idle_keep_alive) => {
+                if expiry == Expiry::SlowHead {
+                    // Nothing to finish: a partial head is no request.
+                    tracing::debug!(%remote, "request head not complete within header_read_timeout; connection closed");
+                    return;
+                }
                 tracing::debug!(%remote, "idle keep-alive connection closed");
             }
         }
@@ -174,54 +181,6 @@ impl Connection {
             }
             () = cut.reached(Phase::Cut) => {}
         }
-    }
-}
-
-/// Requests in flight on one connection, and when the last one ended.
-struct Activity {
-    born: Instant,
-    active: AtomicUsize,
-    /// Milliseconds after `born` of the last time the count went to zero.
-    last_idle_ms: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Activity {
-        Activity { born: Instant::now(), active: AtomicUsize::new(0), last_idle_ms: AtomicU64::new(0) }
-    }
-
-    fn begin(self: &Arc<Self>) -> ActiveGuard {
-        self.active.fetch_add(1, Ordering::AcqRel);
-        ActiveGuard { activity: self.clone() }
-    }
-
-    /// Resolves once nothing has been in flight for `limit`.
-    async fn idle_for(&self, limit: Duration) {
-        loop {
-            let wait = if self.active.load(Ordering::Acquire) > 0 {
-                limit
-            } else {
-                let since = Duration::from_millis(self.last_idle_ms.load(Ordering::Acquire));
-                let idle = self.born.elapsed().saturating_sub(since);
-                match limit.checked_sub(idle) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return,
-                }
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
-}
-
-struct ActiveGuard {
-    activity: Arc<Activity>,
-}
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        let a = &self.activity;
-        a.last_idle_ms.store(a.born.elapsed().as_millis() as u64, Ordering::Release);
-        a.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
