@@ -120,3 +120,20 @@ pub async fn plain_http_can_redirect_to_https() {
     assert_eq!(response.headers["location"], format!("https://hello.localhost:{port}/inspect?a=1").as_str());
     assert_eq!(gateway.logs.count("waking app", "hello"), 0, "a redirect does not wake the app");
 }
+
+/// `paastis demo --tls` makes its certificate at start and serves HTTPS with it.
+pub async fn the_demo_serves_https_with_a_generated_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let args = ["demo", "--tls", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--data-dir", &data];
+    let (_child, logs) = crate::support::spawn_paastis(&args);
+    let listening = logs.wait_for("listening https", "", WAIT).await;
+    let addr: std::net::SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
+    let cert = dir.path().join("tls").join("demo-cert.pem");
+    let client = tls::client_trusting_file(&cert, &["h2", "http/1.1"]);
+    let stream = tls::connect(&client, addr, "hello.localhost").await;
+    let (response, version) = tls::get(stream, "hello.localhost", "/").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(version, http::Version::HTTP_2);
+    assert!(response.text().starts_with("Hello from hello!"), "{}", response.text());
+}

@@ -12,7 +12,7 @@ pub mod tls;
 
 pub use app::AppBuilder;
 pub use client::{TestClient, TestResponse};
-pub use gateway::{GatewayBuilder, TestGateway, run_paastis};
+pub use gateway::{GatewayBuilder, TestGateway, run_paastis, spawn_paastis};
 pub use logs::Logs;
 pub use process::{pid_alive, wait_pid_gone};
 

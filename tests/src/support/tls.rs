@@ -73,17 +73,27 @@ impl TestCa {
 
     /// A client trusting this CA only, offering `alpn`.
     pub fn client(&self, alpn: &[&str]) -> TlsConnector {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.der.clone()).expect("CA into the root store");
-        let mut config =
-            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .expect("TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-        TlsConnector::from(Arc::new(config))
+        client_trusting(self.der.clone(), alpn)
     }
+}
+
+/// A client trusting the certificate in the PEM file `path` only.
+pub fn client_trusting_file(path: &Path, alpn: &[&str]) -> TlsConnector {
+    use rustls::pki_types::pem::PemObject;
+    let der = CertificateDer::from_pem_file(path).expect("a PEM certificate");
+    client_trusting(der, alpn)
+}
+
+fn client_trusting(root: CertificateDer<'static>, alpn: &[&str]) -> TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root).expect("root into the store");
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    TlsConnector::from(Arc::new(config))
 }
 
 /// A verified TLS connection to `addr` for `server_name` (SNI).
