@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         tls::a_changed_certificate_is_reloaded_without_dropping_connections,
         tls::plain_http_can_redirect_to_https,
         tls::the_demo_serves_https_with_a_generated_certificate,
+        tls::a_missing_certificate_is_refused_at_startup,
         websocket::a_websocket_echoes_through_an_app_woken_by_the_upgrade,
         websocket::a_live_websocket_keeps_its_app_awake,
         streaming::server_sent_events_pass_through_unbuffered,

@@ -137,3 +137,20 @@ pub async fn the_demo_serves_https_with_a_generated_certificate() {
     assert_eq!(version, http::Version::HTTP_2);
     assert!(response.text().starts_with("Hello from hello!"), "{}", response.text());
 }
+
+/// A certificate that cannot be loaded stops the gateway before it binds,
+/// naming the file.
+pub async fn a_missing_certificate_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let cert = ca.issue(&["hello.localhost"], dir.path(), "hello");
+    let missing = tls::IssuedCert { key: dir.path().join("missing.key"), ..cert };
+    let output = GatewayBuilder::new()
+        .https(&[&missing])
+        .app(AppBuilder::new("hello"))
+        .serve_to_exit(Duration::from_secs(30))
+        .await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing.key"), "{stderr}");
+}

@@ -190,8 +190,25 @@ impl Gateway {
 /// parsed, the policies, and each policy's view of its apps' params. No
 /// store: policies get in-memory state.
 pub async fn check(config: Config) -> Result<(), GatewayError> {
+    check_edge(&config)?;
     let kv = Arc::new(MemoryKv::default());
     build_policies(&Arc::new(config), Watching::No, kv, Telemetry::default()).await.map(|_| ())
+}
+
+/// The files `[edge]` names: certificates and keys, the upstream CA file,
+/// the waiting page template.
+fn check_edge(config: &Config) -> Result<(), GatewayError> {
+    let edge = &config.edge;
+    for https in &edge.https {
+        crate::tls::CertSet::load(https.certs.get_ref())
+            .map_err(|e| GatewayError::Tls { addr: https.listen, source: e.into() })?;
+    }
+    crate::upstream::Upstream::new(edge.upstream_ca_file.as_deref(), edge.upstream_connect_timeout.0)?;
+    if let Some(path) = &edge.waiting_page_template {
+        crate::proxy::WaitingPage::load(path)
+            .map_err(|source| GatewayError::WaitingPage { path: path.clone(), source })?;
+    }
+    Ok(())
 }
 
 /// Loads the built-in policies, the default policy, and the policies
