@@ -227,7 +227,7 @@ async fn https_vs_http(concurrency: u64, secs: u64) {
     let ca_cert = ca_params.self_signed(&ca_key).unwrap_or_else(|e| panic!("{e}"));
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-    let cert = rcgen::CertificateParams::new(vec!["hello.localhost".to_owned()])
+    let cert = rcgen::CertificateParams::new(vec!["hello.localhost".to_owned(), "127.0.0.1".to_owned()])
         .and_then(|p| p.signed_by(&key, &issuer))
         .unwrap_or_else(|e| panic!("{e}"));
     let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
@@ -273,7 +273,8 @@ async fn https_vs_http(concurrency: u64, secs: u64) {
                 tokio::spawn(async move {
                     let mut done = 0u64;
                     while Instant::now() < until {
-                        let Ok(request) = http::Request::get(&uri).body(Empty::new()) else { continue };
+                        let request = http::Request::get(&uri).header("host", "hello.localhost").body(Empty::new());
+                        let Ok(request) = request else { continue };
                         if let Ok(response) = client.request(request).await
                             && response.status() == 200
                             && response.into_body().collect().await.is_ok()
@@ -295,11 +296,18 @@ async fn https_vs_http(concurrency: u64, secs: u64) {
     let https_port = gateway.https_addrs()[0].port();
     let plain_port = gateway.local_addr().port();
     let _ = first_response(&Client::builder(TokioExecutor::new()).build_http(), gateway.local_addr()).await;
-    // hello.localhost must reach 127.0.0.1: the name is in the certificate.
     let https_client = Client::builder(TokioExecutor::new()).build(connector);
-    let https_rps = run(https_client, format!("https://hello.localhost:{https_port}/"), concurrency, secs).await;
+    // One request first, so a broken setup says why instead of 0 req/s.
+    let probe = http::Request::get(format!("https://127.0.0.1:{https_port}/"))
+        .header("host", "hello.localhost")
+        .body(Empty::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Err(e) = https_client.request(probe).await {
+        panic!("HTTPS request failed: {e:?}");
+    }
+    let https_rps = run(https_client, format!("https://127.0.0.1:{https_port}/"), concurrency, secs).await;
     let http_client = Client::builder(TokioExecutor::new()).build_http();
-    let http_rps = run(http_client, format!("http://hello.localhost:{plain_port}/"), concurrency, secs).await;
+    let http_rps = run(http_client, format!("http://127.0.0.1:{plain_port}/"), concurrency, secs).await;
     println!(
         "keep-alive through the same gateway ({concurrency} connections, {secs} s): HTTPS (TLS 1.3, HTTP/1.1) {https_rps:.0} req/s, plain HTTP {http_rps:.0} req/s"
     );
