@@ -9,6 +9,9 @@
 //! - the time from a policy file landing in `policy.dir` to its behaviour
 //!   being seen by a client.
 //!
+//! - HTTPS requests per second with keep-alive (TLS 1.3, HTTP/1.1), next to
+//!   plain HTTP through the same gateway.
+//!
 //! Run: `cargo bench -p paastis --bench gateway` (knobs: BENCH_SECS,
 //! BENCH_CONCURRENCY, BENCH_COLD_RUNS).
 
@@ -34,7 +37,14 @@ fn knob(name: &str, default: u64) -> u64 {
 /// A gateway config with a policies directory beside the store; `app_extra`
 /// goes at the end of the app's entry (a `policy = ...`, its params).
 fn config(store: &std::path::Path, call_on_request: bool, app_extra: &str) -> Config {
-    let text = format!(
+    match Config::parse(&config_text(store, call_on_request, app_extra), "<bench>") {
+        Ok(c) => c,
+        Err(e) => panic!("bench config: {e}"),
+    }
+}
+
+fn config_text(store: &std::path::Path, call_on_request: bool, app_extra: &str) -> String {
+    format!(
         r#"
 [server]
 listen = "127.0.0.1:0"
@@ -56,11 +66,7 @@ command = [{EXE:?}, "demo-app", "--name", "hello", "--port", "{{port}}"]
 "#,
         store = store.join("store").display().to_string(),
         dir = store.display().to_string(),
-    );
-    match Config::parse(&text, "<bench>") {
-        Ok(c) => c,
-        Err(e) => panic!("bench config: {e}"),
-    }
+    )
 }
 
 type HttpClient = Client<HttpConnector, Empty<Bytes>>;
@@ -212,6 +218,104 @@ async fn swap_times(client: &HttpClient, office_hours: &[u8]) {
     gateway.shutdown().await;
 }
 
+/// A gateway with an HTTPS listener whose certificate a fresh CA signed, and
+/// a keep-alive client trusting that CA.
+async fn https_vs_http(concurrency: u64, secs: u64) {
+    use hyper_util::client::legacy::connect::Connect;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap_or_else(|e| panic!("{e}"));
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let cert = rcgen::CertificateParams::new(vec!["hello.localhost".to_owned(), "127.0.0.1".to_owned()])
+        .and_then(|p| p.signed_by(&key, &issuer))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&key_file, key.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
+    let https = format!(
+        "[edge]\n[[edge.https]]\nlisten = \"127.0.0.1:0\"\ncerts = [{{ cert = {:?}, key = {:?} }}]\n",
+        cert_file.display().to_string(),
+        key_file.display().to_string()
+    );
+    let mut text = config_text(dir.path(), true, "");
+    text = text.replacen("[[apps]]", &format!("{https}\n[[apps]]"), 1);
+    let gateway = match Gateway::start(Config::parse(&text, "<bench>").unwrap_or_else(|e| panic!("{e}"))).await {
+        Ok(g) => g,
+        Err(e) => panic!("gateway: {e}"),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca_cert.der().clone()).unwrap_or_else(|e| panic!("{e}"));
+    let tls =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .wrap_connector(http);
+
+    async fn run<C: Connect + Clone + Send + Sync + 'static>(
+        client: Client<C, Empty<Bytes>>,
+        uri: String,
+        concurrency: u64,
+        secs: u64,
+    ) -> f64 {
+        let until = Instant::now() + Duration::from_secs(secs);
+        let workers: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let (client, uri) = (client.clone(), uri.clone());
+                tokio::spawn(async move {
+                    let mut done = 0u64;
+                    while Instant::now() < until {
+                        let request = http::Request::get(&uri).header("host", "hello.localhost").body(Empty::new());
+                        let Ok(request) = request else { continue };
+                        if let Ok(response) = client.request(request).await
+                            && response.status() == 200
+                            && response.into_body().collect().await.is_ok()
+                        {
+                            done += 1;
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        let started = Instant::now();
+        let mut total = 0;
+        for worker in workers {
+            total += worker.await.unwrap_or(0);
+        }
+        total as f64 / started.elapsed().as_secs_f64()
+    }
+    let https_port = gateway.https_addrs()[0].port();
+    let plain_port = gateway.local_addr().port();
+    let _ = first_response(&Client::builder(TokioExecutor::new()).build_http(), gateway.local_addr()).await;
+    let https_client = Client::builder(TokioExecutor::new()).build(connector);
+    // One request first, so a broken setup says why instead of 0 req/s.
+    let probe = http::Request::get(format!("https://127.0.0.1:{https_port}/"))
+        .header("host", "hello.localhost")
+        .body(Empty::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Err(e) = https_client.request(probe).await {
+        panic!("HTTPS request failed: {e:?}");
+    }
+    let https_rps = run(https_client, format!("https://127.0.0.1:{https_port}/"), concurrency, secs).await;
+    let http_client = Client::builder(TokioExecutor::new()).build_http();
+    let http_rps = run(http_client, format!("http://127.0.0.1:{plain_port}/"), concurrency, secs).await;
+    println!(
+        "keep-alive through the same gateway ({concurrency} connections, {secs} s): HTTPS (TLS 1.3, HTTP/1.1) {https_rps:.0} req/s, plain HTTP {http_rps:.0} req/s"
+    );
+    gateway.shutdown().await;
+}
+
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
@@ -232,6 +336,10 @@ async fn main() {
     let concurrency = knob("BENCH_CONCURRENCY", 32);
     let cold_runs = knob("BENCH_COLD_RUNS", 10);
     let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build_http();
+    if std::env::var_os("BENCH_ONLY_HTTPS").is_some() {
+        https_vs_http(concurrency, secs).await;
+        return;
+    }
 
     let mut cold = Vec::new();
     let mut bare = Vec::new();
@@ -267,6 +375,7 @@ async fn main() {
         gateway.shutdown().await;
     }
     swap_times(&client, &office_hours).await;
+    https_vs_http(concurrency, secs).await;
 
     for call_on_request in [true, false] {
         let (gateway, _dir) = start_gateway(call_on_request).await;

@@ -44,6 +44,16 @@ enum Command {
         /// Where the demo keeps its state.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Also serve HTTPS (HTTP/2 and HTTP/1.1), with a self-signed
+        /// certificate generated at start.
+        #[arg(long)]
+        tls: bool,
+        /// Where HTTPS listens with --tls.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        tls_listen: SocketAddr,
+        /// Where the admin API and dashboard listen.
+        #[arg(long, default_value = crate::config::DEFAULT_ADMIN_LISTEN)]
+        admin_listen: SocketAddr,
     },
     /// Check a config file and exit.
     Check {
@@ -148,9 +158,10 @@ async fn run(command: Command) -> ExitCode {
                 Err(e) => failure(anyhow::Error::new(e)),
             }
         }
-        Command::Demo { listen, idle_timeout, data_dir } => {
+        Command::Demo { listen, idle_timeout, data_dir, tls, tls_listen, admin_listen } => {
             let data_dir = data_dir.unwrap_or_else(|| std::env::temp_dir().join("paastis-demo"));
-            match crate::demo::run(DemoOptions { listen, idle_timeout, data_dir }).await {
+            let tls = tls.then_some(tls_listen);
+            match crate::demo::run(DemoOptions { listen, idle_timeout, data_dir, tls, admin_listen }).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => failure(e),
             }

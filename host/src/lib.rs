@@ -20,3 +20,5 @@ pub mod savings;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
+pub mod upstream;

@@ -7,14 +7,20 @@ mod admin_security;
 mod config;
 mod hostile;
 mod hot_swap;
+mod limits;
 mod paas;
 mod persistence;
 mod policy;
 mod routing;
+mod shutdown;
 mod simulate;
 mod sleep;
+mod streaming;
 mod support;
+mod tls;
+mod waiting_page;
 mod wake;
+mod websocket;
 
 use std::process::ExitCode;
 use support::trial;
@@ -95,6 +101,26 @@ fn main() -> ExitCode {
         simulate::a_config_gives_apps_params_and_rates,
         simulate::bad_input_exits_2_with_a_clear_message,
         simulate::office_hours_sees_the_exact_simulated_time,
+        tls::h1_and_h2_are_served_over_tls_through_alpn,
+        tls::sni_picks_the_certificate_wildcards_included,
+        tls::a_changed_certificate_is_reloaded_without_dropping_connections,
+        tls::plain_http_can_redirect_to_https,
+        tls::the_demo_serves_https_with_a_generated_certificate,
+        tls::a_missing_certificate_is_refused_at_startup,
+        websocket::a_websocket_echoes_through_an_app_woken_by_the_upgrade,
+        websocket::a_live_websocket_keeps_its_app_awake,
+        streaming::server_sent_events_pass_through_unbuffered,
+        waiting_page::browsers_get_the_waiting_page_and_other_clients_wait,
+        waiting_page::an_app_can_turn_the_waiting_page_off,
+        waiting_page::the_waiting_page_can_be_a_template_file,
+        limits::a_slowloris_connection_is_closed_by_the_header_timeout,
+        limits::an_idle_keep_alive_connection_is_closed,
+        limits::a_refused_upstream_gets_502,
+        limits::a_slow_upstream_gets_504,
+        limits::requests_over_the_waiting_cap_get_503,
+        limits::an_oversized_request_head_is_refused,
+        limits::a_keep_alive_connection_outlives_the_header_timeout,
+        shutdown::sigterm_drains_a_slow_request_then_exits_0,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

@@ -28,6 +28,8 @@ pub(super) struct Inner {
     pub since: Timestamp,
     pub upstream: Option<http::Uri>,
     pub in_flight: u32,
+    /// Requests waiting for this app to wake (capped by `edge.max_waiting_per_app`).
+    pub waiting: u32,
     /// Numbers the wakes, so a waiter can tell whether the wake it waited on
     /// is the one that failed.
     pub attempt: u64,
@@ -96,6 +98,7 @@ impl App {
                 since,
                 upstream: None,
                 in_flight: 0,
+                waiting: 0,
                 attempt: 0,
                 failure: None,
                 slept_by_gateway,
@@ -143,6 +146,13 @@ impl App {
 
     pub fn state(&self) -> AppState {
         self.lock().state
+    }
+
+    /// Whether the last wake failed and no new one began since: a waiting
+    /// page would only loop on a failing app.
+    pub fn last_wake_failed(&self) -> bool {
+        let inner = self.lock();
+        inner.state == AppState::Asleep && inner.failure.as_ref().is_some_and(|(attempt, _)| *attempt == inner.attempt)
     }
 
     pub fn view(&self) -> AppView {

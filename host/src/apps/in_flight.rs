@@ -31,3 +31,37 @@ impl Drop for InFlight {
         inner.in_flight = inner.in_flight.saturating_sub(1);
     }
 }
+
+/// One request waiting for its app to wake; counted so that a waking app
+/// cannot pile up more waiters than `edge.max_waiting_per_app`.
+pub(super) struct WaitSlot {
+    app: Arc<App>,
+}
+
+impl WaitSlot {
+    /// Takes a slot, counting it in `inner` (held by the caller).
+    pub(super) fn take(app: &Arc<App>, inner: &mut super::app::Inner) -> WaitSlot {
+        inner.waiting += 1;
+        WaitSlot { app: app.clone() }
+    }
+}
+
+impl Drop for WaitSlot {
+    fn drop(&mut self) {
+        let mut inner = self.app.lock();
+        inner.waiting = inner.waiting.saturating_sub(1);
+    }
+}
+
+impl InFlight {
+    pub fn app_name(&self) -> &str {
+        self.app.name()
+    }
+
+    /// Counts as activity now (a long-lived stream or tunnel still open).
+    pub fn touch(&self) {
+        if self.counted {
+            self.app.touch(now_ms());
+        }
+    }
+}

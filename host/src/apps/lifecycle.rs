@@ -1,7 +1,7 @@
 //! Waking and putting apps to sleep: the transitions that involve a backend.
 
 use super::app::App;
-use super::in_flight::InFlight;
+use super::in_flight::{InFlight, WaitSlot};
 use super::probe::Prober;
 use crate::backend::Backend;
 use crate::policy::model::AppState;
@@ -20,6 +20,8 @@ pub enum AdmitError {
     WakeFailed { app: String, reason: Arc<str> },
     #[error("app {app} is still {state} after {waited:?}")]
     TimedOut { app: String, state: &'static str, waited: Duration },
+    #[error("app {app} is waking and already has {waiting} requests waiting for it; try again shortly")]
+    Overloaded { app: String, waiting: u32 },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -38,17 +40,25 @@ pub struct Lifecycle {
     /// Asks the flusher to persist now: state changes are rare and precious.
     persist: Arc<Notify>,
     telemetry: Telemetry,
+    /// Requests that may wait on one waking app.
+    max_waiting: u32,
 }
 
 impl Lifecycle {
     pub fn new(backend: Arc<dyn Backend>, persist: Arc<Notify>, telemetry: Telemetry) -> Arc<Lifecycle> {
-        Arc::new(Lifecycle {
-            backend,
-            registry: std::sync::OnceLock::new(),
-            prober: Prober::default(),
-            persist,
-            telemetry,
-        })
+        Lifecycle::with_edge(backend, persist, telemetry, Prober::default(), u32::MAX)
+    }
+
+    /// With the edge's probe client and cap on waiting requests.
+    pub fn with_edge(
+        backend: Arc<dyn Backend>,
+        persist: Arc<Notify>,
+        telemetry: Telemetry,
+        prober: Prober,
+        max_waiting: u32,
+    ) -> Arc<Lifecycle> {
+        let registry = std::sync::OnceLock::new();
+        Arc::new(Lifecycle { backend, registry, prober, persist, telemetry, max_waiting })
     }
 
     pub(super) fn set_registry(&self, registry: super::Registry) {
@@ -127,6 +137,8 @@ impl Lifecycle {
         let deadline = started + app.config.wake_timeout.0;
         let mut changes = app.subscribe();
         let mut waiting_on: Option<u64> = None;
+        // Declared before the lock guard below, so dropped after it.
+        let mut slot: Option<WaitSlot> = None;
         loop {
             changes.borrow_and_update();
             let state = {
@@ -147,17 +159,25 @@ impl Lifecycle {
                         inner.state
                     }
                     (_, Admission::Passive) => return Err(AdmitError::Asleep { app: app.name().to_owned() }),
+                    (_, Admission::Wake) if slot.is_none() && inner.waiting >= self.max_waiting => {
+                        return Err(AdmitError::Overloaded { app: app.name().to_owned(), waiting: inner.waiting });
+                    }
                     (AppState::Asleep, Admission::Wake) => {
+                        slot.get_or_insert_with(|| WaitSlot::take(app, &mut inner));
                         let attempt = self.begin_wake(app, &mut inner);
                         waiting_on = Some(attempt);
                         inner.state
                     }
                     (AppState::Starting, Admission::Wake) => {
+                        slot.get_or_insert_with(|| WaitSlot::take(app, &mut inner));
                         waiting_on = Some(inner.attempt);
                         inner.state
                     }
                     // Wait for the stop to finish, then wake it again.
-                    (AppState::Stopping, Admission::Wake) => inner.state,
+                    (AppState::Stopping, Admission::Wake) => {
+                        slot.get_or_insert_with(|| WaitSlot::take(app, &mut inner));
+                        inner.state
+                    }
                 }
             };
             if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {

@@ -9,7 +9,7 @@ mod probe;
 pub use app::App;
 pub use in_flight::InFlight;
 pub use lifecycle::{Admission, AdmitError, Lifecycle};
-pub use probe::{join as join_uri, root_cause};
+pub use probe::{Prober, join as join_uri, root_cause};
 
 use crate::backend::Backend;
 use crate::config::Config;
@@ -39,6 +39,18 @@ impl Apps {
         backend: Arc<dyn Backend>,
         telemetry: Telemetry,
     ) -> Result<Apps, StoreError> {
+        Apps::restore_with(config, store, backend, telemetry, &crate::upstream::Upstream::default())
+    }
+
+    /// As `restore`, probing apps through `upstream` and capping the
+    /// requests waiting on a waking app as `[edge]` says.
+    pub fn restore_with(
+        config: &Config,
+        store: Store,
+        backend: Arc<dyn Backend>,
+        telemetry: Telemetry,
+        upstream: &crate::upstream::Upstream,
+    ) -> Result<Apps, StoreError> {
         let mut records = store.load_apps()?;
         let persist = Arc::new(Notify::new());
         let mut by_name = BTreeMap::new();
@@ -58,7 +70,9 @@ impl Apps {
             by_name.insert(name, Arc::new(App::new(app_config.clone(), params, record.as_ref())));
         }
         let by_name: Registry = Arc::new(RwLock::new(by_name));
-        let lifecycle = Lifecycle::new(backend, persist.clone(), telemetry);
+        let prober = Prober::new(upstream);
+        let lifecycle =
+            Lifecycle::with_edge(backend, persist.clone(), telemetry, prober, config.edge.max_waiting_per_app);
         lifecycle.set_registry(by_name.clone());
         Ok(Apps { by_name, lifecycle, store, persist })
     }

@@ -1,15 +1,13 @@
-//! Readiness: the app is ready when its `ready_path` answers over HTTP.
+//! Readiness: the app is ready when its `ready_path` answers over HTTP or
+//! HTTPS (verified, through the shared upstream connector).
 //!
 //! The poll runs every millisecond for the first 50 ms (a refused connect on
 //! loopback costs microseconds), so a fast app is seen within a millisecond of
 //! binding; then it backs off to 50 ms, so a slow one is seen soon without
 //! being hammered.
 
-use bytes::Bytes;
-use http_body_util::Empty;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use crate::upstream::{Upstream, UpstreamClient};
+use http_body_util::{BodyExt, Empty};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -22,22 +20,22 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Prober {
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: UpstreamClient,
 }
 
 impl Default for Prober {
     fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
-        connector.set_nodelay(true);
-        // Probes must never reuse a connection to a previous incarnation of
-        // the app, so no pooling.
-        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
-        Prober { client }
+        Prober::new(&Upstream::default())
     }
 }
 
 impl Prober {
+    pub fn new(upstream: &Upstream) -> Prober {
+        // Probes must never reuse a connection to a previous incarnation of
+        // the app, so no pooling.
+        Prober { client: upstream.unpooled() }
+    }
+
     /// Polls until the app answers or `deadline` passes; the error describes
     /// the last attempt.
     pub async fn wait_ready(&self, upstream: &http::Uri, ready_path: &str, deadline: Instant) -> Result<(), String> {
@@ -63,7 +61,7 @@ impl Prober {
     async fn probe_once(&self, uri: &http::Uri) -> Result<(), String> {
         let request = http::Request::get(uri.clone())
             .header(http::header::USER_AGENT, "paastis-readiness")
-            .body(Empty::new())
+            .body(Empty::new().map_err(|never| match never {}).boxed())
             .map_err(|e| e.to_string())?;
         let response = tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(request))
             .await

@@ -4,6 +4,7 @@
 mod admin;
 mod backends;
 mod duration;
+mod edge;
 mod error;
 mod hooks;
 mod params;
@@ -14,6 +15,7 @@ mod schema;
 pub use admin::{AdminConfig, AdminToken, DEFAULT_ADMIN_LISTEN, DEFAULT_TOKEN_ENV};
 pub use backends::{BackendConfig, PlatformKind};
 pub use duration::ConfigDuration;
+pub use edge::{CertFiles, EdgeConfig, HttpsListener};
 pub use error::ConfigError;
 pub use hooks::HooksConfig;
 pub use rules::RuleConfig;
@@ -38,6 +40,7 @@ impl Config {
                 config.store.path = dir.join(&config.store.path);
             }
             config.policy.resolve_paths(dir);
+            config.edge.resolve_paths(dir);
         }
         Ok(config)
     }

@@ -33,6 +33,8 @@ pub struct Config {
     pub rules: Vec<super::rules::RuleConfig>,
     #[serde(default)]
     pub hooks: super::hooks::HooksConfig,
+    #[serde(default)]
+    pub edge: super::EdgeConfig,
     /// The text the config was parsed from, to point into it later.
     #[serde(skip)]
     pub(super) source: Option<std::sync::Arc<Source>>,
@@ -258,6 +260,8 @@ pub struct AppConfig {
     /// Apps woken together with this one.
     #[serde(default)]
     pub links: Vec<String>,
+    /// Browsers get the waiting page while this app wakes; `edge.waiting_page` if omitted.
+    pub waiting_page: Option<bool>,
 }
 
 impl AppConfig {
@@ -304,6 +308,7 @@ impl AppConfig {
             remote: Some(spec.remote),
             upstream: spec.upstream.map(|u| Spanned::new(0..0, u)),
             links: spec.links,
+            waiting_page: None,
         }
     }
     /// Fills what a rule says and this app does not.
@@ -386,6 +391,7 @@ impl Config {
             return Err(err(policy.span(), "policy.default".into(), unknown_policy(&name)));
         }
         self.admin.validate(file, text)?;
+        self.edge.validate(text, file)?;
         if self.policy.tick.0.is_zero() {
             return Err(ConfigError::at(file, text, None, "policy.tick", "must be greater than zero"));
         }

@@ -7,9 +7,12 @@
 //! - `/inspect`    the request line and headers as JSON
 //! - `/slow?ms=N`  answers after N ms
 //! - `/bytes?n=N`  streams N bytes
+//! - `/events?n=N&ms=M`  server-sent events: N events, M ms apart
+//! - `/ws`         a WebSocket echo
+//! - `/close-port` stops listening but keeps running (a dead upstream)
 
 use bytes::Bytes;
-use futures_util::stream;
+use futures_util::{SinkExt, StreamExt, stream};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
@@ -33,6 +36,8 @@ pub struct DemoApp {
 struct AppInfo {
     name: String,
     started: Instant,
+    close_port: tokio::sync::Notify,
+    port_closed: tokio::sync::Notify,
 }
 
 impl DemoApp {
@@ -42,11 +47,29 @@ impl DemoApp {
         tokio::time::sleep(self.boot_delay).await;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         eprintln!("demo app {} ready on 127.0.0.1:{} after {:?}", self.name, self.port, self.boot_delay);
-        let info = Arc::new(AppInfo { name: self.name, started });
+        let info = Arc::new(AppInfo {
+            name: self.name,
+            started,
+            close_port: tokio::sync::Notify::new(),
+            port_closed: tokio::sync::Notify::new(),
+        });
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut listener = Some(listener);
         loop {
+            let accept = async {
+                match &listener {
+                    Some(l) => l.accept().await,
+                    None => std::future::pending().await,
+                }
+            };
             let (stream, _) = tokio::select! {
-                accepted = listener.accept() => accepted?,
+                accepted = accept => accepted?,
+                () = info.close_port.notified() => {
+                    eprintln!("demo app {} stopped listening", info.name);
+                    listener = None;
+                    info.port_closed.notify_one();
+                    continue;
+                }
                 _ = terminate.recv() => {
                     eprintln!("demo app {} got SIGTERM; exiting in {:?}", info.name, self.stop_delay);
                     tokio::time::sleep(self.stop_delay).await;
@@ -59,7 +82,9 @@ impl DemoApp {
                     let info = info.clone();
                     async move { Ok::<_, Infallible>(handle(&info, request).await) }
                 });
-                let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .await;
             });
         }
     }
@@ -102,6 +127,17 @@ async fn handle(info: &AppInfo, request: Request<Incoming>) -> Response<Body> {
             text(format!("slept {ms} ms\n"))
         }
         "/bytes" => bytes(number(&query, "n").unwrap_or(0)),
+        "/events" => events(number(&query, "n").unwrap_or(3), number(&query, "ms").unwrap_or(100)),
+        "/ws" => websocket(request),
+        "/close-port" => {
+            info.close_port.notify_one();
+            // Answer once nothing can connect any more, and close this
+            // connection too: from then on the port refuses.
+            info.port_closed.notified().await;
+            let mut response = text("port closed\n".to_owned());
+            response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            response
+        }
         _ => {
             let mut response = text("not found\n".to_owned());
             *response.status_mut() = StatusCode::NOT_FOUND;
@@ -128,5 +164,55 @@ fn bytes(total: u64) -> Response<Body> {
     }));
     let mut response = Response::new(BodyExt::boxed(StreamBody::new(frames)));
     response.headers_mut().insert(header::CONTENT_LENGTH, total.into());
+    response
+}
+
+/// `n` server-sent events, `ms` apart, each sent as soon as it is due.
+fn events(n: u64, ms: u64) -> Response<Body> {
+    let frames = stream::unfold(0u64, move |i| async move {
+        if i >= n {
+            return None;
+        }
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        Some((Ok::<_, hyper::Error>(Frame::data(Bytes::from(format!("data: event {i}\n\n")))), i + 1))
+    });
+    let mut response = Response::new(BodyExt::boxed(StreamBody::new(frames)));
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/event-stream"));
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Answers the WebSocket handshake, then echoes every text and binary
+/// message until the client closes.
+fn websocket(mut request: Request<Incoming>) -> Response<Body> {
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    let Some(key) = request.headers().get("sec-websocket-key") else {
+        let mut response = text("expected a WebSocket handshake\n".to_owned());
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        return response;
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        while let Some(Ok(message)) = ws.next().await {
+            if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut response = Response::new(Full::new(Bytes::new()).map_err(|never| match never {}).boxed());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, header::HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, header::HeaderValue::from_static("websocket"));
+    if let Ok(value) = header::HeaderValue::from_str(&accept) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
     response
 }

@@ -2,6 +2,7 @@
 //! run by the process backend, so a new user sees the whole loop at once.
 
 mod app_server;
+mod tls;
 
 pub use app_server::DemoApp;
 
@@ -15,6 +16,10 @@ pub struct DemoOptions {
     pub listen: SocketAddr,
     pub idle_timeout: Duration,
     pub data_dir: PathBuf,
+    /// Also serve HTTPS here, with a certificate generated at start.
+    pub tls: Option<SocketAddr>,
+    /// The admin API and dashboard.
+    pub admin_listen: SocketAddr,
 }
 
 /// The demo's config, written as TOML so it goes through the same parser and
@@ -23,6 +28,17 @@ pub fn demo_config(options: &DemoOptions) -> anyhow::Result<Config> {
     let exe = std::env::current_exe()?;
     let exe = toml::Value::String(exe.display().to_string());
     let data = toml::Value::String(options.data_dir.display().to_string());
+    let https = match options.tls {
+        Some(listen) => {
+            let files = tls::write_self_signed(&options.data_dir)?;
+            format!(
+                "[[edge.https]]\nlisten = \"{listen}\"\ncerts = [{{ cert = {}, key = {} }}]\n",
+                toml::Value::String(files.cert.display().to_string()),
+                toml::Value::String(files.key.display().to_string()),
+            )
+        }
+        None => String::new(),
+    };
     let text = format!(
         r#"
 [server]
@@ -32,12 +48,16 @@ domain = "localhost"
 [store]
 path = {data}
 
+[admin]
+listen = "{admin}"
+
 [policy]
 default = "inactivity"
 tick = "1s"
 [policy.params]
 idle_timeout = "{idle}"
 
+{https}
 [[apps]]
 name = "hello"
 backend = "process"
@@ -55,6 +75,7 @@ wake_timeout = "30s"
 stop_grace = "5s"
 "#,
         listen = options.listen,
+        admin = options.admin_listen,
         idle = humantime::format_duration(options.idle_timeout),
     );
     Ok(Config::parse(&text, "<demo config>")?)
@@ -81,6 +102,18 @@ State is kept in {data}. Press Ctrl-C to stop; every app process stops with the 
 "#,
         data = options.data_dir.display(),
     );
+    if let Some(https) = gateway.https_addrs().first() {
+        let (ip, port) = (https.ip(), https.port());
+        let cert = tls::cert_path(&options.data_dir);
+        println!(
+            r#"HTTPS on https://{https} with a self-signed certificate made at start ({cert}).
+Call it (HTTP/2 through ALPN; --resolve because the certificate names hello.localhost):
+  curl --cacert {cert} --resolve hello.localhost:{port}:{ip} https://hello.localhost:{port}/
+  curl -k -H 'Host: slow.localhost' https://{https}/
+"#,
+            cert = cert.display(),
+        );
+    }
     if let Some(admin) = gateway.admin_addr() {
         println!(
             "Dashboard (apps, savings, events, wake/sleep): http://{admin}/  -  metrics: http://{admin}/metrics\n"

@@ -1,6 +1,7 @@
 //! Assembles a running gateway from a config: store, backend, apps, policy,
 //! listener, ticker and flusher; and takes it down in order.
 
+mod conn_watch;
 mod server;
 mod ticker;
 
@@ -18,12 +19,8 @@ use crate::store::{Store, StoreError};
 use crate::telemetry::{Recorder, Telemetry};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-/// How long in-flight requests may run on after a shutdown begins.
-const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -53,6 +50,20 @@ pub enum GatewayError {
     NoBuiltin,
     #[error(transparent)]
     Watch(crate::policy_gate::watch::WatchError),
+    #[error(transparent)]
+    Upstream(#[from] crate::upstream::UpstreamError),
+    #[error("HTTPS listener {addr}: {source}")]
+    Tls {
+        addr: SocketAddr,
+        #[source]
+        source: crate::tls::TlsError,
+    },
+    #[error("cannot read the waiting page template {path}: {source}")]
+    WaitingPage {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -70,6 +81,7 @@ pub enum GatewayError {
 pub struct Gateway {
     addr: SocketAddr,
     admin_addr: Option<SocketAddr>,
+    https_addrs: Vec<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -93,7 +105,22 @@ impl Gateway {
 
         let backends = Arc::new(Backends::from_config(&config, &store).map_err(GatewayError::Backends)?);
         let backend: Arc<dyn Backend> = backends.clone();
-        let apps = Arc::new(Apps::restore(&config, store.clone(), backend, telemetry.clone())?);
+        let edge = &config.edge;
+        let upstream =
+            crate::upstream::Upstream::new(edge.upstream_ca_file.as_deref(), edge.upstream_connect_timeout.0)?;
+        let apps = Arc::new(Apps::restore_with(&config, store.clone(), backend, telemetry.clone(), &upstream)?);
+        let waiting_page = match &edge.waiting_page_template {
+            Some(path) => crate::proxy::WaitingPage::load(path)
+                .map_err(|source| GatewayError::WaitingPage { path: path.clone(), source })?,
+            None => crate::proxy::WaitingPage::default(),
+        };
+        // Certificates are checked before any port is bound.
+        let mut terminators = Vec::new();
+        for https in &edge.https {
+            let tls = crate::tls::TlsTerminator::new(https.certs.get_ref())
+                .map_err(|source| GatewayError::Tls { addr: https.listen, source })?;
+            terminators.push((https.listen, Arc::new(tls)));
+        }
 
         let listen = config.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)
@@ -113,8 +140,37 @@ impl Gateway {
         };
         let uploader = loader.uploader();
 
+        let mut listeners = vec![server::Listener { tcp: listener, tls: None }];
+        let mut https_addrs = Vec::new();
+        for (listen, tls) in terminators {
+            let tcp = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|source| GatewayError::Listen { addr: listen, source })?;
+            let addr = tcp.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
+            tracing::info!(%addr, "listening https");
+            https_addrs.push(addr);
+            listeners.push(server::Listener { tcp, tls: Some(tls) });
+        }
+        let drain = crate::proxy::drain::Drain::default();
+        let options = crate::proxy::EdgeOptions {
+            upstream,
+            connect_timeout: edge.upstream_connect_timeout.0,
+            response_timeout: edge.upstream_response_timeout.0,
+            waiting_page_default: edge.waiting_page,
+            waiting_page,
+            redirect_to_https_port: https_addrs.first().filter(|_| edge.redirect_http_to_https).map(|a| a.port()),
+            drain: drain.clone(),
+        };
+        let limits = server::Limits {
+            header_read_timeout: edge.header_read_timeout.0,
+            max_header_bytes: *edge.max_header_bytes.get_ref(),
+            idle_keep_alive: edge.idle_keep_alive.0,
+        };
+        let grace = edge.drain_grace.0;
+
         let watcher = loader.spawn().map_err(GatewayError::Watch)?;
-        let proxy = Proxy::new(apps.clone(), gate.clone(), config.server.domain.clone(), telemetry.clone());
+        let proxy =
+            Proxy::with_edge(apps.clone(), gate.clone(), config.server.domain.clone(), telemetry.clone(), options);
         let proxy = Arc::new(proxy.with_admin_token(admin_token.as_ref().and_then(|t| t.value.clone())));
         let admin = match (admin_listener, admin_token) {
             (Some(listener), Some(token)) => {
@@ -158,7 +214,7 @@ impl Gateway {
             let stop = async {
                 let _ = stop_rx.await;
             };
-            server::serve(listener, proxy, stop, DRAIN_GRACE).await;
+            server::serve(listeners, proxy, stop, limits, drain, grace).await;
             if let Some(admin) = admin {
                 admin.shutdown().await;
             }
@@ -174,7 +230,7 @@ impl Gateway {
             }
             tracing::info!("gateway stopped");
         });
-        Ok(Gateway { addr, admin_addr, stop: Some(stop_tx), task })
+        Ok(Gateway { addr, admin_addr, https_addrs, stop: Some(stop_tx), task })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -184,6 +240,11 @@ impl Gateway {
     /// Where the admin API listens, unless it is disabled.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr
+    }
+
+    /// The HTTPS listeners' addresses, in `[[edge.https]]` order.
+    pub fn https_addrs(&self) -> &[SocketAddr] {
+        &self.https_addrs
     }
 
     /// Stops accepting, drains in-flight requests, stops every app the
@@ -205,8 +266,25 @@ pub async fn check(config: Config) -> Result<(), GatewayError> {
     if config.admin.enabled {
         config.admin_token()?;
     }
+    check_edge(&config)?;
     let kv = Arc::new(MemoryKv::default());
     build_policies(&Arc::new(config), Watching::No, kv, Telemetry::default()).await.map(|_| ())
+}
+
+/// The files `[edge]` names: certificates and keys, the upstream CA file,
+/// the waiting page template.
+fn check_edge(config: &Config) -> Result<(), GatewayError> {
+    let edge = &config.edge;
+    for https in &edge.https {
+        crate::tls::CertSet::load(https.certs.get_ref())
+            .map_err(|e| GatewayError::Tls { addr: https.listen, source: e.into() })?;
+    }
+    crate::upstream::Upstream::new(edge.upstream_ca_file.as_deref(), edge.upstream_connect_timeout.0)?;
+    if let Some(path) = &edge.waiting_page_template {
+        crate::proxy::WaitingPage::load(path)
+            .map_err(|source| GatewayError::WaitingPage { path: path.clone(), source })?;
+    }
+    Ok(())
 }
 
 /// Loads the built-in policies, the default policy, and the policies

@@ -1,54 +1,217 @@
-//! Accepts connections and serves them with hyper (HTTP/1.1 and h2c), until
-//! told to stop; then drains in-flight requests up to a grace period.
+//! Accepts connections on every listener (plain HTTP and HTTPS) and serves
+//! them with hyper (HTTP/1.1, and HTTP/2 by ALPN or prior knowledge), until
+//! told to stop; then stops accepting and drains in-flight requests up to a
+//! grace period.
 
-use crate::proxy::Proxy;
+use super::conn_watch::{ActiveGuard, Activity, Expiry, WatchedIo};
+use crate::proxy::drain::{Drain, DrainToken, Phase};
+use crate::proxy::{Proxy, ProxyBody, Scheme};
+use crate::tls::TlsTerminator;
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// What a connection may do before it is closed.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A request head not complete by then closes the connection (slowloris);
+    /// it also bounds the TLS handshake.
+    pub header_read_timeout: Duration,
+    pub max_header_bytes: usize,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_keep_alive: Duration,
+}
 
-pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, stop: impl Future<Output = ()>, grace: Duration) {
+pub struct Listener {
+    pub tcp: TcpListener,
+    /// Present on HTTPS listeners.
+    pub tls: Option<Arc<TlsTerminator>>,
+}
+
+impl Listener {
+    fn scheme(&self) -> Scheme {
+        if self.tls.is_some() { Scheme::Https } else { Scheme::Http }
+    }
+}
+
+pub async fn serve(
+    listeners: Vec<Listener>,
+    proxy: Arc<Proxy>,
+    stop: impl Future<Output = ()>,
+    limits: Limits,
+    drain: Drain,
+    grace: Duration,
+) {
+    let builder = Arc::new(builder(&limits));
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| tokio::spawn(accept_loop(listener, proxy.clone(), builder.clone(), limits, drain.clone())))
+        .collect();
+    stop.await;
+    // Aborting the loops drops the listeners: the ports close at once.
+    for task in &accepting {
+        task.abort();
+    }
+    for task in accepting {
+        let _ = task.await;
+    }
+    tracing::info!(grace = ?grace, "stopped accepting; draining in-flight requests");
+    if !drain.drain(grace).await {
+        tracing::warn!("grace period over; dropping the remaining connections");
+    }
+}
+
+fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(stop);
+    // The header read timeout is `conn_watch`'s: hyper's would also cut
+    // idle keep-alive connections.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(None).max_buf_size(limits.max_header_bytes);
+    builder.http2().timer(TokioTimer::new()).max_header_list_size(limits.max_header_bytes as u32);
+    builder
+}
+
+async fn accept_loop(
+    listener: Listener,
+    proxy: Arc<Proxy>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    limits: Limits,
+    drain: Drain,
+) {
+    let scheme = listener.scheme();
     loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Usually EMFILE: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut stop => break,
+        let (stream, remote) = match listener.tcp.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Usually EMFILE: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
-        let proxy = proxy.clone();
-        let service = service_fn(move |request| {
-            let proxy = proxy.clone();
-            async move { Ok::<_, Infallible>(proxy.handle(request, remote).await) }
-        });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
+        let connection =
+            Connection { proxy: proxy.clone(), builder: builder.clone(), limits, remote, scheme, token: drain.token() };
+        let tls = listener.tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%remote, error = %e, "connection ended with an error");
+            match tls {
+                None => connection.serve(stream, false).await,
+                Some(tls) => connection.serve_tls(stream, &tls).await,
             }
         });
     }
-    drop(listener);
-    tracing::info!(grace = ?grace, "stopped accepting; draining in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!("grace period over; dropping the remaining connections");
+}
+
+struct Connection {
+    proxy: Arc<Proxy>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    limits: Limits,
+    remote: SocketAddr,
+    scheme: Scheme,
+    token: DrainToken,
+}
+
+impl Connection {
+    async fn serve_tls(self, stream: TcpStream, tls: &TlsTerminator) {
+        let handshake = tls.acceptor().accept(stream);
+        match tokio::time::timeout(self.limits.header_read_timeout, handshake).await {
+            Ok(Ok(stream)) => {
+                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                self.serve(stream, h2).await
+            }
+            Ok(Err(e)) => tracing::debug!(remote = %self.remote, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(remote = %self.remote, "TLS handshake timed out"),
+        }
+    }
+
+    async fn serve<S>(mut self, stream: S, h2: bool)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let activity = Activity::new(h2);
+        let stream = WatchedIo::new(stream, activity.clone());
+        let (proxy, remote, scheme) = (self.proxy.clone(), self.remote, self.scheme);
+        let tracked = activity.clone();
+        let service = service_fn(move |request| {
+            let (proxy, activity) = (proxy.clone(), tracked.clone());
+            async move {
+                let active = activity.begin();
+                let response = proxy.handle_on(request, remote, scheme).await;
+                Ok::<_, Infallible>(response.map(|body| ActiveBody { inner: body, _active: Some(active) }))
+            }
+        });
+        let connection = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%remote, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = self.token.reached(Phase::Draining) => {}
+            expiry = activity.expired(self.limits.header_read_timeout, self.limits.idle_keep_alive) => {
+                if expiry == Expiry::SlowHead {
+                    // Nothing to finish: a partial head is no request.
+                    tracing::debug!(%remote, "request head not complete within header_read_timeout; connection closed");
+                    return;
+                }
+                tracing::debug!(%remote, "idle keep-alive connection closed");
+            }
+        }
+        connection.as_mut().graceful_shutdown();
+        // Closing: the connection finishes its in-flight requests, unless
+        // the grace period runs out first.
+        let mut cut = self.token;
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%remote, error = %e, "connection ended with an error");
+                }
+            }
+            () = cut.reached(Phase::Cut) => {}
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps its request counted on the connection
+    /// until its last frame: a long stream is not an idle connection.
+    struct ActiveBody {
+        #[pin]
+        inner: ProxyBody,
+        _active: Option<ActiveGuard>,
+    }
+}
+
+impl Body for ActiveBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(None) | Poll::Ready(Some(Err(_))) = polled {
+            this._active.take();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -1,5 +1,7 @@
 //! The upstream's response body, streamed through untouched, holding the
 //! request's in-flight guard until the last byte (or the client leaving).
+//! A long stream (server-sent events, a big download) also counts as
+//! activity while it flows, at most once a second.
 
 use crate::apps::InFlight;
 use bytes::Bytes;
@@ -7,18 +9,22 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+const TOUCH_EVERY: Duration = Duration::from_secs(1);
 
 pin_project_lite::pin_project! {
     pub struct GuardedBody {
         #[pin]
         inner: Incoming,
         guard: Option<InFlight>,
+        last_touch: Instant,
     }
 }
 
 impl GuardedBody {
     pub fn new(inner: Incoming, guard: InFlight) -> GuardedBody {
-        GuardedBody { inner, guard: Some(guard) }
+        GuardedBody { inner, guard: Some(guard), last_touch: Instant::now() }
     }
 }
 
@@ -29,10 +35,19 @@ impl Body for GuardedBody {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
-        if let Poll::Ready(None) | Poll::Ready(Some(Err(_))) = polled {
+        match &polled {
             // Release the app as soon as the stream ends, not when hyper
             // eventually drops the body.
-            this.guard.take();
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
+                this.guard.take();
+            }
+            Poll::Ready(Some(Ok(_))) if this.last_touch.elapsed() >= TOUCH_EVERY => {
+                *this.last_touch = Instant::now();
+                if let Some(guard) = this.guard.as_ref() {
+                    guard.touch();
+                }
+            }
+            _ => {}
         }
         polled
     }

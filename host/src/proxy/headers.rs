@@ -15,7 +15,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 /// Drops hop-by-hop headers, including those the Connection header names.
-/// `Upgrade` goes too: tunnelling is not proxied as plain HTTP.
+/// `Upgrade` goes too: an upgrade is put back explicitly by the tunnel code.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)

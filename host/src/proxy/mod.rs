@@ -2,28 +2,31 @@
 //! if needed) → upstream, with the body streamed both ways.
 
 mod body;
+pub mod drain;
 mod headers;
 mod responses;
 mod routing;
+mod tunnel;
+mod waiting_page;
 
 pub use responses::{full, text, unavailable};
 /// How the gateway names the app of a Host (the simulator reads logs the same way).
 pub use routing::app_name;
+pub use waiting_page::{WAITING_HEADER, WaitingPage};
 
 use crate::apps::{Admission, AdmitError, App, Apps, InFlight, root_cause};
 use crate::clock::now_ms;
-use crate::policy::model::{Refusal, RequestDecision};
+use crate::policy::model::{AppState, Refusal, RequestDecision};
 use crate::policy_gate::PolicyGate;
 use crate::telemetry::Telemetry;
 use crate::telemetry::metrics::NO_APP;
+use crate::upstream::{Upstream, UpstreamClient, is_connect_timeout};
 use bytes::Bytes;
+use drain::Drain;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,20 +39,72 @@ pub const COLD_START_HEADER: &str = "x-paastis-cold-start";
 pub struct Proxy {
     apps: Arc<Apps>,
     policy: Arc<PolicyGate>,
-    client: Client<HttpConnector, Incoming>,
+    client: UpstreamClient,
     domain: String,
     telemetry: Telemetry,
     /// The admin API's bearer token, stripped from every forwarded request.
     admin_token: Option<String>,
+    edge: EdgeOptions,
+}
+
+/// How the proxy faces clients and upstreams (from `[edge]`).
+pub struct EdgeOptions {
+    pub upstream: Upstream,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+    /// Whether browsers get the waiting page, for apps that do not say.
+    pub waiting_page_default: bool,
+    pub waiting_page: WaitingPage,
+    /// Plain-HTTP requests are redirected to HTTPS on this port.
+    pub redirect_to_https_port: Option<u16>,
+    /// Open tunnels hold a token of it, so a shutdown waits for them.
+    pub drain: Drain,
+}
+
+impl Default for EdgeOptions {
+    fn default() -> Self {
+        EdgeOptions {
+            upstream: Upstream::default(),
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(60),
+            waiting_page_default: false,
+            waiting_page: WaitingPage::default(),
+            redirect_to_https_port: None,
+            drain: Drain::default(),
+        }
+    }
+}
+
+/// Which kind of listener a request came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
 }
 
 impl Proxy {
     pub fn new(apps: Arc<Apps>, policy: Arc<PolicyGate>, domain: String, telemetry: Telemetry) -> Proxy {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
-        Proxy { apps, policy, client, domain, telemetry, admin_token: None }
+        Proxy::with_edge(apps, policy, domain, telemetry, EdgeOptions::default())
+    }
+
+    pub fn with_edge(
+        apps: Arc<Apps>,
+        policy: Arc<PolicyGate>,
+        domain: String,
+        telemetry: Telemetry,
+        edge: EdgeOptions,
+    ) -> Proxy {
+        let client = edge.upstream.pooled(Duration::from_secs(30));
+        Proxy { apps, policy, client, domain, telemetry, admin_token: None, edge }
     }
 
     /// Never forwards `Authorization: Bearer <token>` to an app.
@@ -58,14 +113,27 @@ impl Proxy {
         self
     }
 
+    /// Answers one request that came in over plain HTTP.
+    pub async fn handle(&self, request: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
+        self.handle_on(request, client, Scheme::Http).await
+    }
+
     /// Answers one request, and records it: the access log line (target
     /// `paastis::access`) and the requests metric.
-    pub async fn handle(&self, request: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
+    pub async fn handle_on(
+        &self,
+        request: Request<Incoming>,
+        client: SocketAddr,
+        scheme: Scheme,
+    ) -> Response<ProxyBody> {
         let started = std::time::Instant::now();
         let method = request.method().clone();
         let path = request.uri().path_and_query().map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
         let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let (app, response) = self.route(request, client).await;
+        let (app, response) = match (scheme, self.edge.redirect_to_https_port) {
+            (Scheme::Http, Some(port)) => (None, redirect_to_https(&request, port)),
+            _ => self.route(request, client, scheme).await,
+        };
         let status = response.status().as_u16();
         let app = app.as_deref().map_or(NO_APP, crate::apps::App::name);
         self.telemetry.metrics.request(app, status);
@@ -85,7 +153,12 @@ impl Proxy {
     }
 
     /// The app a request is for (when it names a known one) and its answer.
-    async fn route(&self, request: Request<Incoming>, client: SocketAddr) -> (Option<Arc<App>>, Response<ProxyBody>) {
+    async fn route(
+        &self,
+        request: Request<Incoming>,
+        client: SocketAddr,
+        scheme: Scheme,
+    ) -> (Option<Arc<App>>, Response<ProxyBody>) {
         // HTTP/2 carries the host in :authority, HTTP/1.1 in Host.
         let host = request
             .headers()
@@ -110,19 +183,37 @@ impl Proxy {
             RequestDecision::ForwardPassive => Admission::Passive,
             RequestDecision::Refuse(refusal) => return (Some(app), refused(refusal)),
         };
+        if admission == Admission::Wake && self.wants_waiting_page(&app, &request) {
+            self.apps.lifecycle().wake_in_background(&app);
+            let page = self.edge.waiting_page.render(app.name());
+            return (Some(app), page);
+        }
         let response = match self.apps.lifecycle().admit(&app, admission).await {
-            Ok(in_flight) => self.forward(request, in_flight, client).await,
+            Ok(in_flight) => self.forward(request, in_flight, client, scheme).await,
             Err(e) => admit_failed(&e),
         };
         (Some(app), response)
     }
 
+    /// A browser asking for a page of an app that is not awake, when the
+    /// app has the waiting page on. An app whose last wake failed is not
+    /// given the page (it would refresh forever): the request waits on a
+    /// fresh wake and sees its outcome.
+    fn wants_waiting_page(&self, app: &crate::apps::App, request: &Request<Incoming>) -> bool {
+        app.config.waiting_page.unwrap_or(self.edge.waiting_page_default)
+            && WaitingPage::suits(request)
+            && app.state() != AppState::Awake
+            && !app.last_wake_failed()
+    }
+
     async fn forward(
         &self,
-        request: Request<Incoming>,
+        mut request: Request<Incoming>,
         in_flight: InFlight,
         client: SocketAddr,
+        scheme: Scheme,
     ) -> Response<ProxyBody> {
+        let upgrade = tunnel::requested(request.headers()).map(|value| (value, hyper::upgrade::on(&mut request)));
         let (mut parts, body) = request.into_parts();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri = match crate::apps::join_uri(&in_flight.upstream, path) {
@@ -138,23 +229,54 @@ impl Proxy {
         if let Some(token) = &self.admin_token {
             crate::admin::strip_admin_bearer(&mut parts.headers, token);
         }
-        headers::add_forwarded(&mut parts.headers, client.ip(), "http", original_host.as_ref());
+        headers::add_forwarded(&mut parts.headers, client.ip(), scheme.as_str(), original_host.as_ref());
+        if let Some((value, _)) = &upgrade {
+            tunnel::restore_headers(&mut parts.headers, value.clone());
+        }
         if let Some(authority) = uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
             parts.headers.insert(header::HOST, authority);
         }
         parts.uri = uri;
         parts.version = http::Version::HTTP_11;
-        match self.client.request(Request::from_parts(parts, body)).await {
-            Ok(response) => {
-                let (mut parts, body) = response.into_parts();
-                headers::strip_hop_by_hop(&mut parts.headers);
-                if in_flight.cold_start {
-                    parts.headers.insert(COLD_START_HEADER, HeaderValue::from_static("1"));
-                }
-                Response::from_parts(parts, body::GuardedBody::new(body, in_flight).boxed())
+        let app = in_flight.app_name().to_owned();
+        let sent = self.client.request(Request::from_parts(parts, body.boxed()));
+        let mut response = match tokio::time::timeout(self.edge.response_timeout, sent).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) if is_connect_timeout(&e) => {
+                let message = format!(
+                    "504 upstream timeout: app {app} did not accept a connection within {:?}",
+                    self.edge.connect_timeout
+                );
+                return text(StatusCode::GATEWAY_TIMEOUT, message);
             }
-            Err(e) => text(StatusCode::BAD_GATEWAY, format!("the app did not answer: {}", root_cause(&e))),
+            Ok(Err(e)) => {
+                let message = format!("502 bad gateway: app {app} did not answer: {}", root_cause(&e));
+                return text(StatusCode::BAD_GATEWAY, message);
+            }
+            Err(_) => {
+                let message =
+                    format!("504 upstream timeout: app {app} did not answer within {:?}", self.edge.response_timeout);
+                return text(StatusCode::GATEWAY_TIMEOUT, message);
+            }
+        };
+        let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+        let upstream_upgrade = match (&upgrade, switching) {
+            (Some(_), true) => Some(hyper::upgrade::on(&mut response)),
+            _ => None,
+        };
+        let (mut parts, body) = response.into_parts();
+        let accepted_upgrade = parts.headers.get(header::UPGRADE).cloned();
+        headers::strip_hop_by_hop(&mut parts.headers);
+        if in_flight.cold_start {
+            parts.headers.insert(COLD_START_HEADER, HeaderValue::from_static("1"));
         }
+        if let (Some((requested, client_upgrade)), Some(upstream_upgrade)) = (upgrade, upstream_upgrade) {
+            tunnel::restore_headers(&mut parts.headers, accepted_upgrade.unwrap_or(requested));
+            let token = self.edge.drain.token();
+            tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app));
+            return Response::from_parts(parts, full(Bytes::new()));
+        }
+        Response::from_parts(parts, body::GuardedBody::new(body, in_flight).boxed())
     }
 }
 
@@ -175,6 +297,31 @@ fn admit_failed(error: &AdmitError) -> Response<ProxyBody> {
         AdmitError::Asleep { .. } => 30,
         AdmitError::WakeFailed { .. } => 10,
         AdmitError::TimedOut { .. } => 5,
+        AdmitError::Overloaded { .. } => 5,
     };
     unavailable(error.to_string(), retry_after)
+}
+
+/// A 308 to the same host and path on the HTTPS listener.
+fn redirect_to_https<B>(request: &Request<B>, port: u16) -> Response<ProxyBody> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let Some(host) = host else {
+        return text(StatusCode::BAD_REQUEST, "missing Host header");
+    };
+    let name = host.parse::<http::uri::Authority>().map_or(host.to_owned(), |a| a.host().to_owned());
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let location = match port {
+        443 => format!("https://{name}{path}"),
+        port => format!("https://{name}:{port}{path}"),
+    };
+    let Ok(value) = HeaderValue::from_str(&location) else {
+        return text(StatusCode::BAD_REQUEST, "the Host header cannot make a URL");
+    };
+    let mut response = text(StatusCode::PERMANENT_REDIRECT, format!("moved to {location}"));
+    response.headers_mut().insert(header::LOCATION, value);
+    response
 }

@@ -12,6 +12,7 @@ pub struct AppBuilder {
     params: Vec<(String, String)>,
     /// More keys of the app's entry (`hourly_cost`, `containers`), as TOML literals.
     keys: Vec<(String, String)>,
+    waiting_page: Option<bool>,
 }
 
 impl AppBuilder {
@@ -27,6 +28,7 @@ impl AppBuilder {
             policy: None,
             params: Vec::new(),
             keys: Vec::new(),
+            waiting_page: None,
         }
     }
 
@@ -53,6 +55,11 @@ impl AppBuilder {
     }
     pub fn command(mut self, argv: &[&str]) -> Self {
         self.command = Some(argv.iter().map(|s| s.to_string()).collect());
+        self
+    }
+    /// Whether browsers get the waiting page while this app wakes.
+    pub fn waiting_page(mut self, on: bool) -> Self {
+        self.waiting_page = Some(on);
         self
     }
     /// A per-app policy param; `value` is a TOML literal.
@@ -97,6 +104,9 @@ impl AppBuilder {
         }
         if let Some(policy) = &self.policy {
             toml.push_str(&format!("policy = {policy:?}\n"));
+        }
+        if let Some(on) = self.waiting_page {
+            toml.push_str(&format!("waiting_page = {on}\n"));
         }
         if !self.params.is_empty() {
             toml.push_str("[apps.params]\n");

@@ -21,11 +21,15 @@ pub struct GatewayBuilder {
     admin_keys: Vec<(String, String)>,
     /// `[savings]` keys, as TOML literals.
     savings_keys: Vec<(String, String)>,
-    /// Extra environment for the gateway process (the admin token).
     /// Raw TOML appended to the config (`[[backends]]`, `[[rules]]`, …).
     extra: Vec<String>,
     /// Environment of the gateway process (secrets for the backends).
     env: Vec<(String, String)>,
+    domain: String,
+    /// `[edge]` keys, as TOML literals.
+    edge_keys: Vec<(String, String)>,
+    /// One `[[edge.https]]` per entry: its certs as TOML inline tables.
+    https: Vec<Vec<String>>,
 }
 
 impl Default for GatewayBuilder {
@@ -42,6 +46,9 @@ impl Default for GatewayBuilder {
             savings_keys: Vec::new(),
             extra: Vec::new(),
             env: Vec::new(),
+            domain: "localhost".into(),
+            edge_keys: Vec::new(),
+            https: Vec::new(),
         }
     }
 }
@@ -120,10 +127,27 @@ impl GatewayBuilder {
         self.savings_keys.push((key.into(), value.into()));
         self
     }
+    /// The domain apps live under (`NAME.DOMAIN`).
+    pub fn domain(mut self, domain: &str) -> Self {
+        self.domain = domain.into();
+        self
+    }
+    /// An `[edge]` key; `value` is a TOML literal such as `"2s"` or `true`.
+    pub fn edge(mut self, key: &str, value: &str) -> Self {
+        self.edge_keys.retain(|(k, _)| k != key);
+        self.edge_keys.push((key.into(), value.into()));
+        self
+    }
+    /// An HTTPS listener on an ephemeral port serving `certs` (SNI picks).
+    pub fn https(mut self, certs: &[&super::tls::IssuedCert]) -> Self {
+        self.https.push(certs.iter().map(|c| c.toml()).collect());
+        self
+    }
 
     pub fn config_text(&self, store: &Path) -> String {
         let mut toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = {:?}\ntick = {:?}\n[policy.params]\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = {:?}\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = {:?}\ntick = {:?}\n[policy.params]\n",
+            self.domain,
             store.display().to_string(),
             self.flush_interval,
             self.policy,
@@ -142,6 +166,15 @@ impl GatewayBuilder {
         toml.push_str("\n[savings]\n");
         for (k, v) in &self.savings_keys {
             toml.push_str(&format!("{k} = {v}\n"));
+        }
+        if !self.edge_keys.is_empty() || !self.https.is_empty() {
+            toml.push_str("\n[edge]\n");
+            for (k, v) in &self.edge_keys {
+                toml.push_str(&format!("{k} = {v}\n"));
+            }
+            for certs in &self.https {
+                toml.push_str(&format!("[[edge.https]]\nlisten = \"127.0.0.1:0\"\ncerts = [{}]\n", certs.join(", ")));
+            }
         }
         for app in &self.apps {
             toml.push('\n');
@@ -201,7 +234,13 @@ impl GatewayBuilder {
             }
             false => None,
         };
-        TestGateway { child: Some(child), addr, admin, logs, store: dir.join("store"), _temp: temp }
+        let mut https_addrs = Vec::new();
+        for nth in 1..=self.https.len() {
+            let listening = logs.wait_for_nth("listening https", "", nth, Duration::from_secs(10)).await;
+            let addr = listening["addr"].as_str().and_then(|a| a.parse().ok());
+            https_addrs.push(addr.unwrap_or_else(|| panic!("bad listening https event: {listening}")));
+        }
+        TestGateway { child: Some(child), addr, https_addrs, admin, logs, store: dir.join("store"), _temp: temp }
     }
 }
 
@@ -233,6 +272,8 @@ pub struct TestGateway {
     pub addr: SocketAddr,
     /// The admin listener, unless `[admin] enabled = false`.
     pub admin: Option<SocketAddr>,
+    /// The HTTPS listeners, in the order they were added.
+    pub https_addrs: Vec<SocketAddr>,
     pub logs: Logs,
     pub store: PathBuf,
     _temp: Option<tempfile::TempDir>,

@@ -78,6 +78,11 @@ impl Logs {
         self.wait_for_nth(message, app, 1, limit).await
     }
 
+    /// Every event's message, in order.
+    pub fn messages(&self) -> Vec<String> {
+        self.lines.lock().unwrap().iter().map(|v| v["message"].as_str().unwrap_or("").to_owned()).collect()
+    }
+
     pub fn dump(&self) -> String {
         self.raw.lock().unwrap().join("\n")
     }

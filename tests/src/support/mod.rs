@@ -14,11 +14,12 @@ mod gateway;
 mod logs;
 pub mod policies;
 mod process;
+pub mod tls;
 
 pub use admin::AdminClient;
 pub use app::AppBuilder;
-pub use client::TestClient;
-pub use gateway::{GatewayBuilder, TestGateway, run_paastis};
+pub use client::{TestClient, TestResponse};
+pub use gateway::{GatewayBuilder, TestGateway, run_paastis, spawn_paastis_with_env};
 pub use logs::Logs;
 pub use process::{pid_alive, wait_pid_gone};
 

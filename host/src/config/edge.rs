@@ -1,0 +1,217 @@
+//! `[edge]`: what faces clients and upstreams. HTTPS listeners and their
+//! certificates, limits and timeouts, the waiting page, the drain grace.
+
+use super::ConfigDuration;
+use super::error::ConfigError;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// HTTPS listeners, each with its certificates (SNI picks among them).
+    #[serde(default)]
+    pub https: Vec<HttpsListener>,
+    /// Answer plain-HTTP requests with a 308 to the first HTTPS listener.
+    #[serde(default)]
+    pub redirect_http_to_https: bool,
+    /// The most a request head (request line and headers) may weigh, in bytes.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: Spanned<usize>,
+    /// A client that has not sent a whole request head by then is cut
+    /// off (slowloris).
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: ConfigDuration,
+    /// A keep-alive connection with no request for this long is closed.
+    #[serde(default = "default_idle_keep_alive")]
+    pub idle_keep_alive: ConfigDuration,
+    /// Connecting to an app's upstream; past it the client gets a 504.
+    #[serde(default = "default_upstream_connect_timeout")]
+    pub upstream_connect_timeout: ConfigDuration,
+    /// From the request sent to the upstream to its response head; past it
+    /// the client gets a 504. Bodies then stream without a limit.
+    #[serde(default = "default_upstream_response_timeout")]
+    pub upstream_response_timeout: ConfigDuration,
+    /// PEM certificates trusted for HTTPS upstreams on top of the webpki roots.
+    pub upstream_ca_file: Option<PathBuf>,
+    /// Requests that may wait on one waking app; the next ones get a 503.
+    #[serde(default = "default_max_waiting_per_app")]
+    pub max_waiting_per_app: u32,
+    /// Whether browsers get the waiting page while an app wakes, unless the
+    /// app says otherwise (`waiting_page` in `[[apps]]`).
+    #[serde(default = "default_true")]
+    pub waiting_page: bool,
+    /// An HTML file replacing the built-in waiting page; `{{app}}` is
+    /// replaced by the app's name.
+    pub waiting_page_template: Option<PathBuf>,
+    /// How long in-flight requests may run on after SIGTERM or Ctrl-C.
+    #[serde(default = "default_drain_grace")]
+    pub drain_grace: ConfigDuration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpsListener {
+    pub listen: SocketAddr,
+    pub certs: Spanned<Vec<CertFiles>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertFiles {
+    /// The certificate chain, leaf first, in PEM.
+    pub cert: PathBuf,
+    /// Its private key in PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        EdgeConfig {
+            https: Vec::new(),
+            redirect_http_to_https: false,
+            max_header_bytes: default_max_header_bytes(),
+            header_read_timeout: default_header_read_timeout(),
+            idle_keep_alive: default_idle_keep_alive(),
+            upstream_connect_timeout: default_upstream_connect_timeout(),
+            upstream_response_timeout: default_upstream_response_timeout(),
+            upstream_ca_file: None,
+            max_waiting_per_app: default_max_waiting_per_app(),
+            waiting_page: true,
+            waiting_page_template: None,
+            drain_grace: default_drain_grace(),
+        }
+    }
+}
+
+/// hyper cannot read a request head into a buffer smaller than this.
+const MIN_HEADER_BYTES: usize = 8192;
+
+impl EdgeConfig {
+    /// Paths in `[edge]` are relative to the config file's directory.
+    pub(super) fn resolve_paths(&mut self, dir: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        for listener in &mut self.https {
+            for files in listener.certs.get_mut() {
+                resolve(&mut files.cert);
+                resolve(&mut files.key);
+            }
+        }
+        if let Some(p) = self.upstream_ca_file.as_mut() {
+            resolve(p);
+        }
+        if let Some(p) = self.waiting_page_template.as_mut() {
+            resolve(p);
+        }
+    }
+
+    pub(super) fn validate(&self, text: &str, file: &str) -> Result<(), ConfigError> {
+        let bytes = &self.max_header_bytes;
+        if *bytes.get_ref() < MIN_HEADER_BYTES {
+            return Err(ConfigError::at(
+                file,
+                text,
+                Some(bytes.span()),
+                "edge.max_header_bytes",
+                format!("must be at least {MIN_HEADER_BYTES}"),
+            ));
+        }
+        for (i, listener) in self.https.iter().enumerate() {
+            if listener.certs.get_ref().is_empty() {
+                return Err(ConfigError::at(
+                    file,
+                    text,
+                    Some(listener.certs.span()),
+                    &format!("edge.https[{i}].certs"),
+                    "an HTTPS listener needs at least one { cert, key }",
+                ));
+            }
+        }
+        if self.redirect_http_to_https && self.https.is_empty() {
+            return Err(ConfigError::at(
+                file,
+                text,
+                None,
+                "edge.redirect_http_to_https",
+                "needs an HTTPS listener ([[edge.https]]) to redirect to",
+            ));
+        }
+        for (key, d) in [
+            ("edge.header_read_timeout", self.header_read_timeout),
+            ("edge.idle_keep_alive", self.idle_keep_alive),
+            ("edge.upstream_connect_timeout", self.upstream_connect_timeout),
+            ("edge.upstream_response_timeout", self.upstream_response_timeout),
+        ] {
+            if d.0.is_zero() {
+                return Err(ConfigError::at(file, text, None, key, "must be greater than zero"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_max_header_bytes() -> Spanned<usize> {
+    Spanned::new(0..0, 64 * 1024)
+}
+fn default_header_read_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(10)
+}
+fn default_idle_keep_alive() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
+fn default_upstream_connect_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(5)
+}
+fn default_upstream_response_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
+fn default_max_waiting_per_app() -> u32 {
+    1000
+}
+fn default_drain_grace() -> ConfigDuration {
+    ConfigDuration::from_secs(10)
+}
+fn default_true() -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const BASE: &str = "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n";
+
+    #[test]
+    fn defaults_are_sane_and_keys_are_read() {
+        let config = Config::parse(BASE, "p.toml").unwrap();
+        assert_eq!(config.edge.header_read_timeout.0.as_secs(), 10);
+        assert!(config.edge.https.is_empty() && config.edge.waiting_page);
+        let text = format!(
+            "{BASE}[edge]\nidle_keep_alive = \"5s\"\n[[edge.https]]\nlisten = \"127.0.0.1:0\"\ncerts = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n"
+        );
+        let config = Config::parse(&text, "p.toml").unwrap();
+        assert_eq!(config.edge.idle_keep_alive.0.as_secs(), 5);
+        assert_eq!(config.edge.https[0].certs.get_ref()[0].key.to_str(), Some("a.key"));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_line() {
+        let text = format!("{BASE}[edge]\nmax_header_bytes = 100\n");
+        let error = Config::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(error.contains("edge.max_header_bytes") && error.contains("line 5"), "{error}");
+        let text = format!("{BASE}[edge]\n[[edge.https]]\nlisten = \"127.0.0.1:0\"\ncerts = []\n");
+        let error = Config::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(error.contains("edge.https[0].certs") && error.contains("line 7"), "{error}");
+        let text = format!("{BASE}[edge]\nredirect_http_to_https = true\n");
+        let error = Config::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(error.contains("needs an HTTPS listener"), "{error}");
+        let text = format!("{BASE}[edge]\nheader_timeout = \"1s\"\n");
+        assert!(Config::parse(&text, "p.toml").is_err(), "unknown keys are refused");
+    }
+}

@@ -1,0 +1,113 @@
+//! The one way the gateway talks to apps: plain http, or https with verified
+//! certificates (the webpki roots plus an optional extra CA file). The proxy
+//! and the readiness probe share the connector, so an app that answers the
+//! probe answers the proxy too.
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Request bodies sent upstream: the client's, or nothing (probes).
+pub type UpstreamBody = BoxBody<Bytes, hyper::Error>;
+pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot read the upstream CA file {path}: {reason}")]
+    CaFile { path: PathBuf, reason: String },
+    #[error("cannot set up TLS towards upstreams: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+#[derive(Clone)]
+pub struct Upstream {
+    connector: HttpsConnector<HttpConnector>,
+}
+
+impl Default for Upstream {
+    /// The webpki roots only, with a 5 s connect timeout.
+    fn default() -> Self {
+        let roots = webpki_roots_store();
+        // Infallible with the ring provider's safe defaults.
+        Upstream::with_roots(roots, Duration::from_secs(5)).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+}
+
+impl Upstream {
+    pub fn new(ca_file: Option<&Path>, connect_timeout: Duration) -> Result<Upstream, UpstreamError> {
+        let mut roots = webpki_roots_store();
+        if let Some(path) = ca_file {
+            let bad = |reason: String| UpstreamError::CaFile { path: path.to_owned(), reason };
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| bad(e.to_string()))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(bad("no certificate in it".into()));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| bad(e.to_string()))?;
+            }
+        }
+        Upstream::with_roots(roots, connect_timeout)
+    }
+
+    fn with_roots(roots: RootCertStore, connect_timeout: Duration) -> Result<Upstream, UpstreamError> {
+        // The provider is named rather than taken from the process default,
+        // so another crate enabling a second provider changes nothing here.
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(connect_timeout));
+        // HTTP/1.1 only: upgrades (WebSockets) need it, and apps speak it.
+        let connector =
+            HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(http);
+        Ok(Upstream { connector })
+    }
+
+    /// A pooled client, for proxying.
+    pub fn pooled(&self, idle: Duration) -> UpstreamClient {
+        Client::builder(TokioExecutor::new()).pool_idle_timeout(idle).build(self.connector.clone())
+    }
+
+    /// A client that never reuses a connection: a probe must not reach a
+    /// previous incarnation of the app through a pooled socket.
+    pub fn unpooled(&self) -> UpstreamClient {
+        Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(self.connector.clone())
+    }
+}
+
+fn webpki_roots_store() -> RootCertStore {
+    RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }
+}
+
+/// Whether a client error is the upstream taking too long to connect (a
+/// 504) rather than refusing or failing (a 502).
+pub fn is_connect_timeout(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests;
