@@ -163,7 +163,9 @@ impl GatewayBuilder {
         let config = dir.join("paastis.toml");
         std::fs::write(&config, self.config_text(&dir.join("store"))).expect("write config");
         let (child, logs) = spawn_paastis(&["serve", "--config", &config.display().to_string()]);
-        let listening = logs.wait_for("listening", "", Duration::from_secs(30)).await;
+        // Generous: a start compiles the built-in policy, which can take long
+        // on a loaded machine (policy_new's cargo build runs alongside).
+        let listening = logs.wait_for("listening", "", Duration::from_secs(50)).await;
         let addr: SocketAddr = listening["addr"]
             .as_str()
             .and_then(|a| a.parse().ok())
