@@ -220,7 +220,9 @@ impl GatewayBuilder {
         std::fs::write(&config, self.config_text(&dir.join("store"))).expect("write config");
         let args = ["serve", "--config", &config.display().to_string()];
         let (child, logs) = spawn_paastis_with_env(&args, &self.env);
-        let listening = logs.wait_for("listening", "", Duration::from_secs(30)).await;
+        // Generous: a start compiles the built-in policy, which can take long
+        // on a loaded machine (policy_new's cargo build runs alongside).
+        let listening = logs.wait_for("listening", "", Duration::from_secs(50)).await;
         let addr: SocketAddr = listening["addr"]
             .as_str()
             .and_then(|a| a.parse().ok())
