@@ -4,7 +4,7 @@
 //! `DELETE …/instances` stops it; `GET …/instances` lists them with their
 //! state.
 
-use super::fake_http::{self, Handler, Script};
+use super::fake_http::{self, Script};
 use bytes::Bytes;
 use http::Request;
 use std::collections::{BTreeMap, HashMap};
@@ -40,12 +40,7 @@ impl FakeCleverCloud {
             state: Arc::default(),
             script: Arc::new(Script::default()),
         };
-        let this = fake.clone();
-        let handler: Handler = Arc::new(move |request| {
-            let this = this.clone();
-            Box::pin(async move { this.handle(request).await })
-        });
-        fake.addr = fake_http::serve(handler).await;
+        fake.addr = fake_http::serve_fake(&fake, |this, request| async move { this.handle(request).await }).await;
         fake
     }
 

@@ -3,7 +3,7 @@
 //! and the batch `PATCH /apps/{app}/formation`; every answer carries
 //! `RateLimit-Remaining`. Errors use Heroku's `{"id", "message"}` shape.
 
-use super::fake_http::{self, Fault, Handler, Script};
+use super::fake_http::{self, Fault, FormationApp as App, Script};
 use super::fake_scalingo::Formation;
 use bytes::Bytes;
 use http::Request;
@@ -12,11 +12,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 const VERSION_3: &str = "application/vnd.heroku+json; version=3";
-
-struct App {
-    formation: Formation,
-    upstream: SocketAddr,
-}
 
 #[derive(Default)]
 struct State {
@@ -42,12 +37,7 @@ impl FakeHeroku {
             state,
             script: Arc::new(Script::default()),
         };
-        let this = fake.clone();
-        let handler: Handler = Arc::new(move |request| {
-            let this = this.clone();
-            Box::pin(async move { this.handle(request).await })
-        });
-        fake.addr = fake_http::serve(handler).await;
+        fake.addr = fake_http::serve_fake(&fake, |this, request| async move { this.handle(request).await }).await;
         fake
     }
 
@@ -56,13 +46,7 @@ impl FakeHeroku {
     }
 
     pub async fn add_app(&self, name: &str, formation: Formation) {
-        let state = self.state.clone();
-        let app = name.to_owned();
-        let running = Arc::new(move || {
-            state.lock().unwrap().apps.get(&app).is_some_and(|a| a.formation.values().any(|n| *n > 0))
-        });
-        let upstream = fake_http::app_upstream(name.to_owned(), running).await;
-        self.state.lock().unwrap().apps.insert(name.into(), App { formation, upstream });
+        fake_http::add_formation_app(&self.state, |s| &mut s.apps, name, formation).await;
     }
 
     pub fn upstream(&self, name: &str) -> String {

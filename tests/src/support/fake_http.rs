@@ -19,6 +19,43 @@ use std::time::Duration;
 pub type FakeResponse = Response<Full<Bytes>>;
 pub type Handler = Arc<dyn Fn(Request<Bytes>) -> Pin<Box<dyn Future<Output = FakeResponse> + Send>> + Send + Sync>;
 
+/// Serves a fake API held by clones: each request goes to `handle` with a
+/// clone of `fake`.
+pub async fn serve_fake<T, F, Fut>(fake: &T, handle: F) -> SocketAddr
+where
+    T: Clone + Send + Sync + 'static,
+    F: Fn(T, Request<Bytes>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = FakeResponse> + Send + 'static,
+{
+    let fake = fake.clone();
+    let handler: Handler = Arc::new(move |request| Box::pin(handle(fake.clone(), request)));
+    serve(handler).await
+}
+
+/// An app of a formation-based platform (Scalingo, Heroku): container
+/// amounts per type, and an upstream that answers while any is above zero.
+pub struct FormationApp {
+    pub formation: std::collections::BTreeMap<String, u32>,
+    pub upstream: SocketAddr,
+}
+
+/// Adds a formation app to a fake's state; `apps` finds the app map in it.
+pub async fn add_formation_app<S: Send + 'static>(
+    state: &Arc<Mutex<S>>,
+    apps: fn(&mut S) -> &mut std::collections::BTreeMap<String, FormationApp>,
+    name: &str,
+    formation: std::collections::BTreeMap<String, u32>,
+) {
+    let watched = state.clone();
+    let app = name.to_owned();
+    let running = Arc::new(move || {
+        let mut state = watched.lock().unwrap();
+        apps(&mut state).get(&app).is_some_and(|a| a.formation.values().any(|n| *n > 0))
+    });
+    let upstream = app_upstream(name.to_owned(), running).await;
+    apps(&mut state.lock().unwrap()).insert(name.into(), FormationApp { formation, upstream });
+}
+
 /// Serves `handler` on a fresh loopback port until the runtime ends.
 pub async fn serve(handler: Handler) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake server");

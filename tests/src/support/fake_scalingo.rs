@@ -5,7 +5,7 @@
 //! `Location`. Errors use Scalingo's shapes: 401 `{"error": …}`, 404,
 //! 422 `{"errors": …}`.
 
-use super::fake_http::{self, Fault, Handler, Script};
+use super::fake_http::{self, Fault, FormationApp as App, Script};
 use base64::Engine;
 use bytes::Bytes;
 use http::Request;
@@ -15,11 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub type Formation = BTreeMap<String, u32>;
-
-struct App {
-    formation: Formation,
-    upstream: SocketAddr,
-}
 
 struct Operation {
     app: String,
@@ -59,12 +54,7 @@ impl FakeScalingo {
         let script = Arc::new(Script::default());
         let mut fake =
             FakeScalingo { addr: "127.0.0.1:1".parse().unwrap(), api_token: api_token.into(), state, script };
-        let this = fake.clone();
-        let handler: Handler = Arc::new(move |request| {
-            let this = this.clone();
-            Box::pin(async move { this.handle(request).await })
-        });
-        fake.addr = fake_http::serve(handler).await;
+        fake.addr = fake_http::serve_fake(&fake, |this, request| async move { this.handle(request).await }).await;
         fake
     }
 
@@ -74,13 +64,7 @@ impl FakeScalingo {
 
     /// Adds an app with this formation, served on its own upstream.
     pub async fn add_app(&self, name: &str, formation: Formation) {
-        let state = self.state.clone();
-        let app = name.to_owned();
-        let running = Arc::new(move || {
-            state.lock().unwrap().apps.get(&app).is_some_and(|a| a.formation.values().any(|n| *n > 0))
-        });
-        let upstream = fake_http::app_upstream(name.to_owned(), running).await;
-        self.state.lock().unwrap().apps.insert(name.into(), App { formation, upstream });
+        fake_http::add_formation_app(&self.state, |s| &mut s.apps, name, formation).await;
     }
 
     pub fn upstream(&self, name: &str) -> String {
