@@ -159,12 +159,7 @@ impl Proxy {
         client: SocketAddr,
         scheme: Scheme,
     ) -> (Option<Arc<App>>, Response<ProxyBody>) {
-        // HTTP/2 carries the host in :authority, HTTP/1.1 in Host.
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().authority().map(|a| a.as_str()));
+        let host = routing::request_host(&request);
         let Some(host) = host else {
             return (None, text(StatusCode::BAD_REQUEST, "missing Host header"));
         };
@@ -304,11 +299,7 @@ fn admit_failed(error: &AdmitError) -> Response<ProxyBody> {
 
 /// A 308 to the same host and path on the HTTPS listener.
 fn redirect_to_https<B>(request: &Request<B>, port: u16) -> Response<ProxyBody> {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let host = routing::request_host(request);
     let Some(host) = host else {
         return text(StatusCode::BAD_REQUEST, "missing Host header");
     };

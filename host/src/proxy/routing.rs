@@ -1,5 +1,14 @@
 //! Host header → app name.
 
+/// The host a request is for: HTTP/2 carries it in :authority, HTTP/1.1 in Host.
+pub fn request_host<B>(request: &http::Request<B>) -> Option<&str> {
+    request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+}
+
 /// The app is the label just before the gateway's domain:
 /// `hello.localhost` and `www.hello.localhost` both route to `hello`.
 pub fn app_name<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
