@@ -61,3 +61,21 @@ pub async fn a_param_the_policy_refuses_is_a_config_error_with_its_line() {
     assert!(stderr.contains("line 19") && stderr.contains("apps[0].params.idle_timeout"), "{stderr}");
     assert!(stderr.contains("soon"), "{stderr}");
 }
+
+/// A PaaS backend whose token variable is not set is refused by `paastis
+/// check` as by `serve`, naming the variable and never a value.
+pub async fn a_backend_without_its_token_is_refused_by_check_and_serve() {
+    let text = format!(
+        "{GOOD}\n[[backends]]\nkind = \"scalingo\"\nname = \"scalingo\"\ntoken_env = \"PAASTIS_TEST_TOKEN_NEVER_SET\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paastis.toml");
+    std::fs::write(&path, text).unwrap();
+    for command in ["check", "serve"] {
+        let output = run_paastis(&[command, "--config", &path.display().to_string()]).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{command} accepted a backend without its token");
+        assert!(stderr.contains("PAASTIS_TEST_TOKEN_NEVER_SET is not set"), "{command}: {stderr}");
+        assert!(stderr.contains("backend scalingo"), "{command}: {stderr}");
+    }
+}

@@ -63,6 +63,7 @@ fn main() -> ExitCode {
         config::a_config_error_names_the_file_the_key_and_the_line,
         config::the_issue_example_config_is_accepted,
         config::a_param_the_policy_refuses_is_a_config_error_with_its_line,
+        config::a_backend_without_its_token_is_refused_by_check_and_serve,
         hostile::an_infinite_loop_is_cut_off_and_the_gateway_goes_on,
         hostile::a_memory_bomb_is_cut_off_and_the_gateway_goes_on,
         hostile::a_panic_is_reported_with_its_message_and_the_gateway_goes_on,

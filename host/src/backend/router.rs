@@ -39,6 +39,16 @@ impl Backends {
         Ok(Backends { process, paas, hooks: Hooks::new(config.hooks.clone()) })
     }
 
+    /// What `from_config` would refuse, without a store or a process
+    /// spawner: each backend's credentials are in the environment
+    /// (`paastis check`).
+    pub fn check(config: &Config) -> Result<(), BackendError> {
+        for backend in &config.backends {
+            platform(backend).map_err(|message| BackendError::Setup { name: backend.name().to_owned(), message })?;
+        }
+        Ok(())
+    }
+
     pub fn paas(&self) -> impl Iterator<Item = &Arc<PaasBackend>> {
         self.paas.values()
     }

@@ -267,6 +267,7 @@ pub async fn check(config: Config) -> Result<(), GatewayError> {
         config.admin_token()?;
     }
     check_edge(&config)?;
+    Backends::check(&config).map_err(GatewayError::Backends)?;
     let kv = Arc::new(MemoryKv::default());
     build_policies(&Arc::new(config), Watching::No, kv, Telemetry::default()).await.map(|_| ())
 }
