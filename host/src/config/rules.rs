@@ -22,6 +22,11 @@ pub struct RuleConfig {
     /// Apps woken together with this one, by platform or gateway name.
     #[serde(default)]
     pub links: Vec<String>,
+    /// What the matched apps cost per hour awake (`savings.hourly_cost` if omitted).
+    #[serde(default, deserialize_with = "super::savings::non_negative_opt")]
+    pub hourly_cost: Option<f64>,
+    /// Containers the matched apps run while awake, for the energy estimate.
+    pub containers: Option<u32>,
     #[serde(default)]
     params: ConfigParams,
 }

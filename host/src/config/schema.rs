@@ -249,6 +249,7 @@ pub struct AppConfig {
     #[serde(default)]
     params: ConfigParams,
     /// What this app costs per hour awake; `savings.hourly_cost` if omitted.
+    #[serde(default, deserialize_with = "super::savings::non_negative_opt")]
     pub hourly_cost: Option<f64>,
     /// Containers the app runs while awake (for the energy estimate); 1 if omitted.
     pub containers: Option<u32>,
@@ -303,8 +304,8 @@ impl AppConfig {
             stop_grace: default_stop_grace(),
             policy: spec.policy.map(|p| Spanned::new(0..0, p)),
             params: ConfigParams { values: spec.params, spans: Default::default() },
-            hourly_cost: None,
-            containers: None,
+            hourly_cost: spec.hourly_cost,
+            containers: spec.containers,
             remote: Some(spec.remote),
             upstream: spec.upstream.map(|u| Spanned::new(0..0, u)),
             links: spec.links,
@@ -312,7 +313,16 @@ impl AppConfig {
         }
     }
     /// Fills what a rule says and this app does not.
-    pub fn apply_rule(&mut self, policy: Option<String>, params: &Params, links: Vec<String>) {
+    /// `pricing` is the rule's hourly cost and container count.
+    pub fn apply_rule(
+        &mut self,
+        policy: Option<String>,
+        params: &Params,
+        links: Vec<String>,
+        pricing: (Option<f64>, Option<u32>),
+    ) {
+        self.hourly_cost = self.hourly_cost.or(pricing.0);
+        self.containers = self.containers.or(pricing.1);
         if self.policy.is_none() {
             self.policy = policy.map(|p| Spanned::new(0..0, p));
         }
@@ -340,6 +350,8 @@ pub struct DiscoveredApp {
     pub policy: Option<String>,
     pub params: Params,
     pub links: Vec<String>,
+    pub hourly_cost: Option<f64>,
+    pub containers: Option<u32>,
     pub ready_path: String,
     pub wake_timeout: ConfigDuration,
 }

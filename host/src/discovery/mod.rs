@@ -31,13 +31,13 @@ pub struct Discovery {
 }
 
 /// Fills, in the `[[apps]]` of PaaS backends, what the rules say and the
-/// app entry does not (policy, params, links).
+/// app entry does not (policy, params, links, pricing).
 pub fn apply_rules_to_config(config: &mut Config) {
     let rules = Rules::new(&config.rules);
     for app in &mut config.apps {
         let BackendKind::Named(backend) = &app.backend else { continue };
         if let Some(applied) = rules.apply(backend, app.remote()) {
-            app.apply_rule(applied.policy, &applied.params, applied.links);
+            app.apply_rule(applied.policy, &applied.params, applied.links, (applied.hourly_cost, applied.containers));
         }
     }
 }
@@ -181,6 +181,8 @@ impl Discovery {
             policy: applied.policy.clone(),
             params: applied.params,
             links: applied.links,
+            hourly_cost: applied.hourly_cost,
+            containers: applied.containers,
             ready_path: self.config.ready_path.clone().unwrap_or_else(|| "/".to_owned()),
             wake_timeout: self.config.wake_timeout.unwrap_or(ConfigDuration::from_secs(60)),
         };

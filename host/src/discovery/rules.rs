@@ -18,6 +18,8 @@ pub struct Applied {
     pub policy: Option<String>,
     pub links: Vec<String>,
     pub params: Params,
+    pub hourly_cost: Option<f64>,
+    pub containers: Option<u32>,
 }
 
 impl Rules {
@@ -64,6 +66,8 @@ impl Rules {
             policy: rule.policy.as_deref().map(expand),
             links: rule.links.iter().map(|l| expand(l)).collect(),
             params,
+            hourly_cost: rule.hourly_cost,
+            containers: rule.containers,
         })
     }
 }
@@ -100,6 +104,15 @@ mod tests {
         assert_eq!(applied.params["label"], ParamValue::Text("PR 42".into()));
         assert!(rules.apply("scalingo", "review-pr42-front-old").is_none(), "the whole name must match");
         assert!(rules.apply("scalingo", "api").is_none());
+    }
+
+    #[test]
+    fn a_rule_prices_the_apps_it_matches() {
+        let rules = rules("[[rules]]\nmatch = 'review-.*'\nhourly_cost = 0.03\ncontainers = 2\n");
+        let applied = rules.apply("scalingo", "review-7").unwrap();
+        assert_eq!((applied.hourly_cost, applied.containers), (Some(0.03), Some(2)));
+        let unpriced = self::rules("[[rules]]\nmatch = 'x'\n").apply("heroku", "x").unwrap();
+        assert_eq!((unpriced.hourly_cost, unpriced.containers), (None, None));
     }
 
     #[test]
