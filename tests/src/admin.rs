@@ -140,8 +140,11 @@ pub async fn events_are_recorded_kept_across_restarts_and_trimmed() {
     let admin = gateway.admin();
     let kept = admin.events().await;
     assert!(kept.iter().any(|e| e["kind"] == "woken" && e["id"] == woken["id"]), "kept across restart: {kept:?}");
-    assert_eq!(kept[0]["kind"], "slept", "{kept:?}");
-    assert_eq!(kept[0]["reason"], "gateway shutdown");
+    // The newest: the policies this start loaded, then the last shutdown's sleep.
+    let builtin = |e: &&serde_json::Value| e["kind"] == "policy_loaded" && e["origin"] == "builtin";
+    assert_eq!(kept.iter().take_while(builtin).count(), 1, "the built-in policy, loaded at start: {kept:?}");
+    assert_eq!(kept[1]["kind"], "slept", "{kept:?}");
+    assert_eq!(kept[1]["reason"], "gateway shutdown");
     for _ in 0..3 {
         assert_eq!(admin.post("/apps/hello/wake").await.status, 200);
         assert_eq!(admin.post("/apps/hello/sleep").await.status, 200);

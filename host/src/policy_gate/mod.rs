@@ -74,6 +74,14 @@ impl PolicyGate {
         let builtins: HashMap<String, Arc<Entry>> =
             builtins.into_iter().map(|p| (p.name().to_owned(), Entry::new(p, Origin::Builtin))).collect();
         let last_resort = builtins.get(DEFAULT_POLICY)?.clone();
+        // Built-ins never go through `install`, but operators still see in
+        // the event history which versions the gateway started with.
+        for (name, entry) in &builtins {
+            let sha256 = entry.policy.sha256().to_owned();
+            telemetry
+                .events
+                .emit(None, EventKind::PolicyLoaded { policy: name.clone(), sha256, origin: "builtin".into() });
+        }
         let mut catalog = Catalog::default();
         for (name, entry) in &builtins {
             catalog = catalog.with(name, entry.clone());
