@@ -5,6 +5,7 @@ mod admin;
 mod admin_dashboard;
 mod admin_security;
 mod config;
+mod cooldown;
 mod hostile;
 mod hot_swap;
 mod limits;
@@ -49,6 +50,11 @@ fn main() -> ExitCode {
         wake::wake_timeout_answers_503_with_retry_after,
         wake::an_app_that_cannot_start_gets_503_and_the_gateway_goes_on,
         wake::an_app_that_dies_early_fails_fast,
+        cooldown::a_burst_at_a_failing_app_spawns_a_handful_of_processes,
+        cooldown::the_cool_down_shows_in_the_api_and_an_admin_wake_ends_it,
+        cooldown::a_successful_wake_resets_the_backoff,
+        cooldown::a_browser_gets_a_failure_page_that_retries_after_the_cool_down,
+        cooldown::an_open_tab_does_not_respawn_a_crashing_app_at_its_pace,
         sleep::an_idle_app_is_put_to_sleep,
         sleep::a_request_during_stop_waits_and_wakes_the_app_again,
         sleep::an_app_with_a_request_in_flight_is_not_stopped,
