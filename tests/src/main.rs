@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_dashboard;
+mod admin_limits;
 mod admin_security;
 mod config;
 mod cooldown;
@@ -87,7 +88,12 @@ fn main() -> ExitCode {
         admin::metrics_parse_as_prometheus_text,
         admin_security::a_remote_listener_without_a_token_refuses_to_start,
         admin_security::every_endpoint_refuses_without_the_required_token,
-        admin_security::loopback_needs_no_token_but_checks_a_given_one,
+        admin_security::loopback_without_a_configured_token_needs_none,
+        admin_security::a_configured_token_is_required_on_loopback_too,
+        admin_limits::the_admin_api_answers_over_http2_as_over_http1,
+        admin_limits::idle_and_slow_admin_connections_are_closed,
+        admin_limits::uploads_are_one_at_a_time_and_bounded_in_size,
+        admin_limits::twelve_parallel_oversized_uploads_leave_memory_flat,
         admin_security::admin_paths_and_token_never_cross_the_proxy_port,
         paas::a_wake_restores_the_exact_formation_even_after_a_crash,
         paas::a_hundred_concurrent_requests_make_one_scale_call,
