@@ -155,7 +155,8 @@ pub async fn twelve_parallel_oversized_uploads_leave_memory_flat() {
         let admin = admin.clone();
         async move {
             let request = admin.builder(Method::PUT, &format!("/policies/p{i}")).body(chunked(63 * MB)).unwrap();
-            // The gateway may answer and close before the client has sent it all.
+            // The gateway waits a moment for the rest of a refused body, then closes:
+            // a slow client may still meet a closed connection.
             admin.try_send(request).await.map(|r| r.status.as_u16())
         }
     });

@@ -13,15 +13,19 @@ pub fn list(state: &AdminState) -> Response<AdminBody> {
 }
 
 pub async fn upload(state: &AdminState, name: &str, request: http::Request<Incoming>) -> Response<AdminBody> {
+    let (parts, mut body) = request.into_parts();
     let received = async {
         let turn = state.uploads.begin()?;
-        state.uploads.check_declared(request.headers())?;
-        let bytes = state.uploads.receive(&turn, request.into_body()).await?;
+        state.uploads.check_declared(&parts.headers)?;
+        let bytes = state.uploads.receive(&turn, &mut body).await?;
         Ok::<_, UploadRefused>((turn, bytes))
     };
     let (_turn, bytes) = match received.await {
         Ok(received) => received,
-        Err(refused) => return refuse(&refused),
+        Err(refused) => {
+            super::upload::linger(&mut body).await;
+            return refuse(&refused);
+        }
     };
     match state.uploader.upload(name, &bytes).await {
         Ok(uploaded) => {

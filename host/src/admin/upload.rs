@@ -60,7 +60,7 @@ impl Uploads {
 
     /// Streams the body into a temp file, then reads back the (bounded)
     /// bytes for validation. `_turn` proves the caller holds the slot.
-    pub async fn receive(&self, _turn: &UploadTurn<'_>, mut body: Incoming) -> Result<Vec<u8>, UploadRefused> {
+    pub async fn receive(&self, _turn: &UploadTurn<'_>, body: &mut Incoming) -> Result<Vec<u8>, UploadRefused> {
         let mut file = tokio::fs::File::from_std(tempfile::tempfile()?);
         let mut received: u64 = 0;
         loop {
@@ -83,6 +83,15 @@ impl Uploads {
         Ok(bytes)
     }
 }
+
+/// Before refusing an upload, reads and drops what the client is still
+/// sending, for a moment: a client busy writing its body would otherwise
+/// meet a closed connection (a broken pipe) instead of the answer.
+pub async fn linger(body: &mut Incoming) {
+    let _ = tokio::time::timeout(LINGER, async { while let Some(Ok(_)) = body.frame().await {} }).await;
+}
+
+const LINGER: Duration = Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {
