@@ -1,11 +1,14 @@
 //! Readiness: the app is ready when its `ready_path` answers over HTTP or
-//! HTTPS (verified, through the shared upstream connector).
+//! HTTPS (verified, through the shared upstream connector), and, for a
+//! backend that can tell, the socket that answered is the app's own: an
+//! answer from a stranger on the app's port fails the wake at once.
 //!
 //! The poll runs every millisecond for the first 50 ms (a refused connect on
 //! loopback costs microseconds), so a fast app is seen within a millisecond of
 //! binding; then it backs off to 50 ms, so a slow one is seen soon without
 //! being hammered.
 
+use crate::backend::{ListenerOwner, NotOwned};
 use crate::upstream::{Upstream, UpstreamClient};
 use http_body_util::{BodyExt, Empty};
 use std::time::Duration;
@@ -17,6 +20,16 @@ const FAST_PHASE: Duration = Duration::from_millis(50);
 // a refused connect costs next to nothing.
 const MAX_RETRY: Duration = Duration::from_millis(50);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// Still no good answer at the deadline: the last attempt's failure.
+    #[error("{0}")]
+    NotReady(String),
+    /// Something answered, but not the app.
+    #[error(transparent)]
+    NotOwned(#[from] NotOwned),
+}
 
 #[derive(Clone)]
 pub struct Prober {
@@ -36,20 +49,31 @@ impl Prober {
         Prober { client: upstream.unpooled() }
     }
 
-    /// Polls until the app answers or `deadline` passes; the error describes
-    /// the last attempt.
-    pub async fn wait_ready(&self, upstream: &http::Uri, ready_path: &str, deadline: Instant) -> Result<(), String> {
-        let uri = join(upstream, ready_path)?;
+    /// Polls until the app answers or `deadline` passes. With an `owner`,
+    /// an answer counts only from the app's own listener.
+    pub async fn wait_ready(
+        &self,
+        upstream: &http::Uri,
+        ready_path: &str,
+        deadline: Instant,
+        owner: Option<&ListenerOwner>,
+    ) -> Result<(), ProbeError> {
+        let uri = join(upstream, ready_path).map_err(ProbeError::NotReady)?;
         let started = Instant::now();
         let mut delay = FAST_RETRY;
         loop {
             let last = match self.probe_once(&uri).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if let Some(owner) = owner {
+                        owner.verify().await?;
+                    }
+                    return Ok(());
+                }
                 Err(e) => e,
             };
             let next = Instant::now() + delay;
             if next >= deadline {
-                return Err(last);
+                return Err(ProbeError::NotReady(last));
             }
             tokio::time::sleep_until(next).await;
             if started.elapsed() >= FAST_PHASE {
