@@ -81,6 +81,6 @@ pub fn free_port() -> u16 {
 /// The python3 interpreter, which some test apps are written for.
 pub fn python3() -> &'static str {
     let found = std::process::Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(found, "python3 is missing: install it with `apt-get install -y python3`");
+    assert!(found, "python3 is missing: install it with scripts/test-deps (apt-get install -y python3)");
     "python3"
 }
