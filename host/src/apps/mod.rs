@@ -11,7 +11,7 @@ pub use app::App;
 pub use cooldown::{Backoff, CoolingDown, retry_after_secs};
 pub use in_flight::InFlight;
 pub use lifecycle::{Admission, AdmitError, Lifecycle, LifecycleOptions};
-pub use probe::{Prober, join as join_uri, root_cause};
+pub use probe::{ProbeError, Prober, join as join_uri, root_cause};
 
 use crate::backend::Backend;
 use crate::config::Config;
