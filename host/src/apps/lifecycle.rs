@@ -313,7 +313,8 @@ impl Lifecycle {
             .map_err(|_| (format!("the backend did not start it within {}", config.wake_timeout), Vec::new()))?
             .map_err(|e| (e.to_string(), Vec::new()))?;
         let mut exited = running.exited;
-        let ready = self.options.prober.wait_ready(&running.upstream, config.ready_path(), deadline, running.owner.as_ref());
+        let ready =
+            self.options.prober.wait_ready(&running.upstream, config.ready_path(), deadline, running.owner.as_ref());
         let died = async {
             match exited.as_mut() {
                 Some(rx) => rx.await.unwrap_or_else(|_| "lost track of the process".into()),
