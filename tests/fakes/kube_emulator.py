@@ -11,8 +11,9 @@ what a real API server does and kmock leaves out:
 - scripted faults (`POST /_control/fault`), a token change
   (`POST /_control/token`) and a request log (`GET /_control/log`).
 
-Started by the tests as a child process: it prints `PORT <n>` once it
-listens on 127.0.0.1 and serves until killed.
+Started by the tests as a child process with the token to accept as its
+argument: it prints `PORT <n>` once it listens on 127.0.0.1 and serves until
+killed.
 """
 
 import asyncio
@@ -156,7 +157,8 @@ class PaastisEmulator(kmock.KubernetesEmulator):
 
 
 async def main() -> None:
-    async with PaastisEmulator() as emulator, kmock.Server(emulator) as server:
+    token = sys.argv[1] if len(sys.argv) > 1 else 'test-token'
+    async with PaastisEmulator(token=token) as emulator, kmock.Server(emulator) as server:
         print(f'PORT {server.port}', flush=True)
         await asyncio.Event().wait()
 

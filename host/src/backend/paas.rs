@@ -55,6 +55,11 @@ pub trait Platform: Send + Sync + 'static {
     async fn scale(&self, app: &str, target: &Formation) -> Result<(), ApiError>;
     /// Where the app's traffic goes when nothing in the config says.
     async fn upstream(&self, app: &str) -> Result<String, ApiError>;
+    /// Whether the app serves now (discovery's adoption): by default, any
+    /// process type above zero.
+    async fn is_running(&self, app: &str) -> Result<bool, ApiError> {
+        self.formation(app).await.map(|f| !is_zero(&f))
+    }
     /// A short description of what runs, for the log after a failure.
     async fn describe(&self, app: &str) -> Result<String, ApiError> {
         self.formation(app).await.map(|f| format!("{f:?}"))
@@ -138,7 +143,7 @@ impl PaasBackend {
     }
 
     pub async fn is_running(&self, remote: &str) -> Result<bool, ApiError> {
-        self.platform.formation(remote).await.map(|f| !is_zero(&f))
+        self.platform.is_running(remote).await
     }
 
     /// Where the app's traffic goes: its own override, the backend's

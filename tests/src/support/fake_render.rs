@@ -9,7 +9,7 @@
 //! `Ratelimit-Remaining` and `Ratelimit-Reset`; a scripted storm answers 429
 //! with them (and no Retry-After). Errors are `{"id", "message"}`.
 
-use super::fake_http::{self, Fault, Script};
+use super::fake_http::{self, Script};
 use bytes::Bytes;
 use http::Request;
 use std::collections::{BTreeMap, HashMap};
@@ -117,10 +117,6 @@ impl FakeRender {
         self.state.lock().unwrap().services.get_mut(id).expect("known service").num_instances = n;
     }
 
-    pub fn url_of(&self, id: &str) -> String {
-        self.state.lock().unwrap().services[id].url.clone()
-    }
-
     pub fn is_suspended(&self, id: &str) -> bool {
         self.state.lock().unwrap().services[id].suspended
     }
@@ -151,10 +147,6 @@ impl FakeRender {
     /// 429s answered so far.
     pub fn limited(&self) -> usize {
         self.state.lock().unwrap().limited
-    }
-
-    pub fn fail(&self, fault: Fault) {
-        self.script.push(fault);
     }
 
     async fn handle(&self, request: Request<Bytes>) -> fake_http::FakeResponse {

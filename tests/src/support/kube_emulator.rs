@@ -40,6 +40,7 @@ impl KubeEmulator {
         assert!(python.exists(), "the kmock venv is missing ({}); create it with:\n    {VENV_COMMAND}", python.display());
         let mut child = tokio::process::Command::new(&python)
             .arg(workspace().join("tests/fakes/kube_emulator.py"))
+            .arg(TOKEN)
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -177,15 +178,22 @@ impl KubeEmulator {
         let (this, flag, namespace, name) = (Arc::downgrade(self), serving.clone(), namespace.to_owned(), name.to_owned());
         tokio::spawn(async move {
             while let Some(this) = this.upgrade() {
-                let current = this.get(&namespace, &name).await;
+                // Not created yet, or a scripted fault: look again.
+                let (status, current) = this.call("GET", &deployment(&namespace, &name), None).await;
+                if status != 200 {
+                    drop(this);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
                 let wanted = current["spec"]["replicas"].as_u64().unwrap_or(1);
                 let generation = current["metadata"]["generation"].as_u64().unwrap_or(1);
                 let status = &current["status"];
+                // Pods serve before the status says they are ready.
+                flag.store(wanted > 0, Ordering::SeqCst);
                 if status["observedGeneration"].as_u64() != Some(generation) || status["replicas"].as_u64() != Some(wanted) {
                     let status = json!({"status": {"replicas": wanted, "readyReplicas": wanted, "observedGeneration": generation}});
                     this.call("PATCH", &format!("{}/status", deployment(&namespace, &name)), Some(status)).await;
                 }
-                flag.store(wanted > 0, Ordering::SeqCst);
                 drop(this);
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }

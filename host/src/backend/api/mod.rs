@@ -102,6 +102,13 @@ impl ApiClient {
     ) -> Result<reqwest::Response, ApiError> {
         let mut retry = 0;
         loop {
+            // The platform asked everyone to wait longer than we would for
+            // one call: fail now rather than send what it will refuse.
+            if let Some(wait) = self.limiter.pause_left()
+                && wait > self.retry.max_wait
+            {
+                return Err(ApiError::TooLong { backend: self.backend.clone(), call: call.to_owned(), wait });
+            }
             self.limiter.acquire().await;
             let (failure, retry_after) = match build(&self.http).send().await {
                 Ok(response) => {
@@ -116,7 +123,7 @@ impl ApiClient {
                     {
                         // Everyone waits, not only this call: no storm of
                         // calls the platform will refuse anyway.
-                        self.limiter.pause(wait.min(self.retry.max_wait)).await;
+                        self.limiter.pause(wait).await;
                     }
                     let message = error_message(response).await;
                     let err = ApiError::Status {
@@ -247,7 +254,7 @@ impl ApiClient {
         {
             let until_reset = budget.reset.and_then(header).and_then(retry::parse_reset);
             let delay = match until_reset {
-                Some(reset) if remaining == 0 => reset.min(self.retry.max_wait),
+                Some(reset) if remaining == 0 => reset,
                 _ => budget.refill.saturating_mul((budget.low - remaining) as u32),
             };
             tracing::info!(backend = %self.backend, remaining, delay_ms = delay.as_millis() as u64, "API budget low; slowing down");

@@ -310,6 +310,11 @@ impl Platform for Kubernetes {
         })
     }
 
+    /// Serving: a replica is ready (not only asked for).
+    async fn is_running(&self, id: &str) -> Result<bool, ApiError> {
+        Ok(self.get(&self.id(id)?).await?.running() == Some(true))
+    }
+
     async fn describe(&self, id: &str) -> Result<String, ApiError> {
         let observed = self.get(&self.id(id)?).await?;
         Ok(format!(

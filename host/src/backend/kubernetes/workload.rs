@@ -89,13 +89,15 @@ impl Observed {
         self.ready >= 1 && self.observed_generation.unwrap_or(0) >= self.generation.unwrap_or(0)
     }
 
-    /// Running for discovery: `None` for a workload the gateway put to
-    /// sleep itself (at zero with the annotation), which it knows already.
+    /// Running for discovery: serving once a replica is ready. `None` for a
+    /// workload the gateway put to sleep itself (at zero with the
+    /// annotation), which it knows already, and for one still starting.
     pub fn running(&self) -> Option<bool> {
         match (self.replicas, self.original_replicas()) {
             (0, Some(_)) => None,
             (0, None) => Some(false),
-            _ => Some(true),
+            _ if self.ready >= 1 => Some(true),
+            _ => None,
         }
     }
 }
@@ -225,6 +227,9 @@ mod tests {
         assert!(!observed.is_ready(), "the controller has not seen generation 4");
         observed.observed_generation = Some(4);
         assert!(observed.is_ready());
+        assert_eq!(observed.running(), Some(true));
+        observed.ready = 0;
+        assert_eq!(observed.running(), None, "starting");
         observed.replicas = 0;
         assert_eq!(observed.running(), Some(false), "at zero without the annotation: stopped outside");
         observed.annotations.insert(ORIGINAL_REPLICAS.into(), "3".into());
