@@ -42,8 +42,12 @@ pub async fn a_sleep_and_wake_round_trip_restores_three_replicas() {
     let asleep = cluster.get("review", "shop").await;
     assert_eq!(asleep["spec"]["replicas"], 0);
     assert_eq!(asleep["metadata"]["annotations"][ORIGINAL], "3", "saved on the workload: {asleep}");
-    let patches: Vec<String> =
-        cluster.log().await.into_iter().filter(|l| l.starts_with("PATCH /apis/apps/v1/namespaces/review/deployments/shop ")).collect();
+    let patches: Vec<String> = cluster
+        .log()
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with("PATCH /apis/apps/v1/namespaces/review/deployments/shop "))
+        .collect();
     assert_eq!(patches.len(), 1, "one PATCH, annotation and replicas together: {patches:?}");
 
     let response = gateway.client().get("shop-review.localhost", "/").await;
@@ -82,9 +86,15 @@ pub async fn changes_made_outside_are_followed() {
     assert_eq!(gateway.admin().app("api-review").await["state"], "asleep");
 
     // Scaled up by hand: adopted, served without a wake.
-    cluster.call("PATCH", "/apis/apps/v1/namespaces/review/deployments/api", Some(json!({
-        "metadata": {"annotations": {ORIGINAL: null}}, "spec": {"replicas": 2},
-    }))).await;
+    cluster
+        .call(
+            "PATCH",
+            "/apis/apps/v1/namespaces/review/deployments/api",
+            Some(json!({
+                "metadata": {"annotations": {ORIGINAL: null}}, "spec": {"replicas": 2},
+            })),
+        )
+        .await;
     gateway.logs.wait_for("adopted running app", "api-review", WAIT).await;
     let response = gateway.client().get("api-review.localhost", "/").await;
     assert_eq!(response.status, 200, "{}", response.text());

@@ -68,7 +68,10 @@ impl Platform for Heroku {
     async fn list(&self) -> Result<Vec<RemoteApp>, ApiError> {
         let response = self.call("GET /apps", reqwest::Method::GET, "/apps", None).await?;
         let apps: Vec<AppBody> = self.api.json("GET /apps", response).await?;
-        Ok(apps.into_iter().map(|a| RemoteApp { id: a.name.clone(), name: a.name, running: None, upstream: None }).collect())
+        Ok(apps
+            .into_iter()
+            .map(|a| RemoteApp { id: a.name.clone(), name: a.name, running: None, upstream: None })
+            .collect())
     }
 
     async fn formation(&self, app: &str) -> Result<Formation, ApiError> {

@@ -164,9 +164,7 @@ pub fn refusal(suspenders: &[String], slept_by_gateway: bool) -> Option<String> 
         ));
     }
     if !slept_by_gateway {
-        return Some(
-            "suspended by a user outside Paastis (from the dashboard or the API); resume it there".to_owned(),
-        );
+        return Some("suspended by a user outside Paastis (from the dashboard or the API); resume it there".to_owned());
     }
     None
 }
@@ -213,11 +211,7 @@ impl Platform for Render {
     }
 
     async fn scale(&self, id: &str, target: &Formation) -> Result<(), ApiError> {
-        if target.values().all(|n| *n == 0) {
-            self.suspend(id).await
-        } else {
-            self.wake(id, target, false).await
-        }
+        if target.values().all(|n| *n == 0) { self.suspend(id).await } else { self.wake(id, target, false).await }
     }
 
     async fn upstream(&self, id: &str) -> Result<String, ApiError> {

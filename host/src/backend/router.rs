@@ -149,15 +149,7 @@ fn kubernetes_platform(config: &BackendConfig, retry: RetryPolicy) -> Result<Box
     let namespaces = config.namespaces.as_ref().map(|n| n.get_ref().clone()).unwrap_or_default();
     let selector = config.selector.as_ref().map(|s| s.get_ref().as_str());
     let timeout = config.request_timeout.0;
-    Ok(Box::new(Kubernetes::new(
-        config.name(),
-        source,
-        namespaces,
-        selector,
-        config.rate_limit(),
-        retry,
-        timeout,
-    )))
+    Ok(Box::new(Kubernetes::new(config.name(), source, namespaces, selector, config.rate_limit(), retry, timeout)))
 }
 
 #[async_trait::async_trait]

@@ -196,7 +196,11 @@ fn validate_kubernetes(backend: &BackendConfig, i: usize) -> Result<(), KeyError
                 || !ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         });
         if let Some(bad) = bad {
-            return Err((namespaces.span(), format!("backends[{i}].namespaces"), format!("{bad:?} is not a namespace")));
+            return Err((
+                namespaces.span(),
+                format!("backends[{i}].namespaces"),
+                format!("{bad:?} is not a namespace"),
+            ));
         }
         if namespaces.get_ref().is_empty() {
             return Err((

@@ -10,13 +10,13 @@ pub mod rules;
 use crate::apps::{App, Apps};
 use crate::backend::api::ApiError;
 use crate::backend::{PaasBackend, RemoteApp};
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use crate::clock::now_ms;
 use crate::config::{AppConfig, BackendConfig, BackendKind, Config, ConfigDuration, DiscoveredApp, PlatformKind};
 use crate::policy::model::AppState;
 use crate::policy_gate::PolicyGate;
 use crate::telemetry::EventKind;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use regex::Regex;
 use rules::Rules;
 use std::collections::HashSet;
@@ -167,7 +167,12 @@ impl Discovery {
 
     /// One app as the platform shows it at `fetched_at`: added when new and
     /// wanted, adopted when running, marked asleep when stopped outside.
-    async fn observe(&self, remote: RemoteApp, seen: &mut HashSet<String>, fetched_at: crate::policy::model::Timestamp) {
+    async fn observe(
+        &self,
+        remote: RemoteApp,
+        seen: &mut HashSet<String>,
+        fetched_at: crate::policy::model::Timestamp,
+    ) {
         if self.gateway_app.as_deref().is_some_and(|own| own == remote.name || own == remote.id) {
             return;
         }

@@ -235,9 +235,7 @@ impl FakeRender {
                 None => not_found(),
             },
             ("POST", ["v1", "services", id, "resume"]) => match state.services.get_mut(*id) {
-                Some(service) if !service.suspended => {
-                    error(400, "bad_request", "the service is not suspended")
-                }
+                Some(service) if !service.suspended => error(400, "bad_request", "the service is not suspended"),
                 Some(service) => {
                     service.pending = Some((false, slowness));
                     let n = service.deploys.len();

@@ -37,7 +37,11 @@ impl KubeEmulator {
     /// the venv is missing.
     pub async fn start() -> KubeEmulator {
         let python = workspace().join("target/test-venv/bin/python");
-        assert!(python.exists(), "the kmock venv is missing ({}); create it with:\n    {VENV_COMMAND}", python.display());
+        assert!(
+            python.exists(),
+            "the kmock venv is missing ({}); create it with:\n    {VENV_COMMAND}",
+            python.display()
+        );
         let mut child = tokio::process::Command::new(&python)
             .arg(workspace().join("tests/fakes/kube_emulator.py"))
             .arg(TOKEN)
@@ -92,8 +96,7 @@ impl KubeEmulator {
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let token = self.token.lock().unwrap().clone();
-        let content_type =
-            if method == "PATCH" { "application/merge-patch+json" } else { "application/json" };
+        let content_type = if method == "PATCH" { "application/merge-patch+json" } else { "application/json" };
         let request = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -125,7 +128,8 @@ impl KubeEmulator {
             },
             "status": {},
         });
-        let (status, answer) = self.call("POST", &format!("/apis/apps/v1/namespaces/{namespace}/{kind}"), Some(body)).await;
+        let (status, answer) =
+            self.call("POST", &format!("/apis/apps/v1/namespaces/{namespace}/{kind}"), Some(body)).await;
         assert!(status < 300, "create {name}: {status} {answer}");
     }
 
@@ -165,7 +169,17 @@ impl KubeEmulator {
         answer
             .as_array()
             .map(|entries| {
-                entries.iter().map(|e| format!("{} {} {}", e["method"].as_str().unwrap_or(""), e["path"].as_str().unwrap_or(""), e["status"])).collect()
+                entries
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{} {} {}",
+                            e["method"].as_str().unwrap_or(""),
+                            e["path"].as_str().unwrap_or(""),
+                            e["status"]
+                        )
+                    })
+                    .collect()
             })
             .unwrap_or_default()
     }
@@ -175,7 +189,8 @@ impl KubeEmulator {
     /// returned flag says whether a replica serves.
     pub fn control(self: &Arc<Self>, namespace: &str, name: &str) -> Arc<AtomicBool> {
         let serving = Arc::new(AtomicBool::new(false));
-        let (this, flag, namespace, name) = (Arc::downgrade(self), serving.clone(), namespace.to_owned(), name.to_owned());
+        let (this, flag, namespace, name) =
+            (Arc::downgrade(self), serving.clone(), namespace.to_owned(), name.to_owned());
         tokio::spawn(async move {
             while let Some(this) = this.upgrade() {
                 // Not created yet, or a scripted fault: look again.
@@ -190,7 +205,9 @@ impl KubeEmulator {
                 let status = &current["status"];
                 // Pods serve before the status says they are ready.
                 flag.store(wanted > 0, Ordering::SeqCst);
-                if status["observedGeneration"].as_u64() != Some(generation) || status["replicas"].as_u64() != Some(wanted) {
+                if status["observedGeneration"].as_u64() != Some(generation)
+                    || status["replicas"].as_u64() != Some(wanted)
+                {
                     let status = json!({"status": {"replicas": wanted, "readyReplicas": wanted, "observedGeneration": generation}});
                     this.call("PATCH", &format!("{}/status", deployment(&namespace, &name)), Some(status)).await;
                 }

@@ -26,7 +26,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::OnceCell;
-use workload::{Id, Kind, Observed, ORIGINAL_REPLICAS, UPSTREAM, Workload};
+use workload::{Id, Kind, ORIGINAL_REPLICAS, Observed, UPSTREAM, Workload};
 
 /// The one "process type" of a workload.
 pub const REPLICAS: &str = "replicas";
@@ -90,7 +90,9 @@ impl Kubernetes {
         match e {
             kube::Error::Api(status) => {
                 let message = match status.code {
-                    401 => "Unauthorized: the API server refused the credentials (token revoked or expired?)".to_owned(),
+                    401 => {
+                        "Unauthorized: the API server refused the credentials (token revoked or expired?)".to_owned()
+                    }
                     _ if status.message.is_empty() => status.reason.clone(),
                     _ => status.message.clone(),
                 };

@@ -120,11 +120,7 @@ pub trait Workload:
     fn observe(&self) -> Observed {
         let (replicas, ready, observed_generation, pod_labels) = self.numbers();
         Observed {
-            id: Id {
-                kind: Self::KIND,
-                namespace: self.namespace().unwrap_or_default(),
-                name: self.name_any(),
-            },
+            id: Id { kind: Self::KIND, namespace: self.namespace().unwrap_or_default(), name: self.name_any() },
             replicas,
             ready,
             generation: self.meta().generation,
@@ -166,7 +162,11 @@ impl Workload for StatefulSet {
 
 /// `http://<service>.<namespace>.svc:<port>` of the first Service whose
 /// selector picks these pod labels.
-pub fn service_upstream(services: &[Service], namespace: &str, pod_labels: &BTreeMap<String, String>) -> Option<String> {
+pub fn service_upstream(
+    services: &[Service],
+    namespace: &str,
+    pod_labels: &BTreeMap<String, String>,
+) -> Option<String> {
     services.iter().find_map(|service| {
         let spec = service.spec.as_ref()?;
         let selector = spec.selector.as_ref().filter(|s| !s.is_empty())?;
