@@ -36,8 +36,10 @@ enum Command {
     },
     /// Run the gateway with two demo apps on the local process backend.
     Demo {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Where the gateway listens; repeat it for several addresses. By
+        /// default both loopbacks, as browsers try [::1] first for *.localhost.
+        #[arg(long, default_values = ["127.0.0.1:8080", "[::1]:8080"])]
+        listen: Vec<SocketAddr>,
         /// How long an app may stay idle before the policy puts it to sleep.
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
@@ -296,4 +298,22 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn the_demo_listens_on_both_loopbacks_by_default() {
+        let Command::Demo { listen, .. } = Cli::parse_from(["paastis", "demo"]).command else { unreachable!() };
+        let listen: Vec<String> = listen.iter().map(ToString::to_string).collect();
+        assert_eq!(listen, ["127.0.0.1:8080", "[::1]:8080"]);
+        let Command::Demo { listen, .. } = Cli::parse_from(["paastis", "demo", "--listen", "127.0.0.1:9000"]).command
+        else {
+            unreachable!()
+        };
+        assert_eq!(listen.len(), 1);
+    }
 }

@@ -79,3 +79,38 @@ pub async fn a_backend_without_its_token_is_refused_by_check_and_serve() {
         assert!(stderr.contains("backend scalingo"), "{command}: {stderr}");
     }
 }
+
+/// `paastis check` refuses what `serve` refuses: the proxy and the admin
+/// API on one port, a `policy.dir` that is not there, an app on port 0.
+pub async fn check_refuses_what_serve_refuses() {
+    let port = crate::support::free_port();
+    let shared = GOOD.replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""))
+        + &format!("\n[admin]\nlisten = \"127.0.0.1:{port}\"\n");
+    let no_dir = GOOD.replace("tick = \"1s\"", "tick = \"1s\"\ndir = \"/nonexistent/paastis-policies\"");
+    let port_zero = GOOD.replace("port = 9001", "port = 0");
+    let cases = [
+        (shared, vec!["admin.listen", "each listener needs its own port"]),
+        (no_dir, vec!["policy.dir /nonexistent/paastis-policies is not a directory"]),
+        (port_zero, vec!["line 15", "apps[0].port", "omit it"]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("case{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        for command in ["check", "serve"] {
+            let output = run_paastis(&[command, "--config", &path.display().to_string()]).await;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "{command} accepted case {i}: {stderr}");
+            for fragment in expected {
+                assert!(stderr.contains(fragment), "{command}, case {i}: {stderr}");
+            }
+        }
+    }
+}
+
+/// An error found after parsing (a value with no position of its own)
+/// points at the key's own line, not at line 1.
+pub async fn a_zero_tick_points_at_its_line() {
+    let (stderr, _) = serve_error(&GOOD.replace("tick = \"1s\"", "tick = \"0s\"")).await;
+    assert!(stderr.contains("line 7") && stderr.contains("policy.tick"), "{stderr}");
+}

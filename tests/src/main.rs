@@ -12,6 +12,8 @@ mod hostile;
 mod hot_swap;
 mod kubernetes;
 mod limits;
+mod listen;
+mod malformed;
 mod paas;
 mod persistence;
 mod policy;
@@ -63,11 +65,16 @@ fn main() -> ExitCode {
         cooldown::an_open_tab_does_not_respawn_a_crashing_app_at_its_pace,
         herd::two_hundred_requests_to_a_sleeping_python_server_all_get_through_quickly,
         herd::requests_above_the_cap_queue_and_the_queue_is_bounded,
+        listen::the_gateway_serves_on_every_address_of_a_listen_list,
+        listen::the_demo_listens_on_both_loopbacks,
         sleep::an_idle_app_is_put_to_sleep,
         sleep::a_request_during_stop_waits_and_wakes_the_app_again,
         sleep::an_app_with_a_request_in_flight_is_not_stopped,
         sleep::an_app_that_ignores_sigterm_is_killed_after_the_grace_period,
         routing::an_unknown_host_gets_404_without_contacting_an_upstream,
+        malformed::the_host_is_never_ambiguous,
+        malformed::a_malformed_chunked_body_gets_400,
+        malformed::connect_gets_405,
         routing::method_path_query_and_headers_pass_through,
         routing::a_large_body_streams_both_ways,
         persistence::a_restart_keeps_activity_and_state,
@@ -78,6 +85,8 @@ fn main() -> ExitCode {
         config::the_issue_example_config_is_accepted,
         config::a_param_the_policy_refuses_is_a_config_error_with_its_line,
         config::a_backend_without_its_token_is_refused_by_check_and_serve,
+        config::check_refuses_what_serve_refuses,
+        config::a_zero_tick_points_at_its_line,
         render::a_sleep_and_wake_round_trip_restores_three_instances,
         render::a_service_suspended_for_billing_gets_a_clear_503,
         render::discovery_pages_through_150_services,
@@ -136,6 +145,7 @@ fn main() -> ExitCode {
         tls::plain_http_can_redirect_to_https,
         tls::the_demo_serves_https_with_a_generated_certificate,
         tls::a_missing_certificate_is_refused_at_startup,
+        tls::a_wildcard_over_localhost_is_warned_about_at_startup,
         websocket::a_websocket_echoes_through_an_app_woken_by_the_upgrade,
         websocket::a_live_websocket_keeps_its_app_awake,
         streaming::server_sent_events_pass_through_unbuffered,

@@ -165,3 +165,18 @@ pub async fn a_missing_certificate_is_refused_at_startup() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("missing.key"), "{stderr}");
 }
+
+/// A certificate for `*.localhost` only cannot serve `app.localhost` (clients
+/// refuse a wildcard over one label): the gateway says so at startup.
+pub async fn a_wildcard_over_localhost_is_warned_about_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let wildcard = ca.issue(&["*.localhost"], dir.path(), "wildcard");
+    let good = ca.issue(&["*.apps.localhost"], dir.path(), "good");
+    let gateway = GatewayBuilder::new().https(&[&wildcard, &good]).app(AppBuilder::new("hello")).spawn().await;
+    let warned = gateway.logs.wait_for("certificate wildcard directly under a single label: browsers and TLS clients refuse it as they refuse *.com, so it cannot serve app names under it; list the app names (hello.localhost) instead", "", WAIT).await;
+    assert_eq!(warned["level"], "WARN", "{warned}");
+    assert_eq!(warned["name"], "*.localhost", "{warned}");
+    let warnings = gateway.logs.matching(warned["message"].as_str().unwrap(), |_| true);
+    assert_eq!(warnings.len(), 1, "*.apps.localhost is fine: {warnings:?}");
+}

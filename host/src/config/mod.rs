@@ -7,6 +7,7 @@ mod duration;
 mod edge;
 mod error;
 mod hooks;
+mod listen;
 mod params;
 mod rules;
 mod savings;
@@ -18,6 +19,7 @@ pub use duration::ConfigDuration;
 pub use edge::{CertFiles, EdgeConfig, HttpsListener};
 pub use error::ConfigError;
 pub use hooks::HooksConfig;
+pub use listen::ListenAddrs;
 pub use rules::RuleConfig;
 pub use savings::SavingsConfig;
 pub use schema::{

@@ -49,7 +49,8 @@ pub(super) struct Source {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    pub listen: SocketAddr,
+    /// One address, or a list (`["127.0.0.1:8080", "[::1]:8080"]`).
+    pub listen: Spanned<super::ListenAddrs>,
     /// The app name is the Host label just before this domain.
     pub domain: String,
 }
@@ -363,6 +364,19 @@ pub struct DiscoveredApp {
     pub wake_timeout: ConfigDuration,
 }
 
+/// Whether two listeners would compete for one socket: the same port (not
+/// 0, an ephemeral one each) on the same address, or on an unspecified one
+/// of the same family; `[::]` takes IPv4 too (Linux binds it dual-stack).
+fn same_socket(a: SocketAddr, b: SocketAddr) -> bool {
+    let unspecified_v6 = |ip: std::net::IpAddr| ip.is_ipv6() && ip.is_unspecified();
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip()
+            || unspecified_v6(a.ip())
+            || unspecified_v6(b.ip())
+            || (a.is_ipv4() == b.is_ipv4() && (a.ip().is_unspecified() || b.ip().is_unspecified())))
+}
+
 fn default_ready_path() -> Spanned<String> {
     Spanned::new(0..0, "/".to_owned())
 }
@@ -398,6 +412,28 @@ impl Config {
         ConfigError::at(file, text, span, &key, format!("the policy refuses it: {message}"))
     }
 
+    /// Two listeners on one port: `serve` would fail to bind the second, so
+    /// `check` refuses it too.
+    fn no_shared_port(&self, text: &str, file: &str) -> Result<(), ConfigError> {
+        let server = self.server.listen.get_ref().as_slice().iter().map(|a| ("server.listen".to_owned(), *a, None));
+        let admin = self
+            .admin
+            .enabled
+            .then(|| ("admin.listen".to_owned(), *self.admin.listen.get_ref(), Some(self.admin.listen.span())));
+        let https =
+            self.edge.https.iter().enumerate().map(|(i, h)| (format!("edge.https[{i}].listen"), h.listen, None));
+        let mut seen: Vec<(String, SocketAddr)> = Vec::new();
+        for (key, addr, span) in server.chain(admin).chain(https) {
+            if let Some((other, _)) = seen.iter().find(|(_, earlier)| same_socket(*earlier, addr)) {
+                let span = span.or_else(|| (key == "server.listen").then(|| self.server.listen.span()));
+                let message = format!("{addr} is also where {other} listens; each listener needs its own port");
+                return Err(ConfigError::at(file, text, span, &key, message));
+            }
+            seen.push((key, addr));
+        }
+        Ok(())
+    }
+
     pub(super) fn validate(&self, text: &str, file: &str) -> Result<(), ConfigError> {
         let err = |span, key: String, msg: String| ConfigError::at(file, text, Some(span), &key, msg);
         if self.server.domain.trim_matches('.').is_empty() {
@@ -411,6 +447,7 @@ impl Config {
         }
         self.admin.validate(file, text)?;
         self.edge.validate(text, file)?;
+        self.no_shared_port(text, file)?;
         if self.policy.tick.0.is_zero() {
             return Err(ConfigError::at(file, text, None, "policy.tick", "must be greater than zero"));
         }
@@ -459,6 +496,10 @@ impl Config {
                         "the process backend needs a command".into(),
                     ));
                 }
+            }
+            if app.port == Some(0) {
+                let message = "must be a port from 1 to 65535; omit it to get a free port at each start";
+                return Err(ConfigError::at(file, text, None, &format!("apps[{i}].port"), message));
             }
             if let Some(cap) = &app.max_upstream_connections
                 && *cap.get_ref() == 0

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub struct DemoOptions {
-    pub listen: SocketAddr,
+    /// Where the gateway listens (both loopbacks by default).
+    pub listen: Vec<SocketAddr>,
     pub idle_timeout: Duration,
     pub data_dir: PathBuf,
     /// Also serve HTTPS here, with a certificate generated at start.
@@ -39,10 +40,11 @@ pub fn demo_config(options: &DemoOptions) -> anyhow::Result<Config> {
         }
         None => String::new(),
     };
+    let listen: Vec<String> = reachable(&options.listen).iter().map(|a| format!("{:?}", a.to_string())).collect();
     let text = format!(
         r#"
 [server]
-listen = "{listen}"
+listen = [{listen}]
 domain = "localhost"
 
 [store]
@@ -74,11 +76,25 @@ ready_path = "/"
 wake_timeout = "30s"
 stop_grace = "5s"
 "#,
-        listen = options.listen,
+        listen = listen.join(", "),
         admin = options.admin_listen,
         idle = humantime::format_duration(options.idle_timeout),
     );
     Ok(Config::parse(&text, "<demo config>")?)
+}
+
+/// The addresses this machine can listen on: an IPv6 address is left out,
+/// with a warning, where IPv6 is off (the demo still starts on IPv4).
+fn reachable(listen: &[SocketAddr]) -> Vec<SocketAddr> {
+    let ipv6 = std::net::TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, 0)).is_ok();
+    let (kept, dropped): (Vec<SocketAddr>, Vec<SocketAddr>) = listen.iter().partition(|a| a.is_ipv4() || ipv6);
+    if kept.is_empty() {
+        return listen.to_vec();
+    }
+    for addr in dropped {
+        tracing::warn!(%addr, "IPv6 is off on this machine; not listening there");
+    }
+    kept
 }
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
@@ -87,10 +103,11 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let gateway = Gateway::start(config).await?;
     let addr = gateway.local_addr();
     let port = addr.port();
+    let also: String = gateway.local_addrs()[1..].iter().map(|a| format!(" and http://{a}")).collect();
     let idle = humantime::format_duration(options.idle_timeout);
     println!(
         r#"
-Paastis demo: gateway on http://{addr}, built-in "inactivity" policy, apps sleep after {idle} idle.
+Paastis demo: gateway on http://{addr}{also}, built-in "inactivity" policy, apps sleep after {idle} idle.
 
 Both apps are asleep. Wake one with a request:
   curl -H 'Host: hello.localhost' http://{addr}/     # boots at once

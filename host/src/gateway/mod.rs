@@ -44,6 +44,8 @@ pub enum GatewayError {
     },
     #[error(transparent)]
     Params(#[from] crate::config::ConfigError),
+    #[error("policy.dir {dir} is not a directory: create it, or remove the key")]
+    PolicyDir { dir: std::path::PathBuf },
     #[error("policy.default is {name:?}, but {dir}/{name}.wasm is missing or was refused (see the log)")]
     MissingDefault { name: String, dir: std::path::PathBuf },
     #[error("the built-in default policy is missing from this build")]
@@ -82,7 +84,8 @@ pub enum GatewayError {
 const UPLOAD_CHUNK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct Gateway {
-    addr: SocketAddr,
+    /// The plain-HTTP listeners, in `server.listen` order (never empty).
+    addrs: Vec<SocketAddr>,
     admin_addr: Option<SocketAddr>,
     https_addrs: Vec<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
@@ -93,6 +96,7 @@ impl Gateway {
     pub async fn start(config: Config) -> Result<Gateway, GatewayError> {
         // The store opens first: policies keep their state in it. A bad
         // policy or params are still refused before binding the port.
+        check_policy_dir(&config)?;
         let mut config = config;
         crate::discovery::apply_rules_to_config(&mut config);
         let config = Arc::new(config);
@@ -125,12 +129,17 @@ impl Gateway {
             terminators.push((https.listen, Arc::new(tls)));
         }
 
-        let listen = config.server.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| GatewayError::Listen { addr: listen, source })?;
-        let addr = listener.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
-        tracing::info!(%addr, domain = %config.server.domain, apps = config.apps.len(), "listening");
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for &listen in config.server.listen.get_ref().as_slice() {
+            let tcp = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|source| GatewayError::Listen { addr: listen, source })?;
+            let addr = tcp.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
+            tracing::info!(%addr, domain = %config.server.domain, apps = config.apps.len(), "listening");
+            addrs.push(addr);
+            listeners.push(server::Listener { tcp, tls: None });
+        }
         let admin_listener = match &admin_token {
             Some(_) => {
                 let listen = *config.admin.listen.get_ref();
@@ -143,7 +152,6 @@ impl Gateway {
         };
         let uploader = loader.uploader();
 
-        let mut listeners = vec![server::Listener { tcp: listener, tls: None }];
         let mut https_addrs = Vec::new();
         for (listen, tls) in terminators {
             let tcp = tokio::net::TcpListener::bind(listen)
@@ -239,11 +247,17 @@ impl Gateway {
             }
             tracing::info!("gateway stopped");
         });
-        Ok(Gateway { addr, admin_addr, https_addrs, stop: Some(stop_tx), task })
+        Ok(Gateway { addrs, admin_addr, https_addrs, stop: Some(stop_tx), task })
     }
 
+    /// The first plain-HTTP listener's address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
+    }
+
+    /// Every plain-HTTP listener's address, in `server.listen` order.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// Where the admin API listens, unless it is disabled.
@@ -276,9 +290,18 @@ pub async fn check(config: Config) -> Result<(), GatewayError> {
         config.admin_token()?;
     }
     check_edge(&config)?;
+    check_policy_dir(&config)?;
     Backends::check(&config).map_err(GatewayError::Backends)?;
     let kv = Arc::new(MemoryKv::default());
     build_policies(&Arc::new(config), Watching::No, kv, Telemetry::default()).await.map(|_| ())
+}
+
+/// `serve` watches `policy.dir`, and cannot watch what is not there.
+fn check_policy_dir(config: &Config) -> Result<(), GatewayError> {
+    match &config.policy.dir {
+        Some(dir) if !dir.is_dir() => Err(GatewayError::PolicyDir { dir: dir.clone() }),
+        _ => Ok(()),
+    }
 }
 
 /// The files `[edge]` names: certificates and keys, the upstream CA file,

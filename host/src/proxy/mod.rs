@@ -5,6 +5,7 @@ mod body;
 pub mod drain;
 mod failure_page;
 mod headers;
+mod request_body;
 mod responses;
 mod routing;
 mod tunnel;
@@ -173,6 +174,15 @@ impl Proxy {
         let Some(app) = self.apps.get(&name.to_ascii_lowercase()) else {
             return (None, text(StatusCode::NOT_FOUND, format!("no app named {name:?} behind this gateway")));
         };
+        // Apps are origin servers: tunnels go through Upgrade, never CONNECT.
+        if request.method() == http::Method::CONNECT {
+            let mut response =
+                text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed: the gateway does not tunnel CONNECT");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
+            return (Some(app), response);
+        }
         let admission = match self.policy.on_request(&app, &request, client).await {
             RequestDecision::Forward => {
                 app.touch(now_ms());
@@ -246,9 +256,18 @@ impl Proxy {
         parts.uri = uri;
         parts.version = http::Version::HTTP_11;
         let app = in_flight.app_name().to_owned();
+        let (body, body_failure) = request_body::WatchedBody::new(body);
         let sent = self.client.request(Request::from_parts(parts, body.boxed()));
         let mut response = match tokio::time::timeout(self.edge.response_timeout, sent).await {
             Ok(Ok(response)) => response,
+            // The client's body broke off: its fault, not the app's.
+            Ok(Err(_)) if body_failure.reason().is_some() => {
+                let reason = body_failure.reason().unwrap_or_default();
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!("400 bad request: the request body cannot be read: {reason}"),
+                );
+            }
             Ok(Err(e)) if is_connect_timeout(&e) => {
                 let message = format!(
                     "504 upstream timeout: app {app} did not accept a connection within {:?}",

@@ -87,6 +87,14 @@ fn load_pair(
     if names.is_empty() {
         tracing::warn!(cert = %cert.display(), "certificate names no DNS name; served only to clients sending no SNI");
     }
+    for name in written_dns_names(leaf).iter().filter(|name| is_wildcard_under_one_label(name)) {
+        tracing::warn!(
+            cert = %cert.display(),
+            name = %name,
+            "certificate wildcard directly under a single label: browsers and TLS clients refuse it as they refuse \
+             *.com, so it cannot serve app names under it; list the app names (hello.localhost) instead"
+        );
+    }
     let key_pem = read(key)?;
     let private = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| CertError::NoKey { path: key.into() })?;
     let signing = provider
@@ -98,6 +106,31 @@ fn load_pair(
         return Err(CertError::Mismatch { cert: cert.into(), key: key.into() });
     }
     Ok((certified, names))
+}
+
+/// Every DNS name of the leaf's subject alternative names as written:
+/// webpki lists only the names it would match, which leaves out the very
+/// names worth a warning.
+fn written_dns_names(leaf: &CertificateDer<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(leaf.as_ref()) else { return Vec::new() };
+    let Ok(Some(san)) = cert.subject_alternative_name() else { return Vec::new() };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(name) => Some(name.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `*.localhost`: a wildcard whose parent is one label. Clients refuse to
+/// match it (OpenSSL wants two labels after the star, browsers treat it as
+/// a wildcard over a top-level domain), so the gateway would offer it for
+/// `app.localhost` and every client would fail the handshake.
+fn is_wildcard_under_one_label(name: &str) -> bool {
+    name.strip_prefix("*.").is_some_and(|parent| !parent.trim_end_matches('.').contains('.'))
 }
 
 /// Picks a certificate per handshake from the current set, which a reload
@@ -114,5 +147,19 @@ impl ResolvesServerCert for SniResolver {
             tracing::debug!(sni = hello.server_name(), "no certificate for this server name");
         }
         chosen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_wildcard_under_one_label;
+
+    #[test]
+    fn a_wildcard_under_one_label_is_told_apart() {
+        assert!(is_wildcard_under_one_label("*.localhost"));
+        assert!(is_wildcard_under_one_label("*.com"));
+        assert!(!is_wildcard_under_one_label("*.apps.localhost"));
+        assert!(!is_wildcard_under_one_label("*.example.com"));
+        assert!(!is_wildcard_under_one_label("hello.localhost"));
     }
 }

@@ -30,6 +30,8 @@ pub struct GatewayBuilder {
     edge_keys: Vec<(String, String)>,
     /// One `[[edge.https]]` per entry: its certs as TOML inline tables.
     https: Vec<Vec<String>>,
+    /// `server.listen`, as a TOML literal.
+    listen: String,
 }
 
 impl Default for GatewayBuilder {
@@ -49,6 +51,7 @@ impl Default for GatewayBuilder {
             domain: "localhost".into(),
             edge_keys: Vec::new(),
             https: Vec::new(),
+            listen: "\"127.0.0.1:0\"".into(),
         }
     }
 }
@@ -56,6 +59,12 @@ impl Default for GatewayBuilder {
 impl GatewayBuilder {
     pub fn new() -> GatewayBuilder {
         GatewayBuilder::default()
+    }
+    /// `server.listen`: several addresses (the first is `TestGateway::addr`).
+    pub fn listen(mut self, addrs: &[&str]) -> Self {
+        let quoted: Vec<String> = addrs.iter().map(|a| format!("{a:?}")).collect();
+        self.listen = format!("[{}]", quoted.join(", "));
+        self
     }
     pub fn app(mut self, app: AppBuilder) -> Self {
         self.apps.push(app);
@@ -146,7 +155,8 @@ impl GatewayBuilder {
 
     pub fn config_text(&self, store: &Path) -> String {
         let mut toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = {:?}\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = {:?}\ntick = {:?}\n[policy.params]\n",
+            "[server]\nlisten = {}\ndomain = {:?}\n\n[store]\npath = {:?}\nflush_interval = {:?}\n\n[policy]\ndefault = {:?}\ntick = {:?}\n[policy.params]\n",
+            self.listen,
             self.domain,
             store.display().to_string(),
             self.flush_interval,

@@ -1,0 +1,79 @@
+//! Requests the gateway answers itself because they are ambiguous or
+//! broken: two Host headers, a malformed chunked body, CONNECT. An absolute
+//! request target names its app over the Host header.
+
+use crate::support::{AppBuilder, GatewayBuilder, TestGateway, within};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Sends `raw` on a fresh connection and reads the answer until the
+/// gateway closes the connection (every request here says `close`).
+async fn exchange(gateway: &TestGateway, raw: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    stream.write_all(raw.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    within(WAIT, "the gateway's answer", async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+async fn two_apps() -> TestGateway {
+    GatewayBuilder::new().app(AppBuilder::new("alpha")).app(AppBuilder::new("beta")).spawn().await
+}
+
+/// Two Host headers: a front proxy might read one and the gateway the
+/// other, so neither app gets it. An absolute-form target's authority wins
+/// over Host (RFC 9112 §3.2.2).
+pub async fn the_host_is_never_ambiguous() {
+    let gateway = two_apps().await;
+    let doubled = "GET / HTTP/1.1\r\nHost: alpha.localhost\r\nHost: beta.localhost\r\nConnection: close\r\n\r\n";
+    let answer = exchange(&gateway, doubled).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("more than one Host header"), "{answer}");
+
+    let absolute = "GET http://beta.localhost/ HTTP/1.1\r\nHost: alpha.localhost\r\nConnection: close\r\n\r\n";
+    let answer = exchange(&gateway, absolute).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("Hello from beta!"), "{answer}");
+    assert_eq!(gateway.logs.count("waking app", "alpha"), 0, "alpha was never asked");
+}
+
+/// A chunked body that breaks off into garbage is the client's fault: a
+/// 400 from the gateway, not a 502 blaming the app.
+pub async fn a_malformed_chunked_body_gets_400() {
+    let gateway = two_apps().await;
+    let awake = gateway.client().get("alpha.localhost", "/").await;
+    assert_eq!(awake.status, 200);
+    let raw = "POST /echo HTTP/1.1\r\nHost: alpha.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+               5\r\nhello\r\nzz-not-a-size\r\n\r\n";
+    let answer = exchange(&gateway, raw).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("request body"), "{answer}");
+    let logged = gateway.logs.wait_for_nth("request", "alpha", 2, WAIT).await;
+    assert_eq!(logged["path"], "/echo", "{logged}");
+    assert_eq!(logged["status"], 400, "the access log says what the client got: {logged}");
+}
+
+/// CONNECT: the gateway tunnels to apps only through Upgrade; it answers
+/// 405 without waking anyone, and the access log says so.
+pub async fn connect_gets_405() {
+    let gateway = two_apps().await;
+    let raw = "CONNECT alpha.localhost:80 HTTP/1.1\r\nHost: alpha.localhost:80\r\nConnection: close\r\n\r\n";
+    let answer = exchange(&gateway, raw).await;
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("allow: "), "{answer}");
+    let logged = gateway.logs.wait_for("request", "alpha", WAIT).await;
+    assert_eq!(logged["method"], "CONNECT");
+    assert_eq!(logged["status"], 405);
+    assert_eq!(gateway.logs.count("waking app", "alpha"), 0);
+}
