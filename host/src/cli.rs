@@ -41,7 +41,8 @@ enum Command {
         /// How long an app may stay idle before the policy puts it to sleep.
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
-        /// Where the demo keeps its state.
+        /// Where the demo keeps its state (default: $XDG_STATE_HOME/paastis/demo,
+        /// ~/.local/state/paastis/demo, or a new temporary directory).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Also serve HTTPS (HTTP/2 and HTTP/1.1), with a self-signed
@@ -159,7 +160,10 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Demo { listen, idle_timeout, data_dir, tls, tls_listen, admin_listen } => {
-            let data_dir = data_dir.unwrap_or_else(|| std::env::temp_dir().join("paastis-demo"));
+            let data_dir = match data_dir.map_or_else(crate::demo::default_data_dir, Ok) {
+                Ok(dir) => dir,
+                Err(e) => return failure(anyhow::anyhow!("cannot make a data dir for the demo: {e}")),
+            };
             let tls = tls.then_some(tls_listen);
             match crate::demo::run(DemoOptions { listen, idle_timeout, data_dir, tls, admin_listen }).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -220,8 +224,23 @@ fn usage_error(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn failure(e: anyhow::Error) -> ExitCode {
-    eprintln!("paastis: {e:#}");
+    eprintln!("paastis: {}", causes(&e));
     ExitCode::FAILURE
+}
+
+/// The error and its causes on one line, each said once: many errors already
+/// quote their source in their own message, which `{:#}` would repeat.
+fn causes(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !line.contains(&cause) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&cause);
+        }
+    }
+    line
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -251,4 +270,18 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::causes;
+
+    #[test]
+    fn a_cause_quoted_by_its_error_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let e = anyhow::Error::new(io).context("cannot listen on 127.0.0.1:9180: Address already in use");
+        assert_eq!(causes(&e), "cannot listen on 127.0.0.1:9180: Address already in use");
+        let e = anyhow::anyhow!("disk full").context("cannot flush");
+        assert_eq!(causes(&e), "cannot flush: disk full");
+    }
 }

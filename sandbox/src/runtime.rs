@@ -7,11 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Instance, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, Trap,
 };
 
+use crate::answering::{self, Answering};
 use crate::bindings::{self, PolicyPre};
 use crate::call_state::CallState;
 use crate::contract::{AppView, RequestDecision, RequestView, TickPlan, Timestamp};
@@ -170,17 +171,22 @@ impl PolicyRuntime {
             .map_err(|e| contract("it does not export paastis:policy/handler as the host expects", e))?;
 
         let interface = describe(&self.inner.engine, &component);
+        let answering = Answering::find(pre.instance_pre());
         let policy = LoadedPolicy {
             inner: Arc::new(PolicyInner {
                 name: name.into(),
                 sha256: hex::encode(Sha256::digest(wasm)),
                 interface,
+                answering,
                 pre,
                 runtime: Arc::clone(&self.inner),
                 kv: Arc::clone(&self.inner.kv),
+                checking: false,
             }),
         };
-        policy.with_scratch_kv().on_tick(unix_millis(), &[]).await?;
+        let smoke = policy.with_scratch_kv();
+        smoke.on_tick(unix_millis(), &[]).await?;
+        smoke.check_answering().await?;
         Ok(policy)
     }
 
@@ -212,10 +218,14 @@ struct PolicyInner {
     name: Arc<str>,
     sha256: String,
     interface: Interface,
+    /// The optional `answering` export; `None` for policies built before it.
+    answering: Option<Answering>,
     pre: PolicyPre<CallState>,
     runtime: Arc<RuntimeInner>,
     /// The runtime's store, or a scratch one (`with_scratch_kv`).
     kv: Arc<dyn KvBackend>,
+    /// A scratch copy for checks: its log lines say `phase = "check"`.
+    checking: bool,
 }
 
 /// A component's imports and exports by name; an exported instance is listed
@@ -263,7 +273,8 @@ impl LoadedPolicy {
 
     /// The same policy calling a fresh, empty in-memory `kv`: for calls whose
     /// answers are not acted on (smoke calls, params checks), so that they
-    /// never change the state of the policy serving.
+    /// never change the state of the policy serving. What it logs is tagged
+    /// `phase = "check"`, so that it never reads like a real decision.
     pub fn with_scratch_kv(&self) -> LoadedPolicy {
         let inner = &self.inner;
         LoadedPolicy {
@@ -271,9 +282,11 @@ impl LoadedPolicy {
                 name: Arc::clone(&inner.name),
                 sha256: inner.sha256.clone(),
                 interface: inner.interface.clone(),
+                answering: inner.answering.clone(),
                 pre: inner.pre.clone(),
                 runtime: Arc::clone(&inner.runtime),
                 kv: Arc::new(MemoryKv::default()),
+                checking: true,
             }),
         }
     }
@@ -283,15 +296,24 @@ impl LoadedPolicy {
         &self.inner.interface
     }
 
+    /// Whether the policy can answer requests itself (it exports
+    /// `paastis:policy/answering`).
+    pub fn answers(&self) -> bool {
+        self.inner.answering.is_some()
+    }
+
     pub async fn on_request(
         &self,
         now: Timestamp,
         app: &AppView,
         request: &RequestView,
     ) -> Result<RequestDecision, PolicyError> {
+        if let Some(answering) = &self.inner.answering {
+            return self.answering_on_request(answering, now, app, request).await;
+        }
         let app = convert::app_to_wit(app);
         let request = convert::request_to_wit(request);
-        let (mut store, watch) = self.inner.start_call();
+        let (mut store, watch) = self.inner.start_call("request");
         let outcome = watch
             .run(async {
                 let policy = self.inner.instantiate(&mut store).await.map_err(Step::Instantiate)?;
@@ -306,9 +328,56 @@ impl LoadedPolicy {
         returned.map(convert::decision_from_wit).map_err(|message| self.inner.returned(message))
     }
 
+    /// `answering.on-request`, called instead of `handler.on-request` for a
+    /// policy that exports it.
+    async fn answering_on_request(
+        &self,
+        answering: &Answering,
+        now: Timestamp,
+        app: &AppView,
+        request: &RequestView,
+    ) -> Result<RequestDecision, PolicyError> {
+        let app = convert::app_to_wit(app);
+        let request = convert::request_to_wit(request);
+        let (mut store, watch) = self.inner.start_call("request");
+        let outcome = watch
+            .run(async {
+                let instance = self.inner.instantiate_instance(&mut store).await.map_err(Step::Instantiate)?;
+                let guest = answering.load(&mut store, &instance).map_err(Step::Instantiate)?;
+                guest.call_on_request(&mut store, now, &app, &request).await.map_err(Step::Call)
+            })
+            .await;
+        let returned = self.inner.settle(outcome, &store)?;
+        let action = returned.map_err(|message| self.inner.returned(message))?;
+        answering::action_from_wit(action).map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
+    }
+
+    /// At load: an `answering` export must have the host's types (checked
+    /// when its function is looked up in an instance).
+    async fn check_answering(&self) -> Result<(), PolicyError> {
+        let Some(answering) = &self.inner.answering else { return Ok(()) };
+        let (mut store, watch) = self.inner.start_call("check");
+        let mut mismatch = None;
+        let outcome = watch
+            .run(async {
+                let instance = self.inner.instantiate_instance(&mut store).await.map_err(Step::Instantiate)?;
+                mismatch = answering.load(&mut store, &instance).err().map(|e| chain(&e));
+                Ok(())
+            })
+            .await;
+        self.inner.settle(outcome, &store)?;
+        match mismatch {
+            None => Ok(()),
+            Some(detail) => Err(PolicyError::Contract {
+                name: self.name().to_owned(),
+                detail: format!("its paastis:policy/answering export does not match the host's: {detail}"),
+            }),
+        }
+    }
+
     pub async fn on_tick(&self, now: Timestamp, apps: &[AppView]) -> Result<TickPlan, PolicyError> {
         let apps: Vec<_> = apps.iter().map(convert::app_to_wit).collect();
-        let (mut store, watch) = self.inner.start_call();
+        let (mut store, watch) = self.inner.start_call("tick");
         let outcome = watch
             .run(async {
                 let policy = self.inner.instantiate(&mut store).await.map_err(Step::Instantiate)?;
@@ -331,9 +400,11 @@ impl std::fmt::Debug for LoadedPolicy {
 }
 
 impl PolicyInner {
-    fn start_call(&self) -> (Store<CallState>, Arc<crate::epoch::Watch>) {
+    fn start_call(&self, phase: &'static str) -> (Store<CallState>, Arc<crate::epoch::Watch>) {
         let runtime = &self.runtime;
-        let state = CallState::new(Arc::clone(&self.name), runtime.limits.memory_bytes, Arc::clone(&self.kv));
+        let phase = if self.checking { "check" } else { phase };
+        let state =
+            CallState::new(Arc::clone(&self.name), runtime.limits.memory_bytes, Arc::clone(&self.kv)).in_phase(phase);
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(runtime.deadline_ticks);
@@ -342,6 +413,14 @@ impl PolicyInner {
         let on_deadline = Arc::clone(&watch);
         store.epoch_deadline_callback(move |_| Ok(on_deadline.on_deadline(budget)));
         (store, watch)
+    }
+
+    /// The raw instance, for the optional exports `bindings::Policy` does
+    /// not know.
+    async fn instantiate_instance(&self, store: &mut Store<CallState>) -> wasmtime::Result<Instance> {
+        let instance = self.pre.instance_pre().instantiate_async(&mut *store).await?;
+        store.set_epoch_deadline(self.runtime.deadline_ticks);
+        Ok(instance)
     }
 
     async fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<bindings::Policy> {

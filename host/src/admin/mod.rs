@@ -69,7 +69,7 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
     match (segments.as_slice(), &method) {
         ([""], &Method::GET) => dashboard::page(),
         (_, &Method::GET) if dashboard::asset(&path).is_some() => dashboard::serve(&path),
-        (["healthz"], &Method::GET) => respond::json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+        (["healthz"], &Method::GET) => health(state),
         (["apps"], &Method::GET) => apps::list(state),
         (["apps", name, "wake"], &Method::POST) => apps::wake(state, name).await,
         (["apps", name, "sleep"], &Method::POST) => apps::sleep(state, name).await,
@@ -98,6 +98,16 @@ fn allowed(segments: &[&str]) -> Option<&'static str> {
         ["policies", _] => Some("PUT"),
         _ => None,
     }
+}
+
+/// `ok`, or `degraded` with how many apps run on a fallback policy. Still a
+/// 200: the gateway serves every app, and a restart would not help (it
+/// refuses to start until the config's policies load). Counts only: this
+/// path needs no token, so it names no app (`/apps` does).
+fn health(state: &AdminState) -> Response<AdminBody> {
+    let degraded = state.apps.iter().filter(|app| state.gate.degraded(app.name()).is_some()).count();
+    let status = if degraded == 0 { "ok" } else { "degraded" };
+    respond::json(StatusCode::OK, &serde_json::json!({ "status": status, "degraded_apps": degraded }))
 }
 
 fn refuse(denied: Denied) -> Response<AdminBody> {

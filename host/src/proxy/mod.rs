@@ -9,7 +9,7 @@ mod routing;
 mod tunnel;
 mod waiting_page;
 
-pub use responses::{full, text, unavailable};
+pub use responses::{ANSWERED_HEADER, full, text, unavailable};
 /// How the gateway names the app of a Host (the simulator reads logs the same way).
 pub use routing::app_name;
 pub use waiting_page::{WAITING_HEADER, WaitingPage};
@@ -146,6 +146,7 @@ impl Proxy {
             client = %client.ip(),
             user_agent = user_agent.as_deref().unwrap_or(""),
             cold_start = response.headers().contains_key(COLD_START_HEADER),
+            answered = response.headers().contains_key(ANSWERED_HEADER),
             ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
             "request"
         );
@@ -170,22 +171,30 @@ impl Proxy {
         let Some(app) = self.apps.get(&name.to_ascii_lowercase()) else {
             return (None, text(StatusCode::NOT_FOUND, format!("no app named {name:?} behind this gateway")));
         };
+        // What a passive request gets instead of a 503 when the app is not awake.
+        let mut asleep_answer = None;
         let admission = match self.policy.on_request(&app, &request, client).await {
             RequestDecision::Forward => {
                 app.touch(now_ms());
                 Admission::Wake
             }
             RequestDecision::ForwardPassive => Admission::Passive,
+            RequestDecision::ForwardPassiveOr(answer) => {
+                asleep_answer = Some(answer);
+                Admission::Passive
+            }
             RequestDecision::Refuse(refusal) => return (Some(app), refused(refusal)),
+            RequestDecision::Answer(answer) => return (Some(app), responses::answered(answer)),
         };
         if admission == Admission::Wake && self.wants_waiting_page(&app, &request) {
             self.apps.lifecycle().wake_in_background(&app);
             let page = self.edge.waiting_page.render(app.name());
             return (Some(app), page);
         }
-        let response = match self.apps.lifecycle().admit(&app, admission).await {
-            Ok(in_flight) => self.forward(request, in_flight, client, scheme).await,
-            Err(e) => admit_failed(&e),
+        let response = match (self.apps.lifecycle().admit(&app, admission).await, asleep_answer) {
+            (Ok(in_flight), _) => self.forward(request, in_flight, client, scheme).await,
+            (Err(AdmitError::Asleep { .. }), Some(answer)) => responses::answered(answer),
+            (Err(e), _) => admit_failed(&e),
         };
         (Some(app), response)
     }

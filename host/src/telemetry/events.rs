@@ -59,6 +59,17 @@ pub enum EventKind {
         sha256: String,
         failures: u32,
     },
+    /// The app's policy cannot serve it (deleted, refused, reverted): the
+    /// next policy in the chain, `serving`, does. The app is degraded.
+    PolicyFallback {
+        policy: String,
+        serving: String,
+        reason: String,
+    },
+    /// The app's own policy serves it again.
+    PolicyRestored {
+        policy: String,
+    },
 }
 
 /// A broadcast of events. Emitting never blocks and never fails: with no
