@@ -11,6 +11,8 @@ mod limits;
 mod paas;
 mod persistence;
 mod policy;
+mod port_owner;
+mod processes;
 mod routing;
 mod shutdown;
 mod simulate;
@@ -126,6 +128,11 @@ fn main() -> ExitCode {
         limits::an_oversized_request_head_is_refused,
         limits::a_keep_alive_connection_outlives_the_header_timeout,
         shutdown::sigterm_drains_a_slow_request_then_exits_0,
+        processes::kill_9_of_the_gateway_leaves_nothing_of_a_wrapper_app,
+        processes::when_the_wrapper_dies_the_next_wake_leaves_exactly_one_copy,
+        processes::a_forking_server_its_workers_and_its_daemon_are_stopped_whole,
+        processes::a_failed_wake_shows_the_last_lines_of_the_apps_output_in_its_event,
+        port_owner::an_impostor_on_the_port_gets_no_traffic_and_the_client_a_clear_503,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.
