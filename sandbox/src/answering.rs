@@ -55,7 +55,9 @@ pub(crate) fn action_from_wit(action: wit::RequestAction) -> Result<RequestDecis
     Ok(match action {
         wit::RequestAction::Forward => RequestDecision::Forward,
         wit::RequestAction::ForwardPassive => RequestDecision::ForwardPassive,
-        wit::RequestAction::ForwardPassiveOrAnswer(answer) => RequestDecision::ForwardPassiveOr(answer_from_wit(answer)?),
+        wit::RequestAction::ForwardPassiveOrAnswer(answer) => {
+            RequestDecision::ForwardPassiveOr(answer_from_wit(answer)?)
+        }
         wit::RequestAction::Refuse(refusal) => convert::refusal_from_wit(refusal),
         wit::RequestAction::Answer(answer) => RequestDecision::Answer(answer_from_wit(answer)?),
     })
@@ -70,8 +72,16 @@ const MAX_HEADER_NAME_BYTES: usize = 256;
 /// Largest answer body: "a short body".
 pub(crate) const MAX_BODY_BYTES: usize = 64 << 10;
 /// The host frames the body and owns the connection: a policy may not set these.
-const FORBIDDEN: &[&str] =
-    &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "content-length"];
+const FORBIDDEN: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+];
 
 /// Refused rather than sanitised: an answer the host would have to change is
 /// a bug in the policy, and failing the call makes it visible (it is logged,
@@ -94,7 +104,9 @@ fn answer_from_wit(answer: wit::Answer) -> Result<Answer, String> {
             return Err(format!("an answer may not set the {name:?} header: the gateway frames the response"));
         }
         if value.len() > MAX_HEADER_VALUE_BYTES || value.chars().any(|c| c.is_control() && c != '\t') {
-            return Err(format!("the value of header {name:?} is not printable text of at most {MAX_HEADER_VALUE_BYTES} bytes"));
+            return Err(format!(
+                "the value of header {name:?} is not printable text of at most {MAX_HEADER_VALUE_BYTES} bytes"
+            ));
         }
     }
     Ok(Answer { status: answer.status, headers: answer.headers, body: answer.body })
@@ -120,7 +132,10 @@ mod tests {
         let decision = action_from_wit(wit::RequestAction::ForwardPassiveOrAnswer(ok));
         let Ok(RequestDecision::ForwardPassiveOr(a)) = decision else { panic!("{decision:?}") };
         assert_eq!((a.status, a.headers.len(), a.body.as_str()), (200, 2, "{}"));
-        assert!(matches!(action_from_wit(wit::RequestAction::Answer(answer(599, &[], ""))), Ok(RequestDecision::Answer(_))));
+        assert!(matches!(
+            action_from_wit(wit::RequestAction::Answer(answer(599, &[], ""))),
+            Ok(RequestDecision::Answer(_))
+        ));
     }
 
     #[test]

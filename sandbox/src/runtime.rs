@@ -349,7 +349,8 @@ impl LoadedPolicy {
             .await;
         let returned = self.inner.settle(outcome, &store)?;
         let action = returned.map_err(|message| self.inner.returned(message))?;
-        answering::action_from_wit(action).map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
+        answering::action_from_wit(action)
+            .map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
     }
 
     /// At load: an `answering` export must have the host's types (checked

@@ -75,7 +75,8 @@ pub fn asleep_answer(app: &App) -> Result<Option<Answer>, PolicyError> {
     let Some(value) = app.params().get(name) else {
         return Ok(None);
     };
-    let status = app.params().integer(name).ok().and_then(|s| u16::try_from(s).ok()).filter(|s| (200..=599).contains(s));
+    let status =
+        app.params().integer(name).ok().and_then(|s| u16::try_from(s).ok()).filter(|s| (200..=599).contains(s));
     let status = status.ok_or_else(|| ParamError::mismatch(name, STATUS, value))?;
     // Gateway app names are host labels; escaped anyway, as JSON requires.
     let name: String = app.name().chars().filter(|c| !c.is_control()).collect();

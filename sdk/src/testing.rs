@@ -331,7 +331,7 @@ fn parse_utc(text: &str) -> Option<Timestamp> {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -358,7 +358,16 @@ mod tests {
         assert_eq!(utc("1970-01-01T00:00:00Z"), Timestamp::from_millis(0));
         assert_eq!(utc("2000-03-01T00:00:00Z"), Timestamp::from_secs(951_868_800));
         assert_eq!(utc("2024-02-29T23:59:59.25Z"), Timestamp::from_millis(1_709_251_199_250));
-        for bad in ["2024-06-15 00:06:00Z", "2024-06-15T00:06:00", "2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "1969-12-31T23:59:59Z", "2024-06-15T24:00:00Z", "2024-06-15T00:06:00.Z", ""] {
+        for bad in [
+            "2024-06-15 00:06:00Z",
+            "2024-06-15T00:06:00",
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "2024-06-15T24:00:00Z",
+            "2024-06-15T00:06:00.Z",
+            "",
+        ] {
             assert_eq!(parse_utc(bad), None, "{bad}");
         }
     }

@@ -242,17 +242,14 @@ pub async fn a_reupload_repairs_a_broken_file_and_a_restart_serves_the_same_vers
     let hour = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 3600;
     let opens = (hour + 2) % 24;
     let builder = || {
-        GatewayBuilder::new()
-            .data_dir(data.path())
-            .policy_dir(dir.path())
-            .app(
-                AppBuilder::new("intranet")
-                    .policy("nights-weekends")
-                    .param("off_hours", "\"refuse\"")
-                    .param("days", "\"Mon-Sun\"")
-                    .param("open", &format!("\"{opens:02}:00\""))
-                    .param("close", &format!("\"{:02}:00\"", (opens + 1) % 24)),
-            )
+        GatewayBuilder::new().data_dir(data.path()).policy_dir(dir.path()).app(
+            AppBuilder::new("intranet")
+                .policy("nights-weekends")
+                .param("off_hours", "\"refuse\"")
+                .param("days", "\"Mon-Sun\"")
+                .param("open", &format!("\"{opens:02}:00\""))
+                .param("close", &format!("\"{:02}:00\"", (opens + 1) % 24)),
+        )
     };
     let closed = |response: crate::support::TestResponse| {
         assert_eq!(response.status, 503, "{}", response.text());
@@ -267,7 +264,10 @@ pub async fn a_reupload_repairs_a_broken_file_and_a_restart_serves_the_same_vers
     closed(gateway.client().get("intranet.localhost", "/").await);
     let repaired = gateway.admin().put("/policies/nights-weekends", good.clone()).await;
     assert_eq!(repaired.status, 200, "{}", repaired.text());
-    assert_eq!((repaired.json()["status"].as_str(), repaired.json()["sha256"].as_str()), (Some("repaired"), Some(&*sha)));
+    assert_eq!(
+        (repaired.json()["status"].as_str(), repaired.json()["sha256"].as_str()),
+        (Some("repaired"), Some(&*sha))
+    );
     assert_eq!(std::fs::read(dir.path().join("nights-weekends.wasm")).unwrap(), good, "the file holds the good bytes");
     assert_eq!(gateway.admin().put("/policies/nights-weekends", good.clone()).await.json()["status"], "unchanged");
     assert!(gateway.terminate().await.success());

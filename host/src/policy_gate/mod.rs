@@ -87,10 +87,13 @@ pub struct PolicyGate {
     /// What was last logged as serving each app, to log changes only.
     serving: Mutex<HashMap<String, Served>>,
     /// Events of a start in progress, until `started`.
-    held: Mutex<Option<Vec<(Option<String>, EventKind)>>>,
+    held: Mutex<Option<Vec<HeldEvent>>>,
     config: Arc<Config>,
     telemetry: Telemetry,
 }
+
+/// An event of a start in progress: the app it is about, if any, and what.
+type HeldEvent = (Option<String>, EventKind);
 
 impl PolicyGate {
     /// A gate with the built-in policies; `builtin` must hold the default
@@ -209,7 +212,13 @@ impl PolicyGate {
     fn wanted(&self, app: &str) -> String {
         match self.wanted.get(app) {
             Some(wanted) => wanted.clone(),
-            None => self.discovered.read().unwrap_or_else(|p| p.into_inner()).get(app).cloned().unwrap_or_else(|| self.default_name.clone()),
+            None => self
+                .discovered
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(app)
+                .cloned()
+                .unwrap_or_else(|| self.default_name.clone()),
         }
     }
 

@@ -37,7 +37,9 @@ pub fn answered(answer: crate::policy::model::Answer) -> Response<ProxyBody> {
     let mut response = Response::new(full(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in answer.headers {
-        if let (Ok(name), Ok(value)) = (header::HeaderName::from_bytes(name.as_bytes()), header::HeaderValue::from_str(&value)) {
+        if let (Ok(name), Ok(value)) =
+            (header::HeaderName::from_bytes(name.as_bytes()), header::HeaderValue::from_str(&value))
+        {
             response.headers_mut().append(name, value);
         }
     }

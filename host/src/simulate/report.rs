@@ -168,8 +168,7 @@ fn agents_table(policy: &PolicyReport) -> String {
             agent.requests.to_string(),
         ]);
     }
-    let widths: Vec<usize> =
-        (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = format!("\npolicy {}: requests answered without the app, by user agent\n", policy.label);
     for row in &rows {
         let mut line = format!("{:<w$}", row[0], w = widths[0]);
