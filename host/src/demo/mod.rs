@@ -104,6 +104,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot create the demo's data dir {}: {e}", options.data_dir.display()))?;
     tracing::info!(data_dir = %options.data_dir.display(), "demo state");
     let config = demo_config(&options)?;
+    let signal = crate::cli::ShutdownSignal::listen();
     let gateway = Gateway::start(config).await?;
     let addr = gateway.local_addr();
     let port = addr.port();
@@ -140,7 +141,7 @@ Call it (HTTP/2 through ALPN; --resolve because the certificate names hello.loca
             "Dashboard (apps, savings, events, wake/sleep): http://{admin}/  -  metrics: http://{admin}/metrics\n"
         );
     }
-    crate::cli::shutdown_signal().await;
+    signal.wait().await;
     gateway.shutdown().await;
     Ok(())
 }
