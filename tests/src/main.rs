@@ -9,12 +9,14 @@ mod config;
 mod cooldown;
 mod hostile;
 mod hot_swap;
+mod kubernetes;
 mod limits;
 mod paas;
 mod persistence;
 mod policy;
 mod port_owner;
 mod processes;
+mod render;
 mod routing;
 mod shutdown;
 mod simulate;
@@ -76,6 +78,15 @@ fn main() -> ExitCode {
         config::a_param_the_policy_refuses_is_a_config_error_with_its_line,
         config::a_backend_without_its_token_is_refused_by_check_and_serve,
         config::a_per_app_policy_missing_or_refusing_its_params_is_a_config_error,
+        render::a_sleep_and_wake_round_trip_restores_three_instances,
+        render::a_service_suspended_for_billing_gets_a_clear_503,
+        render::discovery_pages_through_150_services,
+        render::a_429_storm_is_waited_out_without_hammering,
+        kubernetes::a_sleep_and_wake_round_trip_restores_three_replicas,
+        kubernetes::linked_workloads_wake_together,
+        kubernetes::changes_made_outside_are_followed,
+        kubernetes::conflicts_and_server_errors_are_retried,
+        kubernetes::a_revoked_token_gives_a_clear_503,
         hostile::an_infinite_loop_is_cut_off_and_the_gateway_goes_on,
         hostile::a_memory_bomb_is_cut_off_and_the_gateway_goes_on,
         hostile::a_panic_is_reported_with_its_message_and_the_gateway_goes_on,
