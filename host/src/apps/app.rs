@@ -4,6 +4,7 @@
 //! the same step. Waiters are woken through a watch channel.
 
 use super::cooldown::{CoolingDown, WakeFailures};
+use super::upstream_slots::UpstreamSlots;
 use crate::clock::now_ms;
 use crate::config::AppConfig;
 use crate::policy::model::{AppState, AppView, Params, Timestamp};
@@ -22,6 +23,8 @@ pub struct App {
     last_activity: AtomicU64,
     /// Set when something worth persisting changed since the last flush.
     dirty: AtomicBool,
+    /// Caps the requests sent to the app at once.
+    upstream_slots: UpstreamSlots,
 }
 
 pub(super) struct Inner {
@@ -111,6 +114,7 @@ impl App {
             changed: watch::channel(0).0,
             last_activity: AtomicU64::new(last_activity.unwrap_or(0)),
             dirty: AtomicBool::new(false),
+            upstream_slots: UpstreamSlots::default(),
         }
     }
 
@@ -122,6 +126,10 @@ impl App {
         // Every critical section leaves Inner consistent before any call that
         // could panic, so a poisoned lock still holds valid state.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn upstream_slots(&self) -> &UpstreamSlots {
+        &self.upstream_slots
     }
 
     pub(super) fn subscribe(&self) -> watch::Receiver<u64> {
