@@ -8,6 +8,7 @@ mod config;
 mod hostile;
 mod hot_swap;
 mod limits;
+mod logging;
 mod paas;
 mod persistence;
 mod policy;
@@ -17,6 +18,7 @@ mod simulate;
 mod sleep;
 mod streaming;
 mod support;
+mod tick;
 mod tls;
 mod waiting_page;
 mod wake;
@@ -122,6 +124,8 @@ fn main() -> ExitCode {
         limits::an_oversized_request_head_is_refused,
         limits::a_keep_alive_connection_outlives_the_header_timeout,
         shutdown::sigterm_drains_a_slow_request_then_exits_0,
+        tick::a_failing_tick_is_an_alert_until_it_works_again,
+        logging::text_logs_in_a_pipe_carry_no_colour_codes,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

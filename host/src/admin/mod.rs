@@ -69,7 +69,7 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
     match (segments.as_slice(), &method) {
         ([""], &Method::GET) => dashboard::page(),
         (_, &Method::GET) if dashboard::asset(&path).is_some() => dashboard::serve(&path),
-        (["healthz"], &Method::GET) => respond::json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+        (["healthz"], &Method::GET) => health(state),
         (["apps"], &Method::GET) => apps::list(state),
         (["apps", name, "wake"], &Method::POST) => apps::wake(state, name).await,
         (["apps", name, "sleep"], &Method::POST) => apps::sleep(state, name).await,
@@ -89,6 +89,29 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
             None => error(StatusCode::NOT_FOUND, &format!("no admin endpoint at {path}")),
         },
     }
+}
+
+/// Always 200 while the gateway serves (a load balancer must not pull it
+/// for a failing tick), but `degraded` with ERROR-level alerts while ticks
+/// fail: no app is put to sleep then.
+fn health(state: &AdminState) -> Response<AdminBody> {
+    let alerts: Vec<serde_json::Value> = state
+        .gate
+        .tick_health()
+        .alerts()
+        .into_iter()
+        .map(|alert| {
+            let mut value = serde_json::json!({ "level": "error", "what": "tick" });
+            if let (Some(map), Ok(serde_json::Value::Object(fields))) =
+                (value.as_object_mut(), serde_json::to_value(alert))
+            {
+                map.extend(fields);
+            }
+            value
+        })
+        .collect();
+    let status = if alerts.is_empty() { "ok" } else { "degraded" };
+    respond::json(StatusCode::OK, &serde_json::json!({ "status": status, "alerts": alerts }))
 }
 
 fn allowed(segments: &[&str]) -> Option<&'static str> {

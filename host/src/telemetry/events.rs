@@ -59,6 +59,16 @@ pub enum EventKind {
         sha256: String,
         failures: u32,
     },
+    /// A policy's ticks started failing (`*`: the tick itself): its apps are
+    /// neither put to sleep nor woken until `TickRecovered`.
+    TickFailed {
+        policy: String,
+        error: String,
+    },
+    TickRecovered {
+        policy: String,
+        failed_ticks: u64,
+    },
 }
 
 /// A broadcast of events. Emitting never blocks and never fails: with no

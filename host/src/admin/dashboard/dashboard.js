@@ -99,6 +99,8 @@ function describe(e) {
     case "policy_refused": return "policy " + e.policy + " refused: " + e.reason;
     case "policy_removed": return "policy " + e.policy + " removed";
     case "policy_reverted": return "policy " + e.policy + " reverted after " + e.failures + " failures";
+    case "tick_failed": return "ERROR: ticks of policy " + e.policy + " fail, no app sleeps: " + e.error;
+    case "tick_recovered": return "ticks of policy " + e.policy + " work again after " + e.failed_ticks + " failures";
     default: return e.kind;
   }
 }
