@@ -3,15 +3,21 @@
 
 mod admin;
 mod admin_dashboard;
+mod admin_limits;
 mod admin_security;
 mod config;
+mod cooldown;
 mod hostile;
 mod hot_swap;
+mod kubernetes;
 mod limits;
 mod logging;
 mod paas;
 mod persistence;
 mod policy;
+mod port_owner;
+mod processes;
+mod render;
 mod routing;
 mod shutdown;
 mod simulate;
@@ -51,6 +57,11 @@ fn main() -> ExitCode {
         wake::wake_timeout_answers_503_with_retry_after,
         wake::an_app_that_cannot_start_gets_503_and_the_gateway_goes_on,
         wake::an_app_that_dies_early_fails_fast,
+        cooldown::a_burst_at_a_failing_app_spawns_a_handful_of_processes,
+        cooldown::the_cool_down_shows_in_the_api_and_an_admin_wake_ends_it,
+        cooldown::a_successful_wake_resets_the_backoff,
+        cooldown::a_browser_gets_a_failure_page_that_retries_after_the_cool_down,
+        cooldown::an_open_tab_does_not_respawn_a_crashing_app_at_its_pace,
         sleep::an_idle_app_is_put_to_sleep,
         sleep::a_request_during_stop_waits_and_wakes_the_app_again,
         sleep::an_app_with_a_request_in_flight_is_not_stopped,
@@ -66,6 +77,15 @@ fn main() -> ExitCode {
         config::the_issue_example_config_is_accepted,
         config::a_param_the_policy_refuses_is_a_config_error_with_its_line,
         config::a_backend_without_its_token_is_refused_by_check_and_serve,
+        render::a_sleep_and_wake_round_trip_restores_three_instances,
+        render::a_service_suspended_for_billing_gets_a_clear_503,
+        render::discovery_pages_through_150_services,
+        render::a_429_storm_is_waited_out_without_hammering,
+        kubernetes::a_sleep_and_wake_round_trip_restores_three_replicas,
+        kubernetes::linked_workloads_wake_together,
+        kubernetes::changes_made_outside_are_followed,
+        kubernetes::conflicts_and_server_errors_are_retried,
+        kubernetes::a_revoked_token_gives_a_clear_503,
         hostile::an_infinite_loop_is_cut_off_and_the_gateway_goes_on,
         hostile::a_memory_bomb_is_cut_off_and_the_gateway_goes_on,
         hostile::a_panic_is_reported_with_its_message_and_the_gateway_goes_on,
@@ -83,7 +103,12 @@ fn main() -> ExitCode {
         admin::metrics_parse_as_prometheus_text,
         admin_security::a_remote_listener_without_a_token_refuses_to_start,
         admin_security::every_endpoint_refuses_without_the_required_token,
-        admin_security::loopback_needs_no_token_but_checks_a_given_one,
+        admin_security::loopback_without_a_configured_token_needs_none,
+        admin_security::a_configured_token_is_required_on_loopback_too,
+        admin_limits::the_admin_api_answers_over_http2_as_over_http1,
+        admin_limits::idle_and_slow_admin_connections_are_closed,
+        admin_limits::uploads_are_one_at_a_time_and_bounded_in_size,
+        admin_limits::twelve_parallel_oversized_uploads_leave_memory_flat,
         admin_security::admin_paths_and_token_never_cross_the_proxy_port,
         paas::a_wake_restores_the_exact_formation_even_after_a_crash,
         paas::a_hundred_concurrent_requests_make_one_scale_call,
@@ -124,6 +149,11 @@ fn main() -> ExitCode {
         limits::an_oversized_request_head_is_refused,
         limits::a_keep_alive_connection_outlives_the_header_timeout,
         shutdown::sigterm_drains_a_slow_request_then_exits_0,
+        processes::kill_9_of_the_gateway_leaves_nothing_of_a_wrapper_app,
+        processes::when_the_wrapper_dies_the_next_wake_leaves_exactly_one_copy,
+        processes::a_forking_server_its_workers_and_its_daemon_are_stopped_whole,
+        processes::a_failed_wake_shows_the_last_lines_of_the_apps_output_in_its_event,
+        port_owner::an_impostor_on_the_port_gets_no_traffic_and_the_client_a_clear_503,
         tick::a_failing_tick_is_an_alert_until_it_works_again,
         logging::text_logs_in_a_pipe_carry_no_colour_codes,
     ];
