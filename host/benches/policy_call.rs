@@ -60,8 +60,9 @@ fn policy_call(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async { policy.on_tick(NOW, &batch).await.expect("on_tick succeeds") })
     });
 
-    let per_call_runtime = PolicyRuntime::new(SandboxLimits { isolation: Isolation::PerCall, ..SandboxLimits::default() })
-        .expect("the policy runtime");
+    let per_call_runtime =
+        PolicyRuntime::new(SandboxLimits { isolation: Isolation::PerCall, ..SandboxLimits::default() })
+            .expect("the policy runtime");
     let per_call =
         rt.block_on(per_call_runtime.load("inactivity", INACTIVITY_WASM)).expect("the embedded policy loads");
     c.bench_function("on_request/per_call_isolation", |b| {

@@ -301,7 +301,11 @@ impl CallClock {
     /// it waits in the host, whichever comes first, counted as running for
     /// the ticker; a panic inside is caught so that it cannot take down the
     /// task that serves a request.
-    pub(crate) async fn run<F: Future>(&self, ticker: &Ticker, call: F) -> Result<Result<F::Output, Panicked>, Expired> {
+    pub(crate) async fn run<F: Future>(
+        &self,
+        ticker: &Ticker,
+        call: F,
+    ) -> Result<Result<F::Output, Panicked>, Expired> {
         let _running = ticker.enter();
         let mut call = pin!(AssertUnwindSafe(call).catch_unwind());
         let mut waiting: Option<Arc<Waiting>> = None;

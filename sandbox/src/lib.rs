@@ -37,6 +37,6 @@ mod kv_tests;
 mod tests;
 
 pub use error::PolicyError;
-pub use kv::{KvBackend, KvError, MemoryKv};
 pub use instance::Isolation;
+pub use kv::{KvBackend, KvError, MemoryKv};
 pub use runtime::{Interface, LoadedPolicy, MAX_CONCURRENT_CALLS, PolicyRuntime, SandboxLimits};

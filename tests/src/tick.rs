@@ -46,7 +46,10 @@ pub async fn a_failing_tick_is_an_alert_until_it_works_again() {
     assert_eq!(health["status"], "degraded", "{health}");
     let alerts = health["alerts"].as_array().cloned().unwrap_or_default();
     assert_eq!(alerts.len(), 1, "{health}");
-    assert_eq!((&alerts[0]["level"], &alerts[0]["what"], &alerts[0]["policy"]), (&"error".into(), &"tick".into(), &"armed".into()));
+    assert_eq!(
+        (&alerts[0]["level"], &alerts[0]["what"], &alerts[0]["policy"]),
+        (&"error".into(), &"tick".into(), &"armed".into())
+    );
     assert!(alerts[0]["failed_ticks"].as_u64().is_some_and(|n| n >= 1), "{health}");
     let events = admin.get("/events").await.json();
     let failed: Vec<_> =
@@ -62,7 +65,11 @@ pub async fn a_failing_tick_is_an_alert_until_it_works_again() {
     assert_eq!(health["alerts"], serde_json::json!([]), "{health}");
     let events = admin.get("/events").await.json();
     assert!(
-        events["events"].as_array().into_iter().flatten().any(|e| e["kind"] == "tick_recovered" && e["policy"] == "armed"),
+        events["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["kind"] == "tick_recovered" && e["policy"] == "armed"),
         "{events}"
     );
     assert_eq!(gateway.logs.count(FAILING, ""), 1, "one ERROR line per run of failures");
