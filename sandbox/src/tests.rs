@@ -183,7 +183,8 @@ fn apps(n: usize) -> Vec<AppView> {
     (0..n).map(app).collect()
 }
 
-/// "ok" for a fresh instance, "again" for a reused one (see the guest).
+/// "fresh" when the guest answered `ok` (a fresh instance), "reused" when it
+/// answered `err("again")` (see the guest).
 async fn instance_kind(policy: &LoadedPolicy, shown: usize) -> Result<&'static str, PolicyError> {
     match policy.on_tick(0, &apps(shown)).await {
         Ok(_) => Ok("fresh"),
