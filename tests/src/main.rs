@@ -7,6 +7,7 @@ mod admin_limits;
 mod admin_security;
 mod config;
 mod cooldown;
+mod herd;
 mod hostile;
 mod hot_swap;
 mod kubernetes;
@@ -62,6 +63,8 @@ fn main() -> ExitCode {
         cooldown::a_successful_wake_resets_the_backoff,
         cooldown::a_browser_gets_a_failure_page_that_retries_after_the_cool_down,
         cooldown::an_open_tab_does_not_respawn_a_crashing_app_at_its_pace,
+        herd::two_hundred_requests_to_a_sleeping_python_server_all_get_through_quickly,
+        herd::requests_above_the_cap_queue_and_the_queue_is_bounded,
         sleep::an_idle_app_is_put_to_sleep,
         sleep::a_request_during_stop_waits_and_wakes_the_app_again,
         sleep::an_app_with_a_request_in_flight_is_not_stopped,

@@ -4,6 +4,7 @@
 //! the same step. Waiters are woken through a watch channel.
 
 use super::cooldown::{CoolingDown, WakeFailures};
+use super::upstream_slots::UpstreamSlots;
 use crate::clock::now_ms;
 use crate::config::AppConfig;
 use crate::policy::model::{AppState, AppView, Params, Timestamp};
@@ -25,6 +26,8 @@ pub struct App {
     dirty: AtomicBool,
     /// Its `paastis_requests_total` series, resolved once per status.
     pub requests: RequestCounters,
+    /// Caps the requests sent to the app at once.
+    upstream_slots: UpstreamSlots,
 }
 
 pub(super) struct Inner {
@@ -115,6 +118,7 @@ impl App {
             last_activity: AtomicU64::new(last_activity.unwrap_or(0)),
             dirty: AtomicBool::new(false),
             requests: RequestCounters::default(),
+            upstream_slots: UpstreamSlots::default(),
         }
     }
 
@@ -126,6 +130,10 @@ impl App {
         // Every critical section leaves Inner consistent before any call that
         // could panic, so a poisoned lock still holds valid state.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn upstream_slots(&self) -> &UpstreamSlots {
+        &self.upstream_slots
     }
 
     pub(super) fn subscribe(&self) -> watch::Receiver<u64> {

@@ -280,6 +280,8 @@ pub struct AppConfig {
     pub links: Vec<String>,
     /// Browsers get the waiting page while this app wakes; `edge.waiting_page` if omitted.
     pub waiting_page: Option<bool>,
+    /// Requests sent to this app at once; `edge.max_upstream_connections` if omitted.
+    pub max_upstream_connections: Option<Spanned<u32>>,
 }
 
 impl AppConfig {
@@ -304,6 +306,10 @@ impl AppConfig {
     pub fn remote(&self) -> &str {
         self.remote.as_deref().unwrap_or_else(|| self.name())
     }
+    /// Requests sent to this app at once, if it says.
+    pub fn max_upstream_connections(&self) -> Option<u32> {
+        self.max_upstream_connections.as_ref().map(|cap| *cap.get_ref())
+    }
     pub fn upstream(&self) -> Option<&str> {
         self.upstream.as_ref().map(|u| u.get_ref().as_str())
     }
@@ -327,6 +333,7 @@ impl AppConfig {
             upstream: spec.upstream.map(|u| Spanned::new(0..0, u)),
             links: spec.links,
             waiting_page: None,
+            max_upstream_connections: None,
         }
     }
     /// Fills what a rule says and this app does not.
@@ -469,6 +476,15 @@ impl Config {
                         "the process backend needs a command".into(),
                     ));
                 }
+            }
+            if let Some(cap) = &app.max_upstream_connections
+                && *cap.get_ref() == 0
+            {
+                return Err(err(
+                    cap.span(),
+                    format!("apps[{i}].max_upstream_connections"),
+                    "must be at least 1".into(),
+                ));
             }
             if let Some(policy) = &app.policy {
                 match PolicySource::of(policy.get_ref()) {

@@ -195,7 +195,12 @@ impl Proxy {
             let page = self.edge.waiting_page.render(app.name());
             return (Some(app), page);
         }
-        let response = match self.apps.lifecycle().admit(&app, admission).await {
+        let lifecycle = self.apps.lifecycle();
+        let admitted = match lifecycle.admit(&app, admission).await {
+            Ok(in_flight) => lifecycle.upstream_slot(&app, in_flight).await,
+            Err(e) => Err(e),
+        };
+        let response = match admitted {
             Ok(in_flight) => self.forward(request, in_flight, client, scheme).await,
             Err(AdmitError::WakeFailed { retry_after, .. }) if WaitingPage::suits(&request) => {
                 failure_page::render(app.name(), crate::apps::retry_after_secs(retry_after))
@@ -318,6 +323,7 @@ fn admit_failed(error: &AdmitError) -> Response<ProxyBody> {
         AdmitError::WakeFailed { retry_after, .. } => crate::apps::retry_after_secs(*retry_after),
         AdmitError::TimedOut { .. } => 5,
         AdmitError::Overloaded { .. } => 5,
+        AdmitError::Busy { .. } => 5,
     };
     unavailable(error.to_string(), retry_after)
 }
