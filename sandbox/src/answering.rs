@@ -29,6 +29,10 @@ mod generated {
 }
 
 use generated::exports::paastis::policy::answering::{self as wit, GuestIndices};
+/// The export's functions in one instance.
+pub(crate) type Guest = wit::Guest;
+/// What its `on-request` returns.
+pub(crate) type RequestAction = wit::RequestAction;
 
 /// Where the export's function is, when the component has it.
 #[derive(Clone)]

@@ -12,6 +12,7 @@ mod hostile;
 mod hot_swap;
 mod kubernetes;
 mod limits;
+mod logging;
 mod paas;
 mod persistence;
 mod policy;
@@ -24,6 +25,7 @@ mod simulate;
 mod sleep;
 mod streaming;
 mod support;
+mod tick;
 mod tls;
 mod waiting_page;
 mod wake;
@@ -162,6 +164,8 @@ fn main() -> ExitCode {
         processes::a_forking_server_its_workers_and_its_daemon_are_stopped_whole,
         processes::a_failed_wake_shows_the_last_lines_of_the_apps_output_in_its_event,
         port_owner::an_impostor_on_the_port_gets_no_traffic_and_the_client_a_clear_503,
+        tick::a_failing_tick_is_an_alert_until_it_works_again,
+        logging::text_logs_in_a_pipe_carry_no_colour_codes,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

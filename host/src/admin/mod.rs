@@ -100,6 +100,33 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
     }
 }
 
+/// Always 200 while the gateway serves (a load balancer must not pull it
+/// for a failing tick), but `degraded` with ERROR-level alerts while ticks
+/// fail: no app is put to sleep then; and `degraded` with the count of apps
+/// served by a fallback policy (`degraded_apps`): a restart would not help,
+/// the gateway refuses to start until the config's policies load. Counts
+/// only: this path needs no token, so it names no app (`/apps` does).
+fn health(state: &AdminState) -> Response<AdminBody> {
+    let alerts: Vec<serde_json::Value> = state
+        .gate
+        .tick_health()
+        .alerts()
+        .into_iter()
+        .map(|alert| {
+            let mut value = serde_json::json!({ "level": "error", "what": "tick" });
+            if let (Some(map), Ok(serde_json::Value::Object(fields))) =
+                (value.as_object_mut(), serde_json::to_value(alert))
+            {
+                map.extend(fields);
+            }
+            value
+        })
+        .collect();
+    let degraded = state.apps.iter().filter(|app| state.gate.degraded(app.name()).is_some()).count();
+    let status = if alerts.is_empty() && degraded == 0 { "ok" } else { "degraded" };
+    respond::json(StatusCode::OK, &serde_json::json!({ "status": status, "alerts": alerts, "degraded_apps": degraded }))
+}
+
 fn allowed(segments: &[&str]) -> Option<&'static str> {
     match segments {
         [""] | ["healthz"] | ["apps"] | ["events"] | ["policies"] | ["metrics"] => Some("GET, HEAD"),
@@ -107,16 +134,6 @@ fn allowed(segments: &[&str]) -> Option<&'static str> {
         ["policies", _] => Some("PUT"),
         _ => None,
     }
-}
-
-/// `ok`, or `degraded` with how many apps run on a fallback policy. Still a
-/// 200: the gateway serves every app, and a restart would not help (it
-/// refuses to start until the config's policies load). Counts only: this
-/// path needs no token, so it names no app (`/apps` does).
-fn health(state: &AdminState) -> Response<AdminBody> {
-    let degraded = state.apps.iter().filter(|app| state.gate.degraded(app.name()).is_some()).count();
-    let status = if degraded == 0 { "ok" } else { "degraded" };
-    respond::json(StatusCode::OK, &serde_json::json!({ "status": status, "degraded_apps": degraded }))
 }
 
 fn refuse(denied: Denied) -> Response<AdminBody> {

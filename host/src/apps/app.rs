@@ -9,6 +9,7 @@ use crate::clock::now_ms;
 use crate::config::AppConfig;
 use crate::policy::model::{AppState, AppView, Params, Timestamp};
 use crate::store::AppRecord;
+use crate::telemetry::metrics::RequestCounters;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::watch;
@@ -23,6 +24,8 @@ pub struct App {
     last_activity: AtomicU64,
     /// Set when something worth persisting changed since the last flush.
     dirty: AtomicBool,
+    /// Its `paastis_requests_total` series, resolved once per status.
+    pub requests: RequestCounters,
     /// Caps the requests sent to the app at once.
     upstream_slots: UpstreamSlots,
 }
@@ -114,6 +117,7 @@ impl App {
             changed: watch::channel(0).0,
             last_activity: AtomicU64::new(last_activity.unwrap_or(0)),
             dirty: AtomicBool::new(false),
+            requests: RequestCounters::default(),
             upstream_slots: UpstreamSlots::default(),
         }
     }

@@ -98,8 +98,24 @@ pub struct PolicyConfig {
     /// the default for its apps.
     #[serde(default = "default_max_failures")]
     pub max_failures: u32,
+    /// Whether warm policy instances serve many calls (`reuse`), or every
+    /// call gets a fresh one (`per-call`).
+    #[serde(default)]
+    pub isolation: Isolation,
     #[serde(default)]
     params: ConfigParams,
+}
+
+/// `policy.isolation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Warm instances are reused: a policy's memory may persist between
+    /// calls, and may be reset at any time; durable state belongs in `kv`.
+    #[default]
+    Reuse,
+    /// A fresh instance for every call; several times slower.
+    PerCall,
 }
 
 impl Default for PolicyConfig {
@@ -111,6 +127,7 @@ impl Default for PolicyConfig {
             call_on_request: true,
             dir: None,
             max_failures: default_max_failures(),
+            isolation: Isolation::default(),
             params: ConfigParams::default(),
         }
     }
