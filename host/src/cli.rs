@@ -194,7 +194,7 @@ async fn run(command: Command) -> ExitCode {
             Err(e) if e.is_usage() => usage_error(e),
             Err(e) => failure(anyhow::Error::new(e)),
         },
-        Command::Inspect { store } => match inspect(&store) {
+        Command::Inspect { store } => match inspect(&store).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => failure(e),
         },
@@ -207,9 +207,9 @@ async fn run(command: Command) -> ExitCode {
     }
 }
 
-fn inspect(path: &std::path::Path) -> anyhow::Result<()> {
+async fn inspect(path: &std::path::Path) -> anyhow::Result<()> {
     let store = Store::open(path)?;
-    let apps: std::collections::BTreeMap<_, _> = store.load_apps()?.into_iter().collect();
+    let apps: std::collections::BTreeMap<_, _> = store.load_apps().await?.into_iter().collect();
     println!("{}", serde_json::to_string_pretty(&apps)?);
     Ok(())
 }

@@ -33,25 +33,25 @@ pub struct Apps {
 
 impl Apps {
     /// Builds the apps from the config and what the store remembers of them.
-    pub fn restore(
+    pub async fn restore(
         config: &Config,
         store: Store,
         backend: Arc<dyn Backend>,
         telemetry: Telemetry,
     ) -> Result<Apps, StoreError> {
-        Apps::restore_with(config, store, backend, telemetry, &crate::upstream::Upstream::default())
+        Apps::restore_with(config, store, backend, telemetry, &crate::upstream::Upstream::default()).await
     }
 
     /// As `restore`, probing apps through `upstream` and capping the
     /// requests waiting on a waking app as `[edge]` says.
-    pub fn restore_with(
+    pub async fn restore_with(
         config: &Config,
         store: Store,
         backend: Arc<dyn Backend>,
         telemetry: Telemetry,
         upstream: &crate::upstream::Upstream,
     ) -> Result<Apps, StoreError> {
-        let mut records = store.load_apps()?;
+        let mut records = store.load_apps().await?;
         let persist = Arc::new(Notify::new());
         let mut by_name = BTreeMap::new();
         for app_config in &config.apps {
@@ -101,9 +101,13 @@ impl Apps {
 
     /// Adds an app found at runtime, with what the store remembers of it.
     /// Returns `None` when an app of that name already exists.
-    pub fn insert(&self, config: crate::config::AppConfig, params: crate::policy::model::Params) -> Option<Arc<App>> {
+    pub async fn insert(
+        &self,
+        config: crate::config::AppConfig,
+        params: crate::policy::model::Params,
+    ) -> Option<Arc<App>> {
         let name = config.name().to_owned();
-        let record = match self.store.load_app(&name) {
+        let record = match self.store.load_app(&name).await {
             Ok(record) => record,
             Err(e) => {
                 tracing::error!(app = %name, error = %e, "cannot read the stored state of a discovered app; starting afresh");

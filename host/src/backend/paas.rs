@@ -130,7 +130,7 @@ impl PaasBackend {
     async fn wake(&self, app: &AppConfig) -> Result<(), BackendError> {
         let remote = app.remote();
         let current = self.platform.formation(remote).await.map_err(|e| self.failed(e))?;
-        let saved = match self.store.load_formation(&self.name, remote) {
+        let saved = match self.store.load_formation(&self.name, remote).await {
             Ok(saved) => saved.filter(|f| !is_zero(f)),
             Err(e) => {
                 tracing::error!(app = app.name(), error = %e, "cannot read the saved formation; waking with the current one");

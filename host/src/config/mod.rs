@@ -11,6 +11,7 @@ mod params;
 mod rules;
 mod savings;
 mod schema;
+mod store;
 
 pub use admin::{AdminConfig, AdminToken, DEFAULT_ADMIN_LISTEN, DEFAULT_TOKEN_ENV};
 pub use backends::{BackendConfig, PlatformKind};
@@ -21,9 +22,9 @@ pub use hooks::HooksConfig;
 pub use rules::RuleConfig;
 pub use savings::SavingsConfig;
 pub use schema::{
-    AppConfig, BackendKind, Config, DiscoveredApp, PolicyConfig, PolicySource, ServerConfig, StoreConfig,
-    policy_name_of,
+    AppConfig, BackendKind, Config, DiscoveredApp, PolicyConfig, PolicySource, ServerConfig, policy_name_of,
 };
+pub use store::{StoreBackend, StoreConfig};
 
 use std::path::Path;
 

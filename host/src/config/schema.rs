@@ -6,6 +6,7 @@ use super::admin::AdminConfig;
 use super::error::ConfigError;
 use super::params::ConfigParams;
 use super::savings::SavingsConfig;
+use super::store::StoreConfig;
 use crate::policy::model::Params;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -52,29 +53,6 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The app name is the Host label just before this domain.
     pub domain: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    #[serde(default = "default_store_path")]
-    pub path: PathBuf,
-    /// Activity is written to disk at this interval: the most a crash can lose.
-    #[serde(default = "default_flush_interval")]
-    pub flush_interval: ConfigDuration,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig { path: default_store_path(), flush_interval: default_flush_interval() }
-    }
-}
-
-fn default_store_path() -> PathBuf {
-    PathBuf::from("paastis-data")
-}
-fn default_flush_interval() -> ConfigDuration {
-    ConfigDuration::from_secs(1)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -403,6 +381,7 @@ impl Config {
             return Err(err(policy.span(), "policy.default".into(), unknown_policy(&name)));
         }
         self.admin.validate(file, text)?;
+        self.store.validate(text, file)?;
         self.edge.validate(text, file)?;
         if self.policy.tick.0.is_zero() {
             return Err(ConfigError::at(file, text, None, "policy.tick", "must be greater than zero"));
@@ -452,6 +431,16 @@ impl Config {
                         "the process backend needs a command".into(),
                     ));
                 }
+            }
+            if app.backend == BackendKind::Process && self.store.is_redis() && !self.store.single_replica {
+                return Err(err(
+                    app.name.span(),
+                    format!("apps[{i}].backend"),
+                    "a process app runs on the machine of one gateway, so replicas sharing a Redis store cannot \
+                     share it; use a PaaS backend, or set `single_replica = true` in [store] if exactly one \
+                     gateway runs"
+                        .into(),
+                ));
             }
             if let Some(policy) = &app.policy {
                 match PolicySource::of(policy.get_ref()) {

@@ -93,12 +93,12 @@ impl Gateway {
         let mut config = config;
         crate::discovery::apply_rules_to_config(&mut config);
         let config = Arc::new(config);
-        let store = Store::open(&config.store.path)?;
+        let store = Store::connect(&config.store).await?;
         let telemetry = Telemetry::default();
         // Before anything else can fail on it: a non-loopback admin
         // listener without its token is a config error.
         let admin_token = if config.admin.enabled { Some(config.admin_token()?) } else { None };
-        let events = store.events(*config.admin.event_retention.get_ref())?;
+        let events = store.events(*config.admin.event_retention.get_ref()).await?;
         let recorder = Recorder::spawn(&telemetry.events, events.clone());
         let kv = Arc::new(store.policy_kv());
         let (gate, loader) = build_policies(&config, Watching::Yes, kv, telemetry.clone()).await?;
@@ -108,7 +108,7 @@ impl Gateway {
         let edge = &config.edge;
         let upstream =
             crate::upstream::Upstream::new(edge.upstream_ca_file.as_deref(), edge.upstream_connect_timeout.0)?;
-        let apps = Arc::new(Apps::restore_with(&config, store.clone(), backend, telemetry.clone(), &upstream)?);
+        let apps = Arc::new(Apps::restore_with(&config, store.clone(), backend, telemetry.clone(), &upstream).await?);
         let waiting_page = match &edge.waiting_page_template {
             Some(path) => crate::proxy::WaitingPage::load(path)
                 .map_err(|source| GatewayError::WaitingPage { path: path.clone(), source })?,
