@@ -147,13 +147,24 @@ impl Apps {
     pub async fn run_flusher(self: Arc<Self>, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Said once per outage, not once per interval.
+        let mut failing = false;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = self.persist.notified() => {}
             }
-            if let Err(e) = self.flush().await {
-                tracing::error!(error = %e, "cannot persist app state; will retry");
+            match self.flush().await {
+                Err(e) if !failing => {
+                    tracing::error!(error = %e, "cannot persist app state; kept in memory, will retry");
+                    failing = true;
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot persist app state yet"),
+                Ok(()) if failing => {
+                    tracing::info!("app state persisted again");
+                    failing = false;
+                }
+                Ok(()) => {}
             }
         }
     }

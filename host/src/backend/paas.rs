@@ -140,7 +140,17 @@ impl PaasBackend {
         let target = match saved {
             Some(saved) => saved,
             None if !is_zero(&current) => current.clone(),
-            None => minimal(&current),
+            None => {
+                let minimal = minimal(&current);
+                tracing::warn!(
+                    app = app.name(),
+                    backend = %self.name,
+                    formation = ?minimal,
+                    why = "never put to sleep by this gateway, or its store was lost or damaged",
+                    "no saved formation: waking with one web"
+                );
+                minimal
+            }
         };
         if same(&current, &target) {
             tracing::info!(app = app.name(), backend = %self.name, formation = ?target, "app already runs its formation");

@@ -50,9 +50,50 @@ pub(super) struct Source {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
+    /// Where the proxy listens: `listen` as written, else `0.0.0.0:$PORT`
+    /// (what a PaaS gives its apps); see `resolve_listen`.
+    #[serde(skip, default = "unresolved")]
     pub listen: SocketAddr,
+    #[serde(rename = "listen", default)]
+    listen_written: Option<SocketAddr>,
     /// The app name is the Host label just before this domain.
     pub domain: String,
+}
+
+fn unresolved() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 0))
+}
+
+impl ServerConfig {
+    /// `listen` as written, else every interface on `port` (the `PORT`
+    /// variable, as Scalingo, Heroku and Clever Cloud set it).
+    pub(super) fn resolve_listen(&mut self, port: Option<&str>, text: &str, file: &str) -> Result<(), ConfigError> {
+        self.listen = match (self.listen_written, port) {
+            (Some(written), _) => written,
+            (None, Some(port)) => match port.trim().parse::<u16>() {
+                Ok(port) if port > 0 => SocketAddr::from(([0, 0, 0, 0], port)),
+                _ => {
+                    return Err(ConfigError::at(
+                        file,
+                        text,
+                        None,
+                        "server.listen",
+                        format!("is not set, and $PORT ({port:?}) is not a port number"),
+                    ));
+                }
+            },
+            (None, None) => {
+                return Err(ConfigError::at(
+                    file,
+                    text,
+                    None,
+                    "server.listen",
+                    "is missing: give an address such as \"127.0.0.1:8080\" (or set $PORT, as a PaaS does)",
+                ));
+            }
+        };
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -497,4 +538,28 @@ fn is_dns_label(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use crate::config::Config;
+
+    const NO_LISTEN: &str = "[server]\ndomain = \"example.com\"\n";
+
+    #[test]
+    fn listen_comes_from_port_when_unset() {
+        let config = Config::parse_with_port(NO_LISTEN, "p.toml", Some("8123")).unwrap();
+        assert_eq!(config.server.listen.to_string(), "0.0.0.0:8123");
+        let written = "[server]\nlisten = \"127.0.0.1:9000\"\ndomain = \"example.com\"\n";
+        let config = Config::parse_with_port(written, "p.toml", Some("8123")).unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:9000", "a written listen wins");
+    }
+
+    #[test]
+    fn no_listen_and_no_port_is_an_error_naming_the_key() {
+        for port in [None, Some("http"), Some("0"), Some("70000")] {
+            let error = Config::parse_with_port(NO_LISTEN, "p.toml", port).unwrap_err().to_string();
+            assert!(error.contains("server.listen") && error.contains("p.toml"), "{port:?}: {error}");
+        }
+    }
 }

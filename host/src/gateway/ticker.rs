@@ -1,33 +1,55 @@
 //! The tick path: every `policy.tick`, show the policy every app and carry
-//! out its plan.
+//! out its plan. With replicas, only the leader ticks, and its sleeps are
+//! re-checked against the cluster right before they happen
+//! (`cluster::sleep_if_still_idle`).
 
 use crate::apps::Apps;
+use crate::backend::Backends;
+use crate::cluster::Cluster;
 use crate::policy::model::AppView;
 use crate::policy_gate::PolicyGate;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub async fn run(apps: Arc<Apps>, policy: Arc<PolicyGate>, every: Duration) {
+/// What a tick acts on.
+#[derive(Clone)]
+pub struct Ticking {
+    pub apps: Arc<Apps>,
+    pub policy: Arc<PolicyGate>,
+    pub cluster: Cluster,
+    pub backends: Arc<Backends>,
+}
+
+pub async fn run(ticking: Ticking, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     // A slow tick must not be followed by a burst of catch-up ticks.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        tick(&apps, &policy).await;
+        tick(&ticking).await;
     }
 }
 
-pub async fn tick(apps: &Arc<Apps>, policy: &PolicyGate) {
+pub async fn tick(ticking: &Ticking) {
+    // One decision per tick for the whole cluster: a follower does nothing.
+    if !ticking.cluster.is_leader() {
+        return;
+    }
+    let apps = &ticking.apps;
     let views: Vec<AppView> = apps.iter().map(|app| app.view()).collect();
-    let plan = policy.on_tick(&views).await;
+    let plan = ticking.policy.on_tick(&views).await;
     for name in plan.sleep {
         let Some(app) = apps.get(&name) else {
             tracing::warn!(app = %name, "policy asked to put an unknown app to sleep");
             continue;
         };
-        let lifecycle = apps.lifecycle().clone();
+        let seen = views.iter().find(|v| v.name == name).and_then(|v| v.last_activity);
+        let ticking = ticking.clone();
         // Stops run beside the ticker so one slow app cannot delay the rest.
-        tokio::spawn(async move { lifecycle.sleep(&app, "policy").await });
+        tokio::spawn(async move {
+            let Ticking { apps, cluster, backends, .. } = &ticking;
+            crate::cluster::sleep_if_still_idle(cluster, apps, backends, &app, seen, "policy").await;
+        });
     }
     for name in plan.wake {
         match apps.get(&name) {

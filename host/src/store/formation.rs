@@ -24,6 +24,20 @@ impl Store {
         }
     }
 
+    /// Every saved formation, keyed `<backend>/<app>` (`paastis inspect`).
+    pub async fn load_formations(&self) -> Result<BTreeMap<String, Formation>, StoreError> {
+        let all = match &self.backend {
+            Backend::Sled(s) => s.load_formations()?,
+            Backend::Redis(r) => r.load_formations().await?,
+        };
+        all.into_iter()
+            .map(|(key, bytes)| match serde_json::from_slice(&bytes) {
+                Ok(formation) => Ok((key, formation)),
+                Err(e) => Err(StoreError::Corrupt { key, message: e.to_string() }),
+            })
+            .collect()
+    }
+
     /// Saves the formation and waits until it is durable.
     pub async fn save_formation(&self, backend: &str, app: &str, formation: &Formation) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(formation).map_err(|e| StoreError::Io(e.to_string()))?;

@@ -37,6 +37,7 @@ pub use formation::Formation;
 pub use kv::PolicyKv;
 pub use record::AppRecord;
 pub use shared::{Lease, WokeListener};
+pub use sled::recovery::Recovery;
 
 use crate::config::{StoreBackend, StoreConfig};
 use std::collections::HashMap;
@@ -46,6 +47,8 @@ use std::path::{Path, PathBuf};
 pub enum StoreError {
     #[error("cannot open the store at {path}: {message}")]
     Open { path: PathBuf, message: String },
+    #[error("the store at {path} is damaged: {damage}")]
+    Damaged { path: PathBuf, damage: String },
     #[error("store I/O failed: {0}")]
     Io(String),
     #[error("store record for {key:?} is corrupt: {message}")]
@@ -66,6 +69,8 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// Set when a damaged sled store was moved aside at open.
+    recovered: Option<std::sync::Arc<Recovery>>,
 }
 
 #[derive(Clone)]
@@ -75,19 +80,42 @@ enum Backend {
 }
 
 impl Store {
-    /// Opens (or creates) a sled store at `path`.
+    /// Opens (or creates) a sled store at `path`, reading it through: a
+    /// damaged store is `StoreError::Damaged`, left as it is.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Sled(sled::SledStore::open(path)?) })
+        match sled::recovery::open_checked(path) {
+            Ok(store) => Ok(Store::sled(store, None)),
+            Err(sled::recovery::OpenFailure::Refused(e)) => Err(e),
+            Err(sled::recovery::OpenFailure::Damaged(damage)) => {
+                Err(StoreError::Damaged { path: path.to_owned(), damage })
+            }
+        }
+    }
+
+    /// As `open`, but a damaged store is moved aside and a fresh one
+    /// started (`recovered` says so); see `sled/recovery.rs`.
+    pub fn open_or_recover(path: &Path) -> Result<Store, StoreError> {
+        let (store, recovery) = sled::recovery::open_or_recover(path)?;
+        Ok(Store::sled(store, recovery))
+    }
+
+    fn sled(store: sled::SledStore, recovery: Option<Recovery>) -> Store {
+        Store { backend: Backend::Sled(store), recovered: recovery.map(std::sync::Arc::new) }
+    }
+
+    /// What the recovery of a damaged store did, if one happened at open.
+    pub fn recovered(&self) -> Option<&Recovery> {
+        self.recovered.as_deref()
     }
 
     /// The store `[store]` describes: sled at `path`, or the Redis named by
     /// the `url_env` variable (waiting a bounded time for it to answer).
     pub async fn connect(config: &StoreConfig) -> Result<Store, StoreError> {
         match config.backend.get_ref() {
-            StoreBackend::Sled => Store::open(&config.path),
+            StoreBackend::Sled => Store::open_or_recover(&config.path),
             StoreBackend::Redis => {
                 let redis = redis::RedisStore::connect(config.url_env.get_ref(), config.prefix.get_ref()).await?;
-                Ok(Store { backend: Backend::Redis(redis) })
+                Ok(Store { backend: Backend::Redis(redis), recovered: None })
             }
         }
     }
@@ -95,7 +123,7 @@ impl Store {
     /// Connects to Redis at `url` directly (tests and benches).
     pub async fn connect_redis(url: &str, prefix: &str) -> Result<Store, StoreError> {
         let redis = redis::RedisStore::connect_url(url, prefix).await?;
-        Ok(Store { backend: Backend::Redis(redis) })
+        Ok(Store { backend: Backend::Redis(redis), recovered: None })
     }
 
     /// "sled" or "redis", for logs and `/healthz`.

@@ -59,6 +59,11 @@ pub enum EventKind {
         sha256: String,
         failures: u32,
     },
+    /// The store was damaged: moved aside, and a fresh one started.
+    StoreRecovered {
+        moved_to: String,
+        damage: String,
+    },
 }
 
 /// A broadcast of events. Emitting never blocks and never fails: with no

@@ -49,6 +49,10 @@ pub struct Metrics {
     pub policy_failures: Family<PolicyFailureLabels, Counter>,
     /// Set from the apps just before each scrape.
     pub apps_by_state: Family<StateLabels, Gauge>,
+    /// 1 while the shared store (Redis) does not answer.
+    pub store_degraded: Gauge,
+    /// 1 while this replica holds the leader lease (always, with sled).
+    pub leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -69,7 +73,20 @@ impl Default for Metrics {
         registry.register("policy_call_duration_seconds", "Policy call time, by phase", policy_call_duration.clone());
         registry.register("policy_failures", "Failed policy calls, by policy and phase", policy_failures.clone());
         registry.register("apps", "Apps by state", apps_by_state.clone());
-        Metrics { registry, requests, wake_duration, policy_call_duration, policy_failures, apps_by_state }
+        let store_degraded = Gauge::default();
+        let leader = Gauge::default();
+        registry.register("store_degraded", "1 while the shared store does not answer", store_degraded.clone());
+        registry.register("leader", "1 while this replica holds the leader lease", leader.clone());
+        Metrics {
+            registry,
+            requests,
+            wake_duration,
+            policy_call_duration,
+            policy_failures,
+            apps_by_state,
+            store_degraded,
+            leader,
+        }
     }
 }
 

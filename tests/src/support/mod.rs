@@ -14,12 +14,13 @@ mod gateway;
 mod logs;
 pub mod policies;
 mod process;
+pub mod redis;
 pub mod tls;
 
 pub use admin::AdminClient;
 pub use app::AppBuilder;
 pub use client::{TestClient, TestResponse};
-pub use gateway::{GatewayBuilder, TestGateway, run_paastis, spawn_paastis_with_env};
+pub use gateway::{GatewayBuilder, TestGateway, run_paastis, run_paastis_with_env, spawn_paastis_with_env};
 pub use logs::Logs;
 pub use process::{pid_alive, wait_pid_gone};
 

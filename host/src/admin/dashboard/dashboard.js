@@ -99,6 +99,7 @@ function describe(e) {
     case "policy_refused": return "policy " + e.policy + " refused: " + e.reason;
     case "policy_removed": return "policy " + e.policy + " removed";
     case "policy_reverted": return "policy " + e.policy + " reverted after " + e.failures + " failures";
+    case "store_recovered": return "the damaged store was moved to " + e.moved_to + "; a fresh one was started";
     default: return e.kind;
   }
 }

@@ -224,11 +224,16 @@ impl RedisStore {
     }
 
     async fn load_all_formations(&self) -> Result<(), StoreError> {
+        let all = self.load_formations().await?;
+        *self.formations() = all.into_iter().collect();
+        Ok(())
+    }
+
+    pub async fn load_formations(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let key = self.keys().formations.clone();
         let all: HashMap<String, Vec<u8>> =
             self.run(|mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }).await?;
-        *self.formations() = all;
-        Ok(())
+        Ok(all.into_iter().collect())
     }
 
     fn formations(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {

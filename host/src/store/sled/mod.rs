@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod kv;
+pub mod recovery;
 
 use super::{AppRecord, StoreError};
 use std::collections::HashMap;
@@ -31,7 +32,9 @@ pub struct SledStore {
 }
 
 impl SledStore {
-    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
+    /// Opens without reading anything through: damage may show later
+    /// (`recovery::open_checked` is the careful way in).
+    pub fn open_unchecked(path: &Path) -> Result<SledStore, StoreError> {
         let open_err = |message: String| StoreError::Open { path: path.to_owned(), message };
         let db = ::sled::Config::new()
             .path(path)
@@ -50,6 +53,17 @@ impl SledStore {
         let kv_dirty = Arc::new(AtomicBool::new(false));
         let policy_kv = kv::SledKv::new(kv_tree, Arc::clone(&kv_dirty));
         Ok(SledStore { path: path.to_owned(), db, apps, policy_kv, kv_dirty, formations })
+    }
+
+    /// Reads every entry of every tree, so that damage anywhere shows now.
+    fn read_through(&self) -> Result<(), StoreError> {
+        for name in self.db.tree_names() {
+            let tree = self.db.open_tree(&name)?;
+            for entry in tree.iter() {
+                entry?;
+            }
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -105,6 +119,15 @@ impl SledStore {
 
     pub fn load_formation(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.formations.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    pub fn load_formations(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.formations.iter() {
+            let (key, value) = entry?;
+            out.push((String::from_utf8_lossy(&key).into_owned(), value.to_vec()));
+        }
+        Ok(out)
     }
 
     pub async fn save_formation(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
