@@ -81,7 +81,7 @@ pub async fn the_systemd_unit_passes_systemd_analyze_verify() {
     let output = match within(Duration::from_secs(30), "systemd-analyze verify", verify).await {
         Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!("systemd-analyze is missing: run `apt-get install -y systemd`")
+            panic!("systemd-analyze is missing: run `scripts/test-deps` (or apt-get install -y systemd)")
         }
         Err(e) => panic!("cannot run systemd-analyze: {e}"),
     };

@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const INSTALL: &str = "apt-get install -y redis-server";
+const INSTALL: &str = "scripts/test-deps (or apt-get install -y redis-server)";
 /// How long a starting server may take to answer PING.
 const START_LIMIT: Duration = Duration::from_secs(10);
 

@@ -1,8 +1,7 @@
 //! A real headless Chromium driven over WebDriver (chromedriver +
-//! fantoccini). Debian's `chromium` and `chromium-driver` are installed with
-//! apt-get when missing, once, under a lock: an in-process one for the tests
-//! of this binary, a file lock for other processes, and dpkg's own lock
-//! (waited on) for anything else running apt.
+//! fantoccini). The tests never install it: `scripts/test-deps` (run by the
+//! README's test command and by CI) does; a test that finds it missing fails
+//! with the command that installs it.
 
 use fantoccini::{Client, ClientBuilder};
 use std::path::Path;
@@ -13,53 +12,15 @@ use tokio::process::{Child, Command};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const INSTALL_LOCK: &str = "/tmp/paastis-tests-chromium-install.lock";
 
-static INSTALLED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-
-fn present() -> bool {
-    Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()
-}
-
-/// Installs Chromium and its driver if they are missing; panics with the
-/// reason when that is impossible (not root, no apt-get).
-pub async fn ensure_chromium() {
-    INSTALLED.get_or_init(install).await;
-}
-
-async fn install() {
-    if present() {
-        return;
-    }
-    let lock = std::fs::File::create(INSTALL_LOCK).expect("create the install lock file");
-    let lock = tokio::task::spawn_blocking(move || nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive))
-        .await
-        .expect("lock task")
-        .unwrap_or_else(|(_, e)| panic!("cannot lock {INSTALL_LOCK}: {e}"));
-    if present() {
-        return;
-    }
+/// Panics with the install command when Chromium or its driver is missing.
+pub fn require_chromium() {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
     assert!(
-        nix::unistd::geteuid().is_root(),
-        "chromium and chromium-driver are missing and this test is not root: \
-         run `apt-get install -y chromium chromium-driver`"
+        missing.is_empty(),
+        "{} missing: run `scripts/test-deps` (or `apt-get install -y chromium chromium-driver`)",
+        missing.join(" and ")
     );
-    eprintln!("installing chromium and chromium-driver with apt-get (once)");
-    let apt = |args: &'static [&'static str]| async move {
-        let status = Command::new("apt-get")
-            .args(["-o", "DPkg::Lock::Timeout=600", "-q"])
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .status()
-            .await
-            .unwrap_or_else(|e| panic!("cannot run apt-get: {e}"));
-        assert!(status.success(), "apt-get {args:?} failed: {status}");
-    };
-    apt(&["update"]).await;
-    apt(&["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"]).await;
-    assert!(present(), "apt-get succeeded but {CHROMIUM} or {CHROMEDRIVER} is still missing");
-    drop(lock);
 }
 
 pub struct Browser {
@@ -71,7 +32,7 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver on a free loopback port and a headless session.
     pub async fn start() -> Browser {
-        ensure_chromium().await;
+        require_chromium();
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
             probe.local_addr().expect("probe addr").port()

@@ -8,10 +8,10 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::paastis::policy::host::{Host, LogLevel};
-use super::bindings::paastis::policy::{kv, types};
-use super::kv::{KvBackend, check_sizes};
-use super::output::Captured;
+use crate::bindings::paastis::policy::host::{Host, LogLevel};
+use crate::bindings::paastis::policy::{kv, types};
+use crate::kv::{KvBackend, check_sizes};
+use crate::output::Captured;
 
 /// Log lines a single call may write; a guest logging in a loop until its
 /// deadline would otherwise drown the gateway's log.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use wasmtime::{EngineWeak, UpdateDeadline};
 
-use super::cpu::thread_cpu_time;
+use crate::cpu::thread_cpu_time;
 
 /// The granularity of both deadlines.
 pub(crate) const TICK: Duration = Duration::from_millis(1);

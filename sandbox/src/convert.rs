@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::bindings::paastis::policy::types as wit;
-use super::model::{AppState, AppView, ParamValue, Refusal, RequestDecision, RequestView, TickPlan};
+use crate::bindings::paastis::policy::types as wit;
+use crate::contract::{AppState, AppView, ParamValue, Refusal, RequestDecision, RequestView, TickPlan};
 
 /// A refusal body is sent to clients as is; a policy has no business sending
 /// megabytes.

@@ -12,13 +12,13 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, Trap,
 };
 
-use super::bindings::{self, PolicyPre};
-use super::convert;
-use super::error::PolicyError;
-use super::kv::{KvBackend, MemoryKv};
-use super::model::{AppView, RequestDecision, RequestView, TickPlan, Timestamp};
-use super::sandbox::CallState;
-use super::ticker::{Expired, Panicked, Ticker, ticks_for};
+use crate::bindings::{self, PolicyPre};
+use crate::call_state::CallState;
+use crate::contract::{AppView, RequestDecision, RequestView, TickPlan, Timestamp};
+use crate::convert;
+use crate::epoch::{Expired, Panicked, Ticker, ticks_for};
+use crate::error::PolicyError;
+use crate::kv::{KvBackend, MemoryKv};
 
 /// Bounds on every call into a policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +146,7 @@ impl PolicyRuntime {
     }
 
     #[cfg(test)]
-    pub(super) fn watch_for_test(&self) -> Arc<super::ticker::Watch> {
+    pub(super) fn watch_for_test(&self) -> Arc<crate::epoch::Watch> {
         self.inner.ticker.watch(self.inner.wall_limit)
     }
 
@@ -331,7 +331,7 @@ impl std::fmt::Debug for LoadedPolicy {
 }
 
 impl PolicyInner {
-    fn start_call(&self) -> (Store<CallState>, Arc<super::ticker::Watch>) {
+    fn start_call(&self) -> (Store<CallState>, Arc<crate::epoch::Watch>) {
         let runtime = &self.runtime;
         let state = CallState::new(Arc::clone(&self.name), runtime.limits.memory_bytes, Arc::clone(&self.kv));
         let mut store = Store::new(&runtime.engine, state);

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::bindings::paastis::policy::kv::Host as _;
-use super::guest_wat as guest;
-use super::kv::{KvBackend, MAX_KEY_BYTES, MAX_KEYS, MAX_VALUE_BYTES, MemoryKv};
-use super::sandbox::CallState;
-use super::{PolicyRuntime, SandboxLimits};
+use crate::bindings::paastis::policy::kv::Host as _;
+use crate::call_state::CallState;
+use crate::guest_wat as guest;
+use crate::kv::{KvBackend, MAX_KEY_BYTES, MAX_KEYS, MAX_VALUE_BYTES, MemoryKv};
+use crate::{PolicyRuntime, SandboxLimits};
 
 const NOW: u64 = 1_700_000_000_000;
 

@@ -1,0 +1,38 @@
+//! The policy sandbox: loads WebAssembly policy components and calls them
+//! under a CPU deadline and a memory cap, with no ambient authority. The only
+//! crate of the workspace that names wasmtime (`cargo tree -i wasmtime`), so
+//! the gateway knows policies only through the plain types of `contract`.
+//!
+//! - `contract`: the contract of `wit/policy.wit` as plain Rust types;
+//! - `runtime`: the engine, loading (compile, validate, smoke call) and calls;
+//! - `call_state`: what one call's store holds (WASI with no authority, the
+//!   host `log` and `kv` imports, the memory limiter);
+//! - `epoch` and `cpu`: the epoch thread and per-call deadlines, judged on the
+//!   thread's CPU time, with a wall-clock cap;
+//! - `kv`: policy state without wasmtime: limits, the `KvBackend` trait that
+//!   the gateway's store implements, and `MemoryKv`;
+//! - `convert`: contract ↔ generated bindings, sanitising nonsense;
+//! - `output`: the guest's stdio, captured and capped;
+//! - `error`: `PolicyError`.
+
+mod bindings;
+mod call_state;
+pub mod contract;
+mod convert;
+mod cpu;
+mod epoch;
+mod error;
+pub mod kv;
+mod output;
+mod runtime;
+
+#[cfg(test)]
+mod guest_wat;
+#[cfg(test)]
+mod kv_tests;
+#[cfg(test)]
+mod tests;
+
+pub use error::PolicyError;
+pub use kv::{KvBackend, KvError, MemoryKv};
+pub use runtime::{Interface, LoadedPolicy, MAX_CONCURRENT_CALLS, PolicyRuntime, SandboxLimits};
