@@ -19,6 +19,9 @@ impl From<::sled::Error> for StoreError {
     }
 }
 
+/// Why a store cannot be opened while a gateway runs on it.
+pub const LOCKED: &str = "it is locked by another running paastis";
+
 #[derive(Clone)]
 pub struct SledStore {
     path: PathBuf,
@@ -42,8 +45,12 @@ impl SledStore {
             .flush_every_ms(None)
             .open()
             .map_err(|e| match e {
-                ::sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    open_err("it is locked by another running paastis".into())
+                // sled reports its failed file lock as "could not acquire
+                // lock" (kind Other); older versions as WouldBlock.
+                ::sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock") =>
+                {
+                    open_err(LOCKED.into())
                 }
                 other => open_err(other.to_string()),
             })?;

@@ -37,6 +37,9 @@ pub enum OpenFailure {
 /// rather than in the middle of serving. A panic inside sled counts as
 /// damage.
 pub fn open_checked(path: &Path) -> Result<SledStore, OpenFailure> {
+    if let Some(missing) = missing_file(path) {
+        return Err(OpenFailure::Damaged(missing));
+    }
     let opened = std::panic::catch_unwind(|| {
         let store = SledStore::open_unchecked(path)?;
         store.read_through()?;
@@ -47,6 +50,19 @@ pub fn open_checked(path: &Path) -> Result<SledStore, OpenFailure> {
         Ok(Err(e)) if is_damage(&e) => Err(OpenFailure::Damaged(e.to_string())),
         Ok(Err(e)) => Err(OpenFailure::Refused(e)),
         Err(panic) => Err(OpenFailure::Damaged(format!("sled panicked while reading it: {}", panic_message(&panic)))),
+    }
+}
+
+/// A store that has some of its files but not all: sled would open it as
+/// a new, empty store and lose everything without a word.
+fn missing_file(path: &Path) -> Option<String> {
+    let present = |name: &str| path.join(name).exists();
+    let started = std::fs::read_dir(path).ok()?.next().is_some();
+    match (present("conf"), present("db")) {
+        (true, true) => None,
+        _ if !started => None,
+        (false, _) => Some("its file `conf` is missing".to_owned()),
+        (_, false) => Some("its file `db` is missing".to_owned()),
     }
 }
 
@@ -82,7 +98,7 @@ fn aside(path: &Path) -> PathBuf {
 
 fn is_damage(e: &StoreError) -> bool {
     match e {
-        StoreError::Open { message, .. } => !message.contains("locked by another") && !is_permission(message),
+        StoreError::Open { message, .. } => message != super::LOCKED && !is_permission(message),
         StoreError::Io(message) => !is_permission(message),
         StoreError::Corrupt { .. } => true,
         _ => false,
@@ -172,10 +188,11 @@ mod tests {
         let path = dir.path().join("store");
         populated(&path).await;
         damage(&path);
-        assert!(
-            matches!(Store::open(&path), Err(StoreError::Damaged { .. })),
-            "a plain open reports the damage and moves nothing"
-        );
+        match Store::open(&path) {
+            Err(StoreError::Damaged { .. }) => {}
+            Err(other) => panic!("a plain open should report the damage, not: {other}"),
+            Ok(_) => panic!("a plain open of a damaged store succeeded"),
+        }
         assert!(path.exists());
         let store = Store::open_or_recover(&path).unwrap();
         let recovery = store.recovered().expect("recovered").clone();
