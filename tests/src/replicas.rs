@@ -103,10 +103,10 @@ pub async fn forty_requests_over_two_replicas_make_one_scale_up() {
 pub async fn traffic_on_one_replica_keeps_the_app_awake_for_the_leader_then_one_scale_down() {
     let redis = RedisServer::start();
     let fake = FakeScalingo::start(TOKEN).await;
-    fake.add_app("shop", formation(&[("web", 1)])).await;
+    // Asleep at first, so that no idle clock runs before the traffic does.
+    fake.add_app("shop", formation(&[("web", 0)])).await;
     // The leader gets no traffic at all: only what replica B shares.
     let (leader, b) = leader_then_follower(replica(&fake, &redis, "1s"), replica(&fake, &redis, "1s")).await;
-    leader.logs.wait_for("adopted running app", "shop", WAIT).await;
     let client = b.client();
     let steady_until = Instant::now() + Duration::from_millis(3000);
     while Instant::now() < steady_until {
@@ -114,16 +114,17 @@ pub async fn traffic_on_one_replica_keeps_the_app_awake_for_the_leader_then_one_
         assert_eq!(response.status, 200, "{}", response.text());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Three idle timeouts of traffic, none of it on the leader.
-    assert_eq!(fake.scale_calls("shop"), 0, "kept awake by the other replica's traffic");
+    // Three idle timeouts of traffic, none of it on the leader: only B's wake.
+    assert_eq!(fake.scale_calls("shop"), 1, "kept awake by the other replica's traffic");
     assert_eq!(leader.logs.count("putting app to sleep", "shop"), 0);
+    assert_eq!(leader.admin().app("shop").await["state"], "awake", "the leader sees B's wake");
 
     leader.logs.wait_for("app put to sleep", "shop", WAIT).await;
     // B learns of the sleep (from the store, or its own discovery): a moment
     // after it, so a second scale-down would have been asked by now.
     app_state_until(&b, "asleep").await;
     assert_eq!(fake.formation("shop"), formation(&[("web", 0)]));
-    assert_eq!(fake.scale_calls("shop"), 1, "exactly one scale-down");
+    assert_eq!(fake.scale_calls("shop"), 2, "B's scale-up, then exactly one scale-down");
     assert_eq!(b.logs.count("putting app to sleep", "shop"), 0, "only the leader puts apps to sleep");
 }
 
@@ -132,7 +133,7 @@ pub async fn kill_9_of_the_leader_hands_the_tick_to_the_survivor_within_the_leas
     let fake = FakeScalingo::start(TOKEN).await;
     fake.add_app("shop", formation(&[("web", 1)])).await;
     let (leader, survivor) = leader_then_follower(replica(&fake, &redis, "1h"), replica(&fake, &redis, "2s")).await;
-    survivor.logs.wait_for("adopted running app", "shop", WAIT).await;
+    app_state_until(&survivor, "awake").await;
     let killed = Instant::now();
     leader.kill9().await;
     survivor.logs.wait_for("leading the cluster", "", WAIT).await;
@@ -177,8 +178,8 @@ pub async fn redis_killed_and_restarted_while_traffic_flows_degrades_then_recove
     let fake = FakeScalingo::start(TOKEN).await;
     fake.add_app("shop", formation(&[("web", 1)])).await;
     let (a, b) = leader_then_follower(replica(&fake, &redis, "1h"), replica(&fake, &redis, "1h")).await;
-    a.logs.wait_for("adopted running app", "shop", WAIT).await;
-    b.logs.wait_for("adopted running app", "shop", WAIT).await;
+    app_state_until(&a, "awake").await;
+    app_state_until(&b, "awake").await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let traffic = |gateway: &TestGateway| {
         let (client, stop) = (gateway.client(), stop.clone());
