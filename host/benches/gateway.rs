@@ -332,6 +332,8 @@ async fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    // The gateway runs in this process; its app supervisors are the real binary.
+    paastis::backend::set_supervisor_executable(EXE.into());
     let secs = knob("BENCH_SECS", 5);
     let concurrency = knob("BENCH_CONCURRENCY", 32);
     let cold_runs = knob("BENCH_COLD_RUNS", 10);

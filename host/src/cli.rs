@@ -88,6 +88,20 @@ enum Command {
         #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
         stop_delay: Duration,
     },
+    /// Runs one app's command under supervision (started by the process
+    /// backend, with the gateway's socket as stdin).
+    #[command(hide = true)]
+    Supervise {
+        /// The gateway's pid.
+        #[arg(long)]
+        parent: i32,
+        /// Between SIGTERM and SIGKILL, in milliseconds.
+        #[arg(long)]
+        grace_ms: u64,
+        /// The app's program and arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +132,12 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
+    // Before logging and the runtime: the supervisor is small, synchronous,
+    // and its stderr belongs to the app it runs.
+    if let Command::Supervise { parent, grace_ms, command } = cli.command {
+        let grace = Duration::from_millis(grace_ms);
+        return crate::backend::supervisor::run(crate::backend::supervisor::Options { parent, grace, command });
+    }
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -218,6 +238,8 @@ async fn run(command: Command) -> ExitCode {
                 Err(e) => failure(e.into()),
             }
         }
+        // Dispatched in `main_from`, before the runtime exists.
+        Command::Supervise { .. } => ExitCode::FAILURE,
     }
 }
 

@@ -8,10 +8,14 @@ mod config;
 mod deploy;
 mod hostile;
 mod hot_swap;
+mod kubernetes;
 mod limits;
 mod paas;
 mod persistence;
 mod policy;
+mod port_owner;
+mod processes;
+mod render;
 mod replicas;
 mod routing;
 mod shutdown;
@@ -76,6 +80,15 @@ fn main() -> ExitCode {
         config::the_issue_example_config_is_accepted,
         config::a_param_the_policy_refuses_is_a_config_error_with_its_line,
         config::a_backend_without_its_token_is_refused_by_check_and_serve,
+        render::a_sleep_and_wake_round_trip_restores_three_instances,
+        render::a_service_suspended_for_billing_gets_a_clear_503,
+        render::discovery_pages_through_150_services,
+        render::a_429_storm_is_waited_out_without_hammering,
+        kubernetes::a_sleep_and_wake_round_trip_restores_three_replicas,
+        kubernetes::linked_workloads_wake_together,
+        kubernetes::changes_made_outside_are_followed,
+        kubernetes::conflicts_and_server_errors_are_retried,
+        kubernetes::a_revoked_token_gives_a_clear_503,
         hostile::an_infinite_loop_is_cut_off_and_the_gateway_goes_on,
         hostile::a_memory_bomb_is_cut_off_and_the_gateway_goes_on,
         hostile::a_panic_is_reported_with_its_message_and_the_gateway_goes_on,
@@ -135,6 +148,11 @@ fn main() -> ExitCode {
         limits::an_oversized_request_head_is_refused,
         limits::a_keep_alive_connection_outlives_the_header_timeout,
         shutdown::sigterm_drains_a_slow_request_then_exits_0,
+        processes::kill_9_of_the_gateway_leaves_nothing_of_a_wrapper_app,
+        processes::when_the_wrapper_dies_the_next_wake_leaves_exactly_one_copy,
+        processes::a_forking_server_its_workers_and_its_daemon_are_stopped_whole,
+        processes::a_failed_wake_shows_the_last_lines_of_the_apps_output_in_its_event,
+        port_owner::an_impostor_on_the_port_gets_no_traffic_and_the_client_a_clear_503,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

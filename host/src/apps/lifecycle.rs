@@ -2,7 +2,7 @@
 
 use super::app::App;
 use super::in_flight::{InFlight, WaitSlot};
-use super::probe::Prober;
+use super::probe::{ProbeError, Prober};
 use crate::backend::Backend;
 use crate::policy::model::AppState;
 use crate::telemetry::{EventKind, Telemetry};
@@ -23,6 +23,9 @@ pub enum AdmitError {
     #[error("app {app} is waking and already has {waiting} requests waiting for it; try again shortly")]
     Overloaded { app: String, waiting: u32 },
 }
+
+/// How long a failed wake waits for the app's last output to be read.
+const OUTPUT_SETTLE: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -243,9 +246,9 @@ impl Lifecycle {
                     tokio::spawn(self.clone().watch_exit(app.clone(), attempt, exited));
                 }
             }
-            Err(reason) => {
+            Err((reason, output)) => {
                 tracing::error!(app = app.name(), %reason, "wake failed");
-                self.telemetry.events.emit(Some(app.name()), EventKind::WakeFailed { reason: reason.clone() });
+                self.telemetry.events.emit(Some(app.name()), EventKind::WakeFailed { reason: reason.clone(), output });
                 {
                     let mut inner = app.lock();
                     inner.enter(AppState::Asleep);
@@ -257,15 +260,20 @@ impl Lifecycle {
         }
     }
 
-    async fn start_until_ready(&self, app: &App) -> Result<(http::Uri, Option<oneshot::Receiver<String>>), String> {
+    /// The app's upstream once it is ready; else why not, with the last
+    /// lines of its output.
+    async fn start_until_ready(
+        &self,
+        app: &App,
+    ) -> Result<(http::Uri, Option<oneshot::Receiver<String>>), (String, Vec<String>)> {
         let config = &app.config;
         let deadline = Instant::now() + config.wake_timeout.0;
         let running = tokio::time::timeout_at(deadline, self.backend.start(config))
             .await
-            .map_err(|_| format!("the backend did not start it within {}", config.wake_timeout))?
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| (format!("the backend did not start it within {}", config.wake_timeout), Vec::new()))?
+            .map_err(|e| (e.to_string(), Vec::new()))?;
         let mut exited = running.exited;
-        let ready = self.prober.wait_ready(&running.upstream, config.ready_path(), deadline);
+        let ready = self.prober.wait_ready(&running.upstream, config.ready_path(), deadline, running.owner.as_ref());
         let died = async {
             match exited.as_mut() {
                 Some(rx) => rx.await.unwrap_or_else(|_| "lost track of the process".into()),
@@ -275,18 +283,24 @@ impl Lifecycle {
         let failure = tokio::select! {
             ready = ready => match ready {
                 Ok(()) => return Ok((running.upstream, exited)),
-                Err(last) => format!(
+                Err(ProbeError::NotReady(last)) => format!(
                     "not ready on {} within {} (last probe: {last})",
                     config.ready_path(),
                     config.wake_timeout
                 ),
+                Err(not_owned) => not_owned.to_string(),
             },
             death = died => format!("{death} before answering on {}", config.ready_path()),
         };
         if let Err(e) = self.backend.stop(config).await {
             tracing::warn!(app = app.name(), error = %e, "cannot stop the app after its failed wake");
         }
-        Err(failure)
+        // Stopped: its output ends, and what it wrote last is all there.
+        let output = match &running.output {
+            Some(tail) => tail.settled(OUTPUT_SETTLE).await,
+            None => Vec::new(),
+        };
+        Err((failure, output))
     }
 
     /// An awake app whose process exits by itself is asleep: the next request

@@ -9,7 +9,7 @@ mod probe;
 pub use app::App;
 pub use in_flight::InFlight;
 pub use lifecycle::{Admission, AdmitError, Lifecycle};
-pub use probe::{Prober, join as join_uri, root_cause};
+pub use probe::{ProbeError, Prober, join as join_uri, root_cause};
 
 use crate::backend::Backend;
 use crate::config::Config;

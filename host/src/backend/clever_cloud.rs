@@ -101,6 +101,13 @@ fn is_gone(state: &str) -> bool {
     matches!(state, "STOPPED" | "DELETED" | "FAILED" | "CANCELLED")
 }
 
+impl CleverCloud {
+    /// `app_<uuid>` is served at `app-<uuid>.cleverapps.io`.
+    pub fn default_upstream(&self, id: &str) -> String {
+        format!("https://{}.cleverapps.io", id.replace('_', "-"))
+    }
+}
+
 #[async_trait::async_trait]
 impl Platform for CleverCloud {
     fn kind(&self) -> PlatformKind {
@@ -113,6 +120,7 @@ impl Platform for CleverCloud {
         Ok(apps
             .into_iter()
             .map(|a| RemoteApp {
+                upstream: None,
                 running: Some(matches!(a.state.as_str(), "SHOULD_BE_UP" | "WANTS_TO_BE_UP")),
                 id: a.id,
                 name: a.name,
@@ -135,9 +143,8 @@ impl Platform for CleverCloud {
         self.settle(id, up).await
     }
 
-    /// `app_<uuid>` is served at `app-<uuid>.cleverapps.io`.
-    fn default_upstream(&self, id: &str) -> String {
-        format!("https://{}.cleverapps.io", id.replace('_', "-"))
+    async fn upstream(&self, id: &str) -> Result<String, ApiError> {
+        Ok(self.default_upstream(id))
     }
 
     async fn describe(&self, id: &str) -> Result<String, ApiError> {

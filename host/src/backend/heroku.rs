@@ -15,7 +15,7 @@ use std::time::Duration;
 pub const DEFAULT_API_URL: &str = "https://api.heroku.com";
 pub const ACCEPT: &str = "application/vnd.heroku+json; version=3";
 pub const BUDGET: BudgetHeader =
-    BudgetHeader { name: "ratelimit-remaining", low: 10, refill: Duration::from_millis(800) };
+    BudgetHeader { name: "ratelimit-remaining", low: 10, refill: Duration::from_millis(800), reset: None };
 
 pub struct Heroku {
     api: ApiClient,
@@ -53,6 +53,12 @@ impl Heroku {
     }
 }
 
+impl Heroku {
+    pub fn default_upstream(&self, app: &str) -> String {
+        format!("https://{app}.herokuapp.com")
+    }
+}
+
 #[async_trait::async_trait]
 impl Platform for Heroku {
     fn kind(&self) -> PlatformKind {
@@ -62,7 +68,10 @@ impl Platform for Heroku {
     async fn list(&self) -> Result<Vec<RemoteApp>, ApiError> {
         let response = self.call("GET /apps", reqwest::Method::GET, "/apps", None).await?;
         let apps: Vec<AppBody> = self.api.json("GET /apps", response).await?;
-        Ok(apps.into_iter().map(|a| RemoteApp { id: a.name.clone(), name: a.name, running: None }).collect())
+        Ok(apps
+            .into_iter()
+            .map(|a| RemoteApp { id: a.name.clone(), name: a.name, running: None, upstream: None })
+            .collect())
     }
 
     async fn formation(&self, app: &str) -> Result<Formation, ApiError> {
@@ -92,8 +101,8 @@ impl Platform for Heroku {
         Ok(())
     }
 
-    fn default_upstream(&self, app: &str) -> String {
-        format!("https://{app}.herokuapp.com")
+    async fn upstream(&self, app: &str) -> Result<String, ApiError> {
+        Ok(self.default_upstream(app))
     }
 }
 

@@ -5,16 +5,24 @@ pub mod api;
 mod clever_cloud;
 mod heroku;
 pub mod hooks;
+mod kubernetes;
+mod listener;
 mod output;
 pub mod paas;
+mod pidfd;
 mod process;
+mod procfs;
+mod render;
 mod router;
 mod scalingo;
 pub mod secret;
 mod spawner;
+pub mod supervisor;
 
+pub use listener::{ListenerOwner, NotOwned};
+pub use output::OutputTail;
 pub use paas::{PaasBackend, RemoteApp};
-pub use process::ProcessBackend;
+pub use process::{ProcessBackend, set_supervisor_executable};
 pub use router::Backends;
 
 use crate::config::AppConfig;
@@ -26,6 +34,8 @@ pub enum BackendError {
     Spawn { program: String, message: String },
     #[error("no free local port for the app: {0}")]
     Port(String),
+    #[error("port {0} is in use by another process")]
+    PortInUse(u16),
     #[error("cannot stop the app: {0}")]
     Stop(String),
     /// A PaaS API call failed (after its retries).
@@ -44,6 +54,11 @@ pub struct Running {
     /// Resolves with a description when the app exits by itself. `None` for
     /// backends that cannot tell.
     pub exited: Option<oneshot::Receiver<String>>,
+    /// Tells the app's own listener from a stranger's on its port, for the
+    /// readiness probe. `None` for backends that cannot tell (a PaaS app).
+    pub owner: Option<ListenerOwner>,
+    /// The last lines of the app's output, for a failed wake's event.
+    pub output: Option<OutputTail>,
 }
 
 #[async_trait::async_trait]

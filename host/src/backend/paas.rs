@@ -3,24 +3,46 @@
 //! follows the platform's operation to its end. One operation per app at a
 //! time; after a failed one the app's state is read back from the API, so the
 //! log (and the next attempt) start from what the platform really runs.
+//!
+//! Platforms differ in where the size to restore lives (`SavedSize`): the
+//! gateway's store for Scalingo, Heroku and Clever Cloud; the store, but only
+//! until the next wake, for Render (its presence says the gateway suspended
+//! the service); the workload itself for Kubernetes (an annotation written in
+//! the same PATCH as the scale to zero).
 
 use super::api::ApiError;
 use super::{Backend, BackendError, Running};
 use crate::config::{AppConfig, PlatformKind};
 use crate::store::{Formation, Store};
+use futures_util::stream::BoxStream;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// An app as a platform lists it.
 #[derive(Debug, Clone)]
 pub struct RemoteApp {
-    /// What the API calls take: the name (Scalingo, Heroku) or the id
-    /// (Clever Cloud).
+    /// What the API calls take: the name (Scalingo, Heroku), the id (Clever
+    /// Cloud, Render) or `kind/namespace/name` (Kubernetes).
     pub id: String,
     /// The human name, from which the host label is made.
     pub name: String,
     /// Whether it runs now; `None` when the list does not tell.
     pub running: Option<bool>,
+    /// Where its traffic goes, when the list says (Render's service URL, a
+    /// Kubernetes annotation).
+    pub upstream: Option<String>,
+}
+
+/// Where the size to restore at wake is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavedSize {
+    /// In the gateway's store, written before the scale to zero and kept.
+    Store,
+    /// In the gateway's store, and forgotten once the app is woken: a saved
+    /// size then also says "the gateway put this app to sleep" (Render).
+    StoreUntilWake,
+    /// On the platform, written by `sleep` itself (Kubernetes).
+    Platform,
 }
 
 #[async_trait::async_trait]
@@ -31,12 +53,41 @@ pub trait Platform: Send + Sync + 'static {
     async fn formation(&self, app: &str) -> Result<Formation, ApiError>;
     /// Applies `target` and returns once the platform says it is done.
     async fn scale(&self, app: &str, target: &Formation) -> Result<(), ApiError>;
-    /// The app's public URL.
-    fn default_upstream(&self, app: &str) -> String;
+    /// Where the app's traffic goes when nothing in the config says.
+    async fn upstream(&self, app: &str) -> Result<String, ApiError>;
+    /// Whether the app serves now (discovery's adoption): by default, any
+    /// process type above zero.
+    async fn is_running(&self, app: &str) -> Result<bool, ApiError> {
+        self.formation(app).await.map(|f| !is_zero(&f))
+    }
     /// A short description of what runs, for the log after a failure.
     async fn describe(&self, app: &str) -> Result<String, ApiError> {
         self.formation(app).await.map(|f| format!("{f:?}"))
     }
+    fn saved_size(&self) -> SavedSize {
+        SavedSize::Store
+    }
+    /// Brings the app back to `target` (the saved size, else what runs, else
+    /// the least that serves). `slept_by_gateway`: a size saved by the
+    /// gateway's own sleep was found (always false with `SavedSize::Platform`).
+    async fn wake(&self, app: &str, target: &Formation, slept_by_gateway: bool) -> Result<(), ApiError> {
+        let _ = slept_by_gateway;
+        self.scale(app, target).await
+    }
+    /// Puts the app to sleep; `current` is what it runs now (not zero).
+    async fn sleep(&self, app: &str, current: &Formation) -> Result<(), ApiError> {
+        self.scale(app, &zero(current)).await
+    }
+    /// The app list as it changes, for platforms that can push changes
+    /// (Kubernetes); discovery then follows it rather than polling `list`.
+    fn watch(&self) -> Option<BoxStream<'static, Result<RemoteApp, ApiError>>> {
+        None
+    }
+}
+
+/// Every type of `formation` at zero.
+pub fn zero(formation: &Formation) -> Formation {
+    formation.keys().map(|k| (k.clone(), 0)).collect()
 }
 
 pub struct PaasBackend {
@@ -55,7 +106,7 @@ pub fn is_zero(formation: &Formation) -> bool {
 /// The formation to wake into when none was saved: one `web` (or one of
 /// the first type), the least that serves traffic.
 fn minimal(current: &Formation) -> Formation {
-    let mut target: Formation = current.keys().map(|k| (k.clone(), 0)).collect();
+    let mut target = zero(current);
     let web = if target.contains_key("web") || target.is_empty() {
         "web".to_owned()
     } else {
@@ -87,17 +138,21 @@ impl PaasBackend {
         self.platform.list().await
     }
 
+    pub fn watch(&self) -> Option<BoxStream<'static, Result<RemoteApp, ApiError>>> {
+        self.platform.watch()
+    }
+
     pub async fn is_running(&self, remote: &str) -> Result<bool, ApiError> {
-        self.platform.formation(remote).await.map(|f| !is_zero(&f))
+        self.platform.is_running(remote).await
     }
 
     /// Where the app's traffic goes: its own override, the backend's
-    /// template, or the platform's public host.
-    pub fn upstream_of(&self, app: &AppConfig) -> Result<http::Uri, BackendError> {
+    /// template, or what the platform says.
+    pub async fn upstream_of(&self, app: &AppConfig) -> Result<http::Uri, BackendError> {
         let text = match (app.upstream(), &self.upstream_template) {
             (Some(own), _) => own.to_owned(),
             (None, Some(template)) => template.replace("{app}", app.remote()),
-            (None, None) => self.platform.default_upstream(app.remote()),
+            (None, None) => self.platform.upstream(app.remote()).await.map_err(|e| self.failed(e))?,
         };
         text.parse().map_err(|e| BackendError::Platform(format!("bad upstream {text:?} for {}: {e}", app.name())))
     }
@@ -127,16 +182,25 @@ impl PaasBackend {
         }
     }
 
-    async fn wake(&self, app: &AppConfig) -> Result<(), BackendError> {
-        let remote = app.remote();
-        let current = self.platform.formation(remote).await.map_err(|e| self.failed(e))?;
-        let saved = match self.store.load_formation(&self.name, remote).await {
+    /// The size the gateway saved before its last sleep, if it reads it.
+    async fn saved(&self, app: &AppConfig) -> Option<Formation> {
+        if self.platform.saved_size() == SavedSize::Platform {
+            return None;
+        }
+        match self.store.load_formation(&self.name, app.remote()).await {
             Ok(saved) => saved.filter(|f| !is_zero(f)),
             Err(e) => {
                 tracing::error!(app = app.name(), error = %e, "cannot read the saved formation; waking with the current one");
                 None
             }
-        };
+        }
+    }
+
+    async fn wake(&self, app: &AppConfig) -> Result<(), BackendError> {
+        let remote = app.remote();
+        let current = self.platform.formation(remote).await.map_err(|e| self.failed(e))?;
+        let saved = self.saved(app).await;
+        let slept_by_gateway = saved.is_some();
         let target = match saved {
             Some(saved) => saved,
             None if !is_zero(&current) => current.clone(),
@@ -154,10 +218,18 @@ impl PaasBackend {
         };
         if same(&current, &target) {
             tracing::info!(app = app.name(), backend = %self.name, formation = ?target, "app already runs its formation");
-            return Ok(());
+        } else {
+            tracing::info!(app = app.name(), backend = %self.name, formation = ?target, "restoring formation");
+            self.platform.wake(remote, &target, slept_by_gateway).await.map_err(|e| self.failed(e))?;
         }
-        tracing::info!(app = app.name(), backend = %self.name, formation = ?target, "restoring formation");
-        self.platform.scale(remote, &target).await.map_err(|e| self.failed(e))
+        if slept_by_gateway && self.platform.saved_size() == SavedSize::StoreUntilWake {
+            // Awake again: from now on a sleep the gateway did not make must
+            // not pass for one of its own.
+            if let Err(e) = self.store.save_formation(&self.name, remote, &Formation::new()).await {
+                tracing::error!(app = app.name(), error = %e, "cannot forget the saved formation after the wake");
+            }
+        }
+        Ok(())
     }
 
     async fn sleep(&self, app: &AppConfig) -> Result<(), BackendError> {
@@ -166,29 +238,30 @@ impl PaasBackend {
         if is_zero(&current) {
             return Ok(());
         }
-        // Saved (on disk) before the scale-down: a crash right after must
-        // not lose what to restore.
-        self.store
-            .save_formation(&self.name, remote, &current)
-            .await
-            .map_err(|e| BackendError::Platform(format!("cannot save the formation before scaling down: {e}")))?;
-        let zero: Formation = current.keys().map(|k| (k.clone(), 0)).collect();
+        if self.platform.saved_size() != SavedSize::Platform {
+            // Saved (on disk) before the scale-down: a crash right after must
+            // not lose what to restore.
+            self.store
+                .save_formation(&self.name, remote, &current)
+                .await
+                .map_err(|e| BackendError::Platform(format!("cannot save the formation before scaling down: {e}")))?;
+        }
         tracing::info!(app = app.name(), backend = %self.name, saved = ?current, "scaling to zero");
-        self.platform.scale(remote, &zero).await.map_err(|e| self.failed(e))
+        self.platform.sleep(remote, &current).await.map_err(|e| self.failed(e))
     }
 }
 
 #[async_trait::async_trait]
 impl Backend for PaasBackend {
     async fn start(&self, app: &AppConfig) -> Result<Running, BackendError> {
-        let upstream = self.upstream_of(app)?;
+        let upstream = self.upstream_of(app).await?;
         let lock = self.op_lock(app.remote());
         let _op = lock.lock().await;
         if let Err(e) = self.wake(app).await {
             self.reconcile(app, "wake").await;
             return Err(e);
         }
-        Ok(Running { upstream, exited: None })
+        Ok(Running { upstream, exited: None, owner: None, output: None })
     }
 
     async fn stop(&self, app: &AppConfig) -> Result<(), BackendError> {

@@ -1,31 +1,64 @@
-//! The `process` backend: an app is a local child process.
+//! The `process` backend: an app is a local command, run under its own
+//! supervisor (`supervisor/`), which owns the app's process group and every
+//! process below it, and ends them all when told to, when the app's first
+//! process ends, or when the gateway dies.
 //!
-//! Each app runs in its own process group so that a stop reaches the whole
-//! tree it started, and so that a Ctrl-C in the gateway's terminal reaches the
-//! gateway only, which then stops the apps in order.
+//! The gateway talks to each supervisor over a socket that is the
+//! supervisor's stdin: the supervisor reports the app's pid, its exit and a
+//! SIGKILL; the gateway stops it with SIGTERM (through a pidfd, so never
+//! another process) and knows the app is gone when the supervisor exits.
 
+use super::listener::ListenerOwner;
+use super::output;
+use super::pidfd::PidFd;
 use super::spawner::Spawner;
-use super::{Backend, BackendError, Running, output};
+use super::supervisor::Report;
+use super::{Backend, BackendError, Running};
 use crate::config::AppConfig;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::net::UnixStream;
 use tokio::process::Command;
 use tokio::sync::{oneshot, watch};
 
-struct Child {
-    pgid: Pid,
+/// Beyond `stop_grace`: the supervisor's own bound on processes that resist
+/// SIGKILL, and then some.
+const STOP_MARGIN: Duration = Duration::from_secs(10);
+
+static SUPERVISOR_EXECUTABLE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Names the `paastis` binary to run as the supervisor, for a gateway that
+/// runs inside another program (a bench). By default the supervisor is the
+/// running executable, through `/proc/self/exe`, which still works after
+/// the file was replaced by an upgrade.
+pub fn set_supervisor_executable(path: PathBuf) {
+    let _ = SUPERVISOR_EXECUTABLE.set(path);
+}
+
+fn supervisor_executable() -> &'static Path {
+    SUPERVISOR_EXECUTABLE.get().map_or(Path::new("/proc/self/exe"), PathBuf::as_path)
+}
+
+/// A running app, as the gateway holds it.
+struct Supervised {
+    /// The supervisor; SIGTERM asks it to stop the app.
+    supervisor: PidFd,
+    /// The app's first process, and its start time.
+    app: (i32, u64),
     grace: Duration,
-    /// `Some(description)` once the process has exited.
-    exit: watch::Receiver<Option<String>>,
+    /// True once the supervisor exited: every process of the app is gone.
+    done: watch::Receiver<bool>,
 }
 
 pub struct ProcessBackend {
     spawner: Spawner,
-    children: Mutex<HashMap<String, Child>>,
+    children: Mutex<HashMap<String, Supervised>>,
 }
 
 impl ProcessBackend {
@@ -36,113 +69,181 @@ impl ProcessBackend {
         })
     }
 
-    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<String, Child>> {
+    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<String, Supervised>> {
         // A panic while holding this lock cannot leave the map inconsistent
         // (every operation is a single insert or remove), so poison is moot.
         self.children.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn stop_child(name: &str, child: Child) -> Result<(), BackendError> {
-        let (mut exit, grace) = (child.exit, child.grace);
-        if exit.borrow().is_some() {
+    async fn stop_child(name: &str, child: Supervised) -> Result<(), BackendError> {
+        let mut done = child.done;
+        if *done.borrow() {
             return Ok(());
         }
-        signal_group(child.pgid, Signal::SIGTERM);
-        // A closed channel also means the watcher saw the exit.
-        let exited = tokio::time::timeout(grace, exit.wait_for(Option::is_some)).await.is_ok();
-        if !exited {
-            tracing::warn!(app = name, grace = ?grace, "app ignored SIGTERM; sending SIGKILL");
-            signal_group(child.pgid, Signal::SIGKILL);
-            // SIGKILL cannot be ignored; the bound only guards against a
-            // zombie we somehow fail to reap.
-            tokio::time::timeout(Duration::from_secs(5), exit.wait_for(Option::is_some))
-                .await
-                .map_err(|_| BackendError::Stop(format!("{name} did not exit after SIGKILL")))?
-                .map_err(|_| BackendError::Stop(format!("lost track of {name}'s exit")))?;
+        // The supervisor sends SIGTERM on to the app, SIGKILL after the
+        // grace period (and reports it), and exits when nothing is left.
+        if let Err(e) = child.supervisor.signal(Signal::SIGTERM) {
+            tracing::warn!(app = name, error = %e, "cannot signal the app's supervisor");
         }
-        Ok(())
+        let limit = child.grace + STOP_MARGIN;
+        if tokio::time::timeout(limit, done.wait_for(|done| *done)).await.is_ok() {
+            return Ok(());
+        }
+        // Never seen: the supervisor is stuck. Take it and the app down hard.
+        let _ = child.supervisor.signal(Signal::SIGKILL);
+        kill_app_group(child.app);
+        Err(BackendError::Stop(format!("{name}'s supervisor did not finish within {limit:?}")))
     }
 }
 
-fn signal_group(pgid: Pid, signal: Signal) {
-    // ESRCH means the group is already gone, which is what we want.
-    if let Err(e) = killpg(pgid, signal)
-        && e != nix::errno::Errno::ESRCH
-    {
-        tracing::warn!(pgid = pgid.as_raw(), ?signal, error = %e, "cannot signal app process group");
+/// SIGKILL to the app's process group, if its leader is still the process
+/// we started (a pid, and so a group id, can be reused once it exits).
+fn kill_app_group((pid, start_time): (i32, u64)) {
+    if let Ok(Some(_leader)) = PidFd::open_verified(pid, start_time) {
+        // While `_leader` is open and alive, the group id cannot be reused.
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
     }
 }
 
 /// A port the app can bind. The OS picks a free one; the app binds it a moment
-/// later, the usual and unavoidable race of ephemeral port hand-off.
+/// later, the usual and unavoidable race of ephemeral port hand-off (the
+/// readiness check then tells the app's listener from a stranger's).
 fn free_port() -> Result<u16, BackendError> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| BackendError::Port(e.to_string()))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| BackendError::Port(e.to_string()))
+}
+
+/// A fixed port must be free before the app starts: something else
+/// listening there would answer the readiness probe and get the app's
+/// traffic, while the app itself fails to bind.
+fn ensure_free(port: u16) -> Result<(), BackendError> {
+    // std sets SO_REUSEADDR, so connections lingering in TIME_WAIT from the
+    // app's previous run do not count; a listener does.
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(BackendError::PortInUse(port)),
+        Err(e) => Err(BackendError::Port(format!("port {port}: {e}"))),
+    }
+}
+
+type Reports = Lines<BufReader<UnixStream>>;
+
+async fn next_report(reports: &mut Reports) -> Option<Report> {
+    loop {
+        match reports.next_line().await {
+            Ok(Some(line)) => match Report::parse(&line) {
+                Some(report) => return Some(report),
+                None => tracing::warn!(line, "unknown report from an app supervisor"),
+            },
+            Ok(None) | Err(_) => return None,
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl Backend for ProcessBackend {
     async fn start(&self, app: &AppConfig) -> Result<Running, BackendError> {
         let name = app.name().to_owned();
-        // A previous process that is still around (it exited badly, or a stop
-        // raced) must not hold the port.
+        // A previous run that is still around (it exited badly, or a stop
+        // raced) must be gone, all of it, before the next one starts.
         let previous = self.children().remove(&name);
         if let Some(previous) = previous {
             Self::stop_child(&name, previous).await?;
         }
         let port = match app.port {
-            Some(port) => port,
+            Some(port) => {
+                ensure_free(port)?;
+                port
+            }
             None => free_port()?,
         };
         let port_text = port.to_string();
         let argv: Vec<String> = app.command().iter().map(|a| a.replace("{port}", &port_text)).collect();
-        let Some((program, args)) = argv.split_first() else {
+        let Some(program) = argv.first().cloned() else {
             return Err(BackendError::Spawn { program: String::new(), message: "empty command".into() });
         };
-        let mut command = Command::new(program);
+        let spawn_error = |message: String| BackendError::Spawn { program: program.clone(), message };
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| spawn_error(e.to_string()))?;
+        let mut command = Command::new(supervisor_executable());
         command
-            .args(args)
+            .arg("supervise")
+            .arg("--parent")
+            .arg(std::process::id().to_string())
+            .arg("--grace-ms")
+            .arg(app.stop_grace.0.as_millis().to_string())
+            .arg("--")
+            .args(&argv)
             .env("PORT", &port_text)
             .envs(app.env.iter().map(|(k, v)| (k, v.replace("{port}", &port_text))))
-            .stdin(Stdio::null())
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own group: a Ctrl-C in the gateway's terminal reaches the
+            // gateway only, which then stops the apps in order.
             .process_group(0)
             .kill_on_drop(false);
         if let Some(cwd) = &app.cwd {
             command.current_dir(cwd);
         }
-        let mut child = self
-            .spawner
-            .spawn(command)
-            .await
-            .map_err(|e| BackendError::Spawn { program: program.clone(), message: e.to_string() })?;
-        let pid = child
-            .id()
-            .ok_or_else(|| BackendError::Spawn { program: program.clone(), message: "exited immediately".into() })?;
-        if let Some(stdout) = child.stdout.take() {
-            output::forward(name.clone(), "stdout", stdout);
-        }
-        if let Some(stderr) = child.stderr.take() {
-            output::forward(name.clone(), "stderr", stderr);
-        }
-        tracing::info!(app = %name, pid, port, "app process started");
+        let mut supervisor = self.spawner.spawn(command).await.map_err(|e| spawn_error(e.to_string()))?;
+        let supervisor_pid = supervisor.id().ok_or_else(|| spawn_error("the supervisor exited at once".into()))?;
+        // An unreaped child: its pid cannot have been reused yet.
+        let handle = PidFd::open(supervisor_pid as i32).map_err(|e| spawn_error(e.to_string()))?;
+        let tail = output::forward(&name, supervisor.stdout.take(), supervisor.stderr.take());
+        ours.set_nonblocking(true).map_err(|e| spawn_error(e.to_string()))?;
+        let ours = UnixStream::from_std(ours).map_err(|e| spawn_error(e.to_string()))?;
+        let mut reports = BufReader::new(ours).lines();
+        let (pid, start_time) = match next_report(&mut reports).await {
+            Some(Report::Started { pid, start_time }) => (pid, start_time),
+            Some(Report::SpawnFailed(message)) => {
+                let _ = supervisor.wait().await;
+                return Err(spawn_error(message));
+            }
+            other => {
+                let status = supervisor.wait().await.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+                return Err(spawn_error(format!("its supervisor ended without starting it ({status}, {other:?})")));
+            }
+        };
+        tracing::info!(app = %name, pid, supervisor = supervisor_pid, port, "app process started");
 
-        let (exit_tx, exit_rx) = watch::channel(None);
+        let (done_tx, done_rx) = watch::channel(false);
         let (exited_tx, exited_rx) = oneshot::channel();
+        let grace = app.stop_grace.0;
+        let watched = name.clone();
         tokio::spawn(async move {
-            let description = match child.wait().await {
-                Ok(status) => format!("process {pid} exited ({status})"),
-                Err(e) => format!("lost track of process {pid}: {e}"),
-            };
-            let _ = exit_tx.send(Some(description.clone()));
-            let _ = exited_tx.send(description);
+            let mut exited_tx = Some(exited_tx);
+            while let Some(report) = next_report(&mut reports).await {
+                match report {
+                    Report::Exited(status) => {
+                        if let Some(tx) = exited_tx.take() {
+                            let _ = tx.send(format!("process {pid} exited ({status})"));
+                        }
+                    }
+                    Report::Killing => {
+                        tracing::warn!(app = %watched, grace = ?grace, "app ignored SIGTERM; sending SIGKILL");
+                    }
+                    Report::Stuck(left) => {
+                        tracing::error!(app = %watched, left, "app processes survived SIGKILL");
+                    }
+                    Report::Started { .. } | Report::SpawnFailed(_) => {}
+                }
+            }
+            let status = supervisor.wait().await;
+            if let Some(tx) = exited_tx.take() {
+                // The supervisor died before the app: it was killed. What it
+                // supervised is taken down as well as can be.
+                let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+                tracing::error!(app = %watched, pid, %status, "the app's supervisor ended unexpectedly");
+                kill_app_group((pid, start_time));
+                let _ = tx.send(format!("the supervisor of process {pid} ended unexpectedly ({status})"));
+            }
+            let _ = done_tx.send(true);
         });
-        let pgid = Pid::from_raw(pid as i32);
-        self.children().insert(name, Child { pgid, grace: app.stop_grace.0, exit: exit_rx });
+        self.children().insert(name, Supervised { supervisor: handle, app: (pid, start_time), grace, done: done_rx });
         let upstream =
             http::Uri::try_from(format!("http://127.0.0.1:{port}")).map_err(|e| BackendError::Port(e.to_string()))?;
-        Ok(Running { upstream, exited: Some(exited_rx) })
+        let owner = ListenerOwner { port, leader: pid, root: supervisor_pid as i32 };
+        Ok(Running { upstream, exited: Some(exited_rx), owner: Some(owner), output: Some(tail) })
     }
 
     async fn stop(&self, app: &AppConfig) -> Result<(), BackendError> {
@@ -154,7 +255,7 @@ impl Backend for ProcessBackend {
     }
 
     async fn shutdown(&self) {
-        let children: Vec<(String, Child)> = self.children().drain().collect();
+        let children: Vec<(String, Supervised)> = self.children().drain().collect();
         let stops = children.into_iter().map(|(name, child)| async move {
             if let Err(e) = Self::stop_child(&name, child).await {
                 tracing::warn!(app = %name, error = %e, "stop at shutdown failed");

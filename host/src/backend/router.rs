@@ -6,7 +6,9 @@ use super::api::{ApiClient, RetryPolicy};
 use super::clever_cloud::{CleverCloud, Credentials};
 use super::heroku::{self, Heroku};
 use super::hooks::{Hook, Hooks};
+use super::kubernetes::{self, Kubernetes};
 use super::paas::{PaasBackend, Platform};
+use super::render::{self, Render};
 use super::scalingo::Scalingo;
 use super::secret::Secret;
 use super::{Backend, BackendError, ProcessBackend, Running};
@@ -28,9 +30,8 @@ impl Backends {
         let process = ProcessBackend::new()
             .map_err(|e| BackendError::Setup { name: "process".into(), message: e.to_string() })?;
         let mut paas = BTreeMap::new();
-        for backend in &config.backends {
-            let platform = platform(backend)
-                .map_err(|message| BackendError::Setup { name: backend.name().to_owned(), message })?;
+        for (index, backend) in config.backends.iter().enumerate() {
+            let platform = platform(backend).map_err(|e| setup_error(config, index, e))?;
             let template = backend.upstream.as_ref().map(|u| u.get_ref().clone());
             let built = PaasBackend::new(backend.name(), platform, store.clone(), template);
             tracing::info!(backend = backend.name(), kind = backend.kind.as_str(), "PaaS backend ready");
@@ -43,8 +44,8 @@ impl Backends {
     /// spawner: each backend's credentials are in the environment
     /// (`paastis check`).
     pub fn check(config: &Config) -> Result<(), BackendError> {
-        for backend in &config.backends {
-            platform(backend).map_err(|message| BackendError::Setup { name: backend.name().to_owned(), message })?;
+        for (index, backend) in config.backends.iter().enumerate() {
+            platform(backend).map_err(|e| setup_error(config, index, e))?;
         }
         Ok(())
     }
@@ -68,47 +69,87 @@ impl Backends {
     }
 }
 
-fn platform(config: &BackendConfig) -> Result<Box<dyn Platform>, String> {
-    let secret = |var: &Option<String>| -> Result<Secret, String> {
+/// A backend that cannot be built: the config key at fault and why.
+struct SetupError {
+    key: &'static str,
+    message: String,
+}
+
+/// Names the backend, and the file, key and line at fault.
+fn setup_error(config: &Config, index: usize, e: SetupError) -> BackendError {
+    let name = config.backends[index].name().to_owned();
+    BackendError::Setup { name, message: config.backend_error(index, e.key, e.message).to_string() }
+}
+
+fn platform(config: &BackendConfig) -> Result<Box<dyn Platform>, SetupError> {
+    let secret = |key: &'static str, var: Option<&str>| -> Result<Secret, SetupError> {
         match var {
-            Some(var) => Secret::from_env(var),
-            None => Err("a credential's environment variable is not named".into()),
+            Some(var) => Secret::from_env(var).map_err(|message| SetupError { key, message }),
+            None => Err(SetupError { key, message: "a credential's environment variable is not named".into() }),
         }
     };
-    let token_env = config.token_env.as_ref().map(|t| t.get_ref().clone());
+    let token_env = config.token_env.as_ref().map(|t| t.get_ref().as_str());
     let retry =
         RetryPolicy { max_retries: config.max_retries, backoff: config.backoff.0, max_wait: config.max_retry_wait.0 };
     let budget = match config.kind {
         PlatformKind::Heroku => Some(heroku::BUDGET),
+        PlatformKind::Render => Some(render::BUDGET),
         _ => None,
     };
-    let api = ApiClient::new(config.name(), config.rate_limit(), retry, config.request_timeout.0, budget)
-        .map_err(|e| e.to_string())?;
+    let unusable = |e: &dyn std::fmt::Display| SetupError { key: "name", message: e.to_string() };
+    let api = || {
+        ApiClient::new(config.name(), config.rate_limit(), retry, config.request_timeout.0, budget)
+            .map_err(|e| unusable(&e))
+    };
     let api_url = config.api_url.as_ref().map(|u| u.get_ref().as_str());
     let poll = config.poll_interval.0;
     Ok(match config.kind {
         PlatformKind::Scalingo => Box::new(Scalingo::new(
-            api,
+            api()?,
             config.region.as_deref(),
             api_url,
             config.auth_url.as_ref().map(|u| u.get_ref().as_str()),
-            secret(&token_env)?,
+            secret("token_env", token_env)?,
             poll,
         )),
-        PlatformKind::Heroku => Box::new(Heroku::new(api, api_url, secret(&token_env)?).map_err(|e| e.to_string())?),
+        PlatformKind::Heroku => {
+            Box::new(Heroku::new(api()?, api_url, secret("token_env", token_env)?).map_err(|e| unusable(&e))?)
+        }
         PlatformKind::CleverCloud => {
-            let credentials = match &token_env {
-                Some(_) => Credentials::Bearer(secret(&token_env)?),
+            let credentials = match token_env {
+                Some(_) => Credentials::Bearer(secret("token_env", token_env)?),
                 None => Credentials::OAuth {
-                    consumer_key: secret(&config.consumer_key_env)?,
-                    consumer_secret: secret(&config.consumer_secret_env)?,
-                    token: secret(&config.oauth_token_env)?,
-                    token_secret: secret(&config.oauth_secret_env)?,
+                    consumer_key: secret("consumer_key_env", config.consumer_key_env.as_deref())?,
+                    consumer_secret: secret("consumer_secret_env", config.consumer_secret_env.as_deref())?,
+                    token: secret("oauth_token_env", config.oauth_token_env.as_deref())?,
+                    token_secret: secret("oauth_secret_env", config.oauth_secret_env.as_deref())?,
                 },
             };
-            Box::new(CleverCloud::new(api, api_url, config.org.as_deref(), credentials, poll))
+            Box::new(CleverCloud::new(api()?, api_url, config.org.as_deref(), credentials, poll))
         }
+        PlatformKind::Render => Box::new(
+            Render::new(api()?, api_url, config.owner_id.as_deref(), secret("token_env", token_env)?, poll)
+                .map_err(|e| unusable(&e))?,
+        ),
+        PlatformKind::Kubernetes => kubernetes_platform(config, retry)?,
     })
+}
+
+/// A Kubernetes backend: its kubeconfig (or service account) is checked now,
+/// the cluster is reached at the first call.
+fn kubernetes_platform(config: &BackendConfig, retry: RetryPolicy) -> Result<Box<dyn Platform>, SetupError> {
+    let source = match &config.kubeconfig {
+        Some(path) => kubernetes::Source::Kubeconfig {
+            path: path.get_ref().into(),
+            context: config.context.as_ref().map(|c| c.get_ref().clone()),
+        },
+        None => kubernetes::Source::InCluster,
+    };
+    source.check().map_err(|message| SetupError { key: "kubeconfig", message })?;
+    let namespaces = config.namespaces.as_ref().map(|n| n.get_ref().clone()).unwrap_or_default();
+    let selector = config.selector.as_ref().map(|s| s.get_ref().as_str());
+    let timeout = config.request_timeout.0;
+    Ok(Box::new(Kubernetes::new(config.name(), source, namespaces, selector, config.rate_limit(), retry, timeout)))
 }
 
 #[async_trait::async_trait]

@@ -82,6 +82,12 @@ impl Scalingo {
     }
 }
 
+impl Scalingo {
+    pub fn default_upstream(&self, app: &str) -> String {
+        format!("https://{app}.{}.scalingo.io", self.region)
+    }
+}
+
 #[async_trait::async_trait]
 impl Platform for Scalingo {
     fn kind(&self) -> PlatformKind {
@@ -94,6 +100,7 @@ impl Platform for Scalingo {
             .apps
             .into_iter()
             .map(|a| RemoteApp {
+                upstream: None,
                 running: Some(matches!(a.status.as_str(), "running" | "restarting")),
                 id: a.name.clone(),
                 name: a.name,
@@ -127,8 +134,8 @@ impl Platform for Scalingo {
         }
     }
 
-    fn default_upstream(&self, app: &str) -> String {
-        format!("https://{app}.{}.scalingo.io", self.region)
+    async fn upstream(&self, app: &str) -> Result<String, ApiError> {
+        Ok(self.default_upstream(app))
     }
 
     async fn describe(&self, app: &str) -> Result<String, ApiError> {

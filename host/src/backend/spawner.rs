@@ -1,11 +1,15 @@
-//! Spawns child processes from one dedicated thread that lives as long as the
-//! gateway.
+//! Spawns the app supervisors from one dedicated thread that lives as long
+//! as the gateway.
 //!
-//! Linux delivers PR_SET_PDEATHSIG when the *thread* that forked the child
-//! exits, not the process. Spawning from tokio's blocking pool (whose threads
-//! come and go) would kill apps at random; spawning from this thread ties each
-//! child's life to the gateway's, so `kill -9` of the gateway leaves no app
-//! running forever.
+//! Linux delivers PR_SET_PDEATHSIG when the *thread* that spawned the child
+//! exits, not the process. A supervisor spawned from tokio's blocking pool
+//! (whose threads come and go) would take its app down at random; spawned
+//! from this thread, it dies with the gateway and no sooner.
+//!
+//! The command carries no `pre_exec`, so std spawns it with posix_spawn
+//! (clone with CLONE_VM | CLONE_VFORK, then exec) rather than fork: the cost
+//! of a spawn does not grow with the gateway's memory. The supervisor arms
+//! its PDEATHSIG itself, after exec.
 
 use std::sync::mpsc;
 use tokio::process::{Child, Command};
@@ -25,26 +29,17 @@ impl Spawner {
             // tokio::process needs the runtime's reactor to reap the child.
             let _guard = runtime.enter();
             while let Ok((mut command, reply)) = rx.recv() {
-                let _ = reply.send(command.spawn());
+                let child = command.spawn();
+                // Dropped here, with the parent's copies of the child's
+                // stdio, before the caller waits on the other ends.
+                drop(command);
+                let _ = reply.send(child);
             }
         })?;
         Ok(Spawner { jobs: tx })
     }
 
-    pub async fn spawn(&self, mut command: Command) -> std::io::Result<Child> {
-        let parent = nix::unistd::getpid();
-        // SAFETY: the closure runs between fork and exec and only makes
-        // async-signal-safe calls (prctl, getppid).
-        unsafe {
-            command.pre_exec(move || {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)?;
-                // The gateway may have died between fork and prctl.
-                if nix::unistd::getppid() != parent {
-                    return Err(std::io::Error::other("the gateway exited while starting the app"));
-                }
-                Ok(())
-            });
-        }
+    pub async fn spawn(&self, command: Command) -> std::io::Result<Child> {
         let (tx, rx) = oneshot::channel();
         self.jobs.send((command, tx)).map_err(|_| std::io::Error::other("the spawner thread has stopped"))?;
         rx.await.map_err(|_| std::io::Error::other("the spawner thread has stopped"))?

@@ -56,7 +56,7 @@ pub async fn sleep_if_still_idle(
                 app.observe_activity(at);
             }
             if record.state == AppState::Asleep {
-                take_shared_state(app, &record, backends);
+                take_shared_state(app, &record, backends).await;
             }
         }
         Ok(None) => {}

@@ -73,7 +73,7 @@ impl Cluster {
                 if let Some(at) = record.last_activity {
                     app.observe_activity(at);
                 }
-                take_shared_state(&app, record, backends);
+                take_shared_state(&app, record, backends).await;
             }
         }
         Ok(())
@@ -82,12 +82,14 @@ impl Cluster {
 
 /// Replaces this replica's view of a PaaS app by a newer transition another
 /// replica recorded.
-pub(super) fn take_shared_state(app: &App, record: &AppRecord, backends: &Backends) {
-    if !backends.survives_gateway(&app.config) {
+pub(super) async fn take_shared_state(app: &App, record: &AppRecord, backends: &Backends) {
+    if !backends.survives_gateway(&app.config) || app.view().state == record.state {
         return;
     }
+    // Asked only when the states differ: an upstream may cost a platform
+    // call (Render, Kubernetes), which must not happen at every flush.
     let upstream = match record.state {
-        AppState::Awake => shared_upstream(backends, &app.config),
+        AppState::Awake => shared_upstream(backends, &app.config).await,
         _ => None,
     };
     if app.apply_shared(record, upstream) {
@@ -96,9 +98,9 @@ pub(super) fn take_shared_state(app: &App, record: &AppRecord, backends: &Backen
 }
 
 /// Where a PaaS app answers, whichever replica woke it.
-pub(super) fn shared_upstream(backends: &Backends, app: &AppConfig) -> Option<http::Uri> {
+pub(super) async fn shared_upstream(backends: &Backends, app: &AppConfig) -> Option<http::Uri> {
     match &app.backend {
-        BackendKind::Named(name) => backends.get_paas(name)?.upstream_of(app).ok(),
+        BackendKind::Named(name) => backends.get_paas(name)?.upstream_of(app).await.ok(),
         BackendKind::Process => None,
     }
 }

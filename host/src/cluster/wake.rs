@@ -97,11 +97,11 @@ impl Backend for ClusterBackend {
                     // Under the lock: did another replica finish this wake?
                     if let Ok(Some(record)) = store.load_app(name).await
                         && record.state == AppState::Awake
-                        && let Some(upstream) = shared_upstream(&self.backends, app)
+                        && let Some(upstream) = shared_upstream(&self.backends, app).await
                     {
                         cluster.release_lock(name).await;
                         tracing::info!(app = name, "already woken by another replica; serving it");
-                        return Ok(Running { upstream, exited: None });
+                        return Ok(Running { upstream, exited: None, owner: None, output: None });
                     }
                     let started = self.backends.start(app).await;
                     if started.is_err() {

@@ -1,5 +1,5 @@
 //! `[[backends]]`: the PaaS accounts the gateway drives (Scalingo, Clever
-//! Cloud, Heroku). Secrets are never in the file: the config names the
+//! Cloud, Heroku, Render). Secrets are never in the file: the config names the
 //! environment variables that hold them.
 
 use super::ConfigDuration;
@@ -12,16 +12,22 @@ pub enum PlatformKind {
     Scalingo,
     CleverCloud,
     Heroku,
+    Render,
+    Kubernetes,
 }
 
 impl PlatformKind {
     /// Calls per minute the platform allows: Scalingo documents 60, Heroku
-    /// 4500 an hour; Clever Cloud documents none, 60 is a polite guess.
+    /// 4500 an hour; Clever Cloud documents none, 60 is a polite guess;
+    /// Render documents 100 (or 400) GETs a minute and 30 other calls.
     pub fn default_rate_limit(self) -> u32 {
         match self {
             PlatformKind::Scalingo => 60,
             PlatformKind::CleverCloud => 60,
             PlatformKind::Heroku => 75,
+            PlatformKind::Render => 100,
+            // client-go's default: 5 queries a second.
+            PlatformKind::Kubernetes => 300,
         }
     }
 
@@ -30,6 +36,8 @@ impl PlatformKind {
             PlatformKind::Scalingo => "scalingo",
             PlatformKind::CleverCloud => "clever_cloud",
             PlatformKind::Heroku => "heroku",
+            PlatformKind::Render => "render",
+            PlatformKind::Kubernetes => "kubernetes",
         }
     }
 }
@@ -46,7 +54,8 @@ pub struct BackendConfig {
     pub api_url: Option<Spanned<String>>,
     /// Overrides Scalingo's token exchange base URL.
     pub auth_url: Option<Spanned<String>>,
-    /// Env var holding the API token (Scalingo, Heroku, Clever Cloud bearer).
+    /// Env var holding the API token (Scalingo, Heroku, Clever Cloud bearer,
+    /// Render API key).
     pub token_env: Option<Spanned<String>>,
     /// Clever Cloud OAuth1 PLAINTEXT: env vars of the four credentials.
     pub consumer_key_env: Option<String>,
@@ -55,8 +64,20 @@ pub struct BackendConfig {
     pub oauth_secret_env: Option<String>,
     /// Clever Cloud organisation (`orga_…`); the user's own apps if omitted.
     pub org: Option<String>,
-    /// Upstream template; `{app}` is the platform's app name (Clever Cloud:
-    /// the id). Each platform's public host if omitted.
+    /// Render workspace (`tea-…` or `usr-…`); every service the key sees if omitted.
+    pub owner_id: Option<String>,
+    /// Kubernetes: a kubeconfig file (`~/` is the home directory, a relative
+    /// path is the config file's directory); the pod's service account if
+    /// omitted.
+    pub kubeconfig: Option<Spanned<String>>,
+    /// Kubernetes: the kubeconfig context; its current context if omitted.
+    pub context: Option<Spanned<String>>,
+    /// Kubernetes: the namespaces to look in; all of them if omitted.
+    pub namespaces: Option<Spanned<Vec<String>>>,
+    /// Kubernetes: the label selector of the workloads to serve.
+    pub selector: Option<Spanned<String>>,
+    /// Upstream template; `{app}` is the platform's app name (Clever Cloud,
+    /// Render: the id). Each platform's public host if omitted.
     pub upstream: Option<Spanned<String>>,
     /// How often the app list is read. Keep it well inside the rate limit.
     #[serde(default = "default_discovery_interval")]
@@ -72,7 +93,8 @@ pub struct BackendConfig {
     #[serde(default)]
     pub ignore: Vec<Spanned<String>>,
     /// The gateway's own app, never put to sleep. Defaults to `$APP`
-    /// (Scalingo), `$HEROKU_APP_NAME` or `$APP_ID` (Clever Cloud).
+    /// (Scalingo), `$HEROKU_APP_NAME`, `$APP_ID` (Clever Cloud) or
+    /// `$RENDER_SERVICE_ID`.
     pub gateway_app: Option<String>,
     /// Requests per minute; the platform's documented limit if omitted.
     pub rate_limit: Option<u32>,
@@ -104,6 +126,19 @@ impl BackendConfig {
     pub fn rate_limit(&self) -> u32 {
         self.rate_limit.unwrap_or(self.kind.default_rate_limit())
     }
+
+    /// `kubeconfig`: `~/` is the home directory; a relative path is taken
+    /// from the config file's directory.
+    pub(super) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        let Some(path) = self.kubeconfig.as_mut() else { return };
+        let text = path.get_ref().clone();
+        let resolved = match (text.strip_prefix("~/"), std::env::var_os("HOME")) {
+            (Some(rest), Some(home)) => std::path::Path::new(&home).join(rest),
+            _ if std::path::Path::new(&text).is_relative() => dir.join(&text),
+            _ => return,
+        };
+        *path.get_mut() = resolved.display().to_string();
+    }
 }
 
 fn default_discovery_interval() -> ConfigDuration {
@@ -126,6 +161,68 @@ fn default_request_timeout() -> ConfigDuration {
 }
 fn default_poll_interval() -> ConfigDuration {
     ConfigDuration::from_secs(2)
+}
+
+impl super::Config {
+    /// A config error about `key` of `backends[index]`, found at runtime
+    /// (a credential missing from the environment): it points at the key's
+    /// line, else at the entry's name.
+    pub fn backend_error(&self, index: usize, key: &str, message: impl Into<String>) -> super::ConfigError {
+        let (file, text) = self.source.as_deref().map_or(("<config>", ""), |s| (s.file.as_str(), s.text.as_str()));
+        let backend = self.backends.get(index);
+        let span = backend.and_then(|b| match key {
+            "token_env" => b.token_env.as_ref().map(Spanned::span),
+            "kubeconfig" => b.kubeconfig.as_ref().map(Spanned::span),
+            "context" => b.context.as_ref().map(Spanned::span),
+            _ => None,
+        });
+        let span = span.or_else(|| backend.map(|b| b.name.span()));
+        super::ConfigError::at(file, text, span, &format!("backends[{index}].{key}"), message)
+    }
+}
+
+type KeyError = (std::ops::Range<usize>, String, String);
+
+/// Namespaces are DNS labels; a selector is equality-based terms (`k=v`,
+/// `k!=v`, `k`, `!k`) or set-based ones, at least one; a context needs a
+/// kubeconfig.
+fn validate_kubernetes(backend: &BackendConfig, i: usize) -> Result<(), KeyError> {
+    if let Some(namespaces) = &backend.namespaces {
+        let bad = namespaces.get_ref().iter().find(|ns| {
+            ns.is_empty()
+                || ns.len() > 63
+                || ns.starts_with('-')
+                || ns.ends_with('-')
+                || !ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+        if let Some(bad) = bad {
+            return Err((
+                namespaces.span(),
+                format!("backends[{i}].namespaces"),
+                format!("{bad:?} is not a namespace"),
+            ));
+        }
+        if namespaces.get_ref().is_empty() {
+            return Err((
+                namespaces.span(),
+                format!("backends[{i}].namespaces"),
+                "must name at least one namespace; omit it for all".into(),
+            ));
+        }
+    }
+    if let Some(selector) = &backend.selector
+        && selector.get_ref().split(',').any(|term| term.trim().is_empty() || term.trim() == "!")
+    {
+        return Err((
+            selector.span(),
+            format!("backends[{i}].selector"),
+            format!("{:?} is not a label selector (such as \"paastis.io/enabled=true\")", selector.get_ref()),
+        ));
+    }
+    if let (Some(context), None) = (&backend.context, &backend.kubeconfig) {
+        return Err((context.span(), format!("backends[{i}].context"), "a context needs `kubeconfig`".into()));
+    }
+    Ok(())
 }
 
 /// An upstream must be an absolute http(s) URL.
@@ -184,7 +281,21 @@ pub(super) fn validate(config: &super::Config, text: &str, file: &str) -> Result
             && backend.consumer_secret_env.is_some()
             && backend.oauth_token_env.is_some()
             && backend.oauth_secret_env.is_some();
+        if backend.kind == PlatformKind::Kubernetes {
+            validate_kubernetes(backend, i).map_err(|(span, key, message)| err(span, key, message))?;
+        } else if let Some((key, span)) = [
+            ("kubeconfig", backend.kubeconfig.as_ref().map(Spanned::span)),
+            ("context", backend.context.as_ref().map(Spanned::span)),
+            ("namespaces", backend.namespaces.as_ref().map(Spanned::span)),
+            ("selector", backend.selector.as_ref().map(Spanned::span)),
+        ]
+        .into_iter()
+        .find_map(|(key, span)| Some((key, span?)))
+        {
+            return Err(err(span, format!("backends[{i}].{key}"), "only kind = \"kubernetes\" takes it".into()));
+        }
         let credentials_ok = match backend.kind {
+            PlatformKind::Kubernetes => true,
             PlatformKind::CleverCloud => backend.token_env.is_some() || oauth,
             _ => backend.token_env.is_some(),
         };

@@ -53,6 +53,9 @@ impl Config {
             }
             config.policy.resolve_paths(dir);
             config.edge.resolve_paths(dir);
+            for backend in &mut config.backends {
+                backend.resolve_paths(dir);
+            }
         }
         Ok(config)
     }

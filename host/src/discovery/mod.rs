@@ -8,11 +8,15 @@
 pub mod rules;
 
 use crate::apps::{App, Apps};
+use crate::backend::api::ApiError;
 use crate::backend::{PaasBackend, RemoteApp};
 use crate::clock::now_ms;
 use crate::config::{AppConfig, BackendConfig, BackendKind, Config, ConfigDuration, DiscoveredApp, PlatformKind};
+use crate::policy::model::AppState;
 use crate::policy_gate::PolicyGate;
 use crate::telemetry::EventKind;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use regex::Regex;
 use rules::Rules;
 use std::collections::HashSet;
@@ -59,6 +63,9 @@ impl Discovery {
                 PlatformKind::Scalingo => "APP",
                 PlatformKind::Heroku => "HEROKU_APP_NAME",
                 PlatformKind::CleverCloud => "APP_ID",
+                PlatformKind::Render => "RENDER_SERVICE_ID",
+                // The gateway's own Deployment carries no paastis label.
+                PlatformKind::Kubernetes => return None,
             };
             std::env::var(var).ok().filter(|v| !v.is_empty())
         });
@@ -86,9 +93,13 @@ impl Discovery {
         })
     }
 
-    /// Runs a round at once, then every interval, until the task is dropped.
+    /// Follows the platform's changes when it pushes them, else runs a
+    /// round at once, then every interval, until the task is dropped.
     pub async fn run(self) {
         let mut seen = HashSet::new();
+        if let Some(changes) = self.backend.watch() {
+            return self.follow(changes, &mut seen).await;
+        }
         let mut ticker = tokio::time::interval(self.config.discovery_interval.0);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -118,26 +129,69 @@ impl Discovery {
             }
         };
         for remote in listed {
-            if self.gateway_app.as_deref().is_some_and(|own| own == remote.name || own == remote.id) {
-                continue;
-            }
-            let app = match self.known(&remote) {
-                Some(app) => app,
-                None if self.config.discover && self.wanted(&remote) => match self.add(&remote).await {
-                    Some(app) => app,
-                    None => continue,
-                },
-                None => continue,
+            self.observe(remote, seen, fetched_at).await;
+        }
+    }
+
+    /// Applies each change the platform pushes (a watch: Kubernetes). A
+    /// change that disagrees with what the gateway thinks is read again
+    /// before acting on it, since an event may be older than the gateway's
+    /// own last sleep or wake.
+    async fn follow(&self, mut changes: BoxStream<'static, Result<RemoteApp, ApiError>>, seen: &mut HashSet<String>) {
+        while let Some(change) = changes.next().await {
+            let mut remote = match change {
+                Ok(remote) => remote,
+                Err(e) => {
+                    tracing::warn!(backend = self.backend.name(), error = %e, "discovery watch failed; it resumes by itself");
+                    continue;
+                }
             };
-            if seen.insert(remote.id.clone()) {
-                self.first_sighting(&app, &remote).await;
-            } else if remote.running == Some(false) && self.apps.lifecycle().stopped_outside(&app, fetched_at) {
-                tracing::warn!(app = app.name(), backend = self.backend.name(), "app stopped outside the gateway");
-            } else if remote.running == Some(true) && app.view().state_since < fetched_at {
-                // Asleep for the gateway but running (a stop that failed, or
-                // a start from the platform's console): adopt it again.
-                self.first_sighting(&app, &remote).await;
+            // Taken before any read, as a listing's time is.
+            let seen_at = now_ms();
+            if let (Some(app), Some(running)) = (self.known(&remote), remote.running)
+                && seen.contains(&remote.id)
+                && running != (app.view().state == AppState::Awake)
+            {
+                match self.backend.is_running(&remote.id).await {
+                    Ok(now) => remote.running = Some(now),
+                    Err(e) => {
+                        tracing::warn!(app = app.name(), error = %e, "cannot read the app's state again");
+                        continue;
+                    }
+                }
             }
+            self.observe(remote, seen, seen_at).await;
+        }
+        tracing::warn!(backend = self.backend.name(), "discovery watch ended");
+    }
+
+    /// One app as the platform shows it at `fetched_at`: added when new and
+    /// wanted, adopted when running, marked asleep when stopped outside.
+    async fn observe(
+        &self,
+        remote: RemoteApp,
+        seen: &mut HashSet<String>,
+        fetched_at: crate::policy::model::Timestamp,
+    ) {
+        if self.gateway_app.as_deref().is_some_and(|own| own == remote.name || own == remote.id) {
+            return;
+        }
+        let app = match self.known(&remote) {
+            Some(app) => app,
+            None if self.config.discover && self.wanted(&remote) => match self.add(&remote).await {
+                Some(app) => app,
+                None => return,
+            },
+            None => return,
+        };
+        if seen.insert(remote.id.clone()) {
+            self.first_sighting(&app, &remote).await;
+        } else if remote.running == Some(false) && self.apps.lifecycle().stopped_outside(&app, fetched_at) {
+            tracing::warn!(app = app.name(), backend = self.backend.name(), "app stopped outside the gateway");
+        } else if remote.running == Some(true) && app.view().state_since < fetched_at {
+            // Asleep for the gateway but running (a stop that failed, or
+            // a start from the platform's console): adopt it again.
+            self.first_sighting(&app, &remote).await;
         }
     }
 
@@ -156,7 +210,7 @@ impl Discovery {
         if !running {
             return;
         }
-        match self.backend.upstream_of(&app.config) {
+        match self.backend.upstream_of(&app.config).await {
             Ok(upstream) => {
                 if self.apps.lifecycle().adopt(app, upstream) {
                     tracing::info!(app = app.name(), backend = self.backend.name(), "adopted running app");
@@ -177,7 +231,7 @@ impl Discovery {
             name: name.clone(),
             backend: self.backend.name().to_owned(),
             remote: remote.id.clone(),
-            upstream: applied.upstream,
+            upstream: applied.upstream.or_else(|| remote.upstream.clone()),
             policy: applied.policy.clone(),
             params: applied.params,
             links: applied.links,

@@ -31,6 +31,9 @@ pub enum EventKind {
     },
     WakeFailed {
         reason: String,
+        /// The app's last lines of output (at most 20 lines, 4 KiB).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        output: Vec<String>,
     },
     Slept {
         reason: String,

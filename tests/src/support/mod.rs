@@ -9,8 +9,10 @@ pub mod client;
 pub mod fake_clever_cloud;
 pub mod fake_heroku;
 pub mod fake_http;
+pub mod fake_render;
 pub mod fake_scalingo;
 mod gateway;
+pub mod kube_emulator;
 mod logs;
 pub mod policies;
 mod process;
@@ -22,7 +24,9 @@ pub use app::AppBuilder;
 pub use client::{TestClient, TestResponse};
 pub use gateway::{GatewayBuilder, TestGateway, run_paastis, run_paastis_with_env, spawn_paastis_with_env};
 pub use logs::Logs;
-pub use process::{pid_alive, wait_pid_gone};
+pub use process::{
+    children_of, free_port, pid_alive, port_closed, processes_with_args, python3, wait_pid_gone, wait_until,
+};
 
 use libtest_mimic::Trial;
 use std::future::Future;

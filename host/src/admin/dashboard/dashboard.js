@@ -109,7 +109,8 @@ function renderEvents(events) {
   list.replaceChildren(...events.map((e) => el("li", { dataset: { kind: e.kind, id: String(e.id) } },
     el("time", { datetime: new Date(e.at).toISOString() }, new Date(e.at).toLocaleTimeString()),
     el("span", { class: "kind" + (e.kind.endsWith("failed") || e.kind.endsWith("refused") ? " failed" : "") }, e.app || "gateway"),
-    describe(e))));
+    describe(e),
+    ...(e.output && e.output.length ? [el("pre", { class: "output" }, e.output.join("\n"))] : []))));
 }
 
 async function refresh() {

@@ -11,6 +11,8 @@ pub struct Limiter {
     limit: usize,
     window: Duration,
     state: Mutex<State>,
+    /// The latest pause's end, readable without queueing behind `acquire`.
+    paused: std::sync::Mutex<Option<Instant>>,
 }
 
 struct State {
@@ -28,6 +30,7 @@ impl Limiter {
             limit: limit.max(1) as usize,
             window,
             state: Mutex::new(State { sent: VecDeque::new(), paused_until: None }),
+            paused: std::sync::Mutex::new(None),
         }
     }
 
@@ -55,8 +58,18 @@ impl Limiter {
     /// Delays the next call by `delay` (the platform said its budget is low).
     pub async fn pause(&self, delay: Duration) {
         let until = Instant::now() + delay;
+        {
+            let mut paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+            *paused = Some(paused.map_or(until, |u| u.max(until)));
+        }
         let mut state = self.state.lock().await;
         state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// How long the current pause still lasts.
+    pub fn pause_left(&self) -> Option<Duration> {
+        let paused = *self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        paused.map(|until| until.saturating_duration_since(Instant::now())).filter(|left| !left.is_zero())
     }
 }
 

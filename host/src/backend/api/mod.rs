@@ -7,7 +7,7 @@ mod limiter;
 mod retry;
 
 pub use limiter::Limiter;
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, retryable};
 
 use http::HeaderValue;
 use std::time::Duration;
@@ -51,6 +51,10 @@ pub struct BudgetHeader {
     pub low: u64,
     /// The platform's refill period for one call.
     pub refill: Duration,
+    /// The header that says when the window resets (Render's
+    /// `Ratelimit-Reset`): a low budget then waits for it, and a 429
+    /// without Retry-After too.
+    pub reset: Option<&'static str>,
 }
 
 pub struct ApiClient {
@@ -98,6 +102,13 @@ impl ApiClient {
     ) -> Result<reqwest::Response, ApiError> {
         let mut retry = 0;
         loop {
+            // The platform asked everyone to wait longer than we would for
+            // one call: fail now rather than send what it will refuse.
+            if let Some(wait) = self.limiter.pause_left()
+                && wait > self.retry.max_wait
+            {
+                return Err(ApiError::TooLong { backend: self.backend.clone(), call: call.to_owned(), wait });
+            }
             self.limiter.acquire().await;
             let (failure, retry_after) = match build(&self.http).send().await {
                 Ok(response) => {
@@ -106,11 +117,14 @@ impl ApiClient {
                     if !retry::retryable(status) {
                         return Ok(response);
                     }
-                    let retry_after = response
-                        .headers()
-                        .get(http::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(retry::parse_retry_after);
+                    let retry_after = self.retry_after(&response);
+                    if status == 429
+                        && let Some(wait) = retry_after
+                    {
+                        // Everyone waits, not only this call: no storm of
+                        // calls the platform will refuse anyway.
+                        self.limiter.pause(wait).await;
+                    }
                     let message = error_message(response).await;
                     let err = ApiError::Status {
                         backend: self.backend.clone(),
@@ -219,13 +233,30 @@ impl ApiClient {
         ApiError::Other { backend: self.backend.clone(), message: message.into() }
     }
 
+    /// How long the platform asks to wait: Retry-After, else on a 429 the
+    /// budget's reset header.
+    fn retry_after(&self, response: &reqwest::Response) -> Option<Duration> {
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        header(http::header::RETRY_AFTER.as_str()).and_then(retry::parse_retry_after).or_else(|| {
+            let reset = self.budget?.reset?;
+            (response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS)
+                .then(|| header(reset).and_then(retry::parse_reset))
+                .flatten()
+        })
+    }
+
     async fn note_budget(&self, response: &reqwest::Response) {
         let Some(budget) = self.budget else { return };
-        let remaining = response.headers().get(budget.name).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        let remaining = header(budget.name).and_then(|v| v.trim().parse::<u64>().ok());
         if let Some(remaining) = remaining
             && remaining < budget.low
         {
-            let delay = budget.refill.saturating_mul((budget.low - remaining) as u32);
+            let until_reset = budget.reset.and_then(header).and_then(retry::parse_reset);
+            let delay = match until_reset {
+                Some(reset) if remaining == 0 => reset,
+                _ => budget.refill.saturating_mul((budget.low - remaining) as u32),
+            };
             tracing::info!(backend = %self.backend, remaining, delay_ms = delay.as_millis() as u64, "API budget low; slowing down");
             self.limiter.pause(delay).await;
         }

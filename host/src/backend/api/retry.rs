@@ -38,6 +38,18 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
+/// Parses a rate limit reset (Render's `Ratelimit-Reset`): documented as
+/// epoch seconds, shown in examples as seconds from now; both are accepted
+/// (a value past 2001 as epoch seconds).
+pub fn parse_reset(value: &str) -> Option<Duration> {
+    let secs = value.trim().parse::<u64>().ok()?;
+    if secs < 1_000_000_000 {
+        return Some(Duration::from_secs(secs));
+    }
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(secs.saturating_sub(now)))
+}
+
 fn httpdate(value: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(&imf_to_rfc3339(value)?).ok()
 }
@@ -60,6 +72,16 @@ mod tests {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn reset_in_seconds_or_epoch_seconds() {
+        assert_eq!(parse_reset("45"), Some(Duration::from_secs(45)));
+        assert_eq!(parse_reset("1000000000"), Some(Duration::ZERO), "in the past");
+        let soon = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 30;
+        let wait = parse_reset(&soon.to_string()).unwrap();
+        assert!(wait <= Duration::from_secs(30) && wait >= Duration::from_secs(28), "{wait:?}");
+        assert_eq!(parse_reset("x"), None);
     }
 
     #[test]

@@ -48,7 +48,8 @@ impl SledStore {
                 // sled reports its failed file lock as "could not acquire
                 // lock" (kind Other); older versions as WouldBlock.
                 ::sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock") =>
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
                 {
                     open_err(LOCKED.into())
                 }

@@ -1,0 +1,24 @@
+//! The per-app supervisor: the `paastis` binary re-executed as the hidden
+//! `paastis supervise` command, one per running app, between the gateway
+//! and the app's command.
+//!
+//! It exists because PR_SET_PDEATHSIG reaches only a direct child: an app
+//! started through `sh -c`, `npm start` or a forking server would otherwise
+//! outlive the gateway. The supervisor:
+//! - arms PDEATHSIG = SIGTERM for itself after exec (and exits at once if
+//!   the gateway died before that), so the gateway is spawned with
+//!   posix_spawn and never forks its whole self (see `process.rs`);
+//! - is a child subreaper, so what the app orphans stays below it;
+//! - starts the command in a process group of its own;
+//! - on SIGTERM, the gateway's death, or the end of the app's first process,
+//!   sends SIGTERM to the group and to every descendant, waits `stop_grace`,
+//!   SIGKILLs whatever is left, and exits once nothing is;
+//! - reports the app's pid, its exit and a SIGKILL to the gateway over the
+//!   socket that is its stdin (`report.rs`).
+
+mod report;
+mod run;
+mod tree;
+
+pub use report::Report;
+pub use run::{Options, run};
