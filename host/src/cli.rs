@@ -156,9 +156,12 @@ async fn run(command: Command) -> ExitCode {
                 Ok(config) => config,
                 Err(e) => return usage_error(e),
             };
+            // Listening before the gateway starts: a SIGTERM during the start
+            // is a shutdown, not the default action (death by signal).
+            let signal = ShutdownSignal::listen();
             match Gateway::start(config).await {
                 Ok(gateway) => {
-                    shutdown_signal().await;
+                    signal.wait().await;
                     gateway.shutdown().await;
                     ExitCode::SUCCESS
                 }
@@ -268,22 +271,42 @@ fn failure(e: anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
+/// Ctrl-C and SIGTERM, caught from the moment this is made.
+pub struct ShutdownSignal {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    pub fn listen() -> ShutdownSignal {
+        use tokio::signal::unix::{SignalKind, signal};
+        let catch = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(signal) => Some(signal),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the gateway");
-                std::future::pending::<()>().await;
+                tracing::warn!(error = %e, "cannot watch {name}; it will not stop the gateway cleanly");
+                None
+            }
+        };
+        ShutdownSignal {
+            interrupt: catch(SignalKind::interrupt(), "Ctrl-C"),
+            terminate: catch(SignalKind::terminate(), "SIGTERM"),
+        }
+    }
+
+    /// Resolves on Ctrl-C or SIGTERM.
+    pub async fn wait(mut self) {
+        async fn next(signal: Option<&mut tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
             }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
-        _ = terminate => tracing::info!("SIGTERM: shutting down"),
+        tokio::select! {
+            () = next(self.interrupt.as_mut()) => tracing::info!("Ctrl-C: shutting down"),
+            () = next(self.terminate.as_mut()) => tracing::info!("SIGTERM: shutting down"),
+        }
     }
 }
 

@@ -32,9 +32,17 @@ async fn until_text(browser: &Client, css: &str, wanted: impl Fn(&str) -> bool, 
 }
 
 pub async fn the_dashboard_shows_apps_savings_events_and_wakes_an_app() {
-    let gateway = GatewayBuilder::new().app(AppBuilder::new("hello")).app(AppBuilder::new("other")).spawn().await;
-    // Some history to show: other wakes through the proxy.
+    let gateway = GatewayBuilder::new()
+        .edge("failed_wake_backoff", "\"1h\"")
+        .edge("failed_wake_backoff_max", "\"1h\"")
+        .app(AppBuilder::new("hello"))
+        .app(AppBuilder::new("other"))
+        .app(AppBuilder::new("broken").command(&["/bin/sh", "-c", "exit 3"]))
+        .spawn()
+        .await;
+    // Some history to show: other wakes through the proxy, broken fails to.
     assert_eq!(gateway.client().get("other.localhost", "/").await.status, 200);
+    assert_eq!(gateway.client().get("broken.localhost", "/").await.status, 503);
     let browser = Browser::start().await;
     let page = format!("http://{}/", gateway.admin.expect("admin listener"));
     browser.client.goto(&page).await.expect("load the dashboard");
@@ -47,6 +55,11 @@ pub async fn the_dashboard_shows_apps_savings_events_and_wakes_an_app() {
     until_text(&browser.client, "#total-cost", |t| t.contains("€"), "money saved").await;
     until_text(&browser.client, "#total-co2", |t| t.ends_with(" g"), "CO2 avoided").await;
     until_text(&browser.client, "#events li[data-kind='woken']", |t| t.contains("other"), "other's wake").await;
+
+    // The cool-down after broken's failed wake, with its reason.
+    let cooling =
+        until_text(&browser.client, "#app-broken .state", |t| t.contains("next try in"), "broken cooling down").await;
+    assert!(cooling.contains("failed 1×") && cooling.contains("exit status: 3"), "{cooling}");
 
     let wake = browser.client.find(Locator::Css("#wake-hello")).await.expect("wake button");
     wake.click().await.expect("click wake");

@@ -70,14 +70,12 @@ pub async fn every_endpoint_refuses_without_the_required_token() {
     assert!(!page.text().contains(TOKEN));
 }
 
-/// On loopback no token is needed; a given one is accepted, a wrong one
-/// refused. Foreign Host names (DNS rebinding) and cross-site writes are 403.
-pub async fn loopback_needs_no_token_but_checks_a_given_one() {
-    let gateway = GatewayBuilder::new().admin_token(TOKEN).app(AppBuilder::new("hello")).spawn().await;
+/// On loopback without a configured token, none is needed. Foreign Host
+/// names (DNS rebinding) and cross-site writes are still 403.
+pub async fn loopback_without_a_configured_token_needs_none() {
+    let gateway = GatewayBuilder::new().app(AppBuilder::new("hello")).spawn().await;
     let admin = gateway.admin();
     assert_eq!(admin.get("/apps").await.status, 200);
-    assert_eq!(admin.clone().with_token(TOKEN).get("/apps").await.status, 200);
-    assert_eq!(admin.clone().with_token("wrong").get("/apps").await.status, 401);
 
     let rebound = admin.client_request(Method::GET, "/apps", &[("host", "attacker.example")]);
     assert_eq!(admin.send(rebound).await.status, 403);
@@ -87,6 +85,31 @@ pub async fn loopback_needs_no_token_but_checks_a_given_one() {
     let same_site = format!("http://{}", admin.addr);
     let same_site = admin.client_request(Method::POST, "/apps/hello/wake", &[("origin", &same_site)]);
     assert_eq!(admin.send(same_site).await.status, 200);
+}
+
+/// Once a token is configured, loopback is no exception: any local process
+/// (the gateway's own apps among them) would otherwise steer the gateway.
+pub async fn a_configured_token_is_required_on_loopback_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway =
+        GatewayBuilder::new().admin_token(TOKEN).policy_dir(dir.path()).app(AppBuilder::new("hello")).spawn().await;
+    let admin = gateway.logs.wait_for("admin listening", "", Duration::from_secs(5)).await;
+    assert_eq!(admin["token_required"], true);
+    let anonymous = gateway.admin();
+    let wrong = gateway.admin().with_token("wrong");
+    for client in [&anonymous, &wrong] {
+        assert_eq!(client.get("/apps").await.status, 401);
+        assert_eq!(client.post("/apps/hello/wake").await.status, 401);
+        assert_eq!(client.post("/apps/hello/sleep").await.status, 401);
+        let teapot = crate::support::policies::bytes(crate::support::policies::TEAPOT);
+        assert_eq!(client.put("/policies/teapot", teapot).await.status, 401);
+    }
+    assert_eq!(gateway.logs.count("app process started", "hello"), 0, "nothing acted on");
+    assert!(!dir.path().join("teapot.wasm").exists());
+    assert_eq!(anonymous.get("/healthz").await.status, 200, "health checks carry no token");
+    let right = gateway.admin().with_token(TOKEN);
+    assert_eq!(right.get("/apps").await.status, 200);
+    assert_eq!(right.post("/apps/hello/wake").await.status, 200);
 }
 
 /// The admin paths do not exist on the proxy port, whatever the Host, and

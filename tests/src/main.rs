@@ -3,9 +3,11 @@
 
 mod admin;
 mod admin_dashboard;
+mod admin_limits;
 mod admin_security;
 mod config;
 mod deploy;
+mod cooldown;
 mod hostile;
 mod hot_swap;
 mod kubernetes;
@@ -55,6 +57,11 @@ fn main() -> ExitCode {
         wake::wake_timeout_answers_503_with_retry_after,
         wake::an_app_that_cannot_start_gets_503_and_the_gateway_goes_on,
         wake::an_app_that_dies_early_fails_fast,
+        cooldown::a_burst_at_a_failing_app_spawns_a_handful_of_processes,
+        cooldown::the_cool_down_shows_in_the_api_and_an_admin_wake_ends_it,
+        cooldown::a_successful_wake_resets_the_backoff,
+        cooldown::a_browser_gets_a_failure_page_that_retries_after_the_cool_down,
+        cooldown::an_open_tab_does_not_respawn_a_crashing_app_at_its_pace,
         sleep::an_idle_app_is_put_to_sleep,
         sleep::a_request_during_stop_waits_and_wakes_the_app_again,
         sleep::an_app_with_a_request_in_flight_is_not_stopped,
@@ -106,7 +113,12 @@ fn main() -> ExitCode {
         admin::metrics_parse_as_prometheus_text,
         admin_security::a_remote_listener_without_a_token_refuses_to_start,
         admin_security::every_endpoint_refuses_without_the_required_token,
-        admin_security::loopback_needs_no_token_but_checks_a_given_one,
+        admin_security::loopback_without_a_configured_token_needs_none,
+        admin_security::a_configured_token_is_required_on_loopback_too,
+        admin_limits::the_admin_api_answers_over_http2_as_over_http1,
+        admin_limits::idle_and_slow_admin_connections_are_closed,
+        admin_limits::uploads_are_one_at_a_time_and_bounded_in_size,
+        admin_limits::twelve_parallel_oversized_uploads_leave_memory_flat,
         admin_security::admin_paths_and_token_never_cross_the_proxy_port,
         paas::a_wake_restores_the_exact_formation_even_after_a_crash,
         paas::a_hundred_concurrent_requests_make_one_scale_call,

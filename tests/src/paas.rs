@@ -153,6 +153,8 @@ pub async fn a_failing_platform_answers_503_and_the_state_is_read_back() {
     fake.add_app("shop", formation(&[("web", 0)])).await;
     fake.fail(Fault::new("POST", "/scale", 500).times(100));
     let gateway = scalingo_gateway(&fake)
+        .edge("failed_wake_backoff", "\"1h\"")
+        .edge("failed_wake_backoff_max", "\"1h\"")
         .extra(&scalingo_backend(&fake, "max_retries = 2"))
         .extra(&paas_app("shop", "scalingo", &fake.upstream("shop"), ""))
         .spawn()
@@ -166,9 +168,20 @@ pub async fn a_failing_platform_answers_503_and_the_state_is_read_back() {
     let state = gateway.logs.wait_for("app state after failed operation", "shop", WAIT).await;
     assert!(state["state"].as_str().is_some_and(|s| s.contains("\"web\": 0")), "{state}");
 
+    // The same cool-down as a process app: no platform call until it ends.
+    let calls = fake.script.count("POST", "/scale");
+    assert_eq!(calls, 3, "the first attempt and its two retries");
+    let again = client.get("shop.localhost", "/").await;
+    assert_eq!(again.status, 503);
+    assert_eq!(again.headers["retry-after"], "3600");
+    assert!(again.text().contains("POST scale answered 500"), "{}", again.text());
+    assert_eq!(fake.script.count("POST", "/scale"), calls, "no scale call during the cool-down");
+    assert_eq!(gateway.logs.count("waking app", "shop"), 1);
+
     fake.script.clear();
-    let response = client.get("shop.localhost", "/").await;
-    assert_eq!(response.status, 200, "the next request tries again: {}", response.text());
+    let woken = gateway.admin().post("/apps/shop/wake").await;
+    assert_eq!(woken.status, 200, "an operator's wake tries again: {}", woken.text());
+    assert_eq!(client.get("shop.localhost", "/").await.status, 200);
 }
 
 pub async fn linked_apps_wake_together() {

@@ -55,6 +55,8 @@ pub async fn wake_timeout_answers_503_with_retry_after() {
 
 pub async fn an_app_that_cannot_start_gets_503_and_the_gateway_goes_on() {
     let gateway = GatewayBuilder::new()
+        .edge("failed_wake_backoff", "\"1h\"")
+        .edge("failed_wake_backoff_max", "\"1h\"")
         .app(AppBuilder::new("broken").command(&["/nonexistent/program", "{port}"]))
         .app(AppBuilder::new("hello"))
         .spawn()
@@ -68,9 +70,11 @@ pub async fn an_app_that_cannot_start_gets_503_and_the_gateway_goes_on() {
 
     let ok = client.get("hello.localhost", "/").await;
     assert_eq!(ok.status, 200);
-    // A later request tries again rather than replaying the old failure.
-    assert_eq!(client.get("broken.localhost", "/").await.status, 503);
-    assert_eq!(gateway.logs.count("wake failed", "broken"), 2);
+    // A later request within the cool-down is told the same, without a new attempt.
+    let again = client.get("broken.localhost", "/").await;
+    assert_eq!(again.status, 503);
+    assert!(again.text().contains("/nonexistent/program"), "{}", again.text());
+    assert_eq!(gateway.logs.count("waking app", "broken"), 1);
 }
 
 pub async fn an_app_that_dies_early_fails_fast() {

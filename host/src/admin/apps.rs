@@ -22,6 +22,18 @@ struct AppReport {
     hourly_cost: f64,
     containers: u32,
     savings: Savings,
+    /// Set while failed wakes keep the app from being woken.
+    cooldown: Option<CooldownReport>,
+}
+
+#[derive(Serialize)]
+struct CooldownReport {
+    /// When the next wake may start (ms since the epoch).
+    until: Timestamp,
+    retry_in_ms: u64,
+    /// Failed wakes in a row.
+    failures: u32,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -53,6 +65,15 @@ fn report(state: &AdminState, app: &App) -> AppReport {
         hourly_cost: rates.hourly_cost,
         containers: rates.containers,
         savings: Savings::of(asleep, awake, &rates),
+        cooldown: app.cooling_down().map(|c| {
+            let retry_in_ms = u64::try_from(c.left.as_millis()).unwrap_or(u64::MAX);
+            CooldownReport {
+                until: now_ms().saturating_add(retry_in_ms),
+                retry_in_ms,
+                failures: c.failures,
+                reason: c.reason.to_string(),
+            }
+        }),
     }
 }
 
@@ -81,6 +102,8 @@ pub async fn wake(state: &AdminState, name: &str) -> Response<AdminBody> {
     let Some(app) = state.apps.get(name) else { return unknown(name) };
     app.touch(now_ms());
     tracing::info!(app = name, "wake requested on the admin API");
+    // The operator asks now: a cool-down after failed wakes does not apply.
+    state.apps.lifecycle().forgive_failures(&app);
     match state.apps.lifecycle().admit(&app, Admission::Wake).await {
         Ok(in_flight) => {
             drop(in_flight);
@@ -89,6 +112,7 @@ pub async fn wake(state: &AdminState, name: &str) -> Response<AdminBody> {
         Err(e) => {
             let retry = match e {
                 AdmitError::TimedOut { .. } => 5,
+                AdmitError::WakeFailed { retry_after, .. } => crate::apps::retry_after_secs(retry_after),
                 _ => 10,
             };
             let mut response = error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());

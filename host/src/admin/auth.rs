@@ -1,8 +1,10 @@
 //! Who may use the admin API. The bearer token comes from the environment
-//! and is compared in constant time. It is required when the listener is
-//! not on loopback; on loopback a request without one is served, but a
-//! request that presents a wrong one is refused, so a misconfigured client
-//! learns early.
+//! and is compared in constant time. Once a token is configured it is
+//! required on every listener, loopback included: any local process (the
+//! gateway's own apps among them) could otherwise sleep apps and upload
+//! policies. Only a loopback listener without a configured token serves
+//! requests without one; a request that presents a token there is still
+//! refused if it is wrong, so a misconfigured client learns early.
 //!
 //! Two browser-borne attacks are closed as well: on a loopback listener the
 //! Host header must be a loopback name (DNS rebinding), and a state-changing
@@ -27,12 +29,16 @@ pub enum Denied {
 }
 
 impl AdminAuth {
+    /// `required` applies when no token is configured (a listener off
+    /// loopback refuses to start without one); a configured token is
+    /// always required.
     pub fn new(token: Option<String>, required: bool, loopback: bool) -> AdminAuth {
+        let required = required || token.is_some();
         AdminAuth { token, required, loopback }
     }
 
-    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), Denied> {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    /// `host` is the request's (Host, or :authority on HTTP/2).
+    pub fn check(&self, method: &Method, host: &str, headers: &HeaderMap) -> Result<(), Denied> {
         if self.loopback && !is_loopback_host(host) {
             return Err(Denied::Forbidden("this admin listener only answers to localhost names"));
         }
@@ -62,8 +68,11 @@ impl AdminAuth {
     }
 }
 
+/// The token of a `Bearer` credential, however it is spaced or cased: a
+/// tab or several spaces after the scheme still make a bearer credential
+/// for a lenient app server, so they must for the proxy's stripping too.
 fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
+    let (scheme, token) = value.trim().split_once(|c: char| c.is_ascii_whitespace())?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
@@ -116,25 +125,44 @@ mod tests {
         h
     }
 
+    impl AdminAuth {
+        /// As a request with these headers, its host from `Host`.
+        fn check_headers(&self, method: &Method, headers: &HeaderMap) -> Result<(), Denied> {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+            self.check(method, host, headers)
+        }
+    }
+
     #[test]
     fn required_token_must_match() {
         let auth = AdminAuth::new(Some("s3cret".into()), true, false);
         let get = Method::GET;
-        assert!(matches!(auth.check(&get, &headers("admin.example", None)), Err(Denied::Unauthorized(_))));
-        assert!(matches!(auth.check(&get, &headers("a", Some("Bearer nope"))), Err(Denied::Unauthorized(_))));
-        assert!(matches!(auth.check(&get, &headers("a", Some("Basic czNjcmV0"))), Err(Denied::Unauthorized(_))));
-        assert_eq!(auth.check(&get, &headers("a", Some("Bearer s3cret"))), Ok(()));
-        assert_eq!(auth.check(&get, &headers("a", Some("bearer  s3cret "))), Ok(()));
+        assert!(matches!(auth.check_headers(&get, &headers("admin.example", None)), Err(Denied::Unauthorized(_))));
+        assert!(matches!(auth.check_headers(&get, &headers("a", Some("Bearer nope"))), Err(Denied::Unauthorized(_))));
+        assert!(matches!(
+            auth.check_headers(&get, &headers("a", Some("Basic czNjcmV0"))),
+            Err(Denied::Unauthorized(_))
+        ));
+        assert_eq!(auth.check_headers(&get, &headers("a", Some("Bearer s3cret"))), Ok(()));
+        assert_eq!(auth.check_headers(&get, &headers("a", Some("bearer  s3cret "))), Ok(()));
     }
 
     #[test]
-    fn loopback_serves_without_a_token_but_refuses_a_wrong_one() {
-        let auth = AdminAuth::new(Some("s3cret".into()), false, true);
-        assert_eq!(auth.check(&Method::GET, &headers("127.0.0.1:9180", None)), Ok(()));
-        assert_eq!(auth.check(&Method::GET, &headers("localhost:9180", Some("Bearer s3cret"))), Ok(()));
-        assert!(auth.check(&Method::GET, &headers("[::1]:9180", Some("Bearer x"))).is_err());
-        let rebound = auth.check(&Method::GET, &headers("evil.example:9180", None));
+    fn loopback_without_a_configured_token_serves_anyone() {
+        let auth = AdminAuth::new(None, false, true);
+        assert_eq!(auth.check_headers(&Method::GET, &headers("127.0.0.1:9180", None)), Ok(()));
+        assert_eq!(auth.check_headers(&Method::GET, &headers("localhost:9180", Some("Bearer any"))), Ok(()));
+        let rebound = auth.check_headers(&Method::GET, &headers("evil.example:9180", None));
         assert!(matches!(rebound, Err(Denied::Forbidden(_))));
+    }
+
+    #[test]
+    fn a_configured_token_is_required_on_loopback_too() {
+        let auth = AdminAuth::new(Some("s3cret".into()), false, true);
+        let anonymous = auth.check_headers(&Method::GET, &headers("127.0.0.1:9180", None));
+        assert!(matches!(anonymous, Err(Denied::Unauthorized(_))));
+        assert_eq!(auth.check_headers(&Method::GET, &headers("localhost:9180", Some("Bearer s3cret"))), Ok(()));
+        assert!(auth.check_headers(&Method::GET, &headers("[::1]:9180", Some("Bearer x"))).is_err());
     }
 
     #[test]
@@ -142,10 +170,22 @@ mod tests {
         let auth = AdminAuth::new(None, false, true);
         let mut h = headers("127.0.0.1:9180", None);
         h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:9180"));
-        assert_eq!(auth.check(&Method::POST, &h), Ok(()));
+        assert_eq!(auth.check_headers(&Method::POST, &h), Ok(()));
         h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
-        assert!(matches!(auth.check(&Method::POST, &h), Err(Denied::Forbidden(_))));
-        assert_eq!(auth.check(&Method::GET, &h), Ok(()));
+        assert!(matches!(auth.check_headers(&Method::POST, &h), Err(Denied::Forbidden(_))));
+        assert_eq!(auth.check_headers(&Method::GET, &h), Ok(()));
+    }
+
+    #[test]
+    fn stripping_is_not_fooled_by_case_or_spacing() {
+        for variant in ["bearer s3cret", "BEARER s3cret", "Bearer\ts3cret", "Bearer  s3cret", " Bearer s3cret \t"] {
+            let mut h = HeaderMap::new();
+            h.append(header::AUTHORIZATION, HeaderValue::from_str(variant).unwrap());
+            h.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer app-token"));
+            strip_admin_bearer(&mut h, "s3cret");
+            let left: Vec<_> = h.get_all(header::AUTHORIZATION).iter().collect();
+            assert_eq!(left, ["Bearer app-token"], "{variant:?} was forwarded");
+        }
     }
 
     #[test]

@@ -12,9 +12,11 @@ mod metrics;
 mod policies;
 mod respond;
 mod server;
+mod upload;
 
 pub use auth::{AdminAuth, strip_admin_bearer};
-pub use server::AdminServer;
+pub use server::{AdminLimits, AdminServer};
+pub use upload::Uploads;
 
 use crate::apps::Apps;
 use crate::config::Config;
@@ -41,6 +43,8 @@ pub struct AdminState {
     pub auth: AdminAuth,
     /// This replica's role and the shared store's health (`/healthz`).
     pub cluster: crate::cluster::Cluster,
+    /// Policy uploads: one at a time, bounded in size.
+    pub uploads: Uploads,
 }
 
 /// Answers one admin request.
@@ -59,7 +63,12 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
     // Public: the dashboard's static files hold no data (the page asks for a
     // token when the API wants one), and a health check carries no secret.
     let public = matches!(segments.as_slice(), [""] | ["healthz"]) || dashboard::asset(&path).is_some();
-    if let Err(denied) = state.auth.check(&method, request.headers()) {
+    // HTTP/2 names the host in :authority; HTTP/1.1 in Host.
+    let host = match crate::proxy::request_host(&request) {
+        Ok(host) => host,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    if let Err(denied) = state.auth.check(&method, host, request.headers()) {
         // The host and origin checks apply to every path.
         let applies = !public || matches!(denied, Denied::Forbidden(_));
         if applies {
@@ -79,7 +88,7 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
         (["policies"], &Method::GET) => policies::list(state),
         (["policies", name], &Method::PUT) => {
             let name = name.strip_suffix(".wasm").unwrap_or(name).to_owned();
-            policies::upload(state, &name, request.into_body()).await
+            policies::upload(state, &name, request).await
         }
         (["metrics"], &Method::GET) => metrics::scrape(state, request.headers()),
         (segments, _) => match allowed(segments) {

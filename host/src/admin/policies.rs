@@ -2,27 +2,30 @@
 
 use super::AdminState;
 use super::respond::{AdminBody, error, json};
+use super::upload::UploadRefused;
 use crate::policy_gate::watch::{UploadError, Uploaded};
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http::{HeaderValue, Response, StatusCode, header};
 use hyper::body::Incoming;
-
-/// Far above any real policy (ours are a few hundred KiB), far below harm.
-pub const MAX_UPLOAD: usize = 64 * 1024 * 1024;
 
 pub fn list(state: &AdminState) -> Response<AdminBody> {
     let apps: Vec<String> = state.apps.iter().map(|app| app.name().to_owned()).collect();
     json(StatusCode::OK, &serde_json::json!({ "policies": state.gate.policies(&apps) }))
 }
 
-pub async fn upload(state: &AdminState, name: &str, body: Incoming) -> Response<AdminBody> {
-    let bytes: Bytes = match Limited::new(body, MAX_UPLOAD).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, &format!("a policy is at most {MAX_UPLOAD} bytes"));
+pub async fn upload(state: &AdminState, name: &str, request: http::Request<Incoming>) -> Response<AdminBody> {
+    let (parts, mut body) = request.into_parts();
+    let received = async {
+        let turn = state.uploads.begin()?;
+        state.uploads.check_declared(&parts.headers)?;
+        let bytes = state.uploads.receive(&turn, &mut body).await?;
+        Ok::<_, UploadRefused>((turn, bytes))
+    };
+    let (_turn, bytes) = match received.await {
+        Ok(received) => received,
+        Err(refused) => {
+            super::upload::linger(&mut body).await;
+            return refuse(&refused);
         }
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("cannot read the upload: {e}")),
     };
     match state.uploader.upload(name, &bytes).await {
         Ok(uploaded) => {
@@ -49,4 +52,22 @@ pub async fn upload(state: &AdminState, name: &str, body: Incoming) -> Response<
             error(status, &e.to_string())
         }
     }
+}
+
+fn refuse(refused: &UploadRefused) -> Response<AdminBody> {
+    let status = match refused {
+        UploadRefused::Busy => StatusCode::TOO_MANY_REQUESTS,
+        UploadRefused::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        UploadRefused::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
+        UploadRefused::Read(_) => StatusCode::BAD_REQUEST,
+        UploadRefused::TempFile(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if status.is_server_error() {
+        tracing::error!(error = %refused, "policy upload failed");
+    }
+    let mut response = error(status, &refused.to_string());
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
+    response
 }

@@ -1,22 +1,44 @@
-//! The admin listener's accept loop: hyper over its own socket, drained on
-//! shutdown like the proxy's.
+//! The admin listener's accept loop: hyper (HTTP/1.1, and HTTP/2 by prior
+//! knowledge) over its own socket, with the proxy's connection timers (a
+//! head must arrive within `header_read_timeout`, an idle keep-alive
+//! connection is closed after `idle_keep_alive`), a cap on connections, and
+//! a drain on shutdown.
 
 use super::AdminState;
+use crate::gateway::conn_watch::{Activity, Expiry, WatchedIo};
+use crate::proxy::drain::{Drain, DrainToken, Phase};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Admin requests are short; a wake waits at most the app's wake_timeout.
 const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// How admin connections are bounded.
+#[derive(Clone, Copy, Debug)]
+pub struct AdminLimits {
+    pub header_read_timeout: Duration,
+    pub idle_keep_alive: Duration,
+    /// Open admin connections at most; the next wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for AdminLimits {
+    fn default() -> Self {
+        AdminLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_keep_alive: Duration::from_secs(60),
+            max_connections: 64,
+        }
+    }
+}
 
 pub struct AdminServer {
     addr: SocketAddr,
@@ -26,10 +48,10 @@ pub struct AdminServer {
 
 impl AdminServer {
     /// Serves `state` on an already bound listener.
-    pub fn spawn(listener: TcpListener, state: Arc<AdminState>) -> std::io::Result<AdminServer> {
+    pub fn spawn(listener: TcpListener, state: Arc<AdminState>, limits: AdminLimits) -> std::io::Result<AdminServer> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, state, stopped));
+        let task = tokio::spawn(serve(listener, state, limits, stopped));
         Ok(AdminServer { addr, stop, task })
     }
 
@@ -46,11 +68,23 @@ impl AdminServer {
     }
 }
 
-async fn serve(listener: TcpListener, state: Arc<AdminState>, mut stop: oneshot::Receiver<()>) {
+async fn serve(listener: TcpListener, state: Arc<AdminState>, limits: AdminLimits, mut stop: oneshot::Receiver<()>) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
-    let graceful = GracefulShutdown::new();
+    // The header timer is `conn_watch`'s, as on the proxy.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
+    builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    let drain = Drain::default();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     loop {
+        // At the cap, wait for a connection to close rather than accept.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = &mut stop => break,
+        };
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -62,20 +96,60 @@ async fn serve(listener: TcpListener, state: Arc<AdminState>, mut stop: oneshot:
             },
             _ = &mut stop => break,
         };
-        let state = state.clone();
-        let service = service_fn(move |request| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(super::handle(&state, request).await) }
-        });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+        let connection = Connection { state: state.clone(), builder: builder.clone(), limits, token: drain.token() };
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%remote, error = %e, "admin connection ended with an error");
-            }
+            connection.serve(stream, remote).await;
+            drop(slot);
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_GRACE, graceful.shutdown()).await.is_err() {
+    if !drain.drain(DRAIN_GRACE).await {
         tracing::warn!("admin grace period over; dropping the remaining connections");
+    }
+}
+
+struct Connection {
+    state: Arc<AdminState>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    limits: AdminLimits,
+    token: DrainToken,
+}
+
+impl Connection {
+    async fn serve(mut self, stream: TcpStream, remote: SocketAddr) {
+        let activity = Activity::new(false);
+        let io = TokioIo::new(WatchedIo::new(stream, activity.clone()));
+        let (state, tracked) = (self.state.clone(), activity.clone());
+        let service = service_fn(move |request| {
+            let (state, activity) = (state.clone(), tracked.clone());
+            async move {
+                // Admin answers are whole: the request is over once built.
+                let _active = activity.begin();
+                Ok::<_, Infallible>(super::handle(&state, request).await)
+            }
+        });
+        let connection = self.builder.serve_connection(io, service);
+        tokio::pin!(connection);
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%remote, error = %e, "admin connection ended with an error");
+                }
+                return;
+            }
+            () = self.token.reached(Phase::Draining) => {}
+            expiry = activity.expired(self.limits.header_read_timeout, self.limits.idle_keep_alive) => {
+                if expiry == Expiry::SlowHead {
+                    tracing::debug!(%remote, "admin request head not complete within header_read_timeout; closed");
+                    return;
+                }
+                tracing::debug!(%remote, "idle admin connection closed");
+            }
+        }
+        connection.as_mut().graceful_shutdown();
+        tokio::select! {
+            _ = connection.as_mut() => {}
+            () = self.token.reached(Phase::Cut) => {}
+        }
     }
 }

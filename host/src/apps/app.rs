@@ -3,6 +3,7 @@
 //! sleep path can check "no request in flight" and mark the app stopping in
 //! the same step. Waiters are woken through a watch channel.
 
+use super::cooldown::{CoolingDown, WakeFailures};
 use crate::clock::now_ms;
 use crate::config::AppConfig;
 use crate::policy::model::{AppState, AppView, Params, Timestamp};
@@ -35,7 +36,8 @@ pub(super) struct Inner {
     /// Numbers the wakes, so a waiter can tell whether the wake it waited on
     /// is the one that failed.
     pub attempt: u64,
-    pub failure: Option<(u64, Arc<str>)>,
+    /// Failed wakes in a row and the cool-down they impose.
+    pub failures: WakeFailures,
     pub slept_by_gateway: bool,
     pub wakes: u64,
     /// Time spent asleep and awake before `since`. Starting and stopping
@@ -106,7 +108,7 @@ impl App {
                 in_flight: 0,
                 waiting: 0,
                 attempt: 0,
-                failure: None,
+                failures: WakeFailures::default(),
                 slept_by_gateway,
                 wakes,
                 asleep_ms,
@@ -160,7 +162,12 @@ impl App {
     /// page would only loop on a failing app.
     pub fn last_wake_failed(&self) -> bool {
         let inner = self.lock();
-        inner.state == AppState::Asleep && inner.failure.as_ref().is_some_and(|(attempt, _)| *attempt == inner.attempt)
+        inner.state == AppState::Asleep && inner.failures.of_attempt(inner.attempt).is_some()
+    }
+
+    /// The cool-down after failed wakes, while it lasts.
+    pub fn cooling_down(&self) -> Option<CoolingDown> {
+        self.lock().failures.cooling_down(tokio::time::Instant::now())
     }
 
     pub fn view(&self) -> AppView {

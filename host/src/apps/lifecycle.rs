@@ -1,6 +1,7 @@
 //! Waking and putting apps to sleep: the transitions that involve a backend.
 
 use super::app::App;
+use super::cooldown::{Backoff, retry_after_secs};
 use super::in_flight::{InFlight, WaitSlot};
 use super::probe::{ProbeError, Prober};
 use crate::backend::Backend;
@@ -16,8 +17,9 @@ use tokio::time::Instant;
 pub enum AdmitError {
     #[error("app {app} is asleep, and this request does not wake it")]
     Asleep { app: String },
-    #[error("app {app} could not be woken: {reason}")]
-    WakeFailed { app: String, reason: Arc<str> },
+    /// The wake failed, or an earlier one did and the app is cooling down.
+    #[error("app {app} could not be woken: {reason} (next attempt in {} s)", retry_after_secs(*retry_after))]
+    WakeFailed { app: String, reason: Arc<str>, retry_after: Duration },
     #[error("app {app} is still {state} after {waited:?}")]
     TimedOut { app: String, state: &'static str, waited: Duration },
     #[error("app {app} is waking and already has {waiting} requests waiting for it; try again shortly")]
@@ -39,29 +41,42 @@ pub struct Lifecycle {
     backend: Arc<dyn Backend>,
     /// The registry, to find linked apps (set once by `Apps`).
     registry: std::sync::OnceLock<super::Registry>,
-    prober: Prober,
     /// Asks the flusher to persist now: state changes are rare and precious.
     persist: Arc<Notify>,
     telemetry: Telemetry,
+    options: LifecycleOptions,
+}
+
+/// What `[edge]` says about waking apps.
+#[derive(Clone)]
+pub struct LifecycleOptions {
+    /// Polls a starting app until it is ready.
+    pub prober: Prober,
     /// Requests that may wait on one waking app.
-    max_waiting: u32,
+    pub max_waiting: u32,
+    /// The cool-down after failed wakes.
+    pub backoff: Backoff,
+}
+
+impl Default for LifecycleOptions {
+    fn default() -> Self {
+        LifecycleOptions { prober: Prober::default(), max_waiting: u32::MAX, backoff: Backoff::default() }
+    }
 }
 
 impl Lifecycle {
     pub fn new(backend: Arc<dyn Backend>, persist: Arc<Notify>, telemetry: Telemetry) -> Arc<Lifecycle> {
-        Lifecycle::with_edge(backend, persist, telemetry, Prober::default(), u32::MAX)
+        Lifecycle::with_options(backend, persist, telemetry, LifecycleOptions::default())
     }
 
-    /// With the edge's probe client and cap on waiting requests.
-    pub fn with_edge(
+    pub fn with_options(
         backend: Arc<dyn Backend>,
         persist: Arc<Notify>,
         telemetry: Telemetry,
-        prober: Prober,
-        max_waiting: u32,
+        options: LifecycleOptions,
     ) -> Arc<Lifecycle> {
         let registry = std::sync::OnceLock::new();
-        Arc::new(Lifecycle { backend, registry, prober, persist, telemetry, max_waiting })
+        Arc::new(Lifecycle { backend, registry, persist, telemetry, options })
     }
 
     pub(super) fn set_registry(&self, registry: super::Registry) {
@@ -98,6 +113,7 @@ impl Lifecycle {
             inner.enter(AppState::Awake);
             inner.upstream = Some(upstream);
             inner.attempt += 1;
+            inner.failures.succeeded();
         }
         app.touch(crate::clock::now_ms());
         self.changed(app);
@@ -146,11 +162,24 @@ impl Lifecycle {
             changes.borrow_and_update();
             let state = {
                 let mut inner = app.lock();
-                if let (Some(attempt), Some((failed, reason))) = (waiting_on, &inner.failure)
-                    && attempt == *failed
+                if let Some(attempt) = waiting_on
                     && inner.state == AppState::Asleep
+                    && let Some(reason) = inner.failures.of_attempt(attempt)
                 {
-                    return Err(AdmitError::WakeFailed { app: app.name().to_owned(), reason: reason.clone() });
+                    let retry_after = inner.failures.left(Instant::now());
+                    return Err(AdmitError::WakeFailed {
+                        app: app.name().to_owned(),
+                        reason: reason.clone(),
+                        retry_after,
+                    });
+                }
+                // Cooling down after a failed wake: told at once, nothing started.
+                if inner.state == AppState::Asleep
+                    && admission == Admission::Wake
+                    && let Some(cooling) = inner.failures.cooling_down(Instant::now())
+                {
+                    let (reason, retry_after) = (cooling.reason, cooling.left);
+                    return Err(AdmitError::WakeFailed { app: app.name().to_owned(), reason, retry_after });
                 }
                 match (inner.state, admission) {
                     (AppState::Awake, _) => {
@@ -162,7 +191,7 @@ impl Lifecycle {
                         inner.state
                     }
                     (_, Admission::Passive) => return Err(AdmitError::Asleep { app: app.name().to_owned() }),
-                    (_, Admission::Wake) if slot.is_none() && inner.waiting >= self.max_waiting => {
+                    (_, Admission::Wake) if slot.is_none() && inner.waiting >= self.options.max_waiting => {
                         return Err(AdmitError::Overloaded { app: app.name().to_owned(), waiting: inner.waiting });
                     }
                     (AppState::Asleep, Admission::Wake) => {
@@ -193,18 +222,25 @@ impl Lifecycle {
         }
     }
 
-    /// Wakes an app if it is asleep, without a request (a policy's tick).
+    /// Wakes an app if it is asleep and not cooling down after a failed
+    /// wake, without a request (a policy's tick, a linked app, the waiting
+    /// page).
     pub fn wake_in_background(self: &Arc<Self>, app: &Arc<App>) {
         let mut inner = app.lock();
-        if inner.state == AppState::Asleep {
+        if inner.state == AppState::Asleep && inner.failures.cooling_down(Instant::now()).is_none() {
             self.begin_wake(app, &mut inner);
         }
+    }
+
+    /// An operator's wake: ends the cool-down of an app whose wakes failed,
+    /// so the wake that follows is tried at once.
+    pub fn forgive_failures(&self, app: &App) {
+        app.lock().failures.forgive();
     }
 
     fn begin_wake(self: &Arc<Self>, app: &Arc<App>, inner: &mut super::app::Inner) -> u64 {
         inner.attempt += 1;
         inner.enter(AppState::Starting);
-        inner.failure = None;
         let attempt = inner.attempt;
         // Spawned, not awaited by the request: the wake must finish (or fail
         // cleanly) even if every waiting client hangs up.
@@ -237,6 +273,7 @@ impl Lifecycle {
                     inner.upstream = Some(upstream);
                     inner.slept_by_gateway = false;
                     inner.wakes += 1;
+                    inner.failures.succeeded();
                 }
                 self.changed(&app);
                 tracing::info!(app = app.name(), wake_ms = format!("{wake_ms:.1}"), "app woken");
@@ -246,15 +283,18 @@ impl Lifecycle {
                     tokio::spawn(self.clone().watch_exit(app.clone(), attempt, exited));
                 }
             }
+            // One log line and one event per attempt: the requests that
+            // meet the cool-down log nothing.
             Err((reason, output)) => {
-                tracing::error!(app = app.name(), %reason, "wake failed");
-                self.telemetry.events.emit(Some(app.name()), EventKind::WakeFailed { reason: reason.clone(), output });
-                {
+                let cool_down = {
                     let mut inner = app.lock();
                     inner.enter(AppState::Asleep);
                     inner.upstream = None;
-                    inner.failure = Some((attempt, reason.into()));
-                }
+                    inner.failures.failed(attempt, reason.as_str().into(), Instant::now(), &self.options.backoff)
+                };
+                let retry_in = humantime::format_duration(cool_down).to_string();
+                tracing::error!(app = app.name(), %reason, retry_in, "wake failed");
+                self.telemetry.events.emit(Some(app.name()), EventKind::WakeFailed { reason, output });
                 self.changed(&app);
             }
         }
@@ -273,7 +313,8 @@ impl Lifecycle {
             .map_err(|_| (format!("the backend did not start it within {}", config.wake_timeout), Vec::new()))?
             .map_err(|e| (e.to_string(), Vec::new()))?;
         let mut exited = running.exited;
-        let ready = self.prober.wait_ready(&running.upstream, config.ready_path(), deadline, running.owner.as_ref());
+        let ready =
+            self.options.prober.wait_ready(&running.upstream, config.ready_path(), deadline, running.owner.as_ref());
         let died = async {
             match exited.as_mut() {
                 Some(rx) => rx.await.unwrap_or_else(|_| "lost track of the process".into()),

@@ -2,13 +2,15 @@
 //! to one, and how they are woken, put to sleep and persisted.
 
 mod app;
+mod cooldown;
 mod in_flight;
 mod lifecycle;
 mod probe;
 
 pub use app::App;
+pub use cooldown::{Backoff, CoolingDown, retry_after_secs};
 pub use in_flight::InFlight;
-pub use lifecycle::{Admission, AdmitError, Lifecycle};
+pub use lifecycle::{Admission, AdmitError, Lifecycle, LifecycleOptions};
 pub use probe::{ProbeError, Prober, join as join_uri, root_cause};
 
 use crate::backend::Backend;
@@ -70,9 +72,12 @@ impl Apps {
             by_name.insert(name, Arc::new(App::new(app_config.clone(), params, record.as_ref())));
         }
         let by_name: Registry = Arc::new(RwLock::new(by_name));
-        let prober = Prober::new(upstream);
-        let lifecycle =
-            Lifecycle::with_edge(backend, persist.clone(), telemetry, prober, config.edge.max_waiting_per_app);
+        let options = LifecycleOptions {
+            prober: Prober::new(upstream),
+            max_waiting: config.edge.max_waiting_per_app,
+            backoff: config.edge.failed_wake_backoff(),
+        };
+        let lifecycle = Lifecycle::with_options(backend, persist.clone(), telemetry, options);
         lifecycle.set_registry(by_name.clone());
         Ok(Apps { by_name, lifecycle, store, persist })
     }

@@ -25,6 +25,9 @@ pub struct AdminConfig {
     /// How many events are kept on disk; older ones are dropped.
     #[serde(default = "default_event_retention")]
     pub event_retention: Spanned<u64>,
+    /// The largest policy upload (`PUT /policies/{name}`) accepted, in bytes.
+    #[serde(default = "default_max_upload_bytes")]
+    pub max_upload_bytes: Spanned<u64>,
 }
 
 impl Default for AdminConfig {
@@ -34,6 +37,7 @@ impl Default for AdminConfig {
             listen: default_listen(),
             token_env: default_token_env(),
             event_retention: default_event_retention(),
+            max_upload_bytes: default_max_upload_bytes(),
         }
     }
 }
@@ -63,8 +67,8 @@ impl AdminConfig {
     ) -> Result<AdminToken, ConfigError> {
         let name = self.token_env.get_ref();
         let value = env(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let required = !self.listen.get_ref().ip().is_loopback();
-        if required && value.is_none() {
+        let off_loopback = !self.listen.get_ref().ip().is_loopback();
+        if off_loopback && value.is_none() {
             return Err(ConfigError::at(
                 file,
                 text,
@@ -77,6 +81,8 @@ impl AdminConfig {
                 ),
             ));
         }
+        // A configured token is required everywhere, loopback included.
+        let required = off_loopback || value.is_some();
         Ok(AdminToken { value, required })
     }
 
@@ -87,6 +93,15 @@ impl AdminConfig {
                 text,
                 Some(self.event_retention.span()),
                 "admin.event_retention",
+                "must be at least 1",
+            ));
+        }
+        if *self.max_upload_bytes.get_ref() == 0 {
+            return Err(ConfigError::at(
+                file,
+                text,
+                Some(self.max_upload_bytes.span()),
+                "admin.max_upload_bytes",
                 "must be at least 1",
             ));
         }
@@ -115,6 +130,10 @@ fn default_token_env() -> Spanned<String> {
 }
 fn default_event_retention() -> Spanned<u64> {
     Spanned::new(0..0, 10_000)
+}
+/// Far above any real policy (ours are a few hundred KiB), far below harm.
+fn default_max_upload_bytes() -> Spanned<u64> {
+    Spanned::new(0..0, 16 * 1024 * 1024)
 }
 
 impl super::Config {

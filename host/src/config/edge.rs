@@ -39,6 +39,12 @@ pub struct EdgeConfig {
     /// Requests that may wait on one waking app; the next ones get a 503.
     #[serde(default = "default_max_waiting_per_app")]
     pub max_waiting_per_app: u32,
+    /// After a failed wake, no new wake starts for this long; each further
+    /// failure in a row doubles it, up to `failed_wake_backoff_max`.
+    #[serde(default = "default_failed_wake_backoff")]
+    pub failed_wake_backoff: ConfigDuration,
+    #[serde(default = "default_failed_wake_backoff_max")]
+    pub failed_wake_backoff_max: ConfigDuration,
     /// Whether browsers get the waiting page while an app wakes, unless the
     /// app says otherwise (`waiting_page` in `[[apps]]`).
     #[serde(default = "default_true")]
@@ -79,6 +85,8 @@ impl Default for EdgeConfig {
             upstream_response_timeout: default_upstream_response_timeout(),
             upstream_ca_file: None,
             max_waiting_per_app: default_max_waiting_per_app(),
+            failed_wake_backoff: default_failed_wake_backoff(),
+            failed_wake_backoff_max: default_failed_wake_backoff_max(),
             waiting_page: true,
             waiting_page_template: None,
             drain_grace: default_drain_grace(),
@@ -147,12 +155,27 @@ impl EdgeConfig {
             ("edge.idle_keep_alive", self.idle_keep_alive),
             ("edge.upstream_connect_timeout", self.upstream_connect_timeout),
             ("edge.upstream_response_timeout", self.upstream_response_timeout),
+            ("edge.failed_wake_backoff", self.failed_wake_backoff),
         ] {
             if d.0.is_zero() {
                 return Err(ConfigError::at(file, text, None, key, "must be greater than zero"));
             }
         }
+        if self.failed_wake_backoff_max.0 < self.failed_wake_backoff.0 {
+            return Err(ConfigError::at(
+                file,
+                text,
+                None,
+                "edge.failed_wake_backoff_max",
+                format!("must be at least edge.failed_wake_backoff ({})", self.failed_wake_backoff),
+            ));
+        }
         Ok(())
+    }
+
+    /// The cool-down after failed wakes.
+    pub fn failed_wake_backoff(&self) -> crate::apps::Backoff {
+        crate::apps::Backoff { initial: self.failed_wake_backoff.0, max: self.failed_wake_backoff_max.0 }
     }
 }
 
@@ -173,6 +196,12 @@ fn default_upstream_response_timeout() -> ConfigDuration {
 }
 fn default_max_waiting_per_app() -> u32 {
     1000
+}
+fn default_failed_wake_backoff() -> ConfigDuration {
+    ConfigDuration::from_secs(1)
+}
+fn default_failed_wake_backoff_max() -> ConfigDuration {
+    ConfigDuration::from_secs(300)
 }
 fn default_drain_grace() -> ConfigDuration {
     ConfigDuration::from_secs(10)

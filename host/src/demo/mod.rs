@@ -83,6 +83,7 @@ stop_grace = "5s"
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let config = demo_config(&options)?;
+    let signal = crate::cli::ShutdownSignal::listen();
     let gateway = Gateway::start(config).await?;
     let addr = gateway.local_addr();
     let port = addr.port();
@@ -119,7 +120,7 @@ Call it (HTTP/2 through ALPN; --resolve because the certificate names hello.loca
             "Dashboard (apps, savings, events, wake/sleep): http://{admin}/  -  metrics: http://{admin}/metrics\n"
         );
     }
-    crate::cli::shutdown_signal().await;
+    signal.wait().await;
     gateway.shutdown().await;
     Ok(())
 }

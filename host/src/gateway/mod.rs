@@ -1,11 +1,11 @@
 //! Assembles a running gateway from a config: store, backend, apps, policy,
 //! listener, ticker and flusher; and takes it down in order.
 
-mod conn_watch;
+pub(crate) mod conn_watch;
 mod server;
 mod ticker;
 
-use crate::admin::{AdminAuth, AdminServer, AdminState};
+use crate::admin::{AdminAuth, AdminLimits, AdminServer, AdminState, Uploads};
 use crate::apps::Apps;
 use crate::backend::{Backend, BackendError, Backends};
 use crate::builtin_policies::{BUILTIN_POLICIES, DEFAULT_POLICY};
@@ -78,6 +78,9 @@ pub enum GatewayError {
         source: std::io::Error,
     },
 }
+
+/// The longest an admin upload may pause between two chunks.
+const UPLOAD_CHUNK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct Gateway {
     addr: SocketAddr,
@@ -202,8 +205,14 @@ impl Gateway {
                     config: config.clone(),
                     auth: AdminAuth::new(token.value, token.required, listen.ip().is_loopback()),
                     cluster: cluster.clone(),
+                    uploads: Uploads::new(*config.admin.max_upload_bytes.get_ref(), UPLOAD_CHUNK_TIMEOUT),
                 });
-                let server = AdminServer::spawn(listener, state)
+                let admin_limits = AdminLimits {
+                    header_read_timeout: edge.header_read_timeout.0,
+                    idle_keep_alive: edge.idle_keep_alive.0,
+                    ..AdminLimits::default()
+                };
+                let server = AdminServer::spawn(listener, state, admin_limits)
                     .map_err(|source| GatewayError::AdminListen { addr: listen, source })?;
                 tracing::info!(
                     addr = %server.local_addr(),

@@ -3,15 +3,18 @@
 
 mod body;
 pub mod drain;
+mod failure_page;
 mod headers;
 mod responses;
 mod routing;
 mod tunnel;
 mod waiting_page;
 
+pub use failure_page::FAILED_HEADER;
 pub use responses::{full, text, unavailable};
 /// How the gateway names the app of a Host (the simulator reads logs the same way).
 pub use routing::app_name;
+pub use routing::{HostError, request_host};
 pub use waiting_page::{WAITING_HEADER, WaitingPage};
 
 use crate::apps::{Admission, AdmitError, App, Apps, InFlight, root_cause};
@@ -159,9 +162,9 @@ impl Proxy {
         client: SocketAddr,
         scheme: Scheme,
     ) -> (Option<Arc<App>>, Response<ProxyBody>) {
-        let host = routing::request_host(&request);
-        let Some(host) = host else {
-            return (None, text(StatusCode::BAD_REQUEST, "missing Host header"));
+        let host = match routing::request_host(&request) {
+            Ok(host) => host,
+            Err(e) => return (None, text(StatusCode::BAD_REQUEST, e.to_string())),
         };
         let Some(name) = routing::app_name(host, &self.domain) else {
             let message = format!("no app is served at {host:?} (apps live under .{})", self.domain);
@@ -185,6 +188,9 @@ impl Proxy {
         }
         let response = match self.apps.lifecycle().admit(&app, admission).await {
             Ok(in_flight) => self.forward(request, in_flight, client, scheme).await,
+            Err(AdmitError::WakeFailed { retry_after, .. }) if WaitingPage::suits(&request) => {
+                failure_page::render(app.name(), crate::apps::retry_after_secs(retry_after))
+            }
             Err(e) => admit_failed(&e),
         };
         (Some(app), response)
@@ -192,8 +198,9 @@ impl Proxy {
 
     /// A browser asking for a page of an app that is not awake, when the
     /// app has the waiting page on. An app whose last wake failed is not
-    /// given the page (it would refresh forever): the request waits on a
-    /// fresh wake and sees its outcome.
+    /// given the page (it would refresh forever): during the cool-down the
+    /// browser gets the failure page, after it the request waits on a fresh
+    /// wake and sees its outcome.
     fn wants_waiting_page(&self, app: &crate::apps::App, request: &Request<Incoming>) -> bool {
         app.config.waiting_page.unwrap_or(self.edge.waiting_page_default)
             && WaitingPage::suits(request)
@@ -215,11 +222,11 @@ impl Proxy {
             Ok(uri) => uri,
             Err(e) => return text(StatusCode::BAD_REQUEST, e),
         };
-        let original_host = parts
-            .headers
-            .get(header::HOST)
-            .cloned()
-            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+        // The host routing read (the target's authority wins over Host).
+        let original_host = match parts.uri.authority() {
+            Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+            None => parts.headers.get(header::HOST).cloned(),
+        };
         headers::strip_hop_by_hop(&mut parts.headers);
         if let Some(token) = &self.admin_token {
             crate::admin::strip_admin_bearer(&mut parts.headers, token);
@@ -290,7 +297,7 @@ fn refused(refusal: Refusal) -> Response<ProxyBody> {
 fn admit_failed(error: &AdmitError) -> Response<ProxyBody> {
     let retry_after = match error {
         AdmitError::Asleep { .. } => 30,
-        AdmitError::WakeFailed { .. } => 10,
+        AdmitError::WakeFailed { retry_after, .. } => crate::apps::retry_after_secs(*retry_after),
         AdmitError::TimedOut { .. } => 5,
         AdmitError::Overloaded { .. } => 5,
     };
@@ -299,9 +306,9 @@ fn admit_failed(error: &AdmitError) -> Response<ProxyBody> {
 
 /// A 308 to the same host and path on the HTTPS listener.
 fn redirect_to_https<B>(request: &Request<B>, port: u16) -> Response<ProxyBody> {
-    let host = routing::request_host(request);
-    let Some(host) = host else {
-        return text(StatusCode::BAD_REQUEST, "missing Host header");
+    let host = match routing::request_host(request) {
+        Ok(host) => host,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let name = host.parse::<http::uri::Authority>().map_or(host.to_owned(), |a| a.host().to_owned());
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());

@@ -1,12 +1,44 @@
 //! Host header → app name.
 
-/// The host a request is for: HTTP/2 carries it in :authority, HTTP/1.1 in Host.
-pub fn request_host<B>(request: &http::Request<B>) -> Option<&str> {
-    request
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+use http::header::HOST;
+
+/// Why a request names no host the gateway can trust. Each is a 400: a
+/// front proxy and the gateway reading different hosts from one request
+/// is how requests get smuggled to the wrong app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    #[error("missing Host header")]
+    Missing,
+    #[error("more than one Host header")]
+    Duplicate,
+    #[error("the Host header differs from :authority")]
+    Conflict,
+    #[error("the Host header is not text")]
+    Unreadable,
+}
+
+/// The host a request is for. An authority in the request target wins:
+/// HTTP/2's `:authority`, and an HTTP/1.1 absolute-form URI over its Host
+/// header (RFC 9112 §3.2.2). Otherwise the one Host header. Two Host
+/// headers (RFC 9112 §3.2), or an HTTP/2 `host` that disagrees with
+/// `:authority` (RFC 9113 §8.3.1), are refused.
+pub fn request_host<B>(request: &http::Request<B>) -> Result<&str, HostError> {
+    let mut hosts = request.headers().get_all(HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(HostError::Duplicate);
+    }
+    match (request.uri().authority(), host) {
+        (Some(authority), Some(host))
+            if request.version() == http::Version::HTTP_2
+                && !host.as_bytes().eq_ignore_ascii_case(authority.as_str().as_bytes()) =>
+        {
+            Err(HostError::Conflict)
+        }
+        (Some(authority), _) => Ok(authority.as_str()),
+        (None, Some(host)) => host.to_str().map_err(|_| HostError::Unreadable),
+        (None, None) => Err(HostError::Missing),
+    }
 }
 
 /// The app is the label just before the gateway's domain:
@@ -33,7 +65,31 @@ fn strip_port(host: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::app_name;
+    use super::{HostError, app_name, request_host};
+    use http::{Request, Version};
+
+    fn request(version: Version, uri: &str, hosts: &[&str]) -> Request<()> {
+        let mut builder = Request::get(uri).version(version);
+        for host in hosts {
+            builder = builder.header("host", *host);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn the_host_is_unambiguous_or_refused() {
+        let h1 = Version::HTTP_11;
+        assert_eq!(request_host(&request(h1, "/", &["a.localhost"])), Ok("a.localhost"));
+        assert_eq!(request_host(&request(h1, "/", &[])), Err(HostError::Missing));
+        assert_eq!(request_host(&request(h1, "/", &["a.localhost", "b.localhost"])), Err(HostError::Duplicate));
+        assert_eq!(request_host(&request(h1, "/", &["a.localhost", "a.localhost"])), Err(HostError::Duplicate));
+        // Absolute form: the target's authority wins over Host.
+        assert_eq!(request_host(&request(h1, "http://b.localhost/x", &["a.localhost"])), Ok("b.localhost"));
+        let h2 = Version::HTTP_2;
+        assert_eq!(request_host(&request(h2, "http://a.localhost/", &[])), Ok("a.localhost"));
+        assert_eq!(request_host(&request(h2, "http://a.localhost/", &["A.localhost"])), Ok("a.localhost"));
+        assert_eq!(request_host(&request(h2, "http://a.localhost/", &["b.localhost"])), Err(HostError::Conflict));
+    }
 
     #[test]
     fn routes_by_the_label_before_the_domain() {

@@ -38,6 +38,11 @@ impl AdminClient {
         self.client.send(request).await
     }
 
+    /// As `send`, returning a connection error rather than panicking.
+    pub async fn try_send(&self, request: http::Request<Body>) -> Result<TestResponse, String> {
+        self.client.try_send(request).await
+    }
+
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(self.builder(Method::GET, path).body(empty()).expect("request")).await
     }

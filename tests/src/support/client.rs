@@ -59,6 +59,15 @@ impl TestClient {
         TestResponse { status: parts.status, headers: parts.headers, body }
     }
 
+    /// As `send`, but a connection error is returned rather than a panic
+    /// (a server may answer and close before a long body is sent).
+    pub async fn try_send(&self, request: Request<Body>) -> Result<TestResponse, String> {
+        let response = self.client.request(request).await.map_err(|e| format!("{e:?}"))?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok(TestResponse { status: parts.status, headers: parts.headers, body })
+    }
+
     /// The response with its body still streaming.
     pub async fn stream(&self, request: Request<Body>) -> http::Response<Incoming> {
         self.client.request(request).await.expect("the gateway answered")

@@ -331,6 +331,22 @@ impl TestGateway {
         started["pid"].as_u64().expect("pid field") as u32
     }
 
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().and_then(|c| c.id()).expect("gateway running")
+    }
+
+    /// The gateway's resident memory now, in bytes (`VmRSS`).
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS in /proc status");
+        kib * 1024
+    }
+
     pub fn hangup(&self) {
         let pid = self.child.as_ref().and_then(|c| c.id()).expect("gateway running");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGHUP)

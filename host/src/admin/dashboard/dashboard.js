@@ -59,6 +59,21 @@ function setStatus(text, isError) {
   status.classList.toggle("error", Boolean(isError));
 }
 
+// An app cooling down after failed wakes says so, with the reason and
+// when the gateway tries again; the Wake button still tries at once.
+function stateCell(app) {
+  const cell = el("td", { class: "state", dataset: { state: app.state } }, app.state);
+  const c = app.cooldown;
+  if (c) {
+    cell.dataset.state = "cooling-down";
+    cell.title = c.reason;
+    cell.append(el("span", { class: "cooldown" },
+      " · failed " + c.failures + "×, next try in " + Math.ceil(c.retry_in_ms / 1000) + " s"),
+      el("div", { class: "reason" }, c.reason));
+  }
+  return cell;
+}
+
 function renderApps(report) {
   const t = report.total;
   document.getElementById("total-cost").textContent = money(t.cost_saved, report.currency);
@@ -76,7 +91,7 @@ function renderApps(report) {
     sleep.disabled = app.state !== "awake";
     return el("tr", { id: "app-" + app.name },
       el("td", { class: "name" }, app.name),
-      el("td", { class: "state", dataset: { state: app.state } }, app.state),
+      stateCell(app),
       el("td", { class: "activity", title: app.last_activity ? new Date(app.last_activity).toISOString() : "" }, ago(app.last_activity)),
       el("td", { class: "wakes" }, String(app.wakes)),
       el("td", { class: "policy", title: app.policy_sha256 }, app.policy),
