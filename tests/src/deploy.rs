@@ -90,3 +90,33 @@ pub async fn the_systemd_unit_passes_systemd_analyze_verify() {
     let about_unit: Vec<&str> = stderr.lines().filter(|l| l.contains("paastis.service")).collect();
     assert!(about_unit.is_empty(), "systemd-analyze complains: {about_unit:?}");
 }
+
+fn yaml(path: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(repo_file(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path} is not YAML: {e}"))
+}
+
+/// `deploy/kubernetes/`: the ConfigMap's `paastis.toml` is a config the
+/// gateway accepts (Redis store, a Kubernetes backend), and the Deployment
+/// runs two replicas reading that file with the Redis URL from a Secret.
+pub async fn the_kubernetes_manifests_carry_a_config_the_gateway_accepts() {
+    let config_map = yaml("deploy/kubernetes/configmap.yaml");
+    let text = config_map["data"]["paastis.toml"].as_str().expect("data.paastis.toml");
+    let config = paastis::config::Config::parse(text, "deploy/kubernetes/configmap.yaml")
+        .unwrap_or_else(|e| panic!("the ConfigMap's config is refused: {e}"));
+    let store = format!("{:?}", config.store.backend.get_ref());
+    assert!(store.eq_ignore_ascii_case("redis"), "replicas share Redis, not {store}");
+    assert_eq!(config.store.url_env.get_ref(), "REDIS_URL", "the variable the Deployment sets");
+    assert!(text.contains("kind = \"kubernetes\""), "{text}");
+
+    let deployment = yaml("deploy/kubernetes/deployment.yaml");
+    assert!(deployment["spec"]["replicas"].as_u64() >= Some(2), "two replicas at least");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let mount = container["volumeMounts"][0]["mountPath"].as_str().expect("a mounted config");
+    let args: Vec<&str> = container["args"].as_array().expect("args").iter().filter_map(|a| a.as_str()).collect();
+    assert_eq!(args, ["serve", "--config", &format!("{mount}/paastis.toml")]);
+    assert_eq!(pod["volumes"][0]["configMap"]["name"], config_map["metadata"]["name"]);
+    let redis = container["env"].as_array().expect("env").iter().find(|e| e["name"] == "REDIS_URL").expect("REDIS_URL");
+    assert!(redis["valueFrom"]["secretKeyRef"].is_object(), "the Redis URL comes from a Secret: {redis}");
+}

@@ -6,8 +6,8 @@ mod admin_dashboard;
 mod admin_limits;
 mod admin_security;
 mod config;
-mod deploy;
 mod cooldown;
+mod deploy;
 mod hostile;
 mod hot_swap;
 mod kubernetes;
@@ -75,6 +75,7 @@ fn main() -> ExitCode {
         deploy::serve_reads_its_config_from_the_environment_and_listens_on_port,
         deploy::the_scalingo_manifest_deploys_a_config_that_checks,
         deploy::the_systemd_unit_passes_systemd_analyze_verify,
+        deploy::the_kubernetes_manifests_carry_a_config_the_gateway_accepts,
         replicas::forty_requests_over_two_replicas_make_one_scale_up,
         replicas::traffic_on_one_replica_keeps_the_app_awake_for_the_leader_then_one_scale_down,
         replicas::kill_9_of_the_leader_hands_the_tick_to_the_survivor_within_the_lease,

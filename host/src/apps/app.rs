@@ -9,7 +9,7 @@ use crate::config::AppConfig;
 use crate::policy::model::{AppState, AppView, Params, Timestamp};
 use crate::store::AppRecord;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use tokio::sync::watch;
 
 pub struct App {

@@ -54,10 +54,16 @@ pub fn open_checked(path: &Path) -> Result<SledStore, OpenFailure> {
 }
 
 /// A store that has some of its files but not all: sled would open it as
-/// a new, empty store and lose everything without a word.
+/// a new, empty store and lose everything without a word. A directory
+/// holding none of sled's files is a new store, not a damaged one, whatever
+/// else it holds (the demo keeps its certificates beside its store).
 fn missing_file(path: &Path) -> Option<String> {
     let present = |name: &str| path.join(name).exists();
-    let started = std::fs::read_dir(path).ok()?.next().is_some();
+    let is_sled_file = |name: &str| matches!(name, "conf" | "db" | "blobs") || name.starts_with("snap.");
+    let started = std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .any(|entry| entry.file_name().to_str().is_some_and(is_sled_file));
     match (present("conf"), present("db")) {
         (true, true) => None,
         _ if !started => None,
@@ -240,6 +246,18 @@ mod tests {
             overwrite_start_of_every_file(path);
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn a_directory_holding_other_files_but_no_store_is_a_new_store() {
+        // The demo keeps its certificates in the directory of its store.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tls")).unwrap();
+        std::fs::write(dir.path().join("tls").join("demo-cert.pem"), "pem").unwrap();
+        let store = Store::open_or_recover(dir.path()).unwrap();
+        assert!(store.recovered().is_none(), "nothing of sled was there: nothing is damaged");
+        assert!(dir.path().join("tls").join("demo-cert.pem").exists(), "left where it was");
+        assert!(store.load_apps().await.unwrap().is_empty());
     }
 
     #[tokio::test]
