@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::demo::{DemoApp, DemoOptions};
 use crate::gateway::Gateway;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -138,7 +139,8 @@ where
         let grace = Duration::from_millis(grace_ms);
         return crate::backend::supervisor::run(crate::backend::supervisor::Options { parent, grace, command });
     }
-    init_logging(cli.log_format);
+    // Held until the end: dropping it writes out the log lines still queued.
+    let _log_writer = init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -310,12 +312,45 @@ impl ShutdownSignal {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs go to stderr through a writer thread, so that a request never waits
+/// for a write (the access log has a line per request); the thread writes
+/// through a buffer, flushed whenever no line is queued. Lines are never
+/// dropped: when the thread falls behind, loggers wait.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let stderr = std::io::BufWriter::with_capacity(64 << 10, std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("paastis-log")
+        .finish(stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colours_wanted(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    guard
+}
+
+/// Colours only on a terminal, and not when `NO_COLOR` is set to anything
+/// but the empty string (https://no-color.org): escape codes in a log file
+/// break `grep 'wake_ms='`.
+fn colours_wanted(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colours_wanted;
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(colours_wanted(true, None));
+        assert!(colours_wanted(true, Some("".into())), "an empty NO_COLOR does not count");
+        assert!(!colours_wanted(true, Some("1".into())));
+        assert!(!colours_wanted(false, None));
+    }
 }

@@ -1,4 +1,4 @@
-//! What one call's store holds: a WASI context with no authority, the memory
+//! What a policy instance's store holds: a WASI context with no authority, the memory
 //! accounting, the captured output, the host `log` import and the policy's
 //! view of its key-value store (`kv`, namespaced by the policy's name).
 
@@ -60,6 +60,15 @@ impl CallState {
     }
 }
 
+impl CallState {
+    /// Readies a (possibly warm) store for the next call: what limits a
+    /// call starts again, what the memory holds does not.
+    pub(crate) fn begin_call(&mut self) {
+        self.logs_left = MAX_LOG_LINES;
+        self.output.clear();
+    }
+}
+
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
@@ -116,9 +125,10 @@ impl kv::Host for CallState {
     }
 }
 
-/// Caps the total linear memory of a call and remembers a refusal, so that the
-/// trap that usually follows (Rust aborts when allocation fails) is reported as
-/// what it is.
+/// Caps the total linear memory of an instance (all its calls together: a
+/// memory never shrinks) and remembers a refusal, so that the trap that
+/// usually follows (Rust aborts when allocation fails) is reported as what it
+/// is.
 pub(crate) struct MemoryLimiter {
     limit: usize,
     used: usize,
@@ -128,6 +138,11 @@ pub(crate) struct MemoryLimiter {
 impl MemoryLimiter {
     fn new(limit: usize) -> Self {
         MemoryLimiter { limit, used: 0, exceeded: false }
+    }
+
+    /// Linear memory the instance holds.
+    pub(crate) fn used(&self) -> usize {
+        self.used
     }
 }
 

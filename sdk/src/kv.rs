@@ -1,5 +1,6 @@
 //! Small persistent state, kept by the host between calls: the one way for a
-//! policy to remember something (every call runs in a fresh instance).
+//! policy to remember something for sure (memory may persist between calls,
+//! but may also be reset at any time).
 //!
 //! ```
 //! use paastis_sdk::kv;

@@ -8,10 +8,12 @@ mod admin_security;
 mod config;
 mod cooldown;
 mod deploy;
+mod herd;
 mod hostile;
 mod hot_swap;
 mod kubernetes;
 mod limits;
+mod logging;
 mod paas;
 mod persistence;
 mod policy;
@@ -25,6 +27,7 @@ mod simulate;
 mod sleep;
 mod streaming;
 mod support;
+mod tick;
 mod tls;
 mod waiting_page;
 mod wake;
@@ -62,6 +65,8 @@ fn main() -> ExitCode {
         cooldown::a_successful_wake_resets_the_backoff,
         cooldown::a_browser_gets_a_failure_page_that_retries_after_the_cool_down,
         cooldown::an_open_tab_does_not_respawn_a_crashing_app_at_its_pace,
+        herd::two_hundred_requests_to_a_sleeping_python_server_all_get_through_quickly,
+        herd::requests_above_the_cap_queue_and_the_queue_is_bounded,
         sleep::an_idle_app_is_put_to_sleep,
         sleep::a_request_during_stop_waits_and_wakes_the_app_again,
         sleep::an_app_with_a_request_in_flight_is_not_stopped,
@@ -166,6 +171,8 @@ fn main() -> ExitCode {
         processes::a_forking_server_its_workers_and_its_daemon_are_stopped_whole,
         processes::a_failed_wake_shows_the_last_lines_of_the_apps_output_in_its_event,
         port_owner::an_impostor_on_the_port_gets_no_traffic_and_the_client_a_clear_503,
+        tick::a_failing_tick_is_an_alert_until_it_works_again,
+        logging::text_logs_in_a_pipe_carry_no_colour_codes,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

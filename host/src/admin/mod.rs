@@ -80,7 +80,7 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
     match (segments.as_slice(), &method) {
         ([""], &Method::GET) => dashboard::page(),
         (_, &Method::GET) if dashboard::asset(&path).is_some() => dashboard::serve(&path),
-        (["healthz"], &Method::GET) => healthz(state),
+        (["healthz"], &Method::GET) => health(state),
         (["apps"], &Method::GET) => apps::list(state),
         (["apps", name, "wake"], &Method::POST) => apps::wake(state, name).await,
         (["apps", name, "sleep"], &Method::POST) => apps::sleep(state, name).await,
@@ -102,16 +102,36 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
     }
 }
 
-/// Always 200 while the gateway serves: a degraded store (Redis down) is
-/// said in the body, not by failing the platform's health check, since the
-/// replica goes on serving from its local view.
-fn healthz(state: &AdminState) -> Response<AdminBody> {
-    let health = state.cluster.health();
+/// Always 200 while the gateway serves: a load balancer must not pull a
+/// replica that goes on serving from its local view. The body says what is
+/// wrong: `degraded` with ERROR-level alerts while ticks fail (no app is put
+/// to sleep then), and `store: degraded` while the shared store (Redis) does
+/// not answer.
+fn health(state: &AdminState) -> Response<AdminBody> {
+    let alerts: Vec<serde_json::Value> = state
+        .gate
+        .tick_health()
+        .alerts()
+        .into_iter()
+        .map(|alert| {
+            let mut value = serde_json::json!({ "level": "error", "what": "tick" });
+            if let (Some(map), Ok(serde_json::Value::Object(fields))) =
+                (value.as_object_mut(), serde_json::to_value(alert))
+            {
+                map.extend(fields);
+            }
+            value
+        })
+        .collect();
+    let cluster = state.cluster.health();
+    let store_degraded = state.cluster.is_degraded();
+    let status = if alerts.is_empty() && !store_degraded { "ok" } else { "degraded" };
     let body = serde_json::json!({
-        "status": "ok",
-        "role": health.role,
-        "store": health.store,
-        "replica": health.replica,
+        "status": status,
+        "alerts": alerts,
+        "role": cluster.role,
+        "store": cluster.store,
+        "replica": cluster.replica,
         "store_backend": state.cluster.store_kind(),
     });
     respond::json(StatusCode::OK, &body)

@@ -4,10 +4,12 @@
 //! the same step. Waiters are woken through a watch channel.
 
 use super::cooldown::{CoolingDown, WakeFailures};
+use super::upstream_slots::UpstreamSlots;
 use crate::clock::now_ms;
 use crate::config::AppConfig;
 use crate::policy::model::{AppState, AppView, Params, Timestamp};
 use crate::store::AppRecord;
+use crate::telemetry::metrics::RequestCounters;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::watch;
@@ -24,6 +26,10 @@ pub struct App {
     dirty: AtomicBool,
     /// Requests in flight for this app on other replicas (shared store).
     remote_in_flight: AtomicU32,
+    /// Its `paastis_requests_total` series, resolved once per status.
+    pub requests: RequestCounters,
+    /// Caps the requests sent to the app at once.
+    upstream_slots: UpstreamSlots,
 }
 
 pub(super) struct Inner {
@@ -119,6 +125,8 @@ impl App {
             last_activity: AtomicU64::new(last_activity.unwrap_or(0)),
             dirty: AtomicBool::new(false),
             remote_in_flight: AtomicU32::new(0),
+            requests: RequestCounters::default(),
+            upstream_slots: UpstreamSlots::default(),
         }
     }
 
@@ -130,6 +138,10 @@ impl App {
         // Every critical section leaves Inner consistent before any call that
         // could panic, so a poisoned lock still holds valid state.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn upstream_slots(&self) -> &UpstreamSlots {
+        &self.upstream_slots
     }
 
     pub(super) fn subscribe(&self) -> watch::Receiver<u64> {

@@ -5,6 +5,7 @@
 use super::app::App;
 use crate::clock::now_ms;
 use std::sync::Arc;
+use tokio::sync::OwnedSemaphorePermit;
 
 pub struct InFlight {
     app: Arc<App>,
@@ -12,11 +13,13 @@ pub struct InFlight {
     pub upstream: http::Uri,
     /// True when this request waited for the app to wake.
     pub cold_start: bool,
+    /// One of the app's upstream connection slots, once the request has it.
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 impl InFlight {
     pub(super) fn new(app: Arc<App>, counted: bool, upstream: http::Uri, cold_start: bool) -> InFlight {
-        InFlight { app, counted, upstream, cold_start }
+        InFlight { app, counted, upstream, cold_start, slot: None }
     }
 }
 
@@ -54,6 +57,11 @@ impl Drop for WaitSlot {
 }
 
 impl InFlight {
+    /// Keeps an upstream slot until the request ends.
+    pub(super) fn hold(&mut self, slot: OwnedSemaphorePermit) {
+        self.slot = Some(slot);
+    }
+
     pub fn app_name(&self) -> &str {
         self.app.name()
     }

@@ -22,8 +22,11 @@ pub enum AdmitError {
     WakeFailed { app: String, reason: Arc<str>, retry_after: Duration },
     #[error("app {app} is still {state} after {waited:?}")]
     TimedOut { app: String, state: &'static str, waited: Duration },
-    #[error("app {app} is waking and already has {waiting} requests waiting for it; try again shortly")]
+    #[error("app {app} already has {waiting} requests waiting for it; try again shortly")]
     Overloaded { app: String, waiting: u32 },
+    /// Every upstream connection slot of the app stayed taken.
+    #[error("app {app} had all its {limit} upstream connections busy for {waited:?}")]
+    Busy { app: String, limit: u32, waited: Duration },
 }
 
 /// How long a failed wake waits for the app's last output to be read.
@@ -56,11 +59,18 @@ pub struct LifecycleOptions {
     pub max_waiting: u32,
     /// The cool-down after failed wakes.
     pub backoff: Backoff,
+    /// `edge.max_upstream_connections`: for apps that do not set theirs.
+    pub max_upstream_connections: u32,
 }
 
 impl Default for LifecycleOptions {
     fn default() -> Self {
-        LifecycleOptions { prober: Prober::default(), max_waiting: u32::MAX, backoff: Backoff::default() }
+        LifecycleOptions {
+            prober: Prober::default(),
+            max_waiting: u32::MAX,
+            backoff: Backoff::default(),
+            max_upstream_connections: super::upstream_slots::DEFAULT_MAX_UPSTREAM_CONNECTIONS,
+        }
     }
 }
 
@@ -220,6 +230,15 @@ impl Lifecycle {
                 });
             }
         }
+    }
+
+    /// Waits, first come first served, until the app has an upstream
+    /// connection slot free for this admitted request (at most
+    /// `max_upstream_connections` at once), up to the app's `wake_timeout`.
+    /// The request keeps the slot until its response ends.
+    pub async fn upstream_slot(&self, app: &Arc<App>, in_flight: InFlight) -> Result<InFlight, AdmitError> {
+        let (limit, waiting) = (self.options.max_upstream_connections, self.options.max_waiting);
+        super::upstream_slots::acquire(app, in_flight, limit, waiting).await
     }
 
     /// Wakes an app if it is asleep and not cooling down after a failed

@@ -6,12 +6,14 @@ mod cooldown;
 mod in_flight;
 mod lifecycle;
 mod probe;
+mod upstream_slots;
 
 pub use app::App;
 pub use cooldown::{Backoff, CoolingDown, retry_after_secs};
 pub use in_flight::InFlight;
 pub use lifecycle::{Admission, AdmitError, Lifecycle, LifecycleOptions};
 pub use probe::{ProbeError, Prober, join as join_uri, root_cause};
+pub use upstream_slots::DEFAULT_MAX_UPSTREAM_CONNECTIONS;
 
 use crate::backend::Backend;
 use crate::config::Config;
@@ -76,6 +78,7 @@ impl Apps {
             prober: Prober::new(upstream),
             max_waiting: config.edge.max_waiting_per_app,
             backoff: config.edge.failed_wake_backoff(),
+            max_upstream_connections: config.edge.max_upstream_connections,
         };
         let lifecycle = Lifecycle::with_options(backend, persist.clone(), telemetry, options);
         lifecycle.set_registry(by_name.clone());

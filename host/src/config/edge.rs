@@ -36,7 +36,12 @@ pub struct EdgeConfig {
     pub upstream_response_timeout: ConfigDuration,
     /// PEM certificates trusted for HTTPS upstreams on top of the webpki roots.
     pub upstream_ca_file: Option<PathBuf>,
-    /// Requests that may wait on one waking app; the next ones get a 503.
+    /// Requests sent to one app at once (apps may set their own); the next
+    /// ones wait in the gateway, first come first served.
+    #[serde(default = "default_max_upstream_connections")]
+    pub max_upstream_connections: u32,
+    /// Requests that may wait on one app (for its wake, or for a free
+    /// upstream connection); the next ones get a 503.
     #[serde(default = "default_max_waiting_per_app")]
     pub max_waiting_per_app: u32,
     /// After a failed wake, no new wake starts for this long; each further
@@ -85,6 +90,7 @@ impl Default for EdgeConfig {
             upstream_response_timeout: default_upstream_response_timeout(),
             upstream_ca_file: None,
             max_waiting_per_app: default_max_waiting_per_app(),
+            max_upstream_connections: default_max_upstream_connections(),
             failed_wake_backoff: default_failed_wake_backoff(),
             failed_wake_backoff_max: default_failed_wake_backoff_max(),
             waiting_page: true,
@@ -161,6 +167,9 @@ impl EdgeConfig {
                 return Err(ConfigError::at(file, text, None, key, "must be greater than zero"));
             }
         }
+        if self.max_upstream_connections == 0 {
+            return Err(ConfigError::at(file, text, None, "edge.max_upstream_connections", "must be at least 1"));
+        }
         if self.failed_wake_backoff_max.0 < self.failed_wake_backoff.0 {
             return Err(ConfigError::at(
                 file,
@@ -196,6 +205,9 @@ fn default_upstream_response_timeout() -> ConfigDuration {
 }
 fn default_max_waiting_per_app() -> u32 {
     1000
+}
+fn default_max_upstream_connections() -> u32 {
+    crate::apps::DEFAULT_MAX_UPSTREAM_CONNECTIONS
 }
 fn default_failed_wake_backoff() -> ConfigDuration {
     ConfigDuration::from_secs(1)
@@ -240,6 +252,12 @@ mod tests {
         let text = format!("{BASE}[edge]\nredirect_http_to_https = true\n");
         let error = Config::parse(&text, "p.toml").unwrap_err().to_string();
         assert!(error.contains("needs an HTTPS listener"), "{error}");
+        let text = format!("{BASE}[edge]\nmax_upstream_connections = 0\n");
+        let error = Config::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(error.contains("edge.max_upstream_connections") && error.contains("at least 1"), "{error}");
+        let app = "[[apps]]\nname = \"a\"\nbackend = \"process\"\ncommand = [\"true\"]\nmax_upstream_connections = 0\n";
+        let error = Config::parse(&format!("{BASE}{app}"), "p.toml").unwrap_err().to_string();
+        assert!(error.contains("apps[0].max_upstream_connections") && error.contains("line 8"), "{error}");
         let text = format!("{BASE}[edge]\nheader_timeout = \"1s\"\n");
         assert!(Config::parse(&text, "p.toml").is_err(), "unknown keys are refused");
     }

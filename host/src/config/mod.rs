@@ -22,7 +22,7 @@ pub use hooks::HooksConfig;
 pub use rules::RuleConfig;
 pub use savings::SavingsConfig;
 pub use schema::{
-    AppConfig, BackendKind, Config, DiscoveredApp, PolicyConfig, PolicySource, ServerConfig, policy_name_of,
+    AppConfig, BackendKind, Config, DiscoveredApp, Isolation, PolicyConfig, PolicySource, ServerConfig, policy_name_of,
 };
 pub use store::{StoreBackend, StoreConfig};
 

@@ -117,8 +117,24 @@ pub struct PolicyConfig {
     /// the default for its apps.
     #[serde(default = "default_max_failures")]
     pub max_failures: u32,
+    /// Whether warm policy instances serve many calls (`reuse`), or every
+    /// call gets a fresh one (`per-call`).
+    #[serde(default)]
+    pub isolation: Isolation,
     #[serde(default)]
     params: ConfigParams,
+}
+
+/// `policy.isolation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Warm instances are reused: a policy's memory may persist between
+    /// calls, and may be reset at any time; durable state belongs in `kv`.
+    #[default]
+    Reuse,
+    /// A fresh instance for every call; several times slower.
+    PerCall,
 }
 
 impl Default for PolicyConfig {
@@ -130,6 +146,7 @@ impl Default for PolicyConfig {
             call_on_request: true,
             dir: None,
             max_failures: default_max_failures(),
+            isolation: Isolation::default(),
             params: ConfigParams::default(),
         }
     }
@@ -282,6 +299,8 @@ pub struct AppConfig {
     pub links: Vec<String>,
     /// Browsers get the waiting page while this app wakes; `edge.waiting_page` if omitted.
     pub waiting_page: Option<bool>,
+    /// Requests sent to this app at once; `edge.max_upstream_connections` if omitted.
+    pub max_upstream_connections: Option<Spanned<u32>>,
 }
 
 impl AppConfig {
@@ -306,6 +325,10 @@ impl AppConfig {
     pub fn remote(&self) -> &str {
         self.remote.as_deref().unwrap_or_else(|| self.name())
     }
+    /// Requests sent to this app at once, if it says.
+    pub fn max_upstream_connections(&self) -> Option<u32> {
+        self.max_upstream_connections.as_ref().map(|cap| *cap.get_ref())
+    }
     pub fn upstream(&self) -> Option<&str> {
         self.upstream.as_ref().map(|u| u.get_ref().as_str())
     }
@@ -329,6 +352,7 @@ impl AppConfig {
             upstream: spec.upstream.map(|u| Spanned::new(0..0, u)),
             links: spec.links,
             waiting_page: None,
+            max_upstream_connections: None,
         }
     }
     /// Fills what a rule says and this app does not.
@@ -481,6 +505,15 @@ impl Config {
                      share it; use a PaaS backend, or set `single_replica = true` in [store] if exactly one \
                      gateway runs"
                         .into(),
+                ));
+            }
+            if let Some(cap) = &app.max_upstream_connections
+                && *cap.get_ref() == 0
+            {
+                return Err(err(
+                    cap.span(),
+                    format!("apps[{i}].max_upstream_connections"),
+                    "must be at least 1".into(),
                 ));
             }
             if let Some(policy) = &app.policy {

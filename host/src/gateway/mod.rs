@@ -353,7 +353,11 @@ async fn build_policies(
     kv: Arc<dyn KvBackend>,
     telemetry: Telemetry,
 ) -> Result<(Arc<PolicyGate>, PolicyLoader), GatewayError> {
-    let limits = SandboxLimits { call_timeout: config.policy.call_timeout.0, ..SandboxLimits::default() };
+    let isolation = match config.policy.isolation {
+        crate::config::Isolation::Reuse => crate::policy::Isolation::Reuse,
+        crate::config::Isolation::PerCall => crate::policy::Isolation::PerCall,
+    };
+    let limits = SandboxLimits { call_timeout: config.policy.call_timeout.0, isolation, ..SandboxLimits::default() };
     let load_err = |name: &str| {
         let name = name.to_owned();
         move |source| GatewayError::Policy { name, source }

@@ -13,10 +13,12 @@
 
 mod catalog;
 mod check;
+mod tick_health;
 pub mod watch;
 
 pub use catalog::{Entry, Origin};
 pub use check::check_params;
+pub use tick_health::{THE_TICK, TickAlert, TickHealth};
 
 use crate::apps::App;
 use crate::builtin_policies::DEFAULT_POLICY;
@@ -28,7 +30,7 @@ use crate::telemetry::{EventKind, Telemetry};
 use arc_swap::ArcSwap;
 use catalog::Catalog;
 use hyper::Request;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,7 +67,14 @@ pub struct PolicyGate {
     serving: Mutex<HashMap<String, String>>,
     config: Arc<Config>,
     telemetry: Telemetry,
+    tick_health: TickHealth,
 }
+
+/// Apps shown to a policy in one `on-tick` call at most. A tick over more
+/// apps than this makes several calls, each with the usual CPU budget and
+/// memory cap, so that no number of apps makes the tick exceed them (which
+/// would put no app to sleep ever again).
+pub const TICK_BATCH: usize = 500;
 
 impl PolicyGate {
     /// A gate with the built-in policies; `builtin` must hold the default
@@ -99,7 +108,13 @@ impl PolicyGate {
             serving: Mutex::new(HashMap::new()),
             config,
             telemetry,
+            tick_health: TickHealth::default(),
         })
+    }
+
+    /// Which policies' ticks fail now.
+    pub fn tick_health(&self) -> &TickHealth {
+        &self.tick_health
     }
 
     pub fn telemetry(&self) -> &Telemetry {
@@ -279,31 +294,53 @@ impl PolicyGate {
     }
 
     /// Asks each policy about the apps it serves, and merges the plans. A
-    /// policy can only act on its own apps.
-    pub async fn on_tick(&self, apps: &[AppView]) -> TickPlan {
+    /// policy can only act on its own apps. A policy with more than
+    /// `TICK_BATCH` apps is asked in several calls; a call that fails takes
+    /// no action for its apps, counts once towards the policy's failures, and
+    /// raises the tick alert (see `tick_health`).
+    pub async fn on_tick(&self, apps: Vec<AppView>) -> TickPlan {
         let catalog = self.catalog.load();
         let mut groups: Vec<(Arc<Entry>, Vec<AppView>)> = Vec::new();
         for view in apps {
             let entry = self.resolve_in(&catalog, &view.name);
             match groups.iter_mut().find(|(e, _)| Arc::ptr_eq(e, &entry)) {
-                Some((_, views)) => views.push(view.clone()),
-                None => groups.push((entry, vec![view.clone()])),
+                Some((_, views)) => views.push(view),
+                None => groups.push((entry, vec![view])),
             }
         }
+        let serving: HashSet<String> = groups.iter().map(|(entry, _)| entry.policy.name().to_owned()).collect();
+        self.tick_health.forget_all_but(&serving.iter().map(String::as_str).collect(), &self.telemetry.events);
         let mut plan = TickPlan::default();
         for (entry, views) in groups {
-            let started = std::time::Instant::now();
-            let result = entry.policy.on_tick(now_ms(), &views).await;
-            self.telemetry.metrics.policy_call("tick", started.elapsed());
-            match result {
-                Ok(own) => {
-                    entry.succeeded();
-                    let governs = |name: &String| views.iter().any(|v| &v.name == name);
-                    plan.sleep.extend(own.sleep.into_iter().filter(governs));
-                    plan.wake.extend(own.wake.into_iter().filter(governs));
+            let mut failure = None;
+            for (i, batch) in views.chunks(TICK_BATCH).enumerate() {
+                if i > 0 {
+                    // A tick over many apps leaves room to the requests.
+                    tokio::task::yield_now().await;
                 }
-                Err(e) => {
-                    tracing::warn!(policy = entry.policy.name(), error = %e, "policy tick failed; taking no action");
+                let started = std::time::Instant::now();
+                let result = entry.policy.on_tick(now_ms(), batch).await;
+                self.telemetry.metrics.policy_call("tick", started.elapsed());
+                match result {
+                    Ok(own) => {
+                        let governs: HashSet<&str> = batch.iter().map(|v| v.name.as_str()).collect();
+                        plan.sleep.extend(own.sleep.into_iter().filter(|name| governs.contains(name.as_str())));
+                        plan.wake.extend(own.wake.into_iter().filter(|name| governs.contains(name.as_str())));
+                    }
+                    Err(e) => {
+                        tracing::warn!(policy = entry.policy.name(), error = %e, "policy tick failed; taking no action");
+                        failure.get_or_insert(e.to_string());
+                    }
+                }
+            }
+            let events = &self.telemetry.events;
+            match failure {
+                None => {
+                    entry.succeeded();
+                    self.tick_health.succeeded(entry.policy.name(), events);
+                }
+                Some(error) => {
+                    self.tick_health.failed(entry.policy.name(), &error, events);
                     self.failed(&entry, "tick");
                 }
             }

@@ -22,7 +22,7 @@ use crate::clock::now_ms;
 use crate::policy::model::{AppState, Refusal, RequestDecision};
 use crate::policy_gate::PolicyGate;
 use crate::telemetry::Telemetry;
-use crate::telemetry::metrics::NO_APP;
+use crate::telemetry::metrics::{NO_APP, RequestCounters};
 use crate::upstream::{Upstream, UpstreamClient, is_connect_timeout};
 use bytes::Bytes;
 use drain::Drain;
@@ -48,6 +48,8 @@ pub struct Proxy {
     /// The admin API's bearer token, stripped from every forwarded request.
     admin_token: Option<String>,
     edge: EdgeOptions,
+    /// `paastis_requests_total` of the requests that matched no app.
+    unrouted: RequestCounters,
 }
 
 /// How the proxy faces clients and upstreams (from `[edge]`).
@@ -107,7 +109,7 @@ impl Proxy {
         edge: EdgeOptions,
     ) -> Proxy {
         let client = edge.upstream.pooled(Duration::from_secs(30));
-        Proxy { apps, policy, client, domain, telemetry, admin_token: None, edge }
+        Proxy { apps, policy, client, domain, telemetry, admin_token: None, edge, unrouted: RequestCounters::default() }
     }
 
     /// Never forwards `Authorization: Bearer <token>` to an app.
@@ -130,28 +132,35 @@ impl Proxy {
         scheme: Scheme,
     ) -> Response<ProxyBody> {
         let started = std::time::Instant::now();
-        let method = request.method().clone();
-        let path = request.uri().path_and_query().map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
-        let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        // What the access line needs, kept only when it is written; these
+        // clones share the request's buffers rather than copy them.
+        let logged = tracing::enabled!(target: "paastis::access", tracing::Level::INFO).then(|| {
+            (request.method().clone(), request.uri().clone(), request.headers().get(header::USER_AGENT).cloned())
+        });
         let (app, response) = match (scheme, self.edge.redirect_to_https_port) {
             (Scheme::Http, Some(port)) => (None, redirect_to_https(&request, port)),
             _ => self.route(request, client, scheme).await,
         };
         let status = response.status().as_u16();
-        let app = app.as_deref().map_or(NO_APP, crate::apps::App::name);
-        self.telemetry.metrics.request(app, status);
-        tracing::info!(
-            target: "paastis::access",
-            app,
-            %method,
-            path,
-            status,
-            client = %client.ip(),
-            user_agent = user_agent.as_deref().unwrap_or(""),
-            cold_start = response.headers().contains_key(COLD_START_HEADER),
-            ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
-            "request"
-        );
+        let metrics = &self.telemetry.metrics;
+        match &app {
+            Some(app) => app.requests.inc(metrics, app.name(), status),
+            None => self.unrouted.inc(metrics, NO_APP, status),
+        }
+        if let Some((method, uri, user_agent)) = logged {
+            tracing::info!(
+                target: "paastis::access",
+                app = app.as_deref().map_or(NO_APP, crate::apps::App::name),
+                %method,
+                path = uri.path_and_query().map_or("/", |p| p.as_str()),
+                status,
+                client = %client.ip(),
+                user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
+                cold_start = response.headers().contains_key(COLD_START_HEADER),
+                ms = %Millis(started.elapsed()),
+                "request"
+            );
+        }
         response
     }
 
@@ -186,7 +195,12 @@ impl Proxy {
             let page = self.edge.waiting_page.render(app.name());
             return (Some(app), page);
         }
-        let response = match self.apps.lifecycle().admit(&app, admission).await {
+        let lifecycle = self.apps.lifecycle();
+        let admitted = match lifecycle.admit(&app, admission).await {
+            Ok(in_flight) => lifecycle.upstream_slot(&app, in_flight).await,
+            Err(e) => Err(e),
+        };
+        let response = match admitted {
             Ok(in_flight) => self.forward(request, in_flight, client, scheme).await,
             Err(AdmitError::WakeFailed { retry_after, .. }) if WaitingPage::suits(&request) => {
                 failure_page::render(app.name(), crate::apps::retry_after_secs(retry_after))
@@ -282,6 +296,15 @@ impl Proxy {
     }
 }
 
+/// A duration as milliseconds with one decimal, formatted only when written.
+struct Millis(Duration);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1}", self.0.as_secs_f64() * 1000.0)
+    }
+}
+
 fn refused(refusal: Refusal) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(refusal.status)
         .ok()
@@ -300,6 +323,7 @@ fn admit_failed(error: &AdmitError) -> Response<ProxyBody> {
         AdmitError::WakeFailed { retry_after, .. } => crate::apps::retry_after_secs(*retry_after),
         AdmitError::TimedOut { .. } => 5,
         AdmitError::Overloaded { .. } => 5,
+        AdmitError::Busy { .. } => 5,
     };
     unavailable(error.to_string(), retry_after)
 }

@@ -67,6 +67,16 @@ pub enum EventKind {
         moved_to: String,
         damage: String,
     },
+    /// A policy's ticks started failing (`*`: the tick itself): its apps are
+    /// neither put to sleep nor woken until `TickRecovered`.
+    TickFailed {
+        policy: String,
+        error: String,
+    },
+    TickRecovered {
+        policy: String,
+        failed_ticks: u64,
+    },
 }
 
 /// A broadcast of events. Emitting never blocks and never fails: with no

@@ -4,6 +4,7 @@
 //! probe answers the proxy too.
 
 use bytes::Bytes;
+use hedged::HedgedConnector;
 use http_body_util::combinators::BoxBody;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 /// Request bodies sent upstream: the client's, or nothing (probes).
 pub type UpstreamBody = BoxBody<Bytes, hyper::Error>;
-pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;
+pub type UpstreamClient = Client<HttpsConnector<HedgedConnector>, UpstreamBody>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -30,7 +31,7 @@ pub enum UpstreamError {
 
 #[derive(Clone)]
 pub struct Upstream {
-    connector: HttpsConnector<HttpConnector>,
+    connector: HttpsConnector<HedgedConnector>,
 }
 
 impl Default for Upstream {
@@ -73,8 +74,11 @@ impl Upstream {
         http.set_nodelay(true);
         http.set_connect_timeout(Some(connect_timeout));
         // HTTP/1.1 only: upgrades (WebSockets) need it, and apps speak it.
-        let connector =
-            HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(http);
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(HedgedConnector::new(http));
         Ok(Upstream { connector })
     }
 
@@ -108,6 +112,8 @@ pub fn is_connect_timeout(e: &hyper_util::client::legacy::Error) -> bool {
     }
     false
 }
+
+mod hedged;
 
 #[cfg(test)]
 mod tests;

@@ -115,6 +115,8 @@ function describe(e) {
     case "policy_removed": return "policy " + e.policy + " removed";
     case "policy_reverted": return "policy " + e.policy + " reverted after " + e.failures + " failures";
     case "store_recovered": return "the damaged store was moved to " + e.moved_to + "; a fresh one was started";
+    case "tick_failed": return "ERROR: ticks of policy " + e.policy + " fail, no app sleeps: " + e.error;
+    case "tick_recovered": return "ticks of policy " + e.policy + " work again after " + e.failed_ticks + " failures";
     default: return e.kind;
   }
 }
