@@ -4,7 +4,6 @@
 use crate::config::Config;
 use crate::demo::{DemoApp, DemoOptions};
 use crate::gateway::Gateway;
-use crate::store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -30,10 +29,10 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the gateway with a TOML config file.
+    /// Run the gateway with a TOML config file (or the TOML text in $PAASTIS_CONFIG).
     Serve {
         #[arg(long, short)]
-        config: PathBuf,
+        config: Option<PathBuf>,
     },
     /// Run the gateway with two demo apps on the local process backend.
     Demo {
@@ -57,10 +56,10 @@ enum Command {
         #[arg(long, default_value = crate::config::DEFAULT_ADMIN_LISTEN)]
         admin_listen: SocketAddr,
     },
-    /// Check a config file and exit.
+    /// Check a config file (or $PAASTIS_CONFIG) and exit.
     Check {
         #[arg(long, short)]
-        config: PathBuf,
+        config: Option<PathBuf>,
     },
     /// Work with policy components.
     Policy {
@@ -70,11 +69,14 @@ enum Command {
     /// Replay an access log against policies on a simulated clock and report
     /// sleeps, cold starts, hours asleep and savings per app.
     Simulate(Box<crate::simulate::SimulateArgs>),
-    /// Print what the store remembers of each app, as JSON.
+    /// Print what the store remembers, as the next gateway will restore it, as JSON.
     Inspect {
-        /// The store directory ([store] path in the config).
-        #[arg(long)]
-        store: PathBuf,
+        /// A sled store directory ([store] path in the config).
+        #[arg(long, required_unless_present = "config", conflicts_with = "config")]
+        store: Option<PathBuf>,
+        /// A config file: inspects its [store], sled or Redis.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// The built-in demo app (started by the demo's process backend).
     #[command(hide = true)]
@@ -153,7 +155,7 @@ where
 async fn run(command: Command) -> ExitCode {
     match command {
         Command::Serve { config } => {
-            let config = match Config::load(&config) {
+            let config = match load_config(config.as_deref()) {
                 Ok(config) => config,
                 Err(e) => return usage_error(e),
             };
@@ -171,13 +173,14 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Check { config: path } => {
-            let config = match Config::load(&path) {
+            let config = match load_config(path.as_deref()) {
                 Ok(config) => config,
                 Err(e) => return usage_error(e),
             };
+            let source = path.map_or_else(|| format!("${}", crate::config::CONFIG_ENV), |p| p.display().to_string());
             match crate::gateway::check(config.clone()).await {
                 Ok(()) => {
-                    println!("{}: ok ({} apps)", path.display(), config.apps.len());
+                    println!("{source}: ok ({} apps)", config.apps.len());
                     ExitCode::SUCCESS
                 }
                 Err(e @ crate::gateway::GatewayError::Params(_)) => usage_error(e),
@@ -223,10 +226,21 @@ async fn run(command: Command) -> ExitCode {
             Err(e) if e.is_usage() => usage_error(e),
             Err(e) => failure(anyhow::Error::new(e)),
         },
-        Command::Inspect { store } => match inspect(&store) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => failure(e),
-        },
+        Command::Inspect { store, config } => {
+            let target = match (store, config) {
+                (_, Some(config)) => crate::inspect::Target::Config(config),
+                (Some(store), None) => crate::inspect::Target::Sled(store),
+                (None, None) => return usage_error("inspect needs --store DIR or --config FILE"),
+            };
+            match crate::inspect::inspect(target).await {
+                Ok(report) => {
+                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e @ crate::inspect::InspectError::Config(_)) => usage_error(e),
+                Err(e) => failure(anyhow::Error::new(e)),
+            }
+        }
         Command::DemoApp { name, port, boot_delay, stop_delay } => {
             match (DemoApp { name, port, boot_delay, stop_delay }).run().await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -238,11 +252,19 @@ async fn run(command: Command) -> ExitCode {
     }
 }
 
-fn inspect(path: &std::path::Path) -> anyhow::Result<()> {
-    let store = Store::open(path)?;
-    let apps: std::collections::BTreeMap<_, _> = store.load_apps()?.into_iter().collect();
-    println!("{}", serde_json::to_string_pretty(&apps)?);
-    Ok(())
+/// The config file given, else the TOML text in `$PAASTIS_CONFIG` (a PaaS
+/// deploy commits no config next to the binary).
+fn load_config(file: Option<&std::path::Path>) -> Result<Config, String> {
+    match file {
+        Some(file) => Config::load(file).map_err(|e| e.to_string()),
+        None => match Config::from_env() {
+            Some(parsed) => parsed.map_err(|e| e.to_string()),
+            None => Err(format!(
+                "no config: give --config FILE, or the config's TOML text in ${}",
+                crate::config::CONFIG_ENV
+            )),
+        },
+    }
 }
 
 fn usage_error(e: impl std::fmt::Display) -> ExitCode {

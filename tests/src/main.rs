@@ -7,6 +7,7 @@ mod admin_limits;
 mod admin_security;
 mod config;
 mod cooldown;
+mod deploy;
 mod herd;
 mod hostile;
 mod hot_swap;
@@ -19,6 +20,7 @@ mod policy;
 mod port_owner;
 mod processes;
 mod render;
+mod replicas;
 mod routing;
 mod shutdown;
 mod simulate;
@@ -74,6 +76,17 @@ fn main() -> ExitCode {
         routing::a_large_body_streams_both_ways,
         persistence::a_restart_keeps_activity_and_state,
         persistence::kill_9_loses_at_most_one_flush_interval,
+        persistence::a_damaged_store_is_moved_aside_and_the_gateway_serves,
+        deploy::serve_reads_its_config_from_the_environment_and_listens_on_port,
+        deploy::the_scalingo_manifest_deploys_a_config_that_checks,
+        deploy::the_systemd_unit_passes_systemd_analyze_verify,
+        deploy::the_kubernetes_manifests_carry_a_config_the_gateway_accepts,
+        replicas::forty_requests_over_two_replicas_make_one_scale_up,
+        replicas::traffic_on_one_replica_keeps_the_app_awake_for_the_leader_then_one_scale_down,
+        replicas::kill_9_of_the_leader_hands_the_tick_to_the_survivor_within_the_lease,
+        replicas::replicas_restarted_without_their_data_restore_the_saved_formation,
+        replicas::redis_killed_and_restarted_while_traffic_flows_degrades_then_recovers,
+        replicas::two_leaders_at_once_never_double_scale_an_app,
         policy::forward_without_counting_leaves_activity_untouched,
         policy::a_monitor_gets_the_policys_answer_while_the_app_sleeps,
         policy::a_policy_built_before_answers_keeps_loading,
@@ -129,6 +142,7 @@ fn main() -> ExitCode {
         paas::a_refused_token_gives_a_clear_503_and_never_reaches_the_log,
         paas::hooks_run_around_start_and_stop_and_failures_are_not_fatal,
         paas::a_gateway_shutdown_leaves_paas_apps_running,
+        paas::a_formation_lost_with_a_damaged_store_wakes_one_web_with_a_warning,
         simulate::a_combined_log_replays_as_worked_out_by_hand,
         simulate::a_gateway_json_log_replays_like_the_same_traffic_in_combined,
         simulate::a_vhost_log_names_apps_by_host_and_reports_the_line_it_skips,

@@ -41,6 +41,8 @@ struct CooldownReport {
 #[derive(Serialize)]
 struct AppsReport {
     now: Timestamp,
+    /// Which replica answers, its role, and whether the shared view is live.
+    cluster: crate::cluster::Health,
     currency: String,
     container_watts: f64,
     grid_gco2_per_kwh: f64,
@@ -86,6 +88,7 @@ pub fn list(state: &AdminState) -> Response<AdminBody> {
         StatusCode::OK,
         &AppsReport {
             now: now_ms(),
+            cluster: state.cluster.health(),
             currency: savings.currency.clone(),
             container_watts: savings.container_watts,
             grid_gco2_per_kwh: savings.grid_gco2_per_kwh,

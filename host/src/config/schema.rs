@@ -6,6 +6,7 @@ use super::admin::AdminConfig;
 use super::error::ConfigError;
 use super::params::ConfigParams;
 use super::savings::SavingsConfig;
+use super::store::StoreConfig;
 use crate::policy::model::Params;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -49,32 +50,50 @@ pub(super) struct Source {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
+    /// Where the proxy listens: `listen` as written, else `0.0.0.0:$PORT`
+    /// (what a PaaS gives its apps); see `resolve_listen`.
+    #[serde(skip, default = "unresolved")]
     pub listen: SocketAddr,
+    #[serde(rename = "listen", default)]
+    listen_written: Option<SocketAddr>,
     /// The app name is the Host label just before this domain.
     pub domain: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    #[serde(default = "default_store_path")]
-    pub path: PathBuf,
-    /// Activity is written to disk at this interval: the most a crash can lose.
-    #[serde(default = "default_flush_interval")]
-    pub flush_interval: ConfigDuration,
+fn unresolved() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 0))
 }
 
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig { path: default_store_path(), flush_interval: default_flush_interval() }
+impl ServerConfig {
+    /// `listen` as written, else every interface on `port` (the `PORT`
+    /// variable, as Scalingo, Heroku and Clever Cloud set it).
+    pub(super) fn resolve_listen(&mut self, port: Option<&str>, text: &str, file: &str) -> Result<(), ConfigError> {
+        self.listen = match (self.listen_written, port) {
+            (Some(written), _) => written,
+            (None, Some(port)) => match port.trim().parse::<u16>() {
+                Ok(port) if port > 0 => SocketAddr::from(([0, 0, 0, 0], port)),
+                _ => {
+                    return Err(ConfigError::at(
+                        file,
+                        text,
+                        None,
+                        "server.listen",
+                        format!("is not set, and $PORT ({port:?}) is not a port number"),
+                    ));
+                }
+            },
+            (None, None) => {
+                return Err(ConfigError::at(
+                    file,
+                    text,
+                    None,
+                    "server.listen",
+                    "is missing: give an address such as \"127.0.0.1:8080\" (or set $PORT, as a PaaS does)",
+                ));
+            }
+        };
+        Ok(())
     }
-}
-
-fn default_store_path() -> PathBuf {
-    PathBuf::from("paastis-data")
-}
-fn default_flush_interval() -> ConfigDuration {
-    ConfigDuration::from_secs(1)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -427,6 +446,7 @@ impl Config {
             return Err(err(policy.span(), "policy.default".into(), unknown_policy(&name)));
         }
         self.admin.validate(file, text)?;
+        self.store.validate(text, file)?;
         self.edge.validate(text, file)?;
         if self.policy.tick.0.is_zero() {
             return Err(ConfigError::at(file, text, None, "policy.tick", "must be greater than zero"));
@@ -476,6 +496,16 @@ impl Config {
                         "the process backend needs a command".into(),
                     ));
                 }
+            }
+            if app.backend == BackendKind::Process && self.store.is_redis() && !self.store.single_replica {
+                return Err(err(
+                    app.name.span(),
+                    format!("apps[{i}].backend"),
+                    "a process app runs on the machine of one gateway, so replicas sharing a Redis store cannot \
+                     share it; use a PaaS backend, or set `single_replica = true` in [store] if exactly one \
+                     gateway runs"
+                        .into(),
+                ));
             }
             if let Some(cap) = &app.max_upstream_connections
                 && *cap.get_ref() == 0
@@ -541,4 +571,28 @@ fn is_dns_label(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use crate::config::Config;
+
+    const NO_LISTEN: &str = "[server]\ndomain = \"example.com\"\n";
+
+    #[test]
+    fn listen_comes_from_port_when_unset() {
+        let config = Config::parse_with_port(NO_LISTEN, "p.toml", Some("8123")).unwrap();
+        assert_eq!(config.server.listen.to_string(), "0.0.0.0:8123");
+        let written = "[server]\nlisten = \"127.0.0.1:9000\"\ndomain = \"example.com\"\n";
+        let config = Config::parse_with_port(written, "p.toml", Some("8123")).unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:9000", "a written listen wins");
+    }
+
+    #[test]
+    fn no_listen_and_no_port_is_an_error_naming_the_key() {
+        for port in [None, Some("http"), Some("0"), Some("70000")] {
+            let error = Config::parse_with_port(NO_LISTEN, "p.toml", port).unwrap_err().to_string();
+            assert!(error.contains("server.listen") && error.contains("p.toml"), "{port:?}: {error}");
+        }
+    }
 }

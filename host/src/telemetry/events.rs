@@ -73,6 +73,11 @@ pub enum EventKind {
     PolicyRestored {
         policy: String,
     },
+    /// The store was damaged: moved aside, and a fresh one started.
+    StoreRecovered {
+        moved_to: String,
+        damage: String,
+    },
     /// A policy's ticks started failing (`*`: the tick itself): its apps are
     /// neither put to sleep nor woken until `TickRecovered`.
     TickFailed {

@@ -50,6 +50,10 @@ pub struct Metrics {
     pub policy_failures: Family<PolicyFailureLabels, Counter>,
     /// Set from the apps just before each scrape.
     pub apps_by_state: Family<StateLabels, Gauge>,
+    /// 1 while the shared store (Redis) does not answer.
+    pub store_degraded: Gauge,
+    /// 1 while this replica holds the leader lease (always, with sled).
+    pub leader: Gauge,
     /// The two series of `policy_call_duration`, resolved once: the request
     /// phase is recorded on every request.
     request_calls: Histogram,
@@ -102,6 +106,10 @@ impl Default for Metrics {
         registry.register("policy_call_duration_seconds", "Policy call time, by phase", policy_call_duration.clone());
         registry.register("policy_failures", "Failed policy calls, by policy and phase", policy_failures.clone());
         registry.register("apps", "Apps by state", apps_by_state.clone());
+        let store_degraded = Gauge::default();
+        let leader = Gauge::default();
+        registry.register("store_degraded", "1 while the shared store does not answer", store_degraded.clone());
+        registry.register("leader", "1 while this replica holds the leader lease", leader.clone());
         // 100 µs .. ~1.6 s.
         let tick_duration = Histogram::new(exponential_buckets(0.000_1, 2.0, 15));
         registry.register("tick_duration_seconds", "Wall time of a whole tick", tick_duration.clone());
@@ -114,6 +122,8 @@ impl Default for Metrics {
             policy_call_duration,
             policy_failures,
             apps_by_state,
+            store_degraded,
+            leader,
             request_calls,
             tick_calls,
             tick_duration,

@@ -124,6 +124,7 @@ function describe(e) {
     case "policy_reverted": return "policy " + e.policy + " reverted after " + e.failures + " failures";
     case "policy_fallback": return "degraded: served by " + e.serving + ", as policy " + e.policy + " cannot (" + e.reason + ")";
     case "policy_restored": return "served by its policy " + e.policy + " again";
+    case "store_recovered": return "the damaged store was moved to " + e.moved_to + "; a fresh one was started";
     case "tick_failed": return "ERROR: ticks of policy " + e.policy + " fail, no app sleeps: " + e.error;
     case "tick_recovered": return "ticks of policy " + e.policy + " work again after " + e.failed_ticks + " failures";
     default: return e.kind;
