@@ -4,8 +4,8 @@
 use crate::config::Config;
 use crate::demo::{DemoApp, DemoOptions};
 use crate::gateway::Gateway;
-use crate::store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,10 +29,10 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the gateway with a TOML config file.
+    /// Run the gateway with a TOML config file (or the TOML text in $PAASTIS_CONFIG).
     Serve {
         #[arg(long, short)]
-        config: PathBuf,
+        config: Option<PathBuf>,
     },
     /// Run the gateway with two demo apps on the local process backend.
     Demo {
@@ -43,7 +43,8 @@ enum Command {
         /// How long an app may stay idle before the policy puts it to sleep.
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
-        /// Where the demo keeps its state.
+        /// Where the demo keeps its state (default: $XDG_STATE_HOME/paastis/demo,
+        /// ~/.local/state/paastis/demo, or a new temporary directory).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Also serve HTTPS (HTTP/2 and HTTP/1.1), with a self-signed
@@ -57,10 +58,10 @@ enum Command {
         #[arg(long, default_value = crate::config::DEFAULT_ADMIN_LISTEN)]
         admin_listen: SocketAddr,
     },
-    /// Check a config file and exit.
+    /// Check a config file (or $PAASTIS_CONFIG) and exit.
     Check {
         #[arg(long, short)]
-        config: PathBuf,
+        config: Option<PathBuf>,
     },
     /// Work with policy components.
     Policy {
@@ -70,11 +71,14 @@ enum Command {
     /// Replay an access log against policies on a simulated clock and report
     /// sleeps, cold starts, hours asleep and savings per app.
     Simulate(Box<crate::simulate::SimulateArgs>),
-    /// Print what the store remembers of each app, as JSON.
+    /// Print what the store remembers, as the next gateway will restore it, as JSON.
     Inspect {
-        /// The store directory ([store] path in the config).
-        #[arg(long)]
-        store: PathBuf,
+        /// A sled store directory ([store] path in the config).
+        #[arg(long, required_unless_present = "config", conflicts_with = "config")]
+        store: Option<PathBuf>,
+        /// A config file: inspects its [store], sled or Redis.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// The built-in demo app (started by the demo's process backend).
     #[command(hide = true)]
@@ -138,7 +142,8 @@ where
         let grace = Duration::from_millis(grace_ms);
         return crate::backend::supervisor::run(crate::backend::supervisor::Options { parent, grace, command });
     }
-    init_logging(cli.log_format);
+    // Held until the end: dropping it writes out the log lines still queued.
+    let _log_writer = init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -152,7 +157,7 @@ where
 async fn run(command: Command) -> ExitCode {
     match command {
         Command::Serve { config } => {
-            let config = match Config::load(&config) {
+            let config = match load_config(config.as_deref()) {
                 Ok(config) => config,
                 Err(e) => return usage_error(e),
             };
@@ -170,13 +175,14 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Check { config: path } => {
-            let config = match Config::load(&path) {
+            let config = match load_config(path.as_deref()) {
                 Ok(config) => config,
                 Err(e) => return usage_error(e),
             };
+            let source = path.map_or_else(|| format!("${}", crate::config::CONFIG_ENV), |p| p.display().to_string());
             match crate::gateway::check(config.clone()).await {
                 Ok(()) => {
-                    println!("{}: ok ({} apps)", path.display(), config.apps.len());
+                    println!("{source}: ok ({} apps)", config.apps.len());
                     ExitCode::SUCCESS
                 }
                 Err(e @ crate::gateway::GatewayError::Params(_)) => usage_error(e),
@@ -184,7 +190,10 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Demo { listen, idle_timeout, data_dir, tls, tls_listen, admin_listen } => {
-            let data_dir = data_dir.unwrap_or_else(|| std::env::temp_dir().join("paastis-demo"));
+            let data_dir = match data_dir.map_or_else(crate::demo::default_data_dir, Ok) {
+                Ok(dir) => dir,
+                Err(e) => return failure(anyhow::anyhow!("cannot make a data dir for the demo: {e}")),
+            };
             let tls = tls.then_some(tls_listen);
             match crate::demo::run(DemoOptions { listen, idle_timeout, data_dir, tls, admin_listen }).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -219,10 +228,21 @@ async fn run(command: Command) -> ExitCode {
             Err(e) if e.is_usage() => usage_error(e),
             Err(e) => failure(anyhow::Error::new(e)),
         },
-        Command::Inspect { store } => match inspect(&store) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => failure(e),
-        },
+        Command::Inspect { store, config } => {
+            let target = match (store, config) {
+                (_, Some(config)) => crate::inspect::Target::Config(config),
+                (Some(store), None) => crate::inspect::Target::Sled(store),
+                (None, None) => return usage_error("inspect needs --store DIR or --config FILE"),
+            };
+            match crate::inspect::inspect(target).await {
+                Ok(report) => {
+                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e @ crate::inspect::InspectError::Config(_)) => usage_error(e),
+                Err(e) => failure(anyhow::Error::new(e)),
+            }
+        }
         Command::DemoApp { name, port, boot_delay, stop_delay } => {
             match (DemoApp { name, port, boot_delay, stop_delay }).run().await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -234,11 +254,19 @@ async fn run(command: Command) -> ExitCode {
     }
 }
 
-fn inspect(path: &std::path::Path) -> anyhow::Result<()> {
-    let store = Store::open(path)?;
-    let apps: std::collections::BTreeMap<_, _> = store.load_apps()?.into_iter().collect();
-    println!("{}", serde_json::to_string_pretty(&apps)?);
-    Ok(())
+/// The config file given, else the TOML text in `$PAASTIS_CONFIG` (a PaaS
+/// deploy commits no config next to the binary).
+fn load_config(file: Option<&std::path::Path>) -> Result<Config, String> {
+    match file {
+        Some(file) => Config::load(file).map_err(|e| e.to_string()),
+        None => match Config::from_env() {
+            Some(parsed) => parsed.map_err(|e| e.to_string()),
+            None => Err(format!(
+                "no config: give --config FILE, or the config's TOML text in ${}",
+                crate::config::CONFIG_ENV
+            )),
+        },
+    }
 }
 
 fn usage_error(e: impl std::fmt::Display) -> ExitCode {
@@ -247,8 +275,23 @@ fn usage_error(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn failure(e: anyhow::Error) -> ExitCode {
-    eprintln!("paastis: {e:#}");
+    eprintln!("paastis: {}", causes(&e));
     ExitCode::FAILURE
+}
+
+/// The error and its causes on one line, each said once: many errors already
+/// quote their source in their own message, which `{:#}` would repeat.
+fn causes(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !line.contains(&cause) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&cause);
+        }
+    }
+    line
 }
 
 /// Ctrl-C and SIGTERM, caught from the moment this is made.
@@ -290,20 +333,57 @@ impl ShutdownSignal {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs go to stderr through a writer thread, so that a request never waits
+/// for a write (the access log has a line per request); the thread writes
+/// through a buffer, flushed whenever no line is queued. Lines are never
+/// dropped: when the thread falls behind, loggers wait.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let stderr = std::io::BufWriter::with_capacity(64 << 10, std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("paastis-log")
+        .finish(stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colours_wanted(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    guard
+}
+
+/// Colours only on a terminal, and not when `NO_COLOR` is set to anything
+/// but the empty string (https://no-color.org): escape codes in a log file
+/// break `grep 'wake_ms='`.
+fn colours_wanted(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Cli, Command};
+    use super::{Cli, Command, causes, colours_wanted};
     use clap::Parser;
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(colours_wanted(true, None));
+        assert!(colours_wanted(true, Some("".into())), "an empty NO_COLOR does not count");
+        assert!(!colours_wanted(true, Some("1".into())));
+        assert!(!colours_wanted(false, None));
+    }
+
+    #[test]
+    fn a_cause_quoted_by_its_error_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let e = anyhow::Error::new(io).context("cannot listen on 127.0.0.1:9180: Address already in use");
+        assert_eq!(causes(&e), "cannot listen on 127.0.0.1:9180: Address already in use");
+        let e = anyhow::anyhow!("disk full").context("cannot flush");
+        assert_eq!(causes(&e), "cannot flush: disk full");
+    }
 
     #[test]
     fn the_demo_listens_on_both_loopbacks_by_default() {

@@ -1,4 +1,4 @@
-//! What one call's store holds: a WASI context with no authority, the memory
+//! What a policy instance's store holds: a WASI context with no authority, the memory
 //! accounting, the captured output, the host `log` import and the policy's
 //! view of its key-value store (`kv`, namespaced by the policy's name).
 
@@ -28,6 +28,10 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 pub(crate) struct CallState {
     policy: Arc<str>,
+    /// Tags the policy's log lines: `request`, `tick`, or `check` for the
+    /// calls whose answers are not acted on (smoke calls, params checks),
+    /// so that they never read like real decisions.
+    phase: &'static str,
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
@@ -50,6 +54,7 @@ impl CallState {
             .build();
         CallState {
             policy,
+            phase: "call",
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_bytes),
@@ -57,6 +62,17 @@ impl CallState {
             logs_left: MAX_LOG_LINES,
             kv,
         }
+    }
+}
+
+impl CallState {
+    /// Readies a (possibly warm) store for the next call: what limits a
+    /// call starts again, what the memory holds does not. `phase` tags its
+    /// log lines (`request`, `tick`, or `check` for calls not acted on).
+    pub(crate) fn begin_call(&mut self, phase: &'static str) {
+        self.logs_left = MAX_LOG_LINES;
+        self.output.clear();
+        self.phase = phase;
     }
 }
 
@@ -83,13 +99,13 @@ impl Host for CallState {
             message.truncate(cut);
             message.push_str("...");
         }
-        let policy = &*self.policy;
+        let (policy, phase) = (&*self.policy, self.phase);
         match level {
-            LogLevel::Trace => tracing::trace!(policy, "{message}"),
-            LogLevel::Debug => tracing::debug!(policy, "{message}"),
-            LogLevel::Info => tracing::info!(policy, "{message}"),
-            LogLevel::Warn => tracing::warn!(policy, "{message}"),
-            LogLevel::Error => tracing::error!(policy, "{message}"),
+            LogLevel::Trace => tracing::trace!(policy, phase, "{message}"),
+            LogLevel::Debug => tracing::debug!(policy, phase, "{message}"),
+            LogLevel::Info => tracing::info!(policy, phase, "{message}"),
+            LogLevel::Warn => tracing::warn!(policy, phase, "{message}"),
+            LogLevel::Error => tracing::error!(policy, phase, "{message}"),
         }
     }
 }
@@ -116,9 +132,10 @@ impl kv::Host for CallState {
     }
 }
 
-/// Caps the total linear memory of a call and remembers a refusal, so that the
-/// trap that usually follows (Rust aborts when allocation fails) is reported as
-/// what it is.
+/// Caps the total linear memory of an instance (all its calls together: a
+/// memory never shrinks) and remembers a refusal, so that the trap that
+/// usually follows (Rust aborts when allocation fails) is reported as what it
+/// is.
 pub(crate) struct MemoryLimiter {
     limit: usize,
     used: usize,
@@ -128,6 +145,11 @@ pub(crate) struct MemoryLimiter {
 impl MemoryLimiter {
     fn new(limit: usize) -> Self {
         MemoryLimiter { limit, used: 0, exceeded: false }
+    }
+
+    /// Linear memory the instance holds.
+    pub(crate) fn used(&self) -> usize {
+        self.used
     }
 }
 

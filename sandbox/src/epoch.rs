@@ -1,20 +1,30 @@
 //! The process-wide clock of the sandbox. One thread advances the engine's
 //! epoch, which is what interrupts a guest that computes past its deadline,
-//! and expires the wall-clock deadlines of calls, which is what ends a guest
-//! that waits in the host (a WASI sleep) where the epoch cannot interrupt it.
+//! and expires the wall-clock deadlines of calls that wait in the host (a
+//! WASI sleep), where the epoch cannot interrupt them.
 //!
-//! When a call's epoch deadline passes, the store asks its `Watch` whether the
-//! guest really used its CPU budget or was merely descheduled; only the former
-//! (or running past the wall-clock limit) interrupts it.
+//! When a call's epoch deadline passes, the store asks the call's `CallClock`
+//! whether the guest really used its CPU budget or was merely descheduled;
+//! only the former (or running past the wall-clock limit) interrupts it.
 //!
-//! It ticks only while calls are running: a scale-to-zero gateway spends most
-//! of its life idle and should not wake a thousand times a second for nothing.
+//! A call costs a microsecond or two, so the clock must cost nothing on the
+//! way in and out of a call: no lock, no syscall, nothing that grows with the
+//! number of concurrent calls.
+//! - Reading the thread's CPU clock is a syscall (6 µs on a VM): it is read
+//!   only once a call has lived through an epoch tick, which a fast call
+//!   almost never does (see `CallClock`).
+//! - The ticker thread runs while calls run and for a second after, so a
+//!   steady stream of calls never pays for waking it; then it parks: a
+//!   scale-to-zero gateway spends most of its life idle and should not wake
+//!   a thousand times a second for nothing.
+//! - A call registers with the ticker for its wall-clock deadline only if it
+//!   waits in the host (its future returns `Pending`), the rare case.
 
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::task::{Poll, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -28,90 +38,138 @@ use crate::cpu::thread_cpu_time;
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// How often an idle ticker checks whether the engine is gone.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// How long the ticker keeps ticking after the last call ended.
+const LINGER: Duration = Duration::from_secs(1);
 
 pub(crate) struct Ticker {
-    calls: Arc<Mutex<Vec<Weak<Watch>>>>,
+    shared: Arc<Shared>,
     thread: Thread,
+}
+
+struct Shared {
+    /// Calls running now: the epoch must advance while there are any.
+    running: AtomicUsize,
+    /// Set by the ticker just before it parks (see `Ticker::enter`).
+    parked: AtomicBool,
+    /// Calls waiting in the host, expired by the ticker at their deadline.
+    waiting: Mutex<Vec<Weak<Waiting>>>,
 }
 
 impl Ticker {
     /// The thread ends once the engine has been dropped.
     pub(crate) fn start(engine: EngineWeak) -> std::io::Result<Ticker> {
-        let calls: Arc<Mutex<Vec<Weak<Watch>>>> = Arc::default();
-        let shared = Arc::clone(&calls);
-        let handle = thread::Builder::new().name("paastis-policy-epoch".into()).spawn(move || run(&engine, &shared))?;
-        Ok(Ticker { calls, thread: handle.thread().clone() })
+        let shared = Arc::new(Shared {
+            running: AtomicUsize::new(0),
+            parked: AtomicBool::new(false),
+            waiting: Mutex::new(Vec::new()),
+        });
+        let theirs = Arc::clone(&shared);
+        let handle = thread::Builder::new().name("paastis-policy-epoch".into()).spawn(move || run(&engine, &theirs))?;
+        Ok(Ticker { shared, thread: handle.thread().clone() })
     }
 
-    /// Starts watching a call that must finish within `limit` of wall time.
-    pub(crate) fn watch(&self, limit: Duration) -> Arc<Watch> {
-        let now = Instant::now();
-        let watch = Arc::new(Watch {
-            deadline: now + limit,
-            expired: AtomicBool::new(false),
-            waker: Mutex::new(None),
-            cpu_used_ns: AtomicU64::new(0),
-            poll_cpu_start_ns: AtomicU64::new(NOT_POLLING),
-        });
-        let was_idle = {
-            let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-            let was_idle = calls.is_empty();
-            calls.push(Arc::downgrade(&watch));
-            was_idle
-        };
-        if was_idle {
+    /// Counts a call as running until the guard drops, waking the ticker if
+    /// it parked. Sequentially consistent with the ticker's "park, then look
+    /// at `running` once more": either the ticker sees this call, or this
+    /// call sees it parked and unparks it.
+    pub(crate) fn enter(&self) -> Running<'_> {
+        self.shared.running.fetch_add(1, Ordering::SeqCst);
+        if self.shared.parked.load(Ordering::SeqCst) {
             self.thread.unpark();
         }
-        watch
+        Running(&self.shared)
+    }
+
+    fn wait(&self, waiting: &Arc<Waiting>) {
+        let mut list = self.shared.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        list.push(Arc::downgrade(waiting));
     }
 }
 
-fn run(engine: &EngineWeak, calls: &Mutex<Vec<Weak<Watch>>>) {
+pub(crate) struct Running<'a>(&'a Shared);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn run(engine: &EngineWeak, shared: &Shared) {
+    let mut last_busy = Instant::now();
     loop {
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        let busy = {
-            let mut calls = calls.lock().unwrap_or_else(PoisonError::into_inner);
-            let now = Instant::now();
-            calls.retain(|weak| match weak.upgrade() {
-                Some(watch) => {
-                    watch.expire_if_due(now);
-                    true
-                }
-                None => false,
-            });
-            !calls.is_empty()
-        };
-        if busy {
-            engine.increment_epoch();
+        let now = Instant::now();
+        if shared.running.load(Ordering::SeqCst) > 0 {
+            last_busy = now;
         }
-        // Not held while sleeping, so that the engine can go away meanwhile.
-        drop(engine);
-        if busy {
+        if now.duration_since(last_busy) < LINGER {
+            engine.increment_epoch();
+            expire_waiting(shared, now);
+            // Not held while sleeping, so that the engine can go away meanwhile.
+            drop(engine);
             thread::sleep(TICK);
-        } else {
+            continue;
+        }
+        drop(engine);
+        shared.parked.store(true, Ordering::SeqCst);
+        if shared.running.load(Ordering::SeqCst) == 0 {
             // An unpark that came before this park makes it return at once.
             thread::park_timeout(IDLE_CHECK);
+        }
+        shared.parked.store(false, Ordering::SeqCst);
+        last_busy = Instant::now();
+    }
+}
+
+fn expire_waiting(shared: &Shared, now: Instant) {
+    let mut list = shared.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+    if list.is_empty() {
+        return;
+    }
+    list.retain(|weak| match weak.upgrade() {
+        Some(waiting) => {
+            waiting.expire_if_due(now);
+            true
+        }
+        None => false,
+    });
+}
+
+/// The wall-clock deadline of one call that waits in the host; the ticker
+/// holds it weakly, so it is forgotten when the call ends.
+struct Waiting {
+    deadline: Instant,
+    expired: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Waiting {
+    fn expire_if_due(&self, now: Instant) {
+        if now >= self.deadline && !self.expired.swap(true, Ordering::AcqRel) {
+            let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     }
 }
 
-/// One running call: its wall-clock deadline and the CPU time it has used.
-pub(crate) struct Watch {
-    deadline: Instant,
-    expired: AtomicBool,
-    waker: Mutex<Option<Waker>>,
-    /// CPU time of the polls that ended, in nanoseconds.
-    cpu_used_ns: AtomicU64,
-    /// The thread's CPU clock when the running poll started.
-    poll_cpu_start_ns: AtomicU64,
+/// Nanoseconds since the first call of the process: an `Instant` that fits
+/// in an atomic.
+fn mono_ns() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    let base = *BASE.get_or_init(Instant::now);
+    u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
-
-const NOT_POLLING: u64 = u64::MAX;
 
 fn cpu_now_ns() -> Option<u64> {
     thread_cpu_time().and_then(|t| u64::try_from(t.as_nanos()).ok())
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Ticks that cover `d`, at least one.
@@ -125,63 +183,152 @@ pub(crate) struct Expired;
 /// The call panicked in the host (a host function or wasmtime itself).
 pub(crate) struct Panicked(pub(crate) String);
 
-impl Watch {
-    fn expire_if_due(&self, now: Instant) {
-        if now >= self.deadline && !self.expired.swap(true, Ordering::AcqRel) {
-            let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner).take();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+const NO_MARK: u64 = u64::MAX;
+
+/// The time one call may take, shared by the store's epoch callback (inside
+/// a poll) and `run` (around each poll); one per store, reset by `begin` for
+/// each call. Only the thread polling the call touches it, so relaxed
+/// atomics suffice.
+///
+/// The CPU time is accounted lazily, because reading the thread's CPU clock
+/// is a syscall that costs more than a whole call:
+/// - a call starts with an epoch deadline one tick away, and a fast call
+///   ends before any tick, having read no clock but the monotonic one;
+/// - at its first tick inside a poll, the call reads the thread's CPU clock
+///   (the mark) and is charged the wall time of the poll so far, at most one
+///   tick: the guest runs at most until the first tick after it started,
+///   and whatever went beyond was time the thread was descheduled;
+/// - from then on it is charged the CPU time since the mark;
+/// - a poll that ends `Pending` banks what it was charged.
+pub(crate) struct CallClock {
+    budget: Duration,
+    wall_limit: Duration,
+    /// When the call must end whatever happens (`mono_ns`).
+    wall_deadline_ns: AtomicU64,
+    started_ns: AtomicU64,
+    poll_started_ns: AtomicU64,
+    /// CPU time charged for the polls that ended.
+    banked_ns: AtomicU64,
+    /// The thread's CPU clock at the mark, or `NO_MARK`.
+    mark_cpu_ns: AtomicU64,
+    /// What the poll was charged up to the mark.
+    mark_charged_ns: AtomicU64,
+}
+
+impl CallClock {
+    pub(crate) fn new(budget: Duration, wall_limit: Duration) -> CallClock {
+        CallClock {
+            budget,
+            wall_limit,
+            wall_deadline_ns: AtomicU64::new(u64::MAX),
+            started_ns: AtomicU64::new(0),
+            poll_started_ns: AtomicU64::new(0),
+            banked_ns: AtomicU64::new(0),
+            mark_cpu_ns: AtomicU64::new(NO_MARK),
+            mark_charged_ns: AtomicU64::new(0),
         }
     }
 
-    /// CPU time the call has used so far; `None` without a thread CPU clock.
-    /// Meant for the epoch callback, which runs inside a poll.
-    fn cpu_used(&self) -> Option<Duration> {
-        let start = self.poll_cpu_start_ns.load(Ordering::Relaxed);
-        let running = match start {
-            NOT_POLLING => 0,
-            start => cpu_now_ns()?.saturating_sub(start),
+    /// Starts timing a call (or an instantiation). The store's epoch
+    /// deadline must be set to `FIRST_DEADLINE` at the same time.
+    pub(crate) fn begin(&self) {
+        let now = mono_ns();
+        self.started_ns.store(now, Ordering::Relaxed);
+        self.poll_started_ns.store(now, Ordering::Relaxed);
+        self.wall_deadline_ns.store(now.saturating_add(nanos(self.wall_limit)), Ordering::Relaxed);
+        self.banked_ns.store(0, Ordering::Relaxed);
+        self.mark_cpu_ns.store(NO_MARK, Ordering::Relaxed);
+    }
+
+    /// CPU time used so far, marking the poll if this is its first tick;
+    /// `None` without a thread CPU clock.
+    fn cpu_used(&self, now: u64) -> Option<Duration> {
+        let cpu = cpu_now_ns()?;
+        let banked = self.banked_ns.load(Ordering::Relaxed);
+        let mark = self.mark_cpu_ns.load(Ordering::Relaxed);
+        let in_poll = if mark == NO_MARK {
+            let charged = now.saturating_sub(self.poll_started_ns.load(Ordering::Relaxed)).min(nanos(TICK));
+            self.mark_cpu_ns.store(cpu, Ordering::Relaxed);
+            self.mark_charged_ns.store(charged, Ordering::Relaxed);
+            charged
+        } else {
+            self.mark_charged_ns.load(Ordering::Relaxed).saturating_add(cpu.saturating_sub(mark))
         };
-        let used = self.cpu_used_ns.load(Ordering::Relaxed).saturating_add(running);
-        Some(Duration::from_nanos(used))
+        Some(Duration::from_nanos(banked.saturating_add(in_poll)))
     }
 
     /// Called by the store when the call's epoch deadline passes: interrupts
-    /// the guest if it has used `budget` of CPU or run past the wall-clock
-    /// limit, and otherwise grants it the ticks its remaining budget is worth.
-    pub(crate) fn on_deadline(&self, budget: Duration) -> UpdateDeadline {
-        if Instant::now() >= self.deadline {
+    /// the guest if it has used its budget or run past the wall-clock limit,
+    /// and otherwise grants it the ticks its remaining budget is worth.
+    pub(crate) fn on_deadline(&self) -> UpdateDeadline {
+        let now = mono_ns();
+        if now >= self.wall_deadline_ns.load(Ordering::Relaxed) {
             return UpdateDeadline::Interrupt;
         }
-        match self.cpu_used() {
-            Some(used) if used < budget => UpdateDeadline::Continue(ticks_for(budget - used)),
-            // Without a CPU clock, the epoch's wall-clock budget is all there is.
+        // Without a CPU clock, the wall time is all there is.
+        let used = self
+            .cpu_used(now)
+            .unwrap_or_else(|| Duration::from_nanos(now.saturating_sub(self.started_ns.load(Ordering::Relaxed))));
+        match self.budget.checked_sub(used) {
+            Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticks_for(left)),
             _ => UpdateDeadline::Interrupt,
         }
     }
 
-    /// Runs `call` until it finishes or the deadline passes, whichever comes
-    /// first; a panic inside is caught so that it cannot take down the task
-    /// that serves a request.
-    pub(crate) async fn run<F: Future>(&self, call: F) -> Result<Result<F::Output, Panicked>, Expired> {
+    fn poll_begins(&self) {
+        self.poll_started_ns.store(mono_ns(), Ordering::Relaxed);
+        self.mark_cpu_ns.store(NO_MARK, Ordering::Relaxed);
+    }
+
+    /// A poll ended `Pending`: bank what it was charged. Without a mark the
+    /// poll saw no tick, so it was short; its wall time is charged.
+    fn poll_pending(&self) {
+        let now = mono_ns();
+        let mark = self.mark_cpu_ns.load(Ordering::Relaxed);
+        let charged = match (mark, cpu_now_ns()) {
+            (NO_MARK, _) | (_, None) => now.saturating_sub(self.poll_started_ns.load(Ordering::Relaxed)),
+            (mark, Some(cpu)) => self.mark_charged_ns.load(Ordering::Relaxed).saturating_add(cpu.saturating_sub(mark)),
+        };
+        self.banked_ns.fetch_add(charged, Ordering::Relaxed);
+    }
+
+    fn wall_deadline(&self) -> Instant {
+        let left = self.wall_deadline_ns.load(Ordering::Relaxed).saturating_sub(mono_ns());
+        Instant::now() + Duration::from_nanos(left)
+    }
+
+    /// Runs `call` until it finishes or its wall-clock deadline passes while
+    /// it waits in the host, whichever comes first, counted as running for
+    /// the ticker; a panic inside is caught so that it cannot take down the
+    /// task that serves a request.
+    pub(crate) async fn run<F: Future>(
+        &self,
+        ticker: &Ticker,
+        call: F,
+    ) -> Result<Result<F::Output, Panicked>, Expired> {
+        let _running = ticker.enter();
         let mut call = pin!(AssertUnwindSafe(call).catch_unwind());
+        let mut waiting: Option<Arc<Waiting>> = None;
         poll_fn(|cx| {
-            let start = cpu_now_ns();
-            self.poll_cpu_start_ns.store(start.unwrap_or(NOT_POLLING), Ordering::Relaxed);
-            let polled = call.as_mut().poll(cx);
-            self.poll_cpu_start_ns.store(NOT_POLLING, Ordering::Relaxed);
-            if let Poll::Ready(out) = polled {
+            self.poll_begins();
+            if let Poll::Ready(out) = call.as_mut().poll(cx) {
                 return Poll::Ready(Ok(out.map_err(|p| Panicked(panic_message(p.as_ref())))));
             }
             // The call may resume on another worker thread: bank this poll's
             // CPU time now, against this thread's clock.
-            if let (Some(start), Some(end)) = (start, cpu_now_ns()) {
-                self.cpu_used_ns.fetch_add(end.saturating_sub(start), Ordering::Relaxed);
-            }
-            *self.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+            self.poll_pending();
+            let waiting = waiting.get_or_insert_with(|| {
+                let waiting = Arc::new(Waiting {
+                    deadline: self.wall_deadline(),
+                    expired: AtomicBool::new(false),
+                    waker: Mutex::new(None),
+                });
+                ticker.wait(&waiting);
+                waiting
+            });
+            *waiting.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
             // Checked after storing the waker, so an expiry in between is not lost.
-            if self.expired.load(Ordering::Acquire) {
+            if waiting.expired.load(Ordering::Acquire) || Instant::now() >= waiting.deadline {
                 return Poll::Ready(Err(Expired));
             }
             Poll::Pending
@@ -189,6 +336,9 @@ impl Watch {
         .await
     }
 }
+
+/// The epoch deadline a call starts with: its first tick (see `CallClock`).
+pub(crate) const FIRST_DEADLINE: u64 = 1;
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -204,33 +354,45 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 mod tests {
     use super::*;
 
-    fn watch(limit: Duration) -> Watch {
-        Watch {
-            deadline: Instant::now() + limit,
-            expired: AtomicBool::new(false),
-            waker: Mutex::new(None),
-            cpu_used_ns: AtomicU64::new(0),
-            poll_cpu_start_ns: AtomicU64::new(NOT_POLLING),
-        }
+    fn clock(limit: Duration) -> CallClock {
+        let clock = CallClock::new(Duration::from_millis(5), limit);
+        clock.begin();
+        clock
     }
 
     #[test]
     fn a_descheduled_call_gets_the_rest_of_its_budget() {
-        let w = watch(Duration::from_secs(60));
-        w.cpu_used_ns.store(2_000_000, Ordering::Relaxed);
-        let update = w.on_deadline(Duration::from_millis(5));
+        let c = clock(Duration::from_secs(60));
+        // Descheduled for a while before the first tick: charged one tick.
+        std::thread::sleep(Duration::from_millis(3));
+        let first = c.on_deadline();
         if thread_cpu_time().is_some() {
-            assert!(matches!(update, UpdateDeadline::Continue(3)));
+            assert!(matches!(first, UpdateDeadline::Continue(4)));
+            // 2 ms of CPU banked by an earlier poll.
+            c.banked_ns.store(2_000_000, Ordering::Relaxed);
+            assert!(matches!(c.on_deadline(), UpdateDeadline::Continue(2)));
         }
     }
 
     #[test]
     fn a_call_that_used_its_budget_or_outlived_the_wall_limit_is_interrupted() {
-        let spent = watch(Duration::from_secs(60));
-        spent.cpu_used_ns.store(5_000_000, Ordering::Relaxed);
-        assert!(matches!(spent.on_deadline(Duration::from_millis(5)), UpdateDeadline::Interrupt));
-        let late = watch(Duration::ZERO);
-        assert!(matches!(late.on_deadline(Duration::from_millis(5)), UpdateDeadline::Interrupt));
+        let spent = clock(Duration::from_secs(60));
+        spent.banked_ns.store(5_000_000, Ordering::Relaxed);
+        assert!(matches!(spent.on_deadline(), UpdateDeadline::Interrupt));
+        let late = clock(Duration::ZERO);
+        assert!(matches!(late.on_deadline(), UpdateDeadline::Interrupt));
+    }
+
+    #[test]
+    fn cpu_after_the_mark_is_charged() {
+        let c = clock(Duration::from_secs(60));
+        if thread_cpu_time().is_none() {
+            return;
+        }
+        let _ = c.on_deadline();
+        // As if the guest had computed 5.5 ms before the mark.
+        c.mark_charged_ns.store(5_500_000, Ordering::Relaxed);
+        assert!(matches!(c.on_deadline(), UpdateDeadline::Interrupt));
     }
 
     #[test]

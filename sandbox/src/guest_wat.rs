@@ -54,10 +54,12 @@ pub(crate) fn policy(on_tick_body: &str, data: &str) -> Vec<u8> {
     (import "host" "log" (func $log (param i32 i32 i32)))
     {data}
     (global $bump (mut i32) (i32.const 4096))
+    ;; A bump allocator that honours the alignment asked for.
     (func (export "realloc") (param i32 i32 i32 i32) (result i32)
       (local $p i32)
-      (local.set $p (global.get $bump))
-      (global.set $bump (i32.add (global.get $bump) (local.get 3)))
+      (local.set $p (i32.and (i32.add (global.get $bump) (i32.sub (local.get 2) (i32.const 1)))
+                             (i32.sub (i32.const 0) (local.get 2))))
+      (global.set $bump (i32.add (local.get $p) (local.get 3)))
       (local.get $p))
     (func (export "on-request") (param i32) (result i32) unreachable)
     (func (export "on-tick") (param i64 i32 i32) (result i32) (local $n i32) {on_tick_body}))
@@ -136,6 +138,25 @@ pub(crate) fn returns_garbage() -> Vec<u8> {
     policy(
         "(i32.const 16)",
         r#"(data (i32.const 16) "\01\00\00\00\40\00\00\00\02\00\00\00") (data (i32.const 64) "\ff\fe")"#,
+    )
+}
+
+/// `on-tick` tells a fresh instance from a reused one: it answers `ok` on
+/// the first call of an instance and `err("again")` on later ones. Shown
+/// one app it traps; shown two, it first grows its memory by 300 pages
+/// (about 19 MiB).
+pub(crate) fn counts_its_calls() -> Vec<u8> {
+    policy(
+        "(if (i32.eq (local.get 2) (i32.const 1)) (then unreachable))
+         (if (i32.eq (local.get 2) (i32.const 2)) (then (drop (memory.grow (i32.const 300)))))
+         (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+         (if (result i32) (i32.gt_u (global.get $calls) (i32.const 1))
+           (then (i32.const 32))
+           (else (i32.const 16)))",
+        r#"(global $calls (mut i32) (i32.const 0))
+           (data (i32.const 16) "\00")
+           (data (i32.const 32) "\01\00\00\00\40\00\00\00\05\00\00\00")
+           (data (i32.const 64) "again")"#,
     )
 }
 

@@ -28,7 +28,7 @@ async fn state_survives_from_one_call_to_the_next_per_policy() {
     // The smoke calls of `load` wrote to a scratch store, not this one.
     assert_eq!(kv.count("a").unwrap(), 0);
 
-    // Each call is a fresh instance: only `kv` carries the count over.
+    // The count lives in `kv` (whatever the instance): it carries over.
     a.on_tick(NOW, &[]).await.unwrap();
     a.on_tick(NOW, &[]).await.unwrap();
     b.on_tick(NOW, &[]).await.unwrap();

@@ -5,16 +5,21 @@
 //!
 //! - `contract`: the contract of `wit/policy.wit` as plain Rust types;
 //! - `runtime`: the engine, loading (compile, validate, smoke call) and calls;
-//! - `call_state`: what one call's store holds (WASI with no authority, the
+//! - `instance`: a policy instance and its store, and the warm instances each
+//!   policy keeps between calls (`Isolation`);
+//! - `call_state`: what an instance's store holds (WASI with no authority, the
 //!   host `log` and `kv` imports, the memory limiter);
 //! - `epoch` and `cpu`: the epoch thread and per-call deadlines, judged on the
 //!   thread's CPU time, with a wall-clock cap;
 //! - `kv`: policy state without wasmtime: limits, the `KvBackend` trait that
 //!   the gateway's store implements, and `MemoryKv`;
 //! - `convert`: contract ↔ generated bindings, sanitising nonsense;
+//! - `answering`: the optional `answering` export (policies that answer
+//!   requests themselves): detected at load, its answers checked;
 //! - `output`: the guest's stdio, captured and capped;
 //! - `error`: `PolicyError`.
 
+mod answering;
 mod bindings;
 mod call_state;
 pub mod contract;
@@ -22,6 +27,7 @@ mod convert;
 mod cpu;
 mod epoch;
 mod error;
+mod instance;
 pub mod kv;
 mod output;
 mod runtime;
@@ -34,5 +40,6 @@ mod kv_tests;
 mod tests;
 
 pub use error::PolicyError;
+pub use instance::Isolation;
 pub use kv::{KvBackend, KvError, MemoryKv};
 pub use runtime::{Interface, LoadedPolicy, MAX_CONCURRENT_CALLS, PolicyRuntime, SandboxLimits};

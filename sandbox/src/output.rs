@@ -30,7 +30,15 @@ impl Captured {
     /// What was written, trimmed; empty if nothing was.
     pub(crate) fn text(&self) -> String {
         let buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if buf.is_empty() {
+            return String::new();
+        }
         String::from_utf8_lossy(&buf).trim().to_owned()
+    }
+
+    /// Forgets what was written (a warm instance's next call starts empty).
+    pub(crate) fn clear(&self) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
 

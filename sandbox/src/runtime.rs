@@ -1,8 +1,11 @@
 //! Loading policies and calling them in a sandbox: one engine, linker and
-//! epoch ticker for the process; a fresh store and instance for every call, so
-//! that no state leaks between calls, apps or requests.
+//! epoch ticker for the process; for each policy version, warm instances
+//! reused across calls (see `instance`), or a fresh one per call with
+//! `Isolation::PerCall`. Either way, what limits a call (CPU deadline, memory
+//! cap, no ambient authority) applies to every call.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -12,12 +15,15 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, Trap,
 };
 
+use crate::answering::{self, Answering};
+use crate::bindings::paastis::policy::types as wit;
 use crate::bindings::{self, PolicyPre};
 use crate::call_state::CallState;
 use crate::contract::{AppView, RequestDecision, RequestView, TickPlan, Timestamp};
 use crate::convert;
-use crate::epoch::{Expired, Panicked, Ticker, ticks_for};
+use crate::epoch::{CallClock, Expired, FIRST_DEADLINE, Panicked, Ticker};
 use crate::error::PolicyError;
+use crate::instance::{Instance, Isolation, MAX_WARM, WarmPool};
 use crate::kv::{KvBackend, MemoryKv};
 
 /// Bounds on every call into a policy.
@@ -30,29 +36,33 @@ pub struct SandboxLimits {
     /// generous, because on a loaded machine a thread is descheduled for tens
     /// of milliseconds, and the CPU budget is what stops a runaway guest.
     pub call_timeout: Duration,
-    /// Linear memory a call may use, all memories of the component together.
+    /// Linear memory an instance may use, all memories of the component
+    /// together. A warm instance past half of this is not reused.
     pub memory_bytes: usize,
+    /// Whether warm instances are reused across calls.
+    pub isolation: Isolation,
 }
 
 impl Default for SandboxLimits {
     fn default() -> Self {
-        SandboxLimits { call_timeout: Duration::from_millis(5), memory_bytes: 32 << 20 }
+        SandboxLimits { call_timeout: Duration::from_millis(5), memory_bytes: 32 << 20, isolation: Isolation::Reuse }
     }
 }
 
 /// Calls that can be running (or waiting in the host) at the same time across
-/// the process. A call does not yield while the guest computes, so in practice
-/// this is about the number of async worker threads; one more fails with
-/// `PolicyError::Busy` instead of queueing.
+/// the process on instances that are not warm. A call does not yield while the
+/// guest computes, so in practice this is about the number of async worker
+/// threads; one more fails with `PolicyError::Busy` instead of queueing.
 pub const MAX_CONCURRENT_CALLS: u32 = 128;
 
-/// Instances come from a pool of pre-reserved slots, and what a call touched
-/// stays mapped (zeroed) for the next one: this halves the cost of a call
-/// compared to mapping and unmapping memory and a fiber stack every time.
+/// Instances come from a pool of pre-reserved slots (for the calls that may
+/// run at once, and the warm instances), and what an instance touched stays
+/// mapped (zeroed) for the next one in its slot: cheaper than mapping and
+/// unmapping memory and a fiber stack every time.
 fn pooling(limits: SandboxLimits) -> PoolingAllocationConfig {
     /// Enough for a Rust policy's stack, data and a modest heap.
     const KEEP_RESIDENT: usize = 4 << 20;
-    let calls = MAX_CONCURRENT_CALLS;
+    let calls = MAX_CONCURRENT_CALLS + MAX_WARM as u32;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(calls)
         // wit-component adds shim and fixup modules to the guest's own.
@@ -81,10 +91,11 @@ struct RuntimeInner {
     linker: Linker<CallState>,
     ticker: Ticker,
     limits: SandboxLimits,
-    deadline_ticks: u64,
     wall_limit: Duration,
     /// Where loaded policies keep their state (`paastis:policy/kv`).
     kv: Arc<dyn KvBackend>,
+    /// Instances kept warm, all policies together (at most `MAX_WARM`).
+    warm: Arc<AtomicUsize>,
 }
 
 impl PolicyRuntime {
@@ -106,6 +117,9 @@ impl PolicyRuntime {
 
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // Policies are synchronous components: without the component-model
+        // async machinery, an async call is a plain call on a fiber.
+        config.concurrency_support(false);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(limits)));
         // Sized to the memory limit rather than the default 4 GiB: explicit
         // bounds checks cost policies little, and the pool's address space
@@ -124,19 +138,17 @@ impl PolicyRuntime {
         let ticker =
             Ticker::start(engine.weak()).map_err(|e| PolicyError::Setup(format!("starting the epoch thread: {e}")))?;
 
-        // One tick more than the timeout: the first tick may come at once.
-        let ticks = ticks_for(limits.call_timeout).saturating_add(1);
         Ok(PolicyRuntime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 linker,
                 ticker,
                 limits,
-                deadline_ticks: ticks,
                 // The epoch interrupts computation; this bounds waiting in the
                 // host, generously so as to never beat the epoch to it.
                 wall_limit: limits.call_timeout.saturating_mul(4).saturating_add(Duration::from_millis(250)),
                 kv,
+                warm: Arc::default(),
             }),
         })
     }
@@ -145,9 +157,16 @@ impl PolicyRuntime {
         self.inner.limits
     }
 
+    /// Runs `call` as a policy call is run: cut off at the wall-clock limit
+    /// if it waits in the host.
     #[cfg(test)]
-    pub(super) fn watch_for_test(&self) -> Arc<crate::epoch::Watch> {
-        self.inner.ticker.watch(self.inner.wall_limit)
+    pub(super) async fn run_for_test<F: std::future::Future>(&self, call: F) -> Result<F::Output, ()> {
+        let clock = CallClock::new(self.inner.limits.call_timeout, self.inner.wall_limit);
+        clock.begin();
+        match clock.run(&self.inner.ticker, call).await {
+            Ok(Ok(out)) => Ok(out),
+            _ => Err(()),
+        }
     }
 
     /// Compiles `wasm`, checks it against the contract (the imports the host
@@ -170,16 +189,22 @@ impl PolicyRuntime {
             .map_err(|e| contract("it does not export paastis:policy/handler as the host expects", e))?;
 
         let interface = describe(&self.inner.engine, &component);
+        let answering = Answering::find(pre.instance_pre());
         let policy = LoadedPolicy {
             inner: Arc::new(PolicyInner {
                 name: name.into(),
                 sha256: hex::encode(Sha256::digest(wasm)),
                 interface,
+                answering,
                 pre,
                 runtime: Arc::clone(&self.inner),
                 kv: Arc::clone(&self.inner.kv),
+                warm: self.inner.warm_pool(self.inner.limits.isolation),
+                checking: false,
             }),
         };
+        // Instantiating also looks up the `answering` export, so a policy
+        // whose export does not match the host's types is refused here.
         policy.with_scratch_kv().on_tick(unix_millis(), &[]).await?;
         Ok(policy)
     }
@@ -202,6 +227,12 @@ impl PolicyRuntime {
     }
 }
 
+impl RuntimeInner {
+    fn warm_pool(&self, isolation: Isolation) -> WarmPool {
+        WarmPool::new(isolation, Arc::clone(&self.warm), self.limits.memory_bytes / 2)
+    }
+}
+
 /// A compiled, validated policy. Clones are cheap and share it.
 #[derive(Clone)]
 pub struct LoadedPolicy {
@@ -212,10 +243,15 @@ struct PolicyInner {
     name: Arc<str>,
     sha256: String,
     interface: Interface,
+    /// The optional `answering` export; `None` for policies built before it.
+    answering: Option<Answering>,
     pre: PolicyPre<CallState>,
     runtime: Arc<RuntimeInner>,
     /// The runtime's store, or a scratch one (`with_scratch_kv`).
     kv: Arc<dyn KvBackend>,
+    warm: WarmPool,
+    /// A scratch copy for checks: its log lines say `phase = "check"`.
+    checking: bool,
 }
 
 /// A component's imports and exports by name; an exported instance is listed
@@ -245,11 +281,23 @@ fn describe(engine: &Engine, component: &Component) -> Interface {
     Interface { imports, exports }
 }
 
-/// Where a call failed, which decides how a non-trap error reads.
-enum Step {
-    Instantiate(wasmtime::Error),
-    Call(wasmtime::Error),
+/// One call into the guest, with its arguments in the generated types.
+#[derive(Clone, Copy)]
+enum Call<'a> {
+    Request { now: Timestamp, app: &'a wit::App, request: &'a wit::Request },
+    Tick { now: Timestamp, apps: &'a [wit::App] },
 }
+
+/// What the guest returned, `err` included.
+enum Answer {
+    Request(Result<wit::RequestDecision, String>),
+    /// From `answering.on-request`, for policies that export it.
+    Action(Result<answering::RequestAction, String>),
+    Tick(Result<wit::TickPlan, String>),
+}
+
+/// The outcome of running something in the guest under its clock.
+type Outcome<R> = Result<Result<wasmtime::Result<R>, Panicked>, Expired>;
 
 impl LoadedPolicy {
     pub fn name(&self) -> &str {
@@ -263,7 +311,9 @@ impl LoadedPolicy {
 
     /// The same policy calling a fresh, empty in-memory `kv`: for calls whose
     /// answers are not acted on (smoke calls, params checks), so that they
-    /// never change the state of the policy serving.
+    /// never change the state of the policy serving. Its calls get fresh
+    /// instances (they are few), and what it logs is tagged `phase =
+    /// "check"`, so that it never reads like a real decision.
     pub fn with_scratch_kv(&self) -> LoadedPolicy {
         let inner = &self.inner;
         LoadedPolicy {
@@ -271,9 +321,12 @@ impl LoadedPolicy {
                 name: Arc::clone(&inner.name),
                 sha256: inner.sha256.clone(),
                 interface: inner.interface.clone(),
+                answering: inner.answering.clone(),
                 pre: inner.pre.clone(),
                 runtime: Arc::clone(&inner.runtime),
                 kv: Arc::new(MemoryKv::default()),
+                warm: inner.runtime.warm_pool(Isolation::PerCall),
+                checking: true,
             }),
         }
     }
@@ -281,6 +334,12 @@ impl LoadedPolicy {
     /// What the component imports and exports, for `paastis policy check`.
     pub fn interface(&self) -> &Interface {
         &self.inner.interface
+    }
+
+    /// Whether the policy can answer requests itself (it exports
+    /// `paastis:policy/answering`).
+    pub fn answers(&self) -> bool {
+        self.inner.answering.is_some()
     }
 
     pub async fn on_request(
@@ -291,31 +350,25 @@ impl LoadedPolicy {
     ) -> Result<RequestDecision, PolicyError> {
         let app = convert::app_to_wit(app);
         let request = convert::request_to_wit(request);
-        let (mut store, watch) = self.inner.start_call();
-        let outcome = watch
-            .run(async {
-                let policy = self.inner.instantiate(&mut store).await.map_err(Step::Instantiate)?;
-                policy
-                    .paastis_policy_handler()
-                    .call_on_request(&mut store, now, &app, &request)
-                    .await
-                    .map_err(Step::Call)
-            })
-            .await;
-        let returned = self.inner.settle(outcome, &store)?;
-        returned.map(convert::decision_from_wit).map_err(|message| self.inner.returned(message))
+        match self.inner.invoke(&Call::Request { now, app: &app, request: &request }).await? {
+            Answer::Request(returned) => {
+                returned.map(convert::decision_from_wit).map_err(|message| self.inner.returned(message))
+            }
+            Answer::Action(returned) => {
+                let action = returned.map_err(|message| self.inner.returned(message))?;
+                answering::action_from_wit(action)
+                    .map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
+            }
+            Answer::Tick(_) => unreachable!("a request call answers a request"),
+        }
     }
 
     pub async fn on_tick(&self, now: Timestamp, apps: &[AppView]) -> Result<TickPlan, PolicyError> {
         let apps: Vec<_> = apps.iter().map(convert::app_to_wit).collect();
-        let (mut store, watch) = self.inner.start_call();
-        let outcome = watch
-            .run(async {
-                let policy = self.inner.instantiate(&mut store).await.map_err(Step::Instantiate)?;
-                policy.paastis_policy_handler().call_on_tick(&mut store, now, &apps).await.map_err(Step::Call)
-            })
-            .await;
-        let returned = self.inner.settle(outcome, &store)?;
+        let returned = match self.inner.invoke(&Call::Tick { now, apps: &apps }).await? {
+            Answer::Tick(returned) => returned,
+            Answer::Request(_) | Answer::Action(_) => unreachable!("a tick call answers a tick"),
+        };
         let plan = returned.map_err(|message| self.inner.returned(message))?;
         convert::plan_from_wit(plan).map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
     }
@@ -331,24 +384,97 @@ impl std::fmt::Debug for LoadedPolicy {
 }
 
 impl PolicyInner {
-    fn start_call(&self) -> (Store<CallState>, Arc<crate::epoch::Watch>) {
-        let runtime = &self.runtime;
-        let state = CallState::new(Arc::clone(&self.name), runtime.limits.memory_bytes, Arc::clone(&self.kv));
-        let mut store = Store::new(&runtime.engine, state);
-        store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(runtime.deadline_ticks);
-        let watch = runtime.ticker.watch(runtime.wall_limit);
-        let budget = runtime.limits.call_timeout;
-        let on_deadline = Arc::clone(&watch);
-        store.epoch_deadline_callback(move |_| Ok(on_deadline.on_deadline(budget)));
-        (store, watch)
+    /// Calls the guest on a warm instance, or a fresh one. A reused instance
+    /// that ran out of memory may only have been full of what earlier calls
+    /// left: the call is tried once more on a fresh instance, so that reuse
+    /// never fails a call that a fresh instance would answer.
+    async fn invoke(&self, call: &Call<'_>) -> Result<Answer, PolicyError> {
+        let instance = match self.warm.take() {
+            Some(warm) => warm,
+            None => self.instantiate().await?,
+        };
+        let reused = instance.calls > 0;
+        match self.call_on(instance, call).await {
+            Err(PolicyError::OutOfMemory { .. }) if reused => {
+                let fresh = self.instantiate().await?;
+                self.call_on(fresh, call).await
+            }
+            answered => answered,
+        }
     }
 
-    async fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<bindings::Policy> {
-        let policy = self.pre.instantiate_async(&mut *store).await?;
-        // The budget is for the guest's own work: instantiating is the host's.
-        store.set_epoch_deadline(self.runtime.deadline_ticks);
-        Ok(policy)
+    /// A fresh store and instance; instantiating runs guest code (start
+    /// functions), so it runs under a call's limits too.
+    async fn instantiate(&self) -> Result<Instance, PolicyError> {
+        let runtime = &self.runtime;
+        let mut state = CallState::new(Arc::clone(&self.name), runtime.limits.memory_bytes, Arc::clone(&self.kv));
+        // Instantiating runs the guest's start functions, which may log.
+        state.begin_call(self.phase("instantiate"));
+        let mut store = Store::new(&runtime.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        let clock = Arc::new(CallClock::new(runtime.limits.call_timeout, runtime.wall_limit));
+        let on_deadline = Arc::clone(&clock);
+        store.epoch_deadline_callback(move |_| Ok(on_deadline.on_deadline()));
+        clock.begin();
+        store.set_epoch_deadline(FIRST_DEADLINE);
+        let instance_pre = self.pre.instance_pre();
+        let outcome = clock.run(&runtime.ticker, instance_pre.instantiate_async(&mut store)).await;
+        let instance = self.settle(outcome, &store, true)?;
+        // Looking the exports up runs no guest code; a mismatch is the
+        // component's fault, not a trap.
+        let contract = |what: &str, e: wasmtime::Error| PolicyError::Contract {
+            name: self.name.to_string(),
+            detail: format!("{what}: {}", chain(&e)),
+        };
+        let policy = bindings::Policy::new(&mut store, &instance)
+            .map_err(|e| contract("its paastis:policy/handler export does not match the host's", e))?;
+        let answering = match &self.answering {
+            Some(answering) => Some(
+                answering
+                    .load(&mut store, &instance)
+                    .map_err(|e| contract("its paastis:policy/answering export does not match the host's", e))?,
+            ),
+            None => None,
+        };
+        Ok(Instance { store, policy, answering, clock, calls: 0 })
+    }
+
+    /// What a call's log lines say they come from: `check` for a scratch
+    /// copy, whatever the call.
+    fn phase(&self, phase: &'static str) -> &'static str {
+        if self.checking { "check" } else { phase }
+    }
+
+    /// One call on `instance`, which goes back to the pool if it may serve
+    /// again.
+    async fn call_on(&self, mut instance: Instance, call: &Call<'_>) -> Result<Answer, PolicyError> {
+        let phase = match call {
+            Call::Request { .. } => "request",
+            Call::Tick { .. } => "tick",
+        };
+        instance.store.data_mut().begin_call(self.phase(phase));
+        instance.clock.begin();
+        instance.store.set_epoch_deadline(FIRST_DEADLINE);
+        let Instance { store, policy, answering, clock, .. } = &mut instance;
+        let handler = policy.paastis_policy_handler();
+        let running = async {
+            match (*call, answering) {
+                // A policy that answers gets `answering.on-request`, which
+                // replaces `handler.on-request` for hosts that know it.
+                (Call::Request { now, app, request }, Some(answering)) => {
+                    answering.call_on_request(&mut *store, now, app, request).await.map(Answer::Action)
+                }
+                (Call::Request { now, app, request }, None) => {
+                    handler.call_on_request(&mut *store, now, app, request).await.map(Answer::Request)
+                }
+                (Call::Tick { now, apps }, _) => handler.call_on_tick(&mut *store, now, apps).await.map(Answer::Tick),
+            }
+        };
+        let outcome = clock.run(&self.runtime.ticker, running).await;
+        let answer = self.settle(outcome, &instance.store, false)?;
+        instance.calls += 1;
+        self.warm.give_back(instance);
+        Ok(answer)
     }
 
     /// The guest's message ends up in the gateway's log: bounded like its
@@ -359,11 +485,7 @@ impl PolicyInner {
 
     /// Turns the outcome of a call into the policy's answer or a `PolicyError`
     /// that says what went wrong in the guest's terms.
-    fn settle<R>(
-        &self,
-        outcome: Result<Result<Result<R, Step>, Panicked>, Expired>,
-        store: &Store<CallState>,
-    ) -> Result<R, PolicyError> {
+    fn settle<R>(&self, outcome: Outcome<R>, store: &Store<CallState>, instantiating: bool) -> Result<R, PolicyError> {
         let name = || self.name.to_string();
         let state = store.data();
         let output = state.output.text();
@@ -374,13 +496,7 @@ impl PolicyInner {
                 detail: format!("the host panicked while running it: {message}"),
             }),
             Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(step))) => {
-                let (error, instantiating) = match step {
-                    Step::Instantiate(e) => (e, true),
-                    Step::Call(e) => (e, false),
-                };
-                Err(self.classify(&error, instantiating, state.limiter.exceeded, &output))
-            }
+            Ok(Ok(Err(error))) => Err(self.classify(&error, instantiating, state.limiter.exceeded, &output)),
         };
         if !output.is_empty() {
             tracing::debug!(policy = &*self.name, output, "policy wrote to stdout/stderr");

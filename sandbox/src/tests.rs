@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::contract::{AppState, AppView};
 use crate::guest_wat as guest;
-use crate::{LoadedPolicy, PolicyError, PolicyRuntime, SandboxLimits};
+use crate::{Isolation, LoadedPolicy, PolicyError, PolicyRuntime, SandboxLimits};
 
 fn runtime() -> PolicyRuntime {
     match PolicyRuntime::new(SandboxLimits::default()) {
@@ -113,9 +114,8 @@ async fn a_malformed_return_value_is_nonsense() {
 #[tokio::test]
 async fn a_call_waiting_in_the_host_is_cut_off_by_the_wall_clock() {
     let rt = runtime();
-    let watch = rt.watch_for_test();
     let started = Instant::now();
-    let outcome = watch.run(std::future::pending::<()>()).await;
+    let outcome = rt.run_for_test(std::future::pending::<()>()).await;
     assert!(outcome.is_err());
     assert!(started.elapsed() < Duration::from_secs(1));
 }
@@ -148,13 +148,22 @@ async fn captured_logs<F: std::future::Future>(f: F) -> (F::Output, String) {
     (out, text)
 }
 
+/// Tagged with the policy and the phase; what the load's smoke call writes
+/// is a check (`phase="check"`), never mistaken for a real decision.
 #[tokio::test]
-async fn guest_logs_become_tracing_events_tagged_with_the_policy() {
+async fn guest_logs_become_tracing_events_tagged_with_the_policy_and_phase() {
     let (loaded, logs) = captured_logs(load(&guest::logs(3))).await;
-    assert!(loaded.is_ok(), "{loaded:?}");
+    let policy = loaded.unwrap();
     let lines: Vec<&str> = logs.lines().collect();
     assert_eq!(lines.len(), 3, "{logs}");
     assert!(lines.iter().all(|l| l.contains("INFO") && l.contains("hello") && l.contains("policy=\"test\"")), "{logs}");
+    assert!(lines.iter().all(|l| l.contains("phase=\"check\"")), "{logs}");
+    let (ticked, logs) = captured_logs(policy.on_tick(1_700_000_000_000, &[])).await;
+    assert!(ticked.is_ok(), "{ticked:?}");
+    assert!(logs.lines().all(|l| l.contains("phase=\"tick\"")) && logs.lines().count() == 3, "{logs}");
+    let (checked, logs) = captured_logs(policy.with_scratch_kv().on_tick(1_700_000_000_000, &[])).await;
+    assert!(checked.is_ok(), "{checked:?}");
+    assert!(logs.lines().all(|l| l.contains("phase=\"check\"")) && logs.lines().count() == 3, "{logs}");
 }
 
 #[tokio::test]
@@ -169,4 +178,88 @@ async fn a_chatty_guest_cannot_flood_the_log() {
 async fn a_zero_timeout_is_refused() {
     let limits = SandboxLimits { call_timeout: Duration::ZERO, ..SandboxLimits::default() };
     assert!(matches!(PolicyRuntime::new(limits), Err(PolicyError::Setup(_))));
+}
+
+fn apps(n: usize) -> Vec<AppView> {
+    let app = |i| AppView {
+        name: format!("app-{i}"),
+        state: AppState::Awake,
+        state_since: 0,
+        last_activity: None,
+        in_flight: 0,
+        params: Default::default(),
+    };
+    (0..n).map(app).collect()
+}
+
+/// "fresh" when the guest answered `ok` (a fresh instance), "reused" when it
+/// answered `err("again")` (see the guest).
+async fn instance_kind(policy: &LoadedPolicy, shown: usize) -> Result<&'static str, PolicyError> {
+    match policy.on_tick(0, &apps(shown)).await {
+        Ok(_) => Ok("fresh"),
+        Err(PolicyError::Returned { message, .. }) if message == "again" => Ok("reused"),
+        Err(e) => Err(e),
+    }
+}
+
+async fn load_with(isolation: Isolation, wasm: &[u8]) -> LoadedPolicy {
+    let limits = SandboxLimits { isolation, ..SandboxLimits::default() };
+    match PolicyRuntime::new(limits) {
+        Ok(rt) => match rt.load("test", wasm).await {
+            Ok(policy) => policy,
+            Err(e) => panic!("{e}"),
+        },
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test]
+async fn warm_instances_are_reused_and_recycled_after_a_trap_or_growth() {
+    // Loading smoke-called a scratch instance, which was not kept.
+    let policy = load_with(Isolation::Reuse, &guest::counts_its_calls()).await;
+    assert_eq!(instance_kind(&policy, 0).await.ok(), Some("fresh"));
+    assert_eq!(instance_kind(&policy, 0).await.ok(), Some("reused"));
+    assert_eq!(instance_kind(&policy, 0).await.ok(), Some("reused"));
+    // A trap throws the instance away.
+    let trapped = instance_kind(&policy, 1).await.err();
+    assert!(matches!(trapped, Some(PolicyError::Trapped { .. })), "{trapped:?}");
+    assert_eq!(instance_kind(&policy, 0).await.ok(), Some("fresh"));
+    // So does memory grown past half the limit, after a call that succeeded.
+    assert_eq!(instance_kind(&policy, 2).await.ok(), Some("reused"));
+    assert_eq!(instance_kind(&policy, 0).await.ok(), Some("fresh"));
+}
+
+#[tokio::test]
+async fn per_call_isolation_gives_every_call_a_fresh_instance() {
+    let policy = load_with(Isolation::PerCall, &guest::counts_its_calls()).await;
+    for _ in 0..3 {
+        assert_eq!(instance_kind(&policy, 0).await.ok(), Some("fresh"));
+    }
+}
+
+#[test]
+fn concurrent_calls_on_many_threads_all_succeed() {
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(4).build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("{e}"),
+    };
+    rt.block_on(async {
+        let policy = load_with(Isolation::Reuse, &guest::well_behaved()).await;
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let policy = policy.clone();
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        policy.on_tick(0, &[]).await?;
+                        tokio::task::yield_now().await;
+                    }
+                    Ok::<_, PolicyError>(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            let outcome = task.await.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string()));
+            assert!(outcome.is_ok(), "{outcome:?}");
+        }
+    });
 }

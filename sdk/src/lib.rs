@@ -53,11 +53,15 @@
 //!
 //! # State
 //!
-//! Every call runs in a fresh instance that is thrown away afterwards: statics,
-//! caches and anything else kept in memory are gone by the next call. A policy
+//! The host keeps warm instances of a policy and reuses them across calls,
+//! requests and apps, so a policy's memory (statics, caches) may persist
+//! between calls; it may also be reset at any time (the host starts a fresh
+//! instance after a failure, when memory has grown, or for every call when the
+//! operator sets `policy.isolation = "per-call"`). A cache in memory is
+//! therefore fine as long as the policy decides the same without it. A policy
 //! knows its arguments (the time, the apps, their params and the request) and
 //! what it stored itself in [`kv`], the host's small key-value store kept per
-//! policy name; that is the only state that outlives a call.
+//! policy name; that is the only state guaranteed to outlive a call.
 //!
 //! # Sandbox
 //!
@@ -94,7 +98,7 @@ mod glue;
 
 pub use app::{App, AppState};
 pub use context::{RequestContext, TickContext};
-pub use decision::{Decision, Refusal, TickPlan};
+pub use decision::{Answer, Decision, Refusal, TickPlan};
 pub use error::PolicyError;
 pub use params::{ParamError, ParamValue, Params};
 pub use request::Request;
@@ -103,8 +107,8 @@ pub use time::{Timestamp, format_duration, parse_duration};
 /// A sleep/wake policy. Both phases have defaults that do nothing special, so
 /// a policy overrides only what it changes.
 ///
-/// The methods take no `self`: there is no instance state to keep, as each
-/// call runs in a fresh WebAssembly instance (see the crate docs).
+/// The methods take no `self`: no instance state is guaranteed to survive
+/// between calls (see the crate docs); durable state belongs in [`kv`].
 pub trait Policy {
     /// Decides what to do with a request routed to `ctx.app()`. The default
     /// forwards it and counts it as activity.
@@ -131,6 +135,18 @@ macro_rules! export_policy {
         const _: () = {
             struct __PaastisPolicyExport;
 
+            // Hosts that know answers call this one...
+            impl $crate::__private::AnsweringGuest for __PaastisPolicyExport {
+                fn on_request(
+                    now: $crate::__private::WitTimestamp,
+                    app: $crate::__private::WitApp,
+                    request: $crate::__private::WitRequest,
+                ) -> ::core::result::Result<$crate::__private::WitAction, $crate::__private::String> {
+                    $crate::__private::on_request_action::<$policy>(now, app, request)
+                }
+            }
+
+            // ...older hosts this one, with answers turned into the nearest decision.
             impl $crate::__private::Guest for __PaastisPolicyExport {
                 fn on_request(
                     now: $crate::__private::WitTimestamp,

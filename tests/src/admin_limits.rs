@@ -113,18 +113,30 @@ pub async fn uploads_are_one_at_a_time_and_bounded_in_size() {
     assert!(!dir.path().join("big.wasm").exists());
 
     // An upload that stalls holds the one slot; the next is refused at once.
-    let (stalled_tx, stalled_rx) = tokio::sync::mpsc::channel::<Bytes>(1);
-    stalled_tx.try_send(Bytes::from_static(b"\0asm")).unwrap();
-    let frames = futures_util::stream::unfold(stalled_rx, |mut rx| async move {
-        rx.recv().await.map(|data| (Ok::<_, std::io::Error>(hyper::body::Frame::data(data)), rx))
-    });
-    let stalled = admin.builder(Method::PUT, "/policies/slow").body(BodyExt::boxed(StreamBody::new(frames))).unwrap();
-    let stalled = tokio::spawn({
-        let admin = admin.clone();
-        async move { admin.send(stalled).await }
-    });
+    // The stalled upload itself is refused (429) when it arrives while one of
+    // the probing uploads holds the slot: then it is sent again.
+    let stall = || {
+        let (stalled_tx, stalled_rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+        stalled_tx.try_send(Bytes::from_static(b"\0asm")).unwrap();
+        let frames = futures_util::stream::unfold(stalled_rx, |mut rx| async move {
+            rx.recv().await.map(|data| (Ok::<_, std::io::Error>(hyper::body::Frame::data(data)), rx))
+        });
+        let stalled =
+            admin.builder(Method::PUT, "/policies/slow").body(BodyExt::boxed(StreamBody::new(frames))).unwrap();
+        let task = tokio::spawn({
+            let admin = admin.clone();
+            async move { admin.send(stalled).await }
+        });
+        (stalled_tx, task)
+    };
+    let (mut stalled_tx, mut stalled) = stall();
     let busy = within(WAIT, "a 429 while the slot is held", async {
         loop {
+            if stalled.is_finished() {
+                let refused = (&mut stalled).await.unwrap();
+                assert_eq!(refused.status, 429, "the stalled upload ended early: {}", refused.text());
+                (stalled_tx, stalled) = stall();
+            }
             let response = admin.put("/policies/teapot", teapot.clone()).await;
             match response.status.as_u16() {
                 // The stalled upload has not taken the slot yet.

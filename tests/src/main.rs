@@ -7,12 +7,14 @@ mod admin_limits;
 mod admin_security;
 mod config;
 mod cooldown;
+mod deploy;
 mod herd;
 mod hostile;
 mod hot_swap;
 mod kubernetes;
 mod limits;
 mod listen;
+mod logging;
 mod malformed;
 mod paas;
 mod persistence;
@@ -20,12 +22,14 @@ mod policy;
 mod port_owner;
 mod processes;
 mod render;
+mod replicas;
 mod routing;
 mod shutdown;
 mod simulate;
 mod sleep;
 mod streaming;
 mod support;
+mod tick;
 mod tls;
 mod waiting_page;
 mod wake;
@@ -50,7 +54,7 @@ fn main() -> ExitCode {
         hot_swap::a_swap_under_load_fails_no_request,
         hot_swap::a_bad_file_is_refused_and_the_previous_version_keeps_serving,
         hot_swap::a_half_written_file_is_never_loaded,
-        hot_swap::deleting_a_file_falls_back_to_the_default,
+        hot_swap::deleting_a_file_falls_back_to_the_default_and_marks_the_app_degraded,
         hot_swap::sighup_rereads_the_directory,
         hot_swap::a_policy_that_keeps_failing_is_reverted,
         wake::wakes_a_sleeping_app_on_request,
@@ -79,7 +83,20 @@ fn main() -> ExitCode {
         routing::a_large_body_streams_both_ways,
         persistence::a_restart_keeps_activity_and_state,
         persistence::kill_9_loses_at_most_one_flush_interval,
+        persistence::a_damaged_store_is_moved_aside_and_the_gateway_serves,
+        deploy::serve_reads_its_config_from_the_environment_and_listens_on_port,
+        deploy::the_scalingo_manifest_deploys_a_config_that_checks,
+        deploy::the_systemd_unit_passes_systemd_analyze_verify,
+        deploy::the_kubernetes_manifests_carry_a_config_the_gateway_accepts,
+        replicas::forty_requests_over_two_replicas_make_one_scale_up,
+        replicas::traffic_on_one_replica_keeps_the_app_awake_for_the_leader_then_one_scale_down,
+        replicas::kill_9_of_the_leader_hands_the_tick_to_the_survivor_within_the_lease,
+        replicas::replicas_restarted_without_their_data_restore_the_saved_formation,
+        replicas::redis_killed_and_restarted_while_traffic_flows_degrades_then_recovers,
+        replicas::two_leaders_at_once_never_double_scale_an_app,
         policy::forward_without_counting_leaves_activity_untouched,
+        policy::a_monitor_gets_the_policys_answer_while_the_app_sleeps,
+        policy::a_policy_built_before_answers_keeps_loading,
         policy::policy_check_describes_good_files_and_refuses_bad_ones,
         config::a_config_error_names_the_file_the_key_and_the_line,
         config::the_issue_example_config_is_accepted,
@@ -87,6 +104,7 @@ fn main() -> ExitCode {
         config::a_backend_without_its_token_is_refused_by_check_and_serve,
         config::check_refuses_what_serve_refuses,
         config::a_zero_tick_points_at_its_line,
+        config::a_per_app_policy_missing_or_refusing_its_params_is_a_config_error,
         render::a_sleep_and_wake_round_trip_restores_three_instances,
         render::a_service_suspended_for_billing_gets_a_clear_503,
         render::discovery_pages_through_150_services,
@@ -108,8 +126,10 @@ fn main() -> ExitCode {
         admin::events_are_recorded_kept_across_restarts_and_trimmed,
         admin::events_shown_survive_kill_9,
         admin::policies_are_listed_and_uploaded_like_dropped_files,
+        admin::a_reupload_repairs_a_broken_file_and_a_restart_serves_the_same_version,
         admin::an_upload_without_a_policy_dir_is_refused,
         admin::healthz_answers_ok,
+        admin::a_failed_start_says_why_once_and_records_nothing,
         admin::metrics_parse_as_prometheus_text,
         admin_security::a_remote_listener_without_a_token_refuses_to_start,
         admin_security::every_endpoint_refuses_without_the_required_token,
@@ -131,6 +151,7 @@ fn main() -> ExitCode {
         paas::a_refused_token_gives_a_clear_503_and_never_reaches_the_log,
         paas::hooks_run_around_start_and_stop_and_failures_are_not_fatal,
         paas::a_gateway_shutdown_leaves_paas_apps_running,
+        paas::a_formation_lost_with_a_damaged_store_wakes_one_web_with_a_warning,
         simulate::a_combined_log_replays_as_worked_out_by_hand,
         simulate::a_gateway_json_log_replays_like_the_same_traffic_in_combined,
         simulate::a_vhost_log_names_apps_by_host_and_reports_the_line_it_skips,
@@ -139,11 +160,13 @@ fn main() -> ExitCode {
         simulate::a_config_gives_apps_params_and_rates,
         simulate::bad_input_exits_2_with_a_clear_message,
         simulate::office_hours_sees_the_exact_simulated_time,
+        simulate::the_report_lists_per_user_agent_the_requests_answered_without_the_app,
         tls::h1_and_h2_are_served_over_tls_through_alpn,
         tls::sni_picks_the_certificate_wildcards_included,
         tls::a_changed_certificate_is_reloaded_without_dropping_connections,
         tls::plain_http_can_redirect_to_https,
         tls::the_demo_serves_https_with_a_generated_certificate,
+        tls::the_demo_keeps_its_state_in_the_users_state_dir,
         tls::a_missing_certificate_is_refused_at_startup,
         tls::a_wildcard_over_localhost_is_warned_about_at_startup,
         websocket::a_websocket_echoes_through_an_app_woken_by_the_upgrade,
@@ -165,6 +188,8 @@ fn main() -> ExitCode {
         processes::a_forking_server_its_workers_and_its_daemon_are_stopped_whole,
         processes::a_failed_wake_shows_the_last_lines_of_the_apps_output_in_its_event,
         port_owner::an_impostor_on_the_port_gets_no_traffic_and_the_client_a_clear_503,
+        tick::a_failing_tick_is_an_alert_until_it_works_again,
+        logging::text_logs_in_a_pipe_carry_no_colour_codes,
     ];
     let mut tests = tests;
     // Builds a crate with cargo: allowed more than the default deadline on a cold cache.

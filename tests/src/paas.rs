@@ -353,3 +353,31 @@ pub async fn a_gateway_shutdown_leaves_paas_apps_running() {
     assert_eq!(fake.scale_calls("shop"), 0, "a gateway restart must not put production apps to sleep");
     assert_eq!(fake.formation("shop"), formation(&[("web", 2)]));
 }
+
+/// A store damaged beyond repair loses the saved formations: such an app
+/// wakes with one `web` (the platform's least), and the log warns.
+pub async fn a_formation_lost_with_a_damaged_store_wakes_one_web_with_a_warning() {
+    let fake = FakeScalingo::start(SCALINGO_TOKEN).await;
+    fake.add_app("shop", formation(&[("web", 2), ("worker", 1)])).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gateway = |idle: &str| {
+        scalingo_gateway(&fake)
+            .idle_timeout(idle)
+            .data_dir(dir.path())
+            .extra(&scalingo_backend(&fake, ""))
+            .extra(&paas_app("shop", "scalingo", &fake.upstream("shop"), ""))
+    };
+    let first = gateway("300ms").spawn().await;
+    first.logs.wait_for("app put to sleep", "shop", WAIT).await;
+    let store = first.store.clone();
+    assert!(first.terminate().await.success());
+    crate::persistence::overwrite_the_start_of_every_file(&store);
+
+    let second = gateway("1h").spawn().await;
+    second.logs.wait_for("the store was damaged; moved aside and started afresh", "", WAIT).await;
+    let response = second.client().get("shop.localhost", "/").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(fake.formation("shop"), formation(&[("web", 1), ("worker", 0)]), "one web");
+    let warned = second.logs.wait_for("no saved formation: waking with one web", "shop", WAIT).await;
+    assert_eq!(warned["level"], "WARN", "{warned}");
+}

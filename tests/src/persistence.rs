@@ -30,7 +30,7 @@ pub async fn a_restart_keeps_activity_and_state() {
     assert!(first.terminate().await.success());
     wait_pid_gone(pid, WAIT).await;
 
-    let saved = &inspect(&store).await["hello"];
+    let saved = &inspect(&store).await["apps"]["hello"];
     let last = saved["last_activity"].as_u64().expect("activity saved");
     assert!(last >= before && last <= after + 1000, "last activity {last} outside [{before}, {after}]");
     assert_eq!(saved["state"], "asleep");
@@ -71,7 +71,8 @@ pub async fn kill_9_loses_at_most_one_flush_interval() {
     // The app's process dies with the gateway: nothing runs forever.
     wait_pid_gone(pid, WAIT).await;
 
-    let saved = &inspect(&store).await["hello"];
+    let report = inspect(&store).await;
+    let saved = &report["apps"]["hello"];
     let last = saved["last_activity"].as_u64().expect("activity saved");
     let bound = killed_at - FLUSH_MS - SLACK_MS;
     assert!(
@@ -79,7 +80,10 @@ pub async fn kill_9_loses_at_most_one_flush_interval() {
         "lost {} ms of activity; the bound is {FLUSH_MS} ms (+{SLACK_MS} ms slack)",
         killed_at - last
     );
-    assert_eq!(saved["state"], "awake", "the wake was persisted");
+    assert_eq!(saved["recorded_state"], "awake", "the wake was persisted");
+    // After a crash, inspect shows what a restart restores, not a stale "awake".
+    assert_eq!(saved["state"], "asleep", "the app's process died with the gateway: {report}");
+    assert!(report["notes"][0].as_str().is_some_and(|n| n.contains("restart asleep")), "{report}");
 
     let restarted = GatewayBuilder::new().data_dir(dir.path()).app(AppBuilder::new("hello")).spawn().await;
     let restored = restarted.logs.wait_for("restored app state", "hello", WAIT).await;
@@ -88,4 +92,49 @@ pub async fn kill_9_loses_at_most_one_flush_interval() {
     let response = restarted.client().get("hello.localhost", "/").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.headers["x-paastis-cold-start"], "1", "restored asleep, woken again");
+}
+
+/// Damage deeper than a torn tail (random bytes over the start of every
+/// file) no longer keeps the gateway down: the store is moved aside, a fresh
+/// one starts, and the gateway serves.
+pub async fn a_damaged_store_is_moved_aside_and_the_gateway_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let builder = || GatewayBuilder::new().data_dir(dir.path()).app(AppBuilder::new("hello"));
+    let first = builder().spawn().await;
+    assert_eq!(first.client().get("hello.localhost", "/").await.status, 200);
+    let store = first.store.clone();
+    assert!(first.terminate().await.success());
+    overwrite_the_start_of_every_file(&store);
+
+    let report = inspect(&store).await;
+    assert_eq!(report["store"]["status"], "damaged", "{report}");
+    assert!(report["notes"][0].as_str().is_some_and(|n| n.contains(".corrupt-")), "{report}");
+
+    let second = builder().spawn().await;
+    let logged = second.logs.wait_for("the store was damaged; moved aside and started afresh", "", WAIT).await;
+    assert_eq!(logged["level"], "ERROR", "{logged}");
+    let moved_to = Path::new(logged["moved_to"].as_str().expect("moved_to"));
+    assert!(moved_to.exists(), "the damaged store is kept: {logged}");
+    assert!(moved_to.file_name().unwrap().to_string_lossy().starts_with("store.corrupt-"), "{logged}");
+    let response = second.client().get("hello.localhost", "/").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.headers["x-paastis-cold-start"], "1", "restored asleep");
+    let events = second.admin().events().await;
+    assert!(events.iter().any(|e| e["kind"] == "store_recovered"), "{events:?}");
+}
+
+pub fn overwrite_the_start_of_every_file(dir: &Path) {
+    use std::io::{Read, Write};
+    let mut random = std::fs::File::open("/dev/urandom").expect("/dev/urandom");
+    for entry in std::fs::read_dir(dir).expect("store dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            overwrite_the_start_of_every_file(&path);
+            continue;
+        }
+        let len = std::fs::metadata(&path).expect("metadata").len().clamp(1, 4096) as usize;
+        let mut bytes = vec![0; len];
+        random.read_exact(&mut bytes).expect("random bytes");
+        std::fs::OpenOptions::new().write(true).open(&path).expect("open").write_all(&bytes).expect("write");
+    }
 }

@@ -35,7 +35,8 @@ pub async fn sigterm_drains_a_slow_request_then_exits_0() {
     assert!(at("app put to sleep") < at("gateway stopped"), "{order:?}");
     assert!(!logs.dump().contains("grace period over"));
     let inspected = run_paastis(&["inspect", "--store", &store.display().to_string()]).await;
-    let apps: serde_json::Value = serde_json::from_slice(&inspected.stdout).expect("inspect prints JSON");
-    assert_eq!(apps["hello"]["state"], "asleep", "{apps}");
-    assert_eq!(apps["hello"]["wakes"], 1, "{apps}");
+    let report: serde_json::Value = serde_json::from_slice(&inspected.stdout).expect("inspect prints JSON");
+    assert_eq!(report["apps"]["hello"]["state"], "asleep", "{report}");
+    assert_eq!(report["apps"]["hello"]["recorded_state"], "asleep", "stopped cleanly: {report}");
+    assert_eq!(report["apps"]["hello"]["wakes"], 1, "{report}");
 }

@@ -19,6 +19,8 @@ struct AppReport {
     wakes: u64,
     policy: String,
     policy_sha256: String,
+    /// Set when `policy` is a fallback: the app's own policy cannot serve it.
+    degraded: Option<crate::policy_gate::Degraded>,
     hourly_cost: f64,
     containers: u32,
     savings: Savings,
@@ -39,6 +41,8 @@ struct CooldownReport {
 #[derive(Serialize)]
 struct AppsReport {
     now: Timestamp,
+    /// Which replica answers, its role, and whether the shared view is live.
+    cluster: crate::cluster::Health,
     currency: String,
     container_watts: f64,
     grid_gco2_per_kwh: f64,
@@ -60,6 +64,7 @@ fn report(state: &AdminState, app: &App) -> AppReport {
         wakes: app.wakes(),
         policy: entry.policy.name().to_owned(),
         policy_sha256: entry.policy.sha256().to_owned(),
+        degraded: state.gate.degraded(app.name()),
         hourly_cost: rates.hourly_cost,
         containers: rates.containers,
         savings: Savings::of(asleep, awake, &rates),
@@ -83,6 +88,7 @@ pub fn list(state: &AdminState) -> Response<AdminBody> {
         StatusCode::OK,
         &AppsReport {
             now: now_ms(),
+            cluster: state.cluster.health(),
             currency: savings.currency.clone(),
             container_watts: savings.container_watts,
             grid_gco2_per_kwh: savings.grid_gco2_per_kwh,

@@ -32,7 +32,7 @@ pub async fn list(state: &AdminState, query: Option<&str>) -> Response<AdminBody
     if !state.recorded.caught_up(emitted, CATCH_UP).await {
         tracing::warn!("the event recorder is behind; /events may miss the newest events");
     }
-    match state.events.recent(&wanted) {
+    match state.events.recent(&wanted).await {
         Ok(events) => json(StatusCode::OK, &serde_json::json!({ "events": events })),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }

@@ -41,6 +41,8 @@ pub struct AdminState {
     pub telemetry: Telemetry,
     pub config: Arc<Config>,
     pub auth: AdminAuth,
+    /// This replica's role and the shared store's health (`/healthz`).
+    pub cluster: crate::cluster::Cluster,
     /// Policy uploads: one at a time, bounded in size.
     pub uploads: Uploads,
 }
@@ -78,7 +80,7 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
     match (segments.as_slice(), &method) {
         ([""], &Method::GET) => dashboard::page(),
         (_, &Method::GET) if dashboard::asset(&path).is_some() => dashboard::serve(&path),
-        (["healthz"], &Method::GET) => respond::json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+        (["healthz"], &Method::GET) => health(state),
         (["apps"], &Method::GET) => apps::list(state),
         (["apps", name, "wake"], &Method::POST) => apps::wake(state, name).await,
         (["apps", name, "sleep"], &Method::POST) => apps::sleep(state, name).await,
@@ -98,6 +100,47 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
             None => error(StatusCode::NOT_FOUND, &format!("no admin endpoint at {path}")),
         },
     }
+}
+
+/// Always 200 while the gateway serves: a load balancer must not pull a
+/// replica that goes on serving from its local view. The body says what is
+/// wrong: `degraded` with ERROR-level alerts while ticks fail (no app is put
+/// to sleep then), and `store: degraded` while the shared store (Redis) does
+/// not answer.
+/// `degraded` too while apps are served by a fallback policy
+/// (`degraded_apps`): a restart would not help, the gateway refuses to start
+/// until the config's policies load. Counts only: this path needs no token,
+/// so it names no app (`/apps` does).
+fn health(state: &AdminState) -> Response<AdminBody> {
+    let alerts: Vec<serde_json::Value> = state
+        .gate
+        .tick_health()
+        .alerts()
+        .into_iter()
+        .map(|alert| {
+            let mut value = serde_json::json!({ "level": "error", "what": "tick" });
+            if let (Some(map), Ok(serde_json::Value::Object(fields))) =
+                (value.as_object_mut(), serde_json::to_value(alert))
+            {
+                map.extend(fields);
+            }
+            value
+        })
+        .collect();
+    let degraded_apps = state.apps.iter().filter(|app| state.gate.degraded(app.name()).is_some()).count();
+    let cluster = state.cluster.health();
+    let store_degraded = state.cluster.is_degraded();
+    let status = if alerts.is_empty() && !store_degraded && degraded_apps == 0 { "ok" } else { "degraded" };
+    let body = serde_json::json!({
+        "status": status,
+        "alerts": alerts,
+        "degraded_apps": degraded_apps,
+        "role": cluster.role,
+        "store": cluster.store,
+        "replica": cluster.replica,
+        "store_backend": state.cluster.store_kind(),
+    });
+    respond::json(StatusCode::OK, &body)
 }
 
 fn allowed(segments: &[&str]) -> Option<&'static str> {

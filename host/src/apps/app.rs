@@ -9,7 +9,8 @@ use crate::clock::now_ms;
 use crate::config::AppConfig;
 use crate::policy::model::{AppState, AppView, Params, Timestamp};
 use crate::store::AppRecord;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::telemetry::metrics::RequestCounters;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::watch;
 
@@ -23,6 +24,10 @@ pub struct App {
     last_activity: AtomicU64,
     /// Set when something worth persisting changed since the last flush.
     dirty: AtomicBool,
+    /// Requests in flight for this app on other replicas (shared store).
+    remote_in_flight: AtomicU32,
+    /// Its `paastis_requests_total` series, resolved once per status.
+    pub requests: RequestCounters,
     /// Caps the requests sent to the app at once.
     upstream_slots: UpstreamSlots,
 }
@@ -45,6 +50,9 @@ pub(super) struct Inner {
     /// count as awake: the platform bills a container that is booting.
     pub asleep_ms: u64,
     pub awake_ms: u64,
+    /// True until the first transition: the state only comes from the
+    /// store's record, so the shared view may replace it (`apply_shared`).
+    pub restored: bool,
 }
 
 impl Inner {
@@ -54,6 +62,7 @@ impl Inner {
         self.accrue(now);
         self.state = state;
         self.since = now;
+        self.restored = false;
     }
 
     fn accrue(&mut self, now: Timestamp) {
@@ -110,10 +119,13 @@ impl App {
                 wakes,
                 asleep_ms,
                 awake_ms,
+                restored: true,
             }),
             changed: watch::channel(0).0,
             last_activity: AtomicU64::new(last_activity.unwrap_or(0)),
             dirty: AtomicBool::new(false),
+            remote_in_flight: AtomicU32::new(0),
+            requests: RequestCounters::default(),
             upstream_slots: UpstreamSlots::default(),
         }
     }
@@ -177,7 +189,7 @@ impl App {
             state: inner.state,
             state_since: inner.since,
             last_activity: self.last_activity(),
-            in_flight: inner.in_flight,
+            in_flight: inner.in_flight + self.remote_in_flight(),
             params: self.params.clone(),
         }
     }
@@ -218,6 +230,56 @@ impl App {
             asleep_ms: inner.asleep_ms,
             awake_ms: inner.awake_ms,
         }
+    }
+
+    /// Activity another replica saw (from the shared store): kept if newer,
+    /// and not marked dirty, since the store already has it.
+    pub fn observe_activity(&self, at: Timestamp) {
+        self.last_activity.fetch_max(at, Ordering::AcqRel);
+    }
+
+    /// Requests in flight here, on this replica only.
+    pub fn local_in_flight(&self) -> u32 {
+        self.lock().in_flight
+    }
+
+    /// Requests in flight on the other replicas, as last exchanged.
+    pub fn remote_in_flight(&self) -> u32 {
+        self.remote_in_flight.load(Ordering::Acquire)
+    }
+
+    pub fn set_remote_in_flight(&self, requests: u32) {
+        self.remote_in_flight.store(requests, Ordering::Release);
+    }
+
+    /// Takes the state another replica recorded (the cluster's shared view)
+    /// when it is newer than this replica's, or when this replica's only
+    /// comes from the restore. An app in transition is left alone, and one
+    /// with requests in flight here is not put to sleep. `upstream` is where
+    /// an awake app answers. Returns whether the state changed.
+    pub fn apply_shared(&self, record: &AppRecord, upstream: Option<http::Uri>) -> bool {
+        let mut inner = self.lock();
+        let settled = matches!(inner.state, AppState::Asleep | AppState::Awake);
+        if !settled || record.state == inner.state || !(inner.restored || record.state_since > inner.since) {
+            return false;
+        }
+        match (record.state, upstream) {
+            (AppState::Awake, Some(upstream)) => inner.upstream = Some(upstream),
+            (AppState::Asleep, _) if inner.in_flight == 0 => inner.upstream = None,
+            _ => return false,
+        }
+        inner.state = record.state;
+        inner.since = record.state_since;
+        inner.slept_by_gateway = record.slept_by_gateway;
+        inner.wakes = record.wakes;
+        inner.asleep_ms = record.asleep_ms;
+        inner.awake_ms = record.awake_ms;
+        inner.restored = false;
+        // A watcher of an earlier attempt (a process's exit) must not act.
+        inner.attempt += 1;
+        drop(inner);
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        true
     }
 
     /// Marks a flush as failed so its records are written again next time.

@@ -37,25 +37,25 @@ pub struct Apps {
 
 impl Apps {
     /// Builds the apps from the config and what the store remembers of them.
-    pub fn restore(
+    pub async fn restore(
         config: &Config,
         store: Store,
         backend: Arc<dyn Backend>,
         telemetry: Telemetry,
     ) -> Result<Apps, StoreError> {
-        Apps::restore_with(config, store, backend, telemetry, &crate::upstream::Upstream::default())
+        Apps::restore_with(config, store, backend, telemetry, &crate::upstream::Upstream::default()).await
     }
 
     /// As `restore`, probing apps through `upstream` and capping the
     /// requests waiting on a waking app as `[edge]` says.
-    pub fn restore_with(
+    pub async fn restore_with(
         config: &Config,
         store: Store,
         backend: Arc<dyn Backend>,
         telemetry: Telemetry,
         upstream: &crate::upstream::Upstream,
     ) -> Result<Apps, StoreError> {
-        let mut records = store.load_apps()?;
+        let mut records = store.load_apps().await?;
         let persist = Arc::new(Notify::new());
         let mut by_name = BTreeMap::new();
         for app_config in &config.apps {
@@ -109,9 +109,13 @@ impl Apps {
 
     /// Adds an app found at runtime, with what the store remembers of it.
     /// Returns `None` when an app of that name already exists.
-    pub fn insert(&self, config: crate::config::AppConfig, params: crate::policy::model::Params) -> Option<Arc<App>> {
+    pub async fn insert(
+        &self,
+        config: crate::config::AppConfig,
+        params: crate::policy::model::Params,
+    ) -> Option<Arc<App>> {
         let name = config.name().to_owned();
-        let record = match self.store.load_app(&name) {
+        let record = match self.store.load_app(&name).await {
             Ok(record) => record,
             Err(e) => {
                 tracing::error!(app = %name, error = %e, "cannot read the stored state of a discovered app; starting afresh");
@@ -151,13 +155,24 @@ impl Apps {
     pub async fn run_flusher(self: Arc<Self>, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Said once per outage, not once per interval.
+        let mut failing = false;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = self.persist.notified() => {}
             }
-            if let Err(e) = self.flush().await {
-                tracing::error!(error = %e, "cannot persist app state; will retry");
+            match self.flush().await {
+                Err(e) if !failing => {
+                    tracing::error!(error = %e, "cannot persist app state; kept in memory, will retry");
+                    failing = true;
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot persist app state yet"),
+                Ok(()) if failing => {
+                    tracing::info!("app state persisted again");
+                    failing = false;
+                }
+                Ok(()) => {}
             }
         }
     }

@@ -183,11 +183,11 @@ impl PaasBackend {
     }
 
     /// The size the gateway saved before its last sleep, if it reads it.
-    fn saved(&self, app: &AppConfig) -> Option<Formation> {
+    async fn saved(&self, app: &AppConfig) -> Option<Formation> {
         if self.platform.saved_size() == SavedSize::Platform {
             return None;
         }
-        match self.store.load_formation(&self.name, app.remote()) {
+        match self.store.load_formation(&self.name, app.remote()).await {
             Ok(saved) => saved.filter(|f| !is_zero(f)),
             Err(e) => {
                 tracing::error!(app = app.name(), error = %e, "cannot read the saved formation; waking with the current one");
@@ -199,12 +199,22 @@ impl PaasBackend {
     async fn wake(&self, app: &AppConfig) -> Result<(), BackendError> {
         let remote = app.remote();
         let current = self.platform.formation(remote).await.map_err(|e| self.failed(e))?;
-        let saved = self.saved(app);
+        let saved = self.saved(app).await;
         let slept_by_gateway = saved.is_some();
         let target = match saved {
             Some(saved) => saved,
             None if !is_zero(&current) => current.clone(),
-            None => minimal(&current),
+            None => {
+                let minimal = minimal(&current);
+                tracing::warn!(
+                    app = app.name(),
+                    backend = %self.name,
+                    formation = ?minimal,
+                    why = "never put to sleep by this gateway, or its store was lost or damaged",
+                    "no saved formation: waking with one web"
+                );
+                minimal
+            }
         };
         if same(&current, &target) {
             tracing::info!(app = app.name(), backend = %self.name, formation = ?target, "app already runs its formation");

@@ -78,9 +78,9 @@ mod tests {
     #[test]
     fn one_address_or_a_list() {
         let one = parse(r#""127.0.0.1:8080""#).unwrap();
-        assert_eq!(one.server.listen.get_ref().as_slice(), ["127.0.0.1:8080".parse().unwrap()]);
+        assert_eq!(one.server.listen.as_slice(), ["127.0.0.1:8080".parse().unwrap()]);
         let both = parse(r#"["127.0.0.1:8080", "[::1]:8080"]"#).unwrap();
-        let addrs: Vec<String> = both.server.listen.get_ref().as_slice().iter().map(ToString::to_string).collect();
+        let addrs: Vec<String> = both.server.listen.as_slice().iter().map(ToString::to_string).collect();
         assert_eq!(addrs, ["127.0.0.1:8080", "[::1]:8080"]);
     }
 

@@ -9,9 +9,11 @@ mod error;
 mod hooks;
 mod listen;
 mod params;
+mod policy_refs;
 mod rules;
 mod savings;
 mod schema;
+mod store;
 
 pub use admin::{AdminConfig, AdminToken, DEFAULT_ADMIN_LISTEN, DEFAULT_TOKEN_ENV};
 pub use backends::{BackendConfig, PlatformKind};
@@ -23,13 +25,24 @@ pub use listen::ListenAddrs;
 pub use rules::RuleConfig;
 pub use savings::SavingsConfig;
 pub use schema::{
-    AppConfig, BackendKind, Config, DiscoveredApp, PolicyConfig, PolicySource, ServerConfig, StoreConfig,
-    policy_name_of,
+    AppConfig, BackendKind, Config, DiscoveredApp, Isolation, PolicyConfig, PolicySource, ServerConfig, policy_name_of,
 };
+pub use store::{StoreBackend, StoreConfig};
 
 use std::path::Path;
 
+/// The variable `paastis serve` reads its config from when given no file.
+pub const CONFIG_ENV: &str = "PAASTIS_CONFIG";
+
 impl Config {
+    /// The config in the `PAASTIS_CONFIG` variable (TOML text), for a
+    /// platform where nothing is committed next to the binary. Relative
+    /// paths are relative to the working directory. None when it is unset.
+    pub fn from_env() -> Option<Result<Config, ConfigError>> {
+        let text = std::env::var(CONFIG_ENV).ok().filter(|t| !t.trim().is_empty())?;
+        Some(Config::parse(&text, &format!("${CONFIG_ENV}")))
+    }
+
     /// Reads and validates a config file. Relative paths inside it (the store)
     /// are resolved against the file's directory, so the gateway behaves the
     /// same whatever directory it is started from.
@@ -52,7 +65,13 @@ impl Config {
 
     /// Parses config text; `file` only names the source in errors.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        Config::parse_with_port(text, file, std::env::var("PORT").ok().as_deref())
+    }
+
+    /// `parse`, with `$PORT` given rather than read from the environment.
+    pub fn parse_with_port(text: &str, file: &str, port: Option<&str>) -> Result<Config, ConfigError> {
         let mut config: Config = error::deserialize(text, file)?;
+        config.server.resolve_listen(port, text, file)?;
         config.validate(text, file)?;
         config.source = Some(std::sync::Arc::new(schema::Source { file: file.to_owned(), text: text.to_owned() }));
         Ok(config)

@@ -6,6 +6,7 @@ use super::admin::AdminConfig;
 use super::error::ConfigError;
 use super::params::ConfigParams;
 use super::savings::SavingsConfig;
+use super::store::StoreConfig;
 use crate::policy::model::Params;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -49,33 +50,56 @@ pub(super) struct Source {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// One address, or a list (`["127.0.0.1:8080", "[::1]:8080"]`).
-    pub listen: Spanned<super::ListenAddrs>,
+    /// Where the proxy listens: `listen` as written (one address, or a list
+    /// such as `["127.0.0.1:8080", "[::1]:8080"]`), else `0.0.0.0:$PORT`
+    /// (what a PaaS gives its apps); see `resolve_listen`.
+    #[serde(skip, default = "unresolved")]
+    pub listen: super::ListenAddrs,
+    #[serde(rename = "listen", default)]
+    listen_written: Option<Spanned<super::ListenAddrs>>,
     /// The app name is the Host label just before this domain.
     pub domain: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    #[serde(default = "default_store_path")]
-    pub path: PathBuf,
-    /// Activity is written to disk at this interval: the most a crash can lose.
-    #[serde(default = "default_flush_interval")]
-    pub flush_interval: ConfigDuration,
+fn unresolved() -> super::ListenAddrs {
+    super::ListenAddrs::one(SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig { path: default_store_path(), flush_interval: default_flush_interval() }
+impl ServerConfig {
+    /// `listen` as written, else every interface on `port` (the `PORT`
+    /// variable, as Scalingo, Heroku and Clever Cloud set it).
+    pub(super) fn resolve_listen(&mut self, port: Option<&str>, text: &str, file: &str) -> Result<(), ConfigError> {
+        self.listen = match (&self.listen_written, port) {
+            (Some(written), _) => written.get_ref().clone(),
+            (None, Some(port)) => match port.trim().parse::<u16>() {
+                Ok(port) if port > 0 => super::ListenAddrs::one(SocketAddr::from(([0, 0, 0, 0], port))),
+                _ => {
+                    return Err(ConfigError::at(
+                        file,
+                        text,
+                        None,
+                        "server.listen",
+                        format!("is not set, and $PORT ({port:?}) is not a port number"),
+                    ));
+                }
+            },
+            (None, None) => {
+                return Err(ConfigError::at(
+                    file,
+                    text,
+                    None,
+                    "server.listen",
+                    "is missing: give an address such as \"127.0.0.1:8080\" (or set $PORT, as a PaaS does)",
+                ));
+            }
+        };
+        Ok(())
     }
-}
 
-fn default_store_path() -> PathBuf {
-    PathBuf::from("paastis-data")
-}
-fn default_flush_interval() -> ConfigDuration {
-    ConfigDuration::from_secs(1)
+    /// Where `listen` is written, if it is.
+    pub(super) fn listen_span(&self) -> Option<std::ops::Range<usize>> {
+        self.listen_written.as_ref().map(Spanned::span)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,8 +123,24 @@ pub struct PolicyConfig {
     /// the default for its apps.
     #[serde(default = "default_max_failures")]
     pub max_failures: u32,
+    /// Whether warm policy instances serve many calls (`reuse`), or every
+    /// call gets a fresh one (`per-call`).
+    #[serde(default)]
+    pub isolation: Isolation,
     #[serde(default)]
     params: ConfigParams,
+}
+
+/// `policy.isolation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Warm instances are reused: a policy's memory may persist between
+    /// calls, and may be reset at any time; durable state belongs in `kv`.
+    #[default]
+    Reuse,
+    /// A fresh instance for every call; several times slower.
+    PerCall,
 }
 
 impl Default for PolicyConfig {
@@ -112,6 +152,7 @@ impl Default for PolicyConfig {
             call_on_request: true,
             dir: None,
             max_failures: default_max_failures(),
+            isolation: Isolation::default(),
             params: ConfigParams::default(),
         }
     }
@@ -415,7 +456,7 @@ impl Config {
     /// Two listeners on one port: `serve` would fail to bind the second, so
     /// `check` refuses it too.
     fn no_shared_port(&self, text: &str, file: &str) -> Result<(), ConfigError> {
-        let server = self.server.listen.get_ref().as_slice().iter().map(|a| ("server.listen".to_owned(), *a, None));
+        let server = self.server.listen.as_slice().iter().map(|a| ("server.listen".to_owned(), *a, None));
         let admin = self
             .admin
             .enabled
@@ -425,7 +466,7 @@ impl Config {
         let mut seen: Vec<(String, SocketAddr)> = Vec::new();
         for (key, addr, span) in server.chain(admin).chain(https) {
             if let Some((other, _)) = seen.iter().find(|(_, earlier)| same_socket(*earlier, addr)) {
-                let span = span.or_else(|| (key == "server.listen").then(|| self.server.listen.span()));
+                let span = span.or_else(|| (key == "server.listen").then(|| self.server.listen_span()).flatten());
                 let message = format!("{addr} is also where {other} listens; each listener needs its own port");
                 return Err(ConfigError::at(file, text, span, &key, message));
             }
@@ -446,6 +487,7 @@ impl Config {
             return Err(err(policy.span(), "policy.default".into(), unknown_policy(&name)));
         }
         self.admin.validate(file, text)?;
+        self.store.validate(text, file)?;
         self.edge.validate(text, file)?;
         self.no_shared_port(text, file)?;
         if self.policy.tick.0.is_zero() {
@@ -500,6 +542,16 @@ impl Config {
             if app.port == Some(0) {
                 let message = "must be a port from 1 to 65535; omit it to get a free port at each start";
                 return Err(ConfigError::at(file, text, None, &format!("apps[{i}].port"), message));
+            }
+            if app.backend == BackendKind::Process && self.store.is_redis() && !self.store.single_replica {
+                return Err(err(
+                    app.name.span(),
+                    format!("apps[{i}].backend"),
+                    "a process app runs on the machine of one gateway, so replicas sharing a Redis store cannot \
+                     share it; use a PaaS backend, or set `single_replica = true` in [store] if exactly one \
+                     gateway runs"
+                        .into(),
+                ));
             }
             if let Some(cap) = &app.max_upstream_connections
                 && *cap.get_ref() == 0
@@ -565,4 +617,28 @@ fn is_dns_label(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use crate::config::Config;
+
+    const NO_LISTEN: &str = "[server]\ndomain = \"example.com\"\n";
+
+    #[test]
+    fn listen_comes_from_port_when_unset() {
+        let config = Config::parse_with_port(NO_LISTEN, "p.toml", Some("8123")).unwrap();
+        assert_eq!(config.server.listen.first().to_string(), "0.0.0.0:8123");
+        let written = "[server]\nlisten = \"127.0.0.1:9000\"\ndomain = \"example.com\"\n";
+        let config = Config::parse_with_port(written, "p.toml", Some("8123")).unwrap();
+        assert_eq!(config.server.listen.first().to_string(), "127.0.0.1:9000", "a written listen wins");
+    }
+
+    #[test]
+    fn no_listen_and_no_port_is_an_error_naming_the_key() {
+        for port in [None, Some("http"), Some("0"), Some("70000")] {
+            let error = Config::parse_with_port(NO_LISTEN, "p.toml", port).unwrap_err().to_string();
+            assert!(error.contains("server.listen") && error.contains("p.toml"), "{port:?}: {error}");
+        }
+    }
 }

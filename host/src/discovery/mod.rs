@@ -178,7 +178,7 @@ impl Discovery {
         }
         let app = match self.known(&remote) {
             Some(app) => app,
-            None if self.config.discover && self.wanted(&remote) => match self.add(&remote) {
+            None if self.config.discover && self.wanted(&remote) => match self.add(&remote).await {
                 Some(app) => app,
                 None => return,
             },
@@ -220,7 +220,7 @@ impl Discovery {
         }
     }
 
-    fn add(&self, remote: &RemoteApp) -> Option<Arc<App>> {
+    async fn add(&self, remote: &RemoteApp) -> Option<Arc<App>> {
         let applied = self.rules.apply(self.backend.name(), &remote.name).unwrap_or_default();
         let name = applied.name.clone().unwrap_or_else(|| host_label(&remote.name));
         if !is_host_label(&name) {
@@ -242,7 +242,7 @@ impl Discovery {
         };
         let config = AppConfig::discovered(spec);
         let params = config.params(&self.global.policy);
-        let Some(app) = self.apps.insert(config, params) else {
+        let Some(app) = self.apps.insert(config, params).await else {
             tracing::warn!(app = %name, backend = self.backend.name(), remote = %remote.name, "discovered app's name is already taken; ignored");
             return None;
         };

@@ -9,6 +9,7 @@ use crate::admin::{AdminAuth, AdminLimits, AdminServer, AdminState, Uploads};
 use crate::apps::Apps;
 use crate::backend::{Backend, BackendError, Backends};
 use crate::builtin_policies::{BUILTIN_POLICIES, DEFAULT_POLICY};
+use crate::cluster::{Cluster, ClusterBackend};
 use crate::config::{Config, PolicySource, policy_name_of};
 use crate::discovery::Discovery;
 use crate::policy::{KvBackend, MemoryKv, PolicyError, PolicyRuntime, SandboxLimits};
@@ -46,8 +47,6 @@ pub enum GatewayError {
     Params(#[from] crate::config::ConfigError),
     #[error("policy.dir {dir} is not a directory: create it, or remove the key")]
     PolicyDir { dir: std::path::PathBuf },
-    #[error("policy.default is {name:?}, but {dir}/{name}.wasm is missing or was refused (see the log)")]
-    MissingDefault { name: String, dir: std::path::PathBuf },
     #[error("the built-in default policy is missing from this build")]
     NoBuiltin,
     #[error(transparent)]
@@ -100,22 +99,38 @@ impl Gateway {
         let mut config = config;
         crate::discovery::apply_rules_to_config(&mut config);
         let config = Arc::new(config);
-        let store = Store::open(&config.store.path)?;
+        let store = Store::connect(&config.store).await?;
         let telemetry = Telemetry::default();
+        let cluster = match store.is_shared() {
+            true => {
+                let (lease, flush) = (config.store.leader_lease.get_ref().0, config.store.flush_interval.0);
+                Cluster::shared(store.clone(), telemetry.clone(), lease, flush)
+            }
+            false => Cluster::solo(store.clone(), telemetry.clone()),
+        };
+        tracing::info!(store = store.kind(), at = %store.location(), replica = cluster.replica(), "store open");
         // Before anything else can fail on it: a non-loopback admin
         // listener without its token is a config error.
         let admin_token = if config.admin.enabled { Some(config.admin_token()?) } else { None };
-        let events = store.events(*config.admin.event_retention.get_ref())?;
+        let events = store.events(*config.admin.event_retention.get_ref()).await?;
         let recorder = Recorder::spawn(&telemetry.events, events.clone());
+        if let Some(recovery) = store.recovered() {
+            announce_recovery(&config.store.path, recovery, &telemetry);
+        }
         let kv = Arc::new(store.policy_kv());
         let (gate, loader) = build_policies(&config, Watching::Yes, kv, telemetry.clone()).await?;
 
         let backends = Arc::new(Backends::from_config(&config, &store).map_err(GatewayError::Backends)?);
-        let backend: Arc<dyn Backend> = backends.clone();
+        let backend: Arc<dyn Backend> = match cluster.is_shared() {
+            true => Arc::new(ClusterBackend::new(backends.clone(), cluster.clone())),
+            false => backends.clone(),
+        };
         let edge = &config.edge;
         let upstream =
             crate::upstream::Upstream::new(edge.upstream_ca_file.as_deref(), edge.upstream_connect_timeout.0)?;
-        let apps = Arc::new(Apps::restore_with(&config, store.clone(), backend, telemetry.clone(), &upstream)?);
+        let apps = Arc::new(Apps::restore_with(&config, store.clone(), backend, telemetry.clone(), &upstream).await?);
+        // A replica starts from the cluster's view, not from "all asleep".
+        cluster.sync_now(&apps, &backends).await;
         let waiting_page = match &edge.waiting_page_template {
             Some(path) => crate::proxy::WaitingPage::load(path)
                 .map_err(|source| GatewayError::WaitingPage { path: path.clone(), source })?,
@@ -131,12 +146,11 @@ impl Gateway {
 
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
-        for &listen in config.server.listen.get_ref().as_slice() {
+        for &listen in config.server.listen.as_slice() {
             let tcp = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|source| GatewayError::Listen { addr: listen, source })?;
             let addr = tcp.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
-            tracing::info!(%addr, domain = %config.server.domain, apps = config.apps.len(), "listening");
             addrs.push(addr);
             listeners.push(server::Listener { tcp, tls: None });
         }
@@ -158,9 +172,16 @@ impl Gateway {
                 .await
                 .map_err(|source| GatewayError::Listen { addr: listen, source })?;
             let addr = tcp.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
-            tracing::info!(%addr, "listening https");
             https_addrs.push(addr);
             listeners.push(server::Listener { tcp, tls: Some(tls) });
+        }
+        // Logged once every port is bound, so that "listening" never
+        // precedes a failed start.
+        for addr in &addrs {
+            tracing::info!(%addr, domain = %config.server.domain, apps = config.apps.len(), "listening");
+        }
+        for addr in &https_addrs {
+            tracing::info!(%addr, "listening https");
         }
         let drain = crate::proxy::drain::Drain::default();
         let options = crate::proxy::EdgeOptions {
@@ -195,6 +216,7 @@ impl Gateway {
                     telemetry: telemetry.clone(),
                     config: config.clone(),
                     auth: AdminAuth::new(token.value, token.required, listen.ip().is_loopback()),
+                    cluster: cluster.clone(),
                     uploads: Uploads::new(*config.admin.max_upload_bytes.get_ref(), UPLOAD_CHUNK_TIMEOUT),
                 });
                 let admin_limits = AdminLimits {
@@ -225,7 +247,13 @@ impl Gateway {
             .filter_map(|b| Discovery::new(apps.clone(), b.clone(), config.clone(), rules.clone(), gate.clone()))
             .map(|d| tokio::spawn(d.run()))
             .collect();
-        let ticker = tokio::spawn(ticker::run(apps.clone(), gate, config.policy.tick.0));
+        // Everything that can fail at start has passed: the history may
+        // now record what the start loaded.
+        gate.started();
+        let cluster_tasks = cluster.spawn(apps.clone(), backends.clone());
+        let ticking =
+            ticker::Ticking { apps: apps.clone(), policy: gate, cluster: cluster.clone(), backends: backends.clone() };
+        let ticker = tokio::spawn(ticker::run(ticking, config.policy.tick.0));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let stop = async {
@@ -236,6 +264,9 @@ impl Gateway {
                 admin.shutdown().await;
             }
             ticker.abort();
+            cluster_tasks.iter().for_each(JoinHandle::abort);
+            // Another replica takes over the ticks at once.
+            cluster.leave().await;
             flusher.abort();
             discoveries.iter().for_each(JoinHandle::abort);
             watcher.abort();
@@ -280,6 +311,24 @@ impl Gateway {
             tracing::error!(error = %e, "gateway task failed during shutdown");
         }
     }
+}
+
+/// Says loudly what a damaged store's recovery lost, in the log and as the
+/// fresh history's first event.
+fn announce_recovery(path: &std::path::Path, recovery: &crate::store::Recovery, telemetry: &Telemetry) {
+    tracing::error!(
+        path = %path.display(),
+        moved_to = %recovery.moved_to.display(),
+        damage = %recovery.damage,
+        lost = "app states and activity (every app starts asleep; discovery adopts running PaaS apps again), \
+                saved PaaS formations (such an app wakes with 1 web), policy state and the event history",
+        "the store was damaged; moved aside and started afresh"
+    );
+    let kind = crate::telemetry::EventKind::StoreRecovered {
+        moved_to: recovery.moved_to.display().to_string(),
+        damage: recovery.damage.clone(),
+    };
+    telemetry.events.emit(None, kind);
 }
 
 /// Everything `start` checks before touching the network: the config as
@@ -334,7 +383,11 @@ async fn build_policies(
     kv: Arc<dyn KvBackend>,
     telemetry: Telemetry,
 ) -> Result<(Arc<PolicyGate>, PolicyLoader), GatewayError> {
-    let limits = SandboxLimits { call_timeout: config.policy.call_timeout.0, ..SandboxLimits::default() };
+    let isolation = match config.policy.isolation {
+        crate::config::Isolation::Reuse => crate::policy::Isolation::Reuse,
+        crate::config::Isolation::PerCall => crate::policy::Isolation::PerCall,
+    };
+    let limits = SandboxLimits { call_timeout: config.policy.call_timeout.0, isolation, ..SandboxLimits::default() };
     let load_err = |name: &str| {
         let name = name.to_owned();
         move |source| GatewayError::Policy { name, source }
@@ -352,28 +405,12 @@ async fn build_policies(
         let policy = runtime.load(&name, &wasm).await.map_err(load_err(&name))?;
         gate.install(&name, policy, Origin::File(path));
     }
-    let mut loader = PolicyLoader::new(gate.clone(), runtime, config.policy.dir.clone());
+    let mut loader = PolicyLoader::new(gate.clone(), runtime.clone(), config.policy.dir.clone());
     if watching == Watching::Yes {
         loader.start_watching().map_err(GatewayError::Watch)?;
     }
     loader.scan().await;
-    if let PolicySource::Dir(name) = config.policy.source()
-        && !gate.has(&name)
-    {
-        let dir = config.policy.dir.clone().unwrap_or_default();
-        return Err(GatewayError::MissingDefault { name, dir });
-    }
-    for app in &config.apps {
-        if let Some(wanted) = app.policy()
-            && !gate.has(wanted)
-        {
-            tracing::warn!(
-                app = app.name(),
-                policy = wanted,
-                "policy not loaded (yet); the app uses the default policy"
-            );
-        }
-    }
+    crate::policy_gate::require_named_policies(&gate, &runtime, config).await?;
     for app in &config.apps {
         let entry = gate.resolve(app.name());
         crate::policy_gate::check_params(&entry.policy, config, |a| a.name() == app.name()).await?;

@@ -5,7 +5,7 @@
 pub use paastis_sandbox::contract as model;
 pub use paastis_sandbox::kv;
 pub use paastis_sandbox::{
-    Interface, KvBackend, KvError, LoadedPolicy, MAX_CONCURRENT_CALLS, MemoryKv, PolicyError, PolicyRuntime,
+    Interface, Isolation, KvBackend, KvError, LoadedPolicy, MAX_CONCURRENT_CALLS, MemoryKv, PolicyError, PolicyRuntime,
     SandboxLimits,
 };
 

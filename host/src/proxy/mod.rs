@@ -12,7 +12,7 @@ mod tunnel;
 mod waiting_page;
 
 pub use failure_page::FAILED_HEADER;
-pub use responses::{full, text, unavailable};
+pub use responses::{ANSWERED_HEADER, full, text, unavailable};
 /// How the gateway names the app of a Host (the simulator reads logs the same way).
 pub use routing::app_name;
 pub use routing::{HostError, request_host};
@@ -23,7 +23,7 @@ use crate::clock::now_ms;
 use crate::policy::model::{AppState, Refusal, RequestDecision};
 use crate::policy_gate::PolicyGate;
 use crate::telemetry::Telemetry;
-use crate::telemetry::metrics::NO_APP;
+use crate::telemetry::metrics::{NO_APP, RequestCounters};
 use crate::upstream::{Upstream, UpstreamClient, is_connect_timeout};
 use bytes::Bytes;
 use drain::Drain;
@@ -49,6 +49,8 @@ pub struct Proxy {
     /// The admin API's bearer token, stripped from every forwarded request.
     admin_token: Option<String>,
     edge: EdgeOptions,
+    /// `paastis_requests_total` of the requests that matched no app.
+    unrouted: RequestCounters,
 }
 
 /// How the proxy faces clients and upstreams (from `[edge]`).
@@ -108,7 +110,7 @@ impl Proxy {
         edge: EdgeOptions,
     ) -> Proxy {
         let client = edge.upstream.pooled(Duration::from_secs(30));
-        Proxy { apps, policy, client, domain, telemetry, admin_token: None, edge }
+        Proxy { apps, policy, client, domain, telemetry, admin_token: None, edge, unrouted: RequestCounters::default() }
     }
 
     /// Never forwards `Authorization: Bearer <token>` to an app.
@@ -131,28 +133,36 @@ impl Proxy {
         scheme: Scheme,
     ) -> Response<ProxyBody> {
         let started = std::time::Instant::now();
-        let method = request.method().clone();
-        let path = request.uri().path_and_query().map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
-        let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        // What the access line needs, kept only when it is written; these
+        // clones share the request's buffers rather than copy them.
+        let logged = tracing::enabled!(target: "paastis::access", tracing::Level::INFO).then(|| {
+            (request.method().clone(), request.uri().clone(), request.headers().get(header::USER_AGENT).cloned())
+        });
         let (app, response) = match (scheme, self.edge.redirect_to_https_port) {
             (Scheme::Http, Some(port)) => (None, redirect_to_https(&request, port)),
             _ => self.route(request, client, scheme).await,
         };
         let status = response.status().as_u16();
-        let app = app.as_deref().map_or(NO_APP, crate::apps::App::name);
-        self.telemetry.metrics.request(app, status);
-        tracing::info!(
-            target: "paastis::access",
-            app,
-            %method,
-            path,
-            status,
-            client = %client.ip(),
-            user_agent = user_agent.as_deref().unwrap_or(""),
-            cold_start = response.headers().contains_key(COLD_START_HEADER),
-            ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
-            "request"
-        );
+        let metrics = &self.telemetry.metrics;
+        match &app {
+            Some(app) => app.requests.inc(metrics, app.name(), status),
+            None => self.unrouted.inc(metrics, NO_APP, status),
+        }
+        if let Some((method, uri, user_agent)) = logged {
+            tracing::info!(
+                target: "paastis::access",
+                app = app.as_deref().map_or(NO_APP, crate::apps::App::name),
+                %method,
+                path = uri.path_and_query().map_or("/", |p| p.as_str()),
+                status,
+                client = %client.ip(),
+                user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
+                cold_start = response.headers().contains_key(COLD_START_HEADER),
+                answered = response.headers().contains_key(ANSWERED_HEADER),
+                ms = %Millis(started.elapsed()),
+                "request"
+            );
+        }
         response
     }
 
@@ -183,13 +193,20 @@ impl Proxy {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
             return (Some(app), response);
         }
+        // What a passive request gets instead of a 503 when the app is not awake.
+        let mut asleep_answer = None;
         let admission = match self.policy.on_request(&app, &request, client).await {
             RequestDecision::Forward => {
                 app.touch(now_ms());
                 Admission::Wake
             }
             RequestDecision::ForwardPassive => Admission::Passive,
+            RequestDecision::ForwardPassiveOr(answer) => {
+                asleep_answer = Some(answer);
+                Admission::Passive
+            }
             RequestDecision::Refuse(refusal) => return (Some(app), refused(refusal)),
+            RequestDecision::Answer(answer) => return (Some(app), responses::answered(answer)),
         };
         if admission == Admission::Wake && self.wants_waiting_page(&app, &request) {
             self.apps.lifecycle().wake_in_background(&app);
@@ -201,12 +218,13 @@ impl Proxy {
             Ok(in_flight) => lifecycle.upstream_slot(&app, in_flight).await,
             Err(e) => Err(e),
         };
-        let response = match admitted {
-            Ok(in_flight) => self.forward(request, in_flight, client, scheme).await,
-            Err(AdmitError::WakeFailed { retry_after, .. }) if WaitingPage::suits(&request) => {
+        let response = match (admitted, asleep_answer) {
+            (Ok(in_flight), _) => self.forward(request, in_flight, client, scheme).await,
+            (Err(AdmitError::Asleep { .. }), Some(answer)) => responses::answered(answer),
+            (Err(AdmitError::WakeFailed { retry_after, .. }), _) if WaitingPage::suits(&request) => {
                 failure_page::render(app.name(), crate::apps::retry_after_secs(retry_after))
             }
-            Err(e) => admit_failed(&e),
+            (Err(e), _) => admit_failed(&e),
         };
         (Some(app), response)
     }
@@ -303,6 +321,15 @@ impl Proxy {
             return Response::from_parts(parts, full(Bytes::new()));
         }
         Response::from_parts(parts, body::GuardedBody::new(body, in_flight).boxed())
+    }
+}
+
+/// A duration as milliseconds with one decimal, formatted only when written.
+struct Millis(Duration);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1}", self.0.as_secs_f64() * 1000.0)
     }
 }
 

@@ -1,142 +1,63 @@
-//! The policies' persistent key-value state (`paastis:policy/kv`) in the sled
-//! tree `policy-kv`, keyed `<policy name>\0<key>`. A policy name never holds
-//! `\0`, so the first `\0` ends the namespace and namespaces cannot overlap.
+//! The policies' persistent state (`paastis:policy/kv`), namespaced by
+//! policy name.
 //!
-//! Writes are not flushed one by one: they mark the store dirty, and the
-//! store's next flush (the app flusher runs one every `store.flush_interval`,
-//! and one at shutdown) writes them to disk. A crash (even `kill -9`)
-//! therefore loses at most one flush interval of policy writes; each write is
-//! atomic, so a key holds either its old or its new value.
+//! The `kv` host import is synchronous inside a wasm call, so no backend
+//! may do a network round trip there: sled serves it from its own cache,
+//! Redis from an in-memory copy with the writes sent behind (see
+//! `redis/kv.rs` for what that means for crashes and replicas). On both, a
+//! write is durable after the next `Store::save_apps` or `flush`, so a crash
+//! loses at most one `store.flush_interval` of policy writes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
-use crate::policy::kv::{KvBackend, KvError, MAX_KEYS};
+use super::redis::kv::WriteBehindKv;
+use super::sled::kv::SledKv;
+use crate::policy::kv::{KvBackend, KvError};
 
 #[derive(Clone)]
 pub struct PolicyKv {
-    tree: sled::Tree,
-    /// Shared with the `Store`: set by writes, taken by its flush.
-    dirty: Arc<AtomicBool>,
-    /// Makes "count the keys, then insert a new one" atomic, so concurrent
-    /// calls cannot push a namespace past `MAX_KEYS`.
-    writes: Arc<Mutex<()>>,
+    inner: Inner,
 }
 
-fn to_kv(e: sled::Error) -> KvError {
-    KvError::Backend(e.to_string())
-}
-
-fn prefix(ns: &str) -> Result<Vec<u8>, KvError> {
-    if ns.contains('\0') {
-        return Err(KvError::Backend(format!("policy name {ns:?} contains NUL")));
-    }
-    let mut p = Vec::with_capacity(ns.len() + 1);
-    p.extend_from_slice(ns.as_bytes());
-    p.push(0);
-    Ok(p)
-}
-
-fn full_key(ns: &str, key: &str) -> Result<Vec<u8>, KvError> {
-    let mut k = prefix(ns)?;
-    k.extend_from_slice(key.as_bytes());
-    Ok(k)
+#[derive(Clone)]
+enum Inner {
+    Sled(SledKv),
+    Redis(WriteBehindKv),
 }
 
 impl PolicyKv {
-    pub(super) fn new(tree: sled::Tree, dirty: Arc<AtomicBool>) -> Self {
-        PolicyKv { tree, dirty, writes: Arc::new(Mutex::new(())) }
+    pub(super) fn sled(kv: SledKv) -> PolicyKv {
+        PolicyKv { inner: Inner::Sled(kv) }
+    }
+
+    pub(super) fn redis(kv: WriteBehindKv) -> PolicyKv {
+        PolicyKv { inner: Inner::Redis(kv) }
+    }
+
+    fn backend(&self) -> &dyn KvBackend {
+        match &self.inner {
+            Inner::Sled(kv) => kv,
+            Inner::Redis(kv) => kv,
+        }
     }
 }
 
 impl KvBackend for PolicyKv {
     fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        Ok(self.tree.get(full_key(ns, key)?).map_err(to_kv)?.map(|v| v.to_vec()))
+        self.backend().get(ns, key)
     }
 
     fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), KvError> {
-        let full = full_key(ns, key)?;
-        // The guard protects no data, so a poisoned one is as good.
-        let _guard = self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !self.tree.contains_key(&full).map_err(to_kv)? && self.count(ns)? >= MAX_KEYS {
-            return Err(KvError::TooManyKeys);
-        }
-        self.tree.insert(full, value).map_err(to_kv)?;
-        self.dirty.store(true, Ordering::Release);
-        Ok(())
+        self.backend().set(ns, key, value)
     }
 
     fn delete(&self, ns: &str, key: &str) -> Result<(), KvError> {
-        let _guard = self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.tree.remove(full_key(ns, key)?).map_err(to_kv)?.is_some() {
-            self.dirty.store(true, Ordering::Release);
-        }
-        Ok(())
+        self.backend().delete(ns, key)
     }
 
-    fn list_keys(&self, ns: &str, key_prefix: &str) -> Result<Vec<String>, KvError> {
-        let ns_len = ns.len() + 1;
-        let mut keys = Vec::new();
-        for entry in self.tree.scan_prefix(full_key(ns, key_prefix)?) {
-            let (full, _) = entry.map_err(to_kv)?;
-            // Keys were written from `&str`; a foreign one is shown lossily
-            // rather than failing the whole listing.
-            keys.push(String::from_utf8_lossy(full.get(ns_len..).unwrap_or_default()).into_owned());
-        }
-        Ok(keys)
+    fn list_keys(&self, ns: &str, prefix: &str) -> Result<Vec<String>, KvError> {
+        self.backend().list_keys(ns, prefix)
     }
 
     fn count(&self, ns: &str) -> Result<usize, KvError> {
-        let mut n = 0;
-        for entry in self.tree.scan_prefix(prefix(ns)?).keys() {
-            entry.map_err(to_kv)?;
-            n += 1;
-        }
-        Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::Store;
-    use crate::policy::kv::{KvBackend, KvError, MAX_KEYS};
-
-    #[tokio::test]
-    async fn policy_state_survives_a_reopen_and_stays_in_its_namespace() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        {
-            let store = Store::open(&path).unwrap();
-            let kv = store.policy_kv();
-            kv.set("a", "awake", b"x,y").unwrap();
-            kv.set("a", "gone", b"1").unwrap();
-            kv.delete("a", "gone").unwrap();
-            kv.set("ab", "awake", b"other").unwrap();
-            // No app changed: the flusher's save still persists policy state.
-            store.save_apps(&[]).await.unwrap();
-        }
-        let store = Store::open(&path).unwrap();
-        let kv = store.policy_kv();
-        assert_eq!(kv.get("a", "awake").unwrap(), Some(b"x,y".to_vec()));
-        assert_eq!(kv.get("a", "gone").unwrap(), None);
-        assert_eq!(kv.get("ab", "awake").unwrap(), Some(b"other".to_vec()));
-        // "a" is not a prefix of "ab"'s keys: the NUL separates them.
-        assert_eq!(kv.list_keys("a", "").unwrap(), vec!["awake".to_owned()]);
-        assert_eq!(kv.count("a").unwrap(), 1);
-        assert!(store.load_apps().unwrap().is_empty());
-    }
-
-    #[test]
-    fn a_namespace_holds_at_most_max_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
-        let kv = store.policy_kv();
-        for i in 0..MAX_KEYS {
-            kv.set("p", &i.to_string(), b"").unwrap();
-        }
-        assert_eq!(kv.set("p", "new", b""), Err(KvError::TooManyKeys));
-        kv.set("p", "0", b"replaced").unwrap();
-        kv.set("q", "new", b"").unwrap();
-        assert!(matches!(kv.get("bad\0ns", "k"), Err(KvError::Backend(_))));
+        self.backend().count(ns)
     }
 }

@@ -1,141 +1,205 @@
-//! Persistence of app activity and state in sled. The only module that names
-//! sled.
+//! Everything durable, behind one handle: app records, PaaS formations,
+//! policy `kv` state and the event history. Two implementations keep the
+//! same contract (`contract_tests.rs` runs against both):
 //!
-//! Writes are batched: the registry marks apps dirty and a flusher writes them
-//! every `store.flush_interval`, and at once on every state change. A crash
-//! (even `kill -9`) therefore loses at most one flush interval of activity
-//! timestamps and no state change that completed before the flush it triggered.
-//! Policy state (`kv.rs`) rides on the same flushes.
+//! - `sled/`: embedded, on the local disk, for one gateway (the default);
+//! - `redis/`: shared by every replica of a cluster (`[store] backend = "redis"`).
+//!
+//! The only module that names sled or redis: no type of either crosses this
+//! module's public edge.
+//!
+//! Writes of app records are batched: the registry marks apps dirty and a
+//! flusher calls `save_apps` every `store.flush_interval`, and at once on
+//! every state change. A crash (even `kill -9`) therefore loses at most one
+//! flush interval of activity timestamps and no state change that completed
+//! before the flush it triggered. Policy state rides on the same flushes.
+//!
+//! Two rules make concurrent writers (replicas) safe, and hold for sled too:
+//! a record's `last_activity` only grows (the newest activity wins), and a
+//! record replaces the stored state only if its `state_since` is not older
+//! than the stored one (the latest transition wins).
 
-pub mod events;
+mod events;
 mod formation;
 mod kv;
 mod record;
+mod redis;
+mod shared;
+mod sled;
+
+#[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
+pub(crate) mod test_redis;
 
 pub use events::{EventLog, EventQuery, StoredEvent};
 pub use formation::Formation;
 pub use kv::PolicyKv;
 pub use record::AppRecord;
+pub use shared::{Lease, WokeListener};
+pub use sled::recovery::Recovery;
 
+use crate::config::{StoreBackend, StoreConfig};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the store at {path}: {message}")]
     Open { path: PathBuf, message: String },
+    #[error("the store at {path} is damaged: {damage}")]
+    Damaged { path: PathBuf, damage: String },
     #[error("store I/O failed: {0}")]
     Io(String),
     #[error("store record for {key:?} is corrupt: {message}")]
     Corrupt { key: String, message: String },
+    #[error("the Redis URL variable {var} is not set (`[store] url_env`); it should hold redis://… or rediss://…")]
+    MissingUrl { var: String },
+    #[error("the Redis URL in {var} is not valid: {message}")]
+    BadUrl { var: String, message: String },
+    #[error("cannot reach Redis at {at}: {message}")]
+    Unreachable { at: String, message: String },
+    #[error("Redis at {at} did not answer within {timeout:?}")]
+    TimedOut { at: String, timeout: std::time::Duration },
+    #[error("Redis at {at} failed: {message}")]
+    Redis { at: String, message: String },
 }
 
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        StoreError::Io(e.to_string())
-    }
+/// The store: cheap to clone, shared by every part of the gateway.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    /// Set when a damaged sled store was moved aside at open.
+    recovered: Option<std::sync::Arc<Recovery>>,
 }
 
 #[derive(Clone)]
-pub struct Store {
-    db: sled::Db,
-    apps: sled::Tree,
-    policy_kv: PolicyKv,
-    /// Policy state written since the last flush.
-    kv_dirty: Arc<AtomicBool>,
-    /// PaaS formations saved before a scale to zero (formation.rs).
-    formations: sled::Tree,
+enum Backend {
+    Sled(sled::SledStore),
+    Redis(redis::RedisStore),
 }
 
 impl Store {
+    /// Opens (or creates) a sled store at `path`, reading it through: a
+    /// damaged store is `StoreError::Damaged`, left as it is.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |message: String| StoreError::Open { path: path.to_owned(), message };
-        let db = sled::Config::new()
-            .path(path)
-            // The gateway flushes explicitly on its own schedule.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    open_err("it is locked by another running paastis".into())
-                }
-                other => open_err(other.to_string()),
-            })?;
-        let apps = db.open_tree("apps").map_err(|e| open_err(e.to_string()))?;
-        let kv_tree = db.open_tree("policy-kv").map_err(|e| open_err(e.to_string()))?;
-        let formations = db.open_tree("formations").map_err(|e| open_err(e.to_string()))?;
-        let kv_dirty = Arc::new(AtomicBool::new(false));
-        let policy_kv = PolicyKv::new(kv_tree, Arc::clone(&kv_dirty));
-        Ok(Store { db, apps, policy_kv, kv_dirty, formations })
+        match sled::recovery::open_checked(path) {
+            Ok(store) => Ok(Store::sled(store, None)),
+            Err(sled::recovery::OpenFailure::Refused(e)) => Err(e),
+            Err(sled::recovery::OpenFailure::Damaged(damage)) => {
+                Err(StoreError::Damaged { path: path.to_owned(), damage })
+            }
+        }
+    }
+
+    /// As `open`, but a damaged store is moved aside and a fresh one
+    /// started (`recovered` says so); see `sled/recovery.rs`.
+    pub fn open_or_recover(path: &Path) -> Result<Store, StoreError> {
+        let (store, recovery) = sled::recovery::open_or_recover(path)?;
+        Ok(Store::sled(store, recovery))
+    }
+
+    fn sled(store: sled::SledStore, recovery: Option<Recovery>) -> Store {
+        Store { backend: Backend::Sled(store), recovered: recovery.map(std::sync::Arc::new) }
+    }
+
+    /// What the recovery of a damaged store did, if one happened at open.
+    pub fn recovered(&self) -> Option<&Recovery> {
+        self.recovered.as_deref()
+    }
+
+    /// The store `[store]` describes: sled at `path`, or the Redis named by
+    /// the `url_env` variable (waiting a bounded time for it to answer).
+    pub async fn connect(config: &StoreConfig) -> Result<Store, StoreError> {
+        match config.backend.get_ref() {
+            StoreBackend::Sled => Store::open_or_recover(&config.path),
+            StoreBackend::Redis => {
+                let redis = redis::RedisStore::connect(config.url_env.get_ref(), config.prefix.get_ref()).await?;
+                Ok(Store { backend: Backend::Redis(redis), recovered: None })
+            }
+        }
+    }
+
+    /// Connects to Redis at `url` directly (tests and benches).
+    pub async fn connect_redis(url: &str, prefix: &str) -> Result<Store, StoreError> {
+        let redis = redis::RedisStore::connect_url(url, prefix).await?;
+        Ok(Store { backend: Backend::Redis(redis), recovered: None })
+    }
+
+    /// "sled" or "redis", for logs and `/healthz`.
+    pub fn kind(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sled(_) => "sled",
+            Backend::Redis(_) => "redis",
+        }
+    }
+
+    /// Whether other gateways may share this store (Redis): then leases,
+    /// locks and shared activity mean something.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Redis(_))
+    }
+
+    /// Where the store is, without secrets: a path, or Redis's host and port.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Sled(s) => s.path().display().to_string(),
+            Backend::Redis(r) => r.at().to_owned(),
+        }
     }
 
     /// The event history, keeping the newest `retention` events.
-    pub fn events(&self, retention: u64) -> Result<EventLog, StoreError> {
-        let tree = self.db.open_tree("events")?;
-        EventLog::new(self.db.clone(), tree, retention)
+    pub async fn events(&self, retention: u64) -> Result<EventLog, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => Ok(EventLog::sled(s.events(retention)?)),
+            Backend::Redis(r) => Ok(EventLog::redis(r.events(retention))),
+        }
     }
 
-    /// The policies' persistent state, for `PolicyRuntime::with_kv`.
+    /// The policies' persistent state, for `PolicyRuntime::with_kv`. Served
+    /// from memory on both backends, since a policy call is synchronous (see
+    /// `kv.rs`).
     pub fn policy_kv(&self) -> PolicyKv {
-        self.policy_kv.clone()
+        match &self.backend {
+            Backend::Sled(s) => PolicyKv::sled(s.policy_kv()),
+            Backend::Redis(r) => PolicyKv::redis(r.policy_kv()),
+        }
     }
 
     /// Every app record, by app name. A corrupt record is an error rather than
     /// a silent reset, so the operator learns about it.
-    pub fn load_apps(&self) -> Result<HashMap<String, AppRecord>, StoreError> {
-        let mut out = HashMap::new();
-        for entry in self.apps.iter() {
-            let (key, value) = entry?;
-            let name = String::from_utf8_lossy(&key).into_owned();
-            let record = serde_json::from_slice(&value)
-                .map_err(|e| StoreError::Corrupt { key: name.clone(), message: e.to_string() })?;
-            out.insert(name, record);
+    pub async fn load_apps(&self) -> Result<HashMap<String, AppRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.load_apps(),
+            Backend::Redis(r) => r.load_apps().await,
         }
-        Ok(out)
     }
 
     /// One app's record (an app discovered after startup).
-    pub fn load_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
-        match self.apps.get(name.as_bytes())? {
-            None => Ok(None),
-            Some(value) => serde_json::from_slice(&value)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt { key: name.to_owned(), message: e.to_string() }),
+    pub async fn load_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.load_app(name),
+            Backend::Redis(r) => r.load_app(name).await,
         }
     }
 
-    /// Writes the records in one atomic batch and waits until they are on
-    /// disk, with any policy state written since the last flush. The app
-    /// flusher calls it every interval, so policy writes need no flusher of
-    /// their own.
+    /// Writes the records (newest activity and latest transition win, see
+    /// the module doc) and waits until they are durable, with any policy
+    /// state written since the last flush. The app flusher calls it every
+    /// interval, so policy writes need no flusher of their own.
     pub async fn save_apps(&self, records: &[(String, AppRecord)]) -> Result<(), StoreError> {
-        if records.is_empty() {
-            if self.kv_dirty.load(Ordering::Acquire) {
-                self.flush().await?;
-            }
-            return Ok(());
+        match &self.backend {
+            Backend::Sled(s) => s.save_apps(records).await,
+            Backend::Redis(r) => r.save_apps(records).await,
         }
-        let mut batch = sled::Batch::default();
-        for (name, record) in records {
-            let bytes = serde_json::to_vec(record).map_err(|e| StoreError::Io(e.to_string()))?;
-            batch.insert(name.as_bytes(), bytes);
-        }
-        self.apps.apply_batch(batch)?;
-        self.flush().await
     }
 
+    /// Makes everything written so far durable (sled: on disk; Redis:
+    /// acknowledged by the server, policy state included).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        // Cleared before flushing: a write that lands during the flush sets
-        // it again and is caught by the next one.
-        let was_dirty = self.kv_dirty.swap(false, Ordering::AcqRel);
-        if let Err(e) = self.db.flush_async().await {
-            if was_dirty {
-                self.kv_dirty.store(true, Ordering::Release);
-            }
-            return Err(e.into());
+        match &self.backend {
+            Backend::Sled(s) => s.flush().await,
+            Backend::Redis(r) => r.flush().await,
         }
-        Ok(())
     }
 }

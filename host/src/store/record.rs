@@ -20,3 +20,13 @@ pub struct AppRecord {
     #[serde(default)]
     pub awake_ms: u64,
 }
+
+/// What a store keeps when `incoming` is saved over `stored`: the latest
+/// transition's state (by `state_since`; an older one is a replica's stale
+/// view) and the newest activity, whoever saw it.
+pub(super) fn merge(stored: Option<&AppRecord>, incoming: &AppRecord) -> AppRecord {
+    let Some(stored) = stored else { return incoming.clone() };
+    let mut merged = if incoming.state_since >= stored.state_since { incoming.clone() } else { stored.clone() };
+    merged.last_activity = incoming.last_activity.max(stored.last_activity);
+    merged
+}

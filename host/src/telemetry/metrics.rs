@@ -8,6 +8,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The `app` label of a request that reached no app.
@@ -49,6 +50,42 @@ pub struct Metrics {
     pub policy_failures: Family<PolicyFailureLabels, Counter>,
     /// Set from the apps just before each scrape.
     pub apps_by_state: Family<StateLabels, Gauge>,
+    /// 1 while the shared store (Redis) does not answer.
+    pub store_degraded: Gauge,
+    /// 1 while this replica holds the leader lease (always, with sled).
+    pub leader: Gauge,
+    /// The two series of `policy_call_duration`, resolved once: the request
+    /// phase is recorded on every request.
+    request_calls: Histogram,
+    tick_calls: Histogram,
+    /// Wall time of a whole tick, every policy and batch together.
+    tick_duration: Histogram,
+}
+
+/// The request counters of one app by status, resolved from the family once
+/// per status and then shared, rather than looked up by hashing a freshly
+/// allocated label set on every request.
+#[derive(Default)]
+pub struct RequestCounters {
+    by_status: arc_swap::ArcSwap<Vec<(u16, Counter)>>,
+}
+
+impl RequestCounters {
+    pub fn inc(&self, metrics: &Metrics, app: &str, status: u16) {
+        if let Some((_, counter)) = self.by_status.load().iter().find(|(s, _)| *s == status) {
+            counter.inc();
+            return;
+        }
+        let counter = metrics.requests.get_or_create(&RequestLabels { app: app.to_owned(), status }).clone();
+        counter.inc();
+        self.by_status.rcu(|known| {
+            let mut known = Vec::clone(known);
+            if !known.iter().any(|(s, _)| *s == status) {
+                known.push((status, counter.clone()));
+            }
+            Arc::new(known)
+        });
+    }
 }
 
 impl Default for Metrics {
@@ -69,7 +106,28 @@ impl Default for Metrics {
         registry.register("policy_call_duration_seconds", "Policy call time, by phase", policy_call_duration.clone());
         registry.register("policy_failures", "Failed policy calls, by policy and phase", policy_failures.clone());
         registry.register("apps", "Apps by state", apps_by_state.clone());
-        Metrics { registry, requests, wake_duration, policy_call_duration, policy_failures, apps_by_state }
+        let store_degraded = Gauge::default();
+        let leader = Gauge::default();
+        registry.register("store_degraded", "1 while the shared store does not answer", store_degraded.clone());
+        registry.register("leader", "1 while this replica holds the leader lease", leader.clone());
+        // 100 µs .. ~1.6 s.
+        let tick_duration = Histogram::new(exponential_buckets(0.000_1, 2.0, 15));
+        registry.register("tick_duration_seconds", "Wall time of a whole tick", tick_duration.clone());
+        let request_calls = policy_call_duration.get_or_create(&PhaseLabels { phase: "request" }).clone();
+        let tick_calls = policy_call_duration.get_or_create(&PhaseLabels { phase: "tick" }).clone();
+        Metrics {
+            registry,
+            requests,
+            wake_duration,
+            policy_call_duration,
+            policy_failures,
+            apps_by_state,
+            store_degraded,
+            leader,
+            request_calls,
+            tick_calls,
+            tick_duration,
+        }
     }
 }
 
@@ -83,7 +141,15 @@ impl Metrics {
     }
 
     pub fn policy_call(&self, phase: &'static str, took: Duration) {
-        self.policy_call_duration.get_or_create(&PhaseLabels { phase }).observe(took.as_secs_f64());
+        match phase {
+            "request" => self.request_calls.observe(took.as_secs_f64()),
+            "tick" => self.tick_calls.observe(took.as_secs_f64()),
+            phase => self.policy_call_duration.get_or_create(&PhaseLabels { phase }).observe(took.as_secs_f64()),
+        }
+    }
+
+    pub fn tick(&self, took: Duration) {
+        self.tick_duration.observe(took.as_secs_f64());
     }
 
     pub fn policy_failed(&self, policy: &str, phase: &'static str) {
@@ -110,7 +176,17 @@ mod tests {
         metrics.request("hello", 200);
         metrics.woken("hello", Duration::from_millis(30));
         metrics.policy_failed("teapot", "request");
+        let counters = RequestCounters::default();
+        for status in [200, 404, 200] {
+            counters.inc(&metrics, "other", status);
+        }
+        metrics.policy_call("request", Duration::from_micros(2));
+        metrics.tick(Duration::from_millis(3));
         let text = metrics.encode();
+        assert!(text.contains(r#"paastis_requests_total{app="other",status="200"} 2"#), "{text}");
+        assert!(text.contains(r#"paastis_requests_total{app="other",status="404"} 1"#), "{text}");
+        assert!(text.contains(r#"paastis_policy_call_duration_seconds_count{phase="request"} 1"#), "{text}");
+        assert!(text.contains("paastis_tick_duration_seconds_count 1"), "{text}");
         assert!(text.contains(r#"paastis_requests_total{app="hello",status="200"} 2"#), "{text}");
         assert!(text.contains(r#"paastis_wake_duration_seconds_count{app="hello"} 1"#), "{text}");
         assert!(text.contains(r#"paastis_policy_failures_total{policy="teapot",phase="request"} 1"#), "{text}");

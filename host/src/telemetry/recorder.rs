@@ -114,7 +114,7 @@ async fn write(log: &EventLog, batch: Vec<Event>) {
     if batch.is_empty() {
         return;
     }
-    let written = match log.append(&batch) {
+    let written = match log.append(&batch).await {
         Ok(()) => log.flush().await,
         Err(e) => Err(e),
     };
@@ -133,7 +133,7 @@ mod tests {
     async fn finish_records_everything_emitted_before_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let log = store.events(100).unwrap();
+        let log = store.events(100).await.unwrap();
         let bus = EventBus::default();
         let recorder = Recorder::spawn(&bus, log.clone());
         let progress = recorder.progress();
@@ -141,10 +141,10 @@ mod tests {
             bus.emit(Some("a"), EventKind::Slept { reason: format!("r{i}") });
         }
         assert!(progress.caught_up(bus.emitted(), std::time::Duration::from_secs(10)).await);
-        assert_eq!(log.recent(&EventQuery { limit: 100, ..Default::default() }).unwrap().len(), 50);
+        assert_eq!(log.recent(&EventQuery { limit: 100, ..Default::default() }).await.unwrap().len(), 50);
         bus.emit(Some("a"), EventKind::Slept { reason: "last".into() });
         recorder.finish().await;
-        let stored = log.recent(&EventQuery { limit: 100, ..Default::default() }).unwrap();
+        let stored = log.recent(&EventQuery { limit: 100, ..Default::default() }).await.unwrap();
         assert_eq!(stored.len(), 51);
         assert_eq!(stored[0].event.kind, EventKind::Slept { reason: "last".into() });
     }

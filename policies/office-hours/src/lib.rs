@@ -33,8 +33,8 @@
 //!
 //! # How prewarming knows which apps were awake at the last close
 //!
-//! Each call runs in a fresh instance; the only memory between calls is the
-//! host's `kv` store, which a crash can set back. Rather than write it down
+//! A policy's memory may be reset between any two calls; the only durable
+//! memory is the host's `kv` store, which a crash can set back. Rather than write it down
 //! at closing time, the policy derives it, which needs no bookkeeping. During
 //! opening hours an app sleeps once it has gone `idle_timeout` without a
 //! counted request, so an app was awake at the last close exactly when its

@@ -28,6 +28,8 @@ pub struct GatewayBuilder {
     domain: String,
     /// `[edge]` keys, as TOML literals.
     edge_keys: Vec<(String, String)>,
+    /// More `[store]` keys, as TOML literals.
+    store_keys: Vec<(String, String)>,
     /// One `[[edge.https]]` per entry: its certs as TOML inline tables.
     https: Vec<Vec<String>>,
     /// `server.listen`, as a TOML literal.
@@ -50,6 +52,7 @@ impl Default for GatewayBuilder {
             env: Vec::new(),
             domain: "localhost".into(),
             edge_keys: Vec::new(),
+            store_keys: Vec::new(),
             https: Vec::new(),
             listen: "\"127.0.0.1:0\"".into(),
         }
@@ -147,6 +150,21 @@ impl GatewayBuilder {
         self.edge_keys.push((key.into(), value.into()));
         self
     }
+    /// A `[store]` key; `value` is a TOML literal.
+    pub fn store_key(mut self, key: &str, value: &str) -> Self {
+        self.store_keys.retain(|(k, _)| k != key);
+        self.store_keys.push((key.into(), value.into()));
+        self
+    }
+    /// Keeps state in `redis` (a replica of its cluster), with a short
+    /// leader lease so that failovers take a test seconds.
+    pub fn redis(self, redis: &super::redis::RedisServer) -> Self {
+        self.store_key("backend", "\"redis\"")
+            .store_key("url_env", &format!("{:?}", super::redis::URL_ENV))
+            .store_key("prefix", "\"test\"")
+            .store_key("leader_lease", "\"1s\"")
+            .env(super::redis::URL_ENV, &redis.url())
+    }
     /// An HTTPS listener on an ephemeral port serving `certs` (SNI picks).
     pub fn https(mut self, certs: &[&super::tls::IssuedCert]) -> Self {
         self.https.push(certs.iter().map(|c| c.toml()).collect());
@@ -163,6 +181,8 @@ impl GatewayBuilder {
             self.policy,
             self.tick
         );
+        let store_keys: String = self.store_keys.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        toml = toml.replacen("\n\n[policy]\n", &format!("\n{store_keys}\n[policy]\n"), 1);
         // Keys of [policy] must come before its [policy.params] sub-table.
         let keys: String = self.policy_keys.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
         toml = toml.replacen("[policy.params]\n", &format!("{keys}[policy.params]\n"), 1);
@@ -252,7 +272,18 @@ impl GatewayBuilder {
             let addr = listening["addr"].as_str().and_then(|a| a.parse().ok());
             https_addrs.push(addr.unwrap_or_else(|| panic!("bad listening https event: {listening}")));
         }
-        TestGateway { child: Some(child), addr, https_addrs, admin, logs, store: dir.join("store"), _temp: temp }
+        let env = self.env.clone();
+        TestGateway {
+            child: Some(child),
+            addr,
+            https_addrs,
+            admin,
+            logs,
+            store: dir.join("store"),
+            config,
+            env,
+            _temp: temp,
+        }
     }
 }
 
@@ -288,6 +319,9 @@ pub struct TestGateway {
     pub https_addrs: Vec<SocketAddr>,
     pub logs: Logs,
     pub store: PathBuf,
+    /// The config file it runs with, and the environment it was given.
+    pub config: PathBuf,
+    pub env: Vec<(String, String)>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -355,7 +389,18 @@ impl Drop for TestGateway {
 
 /// Runs `paastis ARGS` to completion and returns its output.
 pub async fn run_paastis(args: &[&str]) -> std::process::Output {
+    run_paastis_with_env(args, &[]).await
+}
+
+/// `run_paastis` with `env` added to its environment.
+pub async fn run_paastis_with_env(args: &[&str], env: &[(String, String)]) -> std::process::Output {
     let exe = std::env::current_exe().expect("test executable path");
-    let run = Command::new(exe).args(args).env(EXEC_AS_PAASTIS, "1").stdin(Stdio::null()).kill_on_drop(true).output();
+    let run = Command::new(exe)
+        .args(args)
+        .env(EXEC_AS_PAASTIS, "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
     super::within(Duration::from_secs(30), &format!("paastis {args:?} to finish"), run).await.expect("run paastis")
 }

@@ -16,12 +16,13 @@ pub mod kube_emulator;
 mod logs;
 pub mod policies;
 mod process;
+pub mod redis;
 pub mod tls;
 
 pub use admin::AdminClient;
 pub use app::AppBuilder;
 pub use client::{TestClient, TestResponse};
-pub use gateway::{GatewayBuilder, TestGateway, run_paastis, spawn_paastis_with_env};
+pub use gateway::{GatewayBuilder, TestGateway, run_paastis, run_paastis_with_env, spawn_paastis_with_env};
 pub use logs::Logs;
 pub use process::{
     children_of, free_port, pid_alive, port_closed, processes_with_args, python3, wait_pid_gone, wait_until,
