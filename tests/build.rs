@@ -7,10 +7,10 @@ mod wasm_policies;
 
 /// Directory names under `tests/policies`; each crate is named
 /// `paastis-test-policy-<dir>`.
-const POLICIES: &[&str] = &["teapot", "spin", "memory-bomb", "panicky", "armed", "wrong-world"];
+const POLICIES: &[&str] = &["teapot", "spin", "memory-bomb", "panicky", "armed", "wrong-world", "before-answers"];
 /// Example policies of the workspace (`policies/<dir>`) the tests also run,
 /// handed over the same way; each crate is named `paastis-policy-<dir>`.
-const EXAMPLES: &[&str] = &["office-hours"];
+const EXAMPLES: &[&str] = &["office-hours", "nights-weekends"];
 
 fn main() {
     let workspace = wasm_policies::workspace();
@@ -18,6 +18,7 @@ fn main() {
     for input in [
         "tests/policies",
         "policies/office-hours",
+        "policies/nights-weekends",
         "wit",
         "sdk/src",
         "sdk/Cargo.toml",

@@ -41,7 +41,8 @@ enum Command {
         /// How long an app may stay idle before the policy puts it to sleep.
         #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
         idle_timeout: Duration,
-        /// Where the demo keeps its state.
+        /// Where the demo keeps its state (default: $XDG_STATE_HOME/paastis/demo,
+        /// ~/.local/state/paastis/demo, or a new temporary directory).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Also serve HTTPS (HTTP/2 and HTTP/1.1), with a self-signed
@@ -187,7 +188,10 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Demo { listen, idle_timeout, data_dir, tls, tls_listen, admin_listen } => {
-            let data_dir = data_dir.unwrap_or_else(|| std::env::temp_dir().join("paastis-demo"));
+            let data_dir = match data_dir.map_or_else(crate::demo::default_data_dir, Ok) {
+                Ok(dir) => dir,
+                Err(e) => return failure(anyhow::anyhow!("cannot make a data dir for the demo: {e}")),
+            };
             let tls = tls.then_some(tls_listen);
             match crate::demo::run(DemoOptions { listen, idle_timeout, data_dir, tls, admin_listen }).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -269,8 +273,23 @@ fn usage_error(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn failure(e: anyhow::Error) -> ExitCode {
-    eprintln!("paastis: {e:#}");
+    eprintln!("paastis: {}", causes(&e));
     ExitCode::FAILURE
+}
+
+/// The error and its causes on one line, each said once: many errors already
+/// quote their source in their own message, which `{:#}` would repeat.
+fn causes(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !line.contains(&cause) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&cause);
+        }
+    }
+    line
 }
 
 /// Ctrl-C and SIGTERM, caught from the moment this is made.
@@ -344,7 +363,7 @@ fn colours_wanted(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool 
 
 #[cfg(test)]
 mod tests {
-    use super::colours_wanted;
+    use super::{causes, colours_wanted};
 
     #[test]
     fn colours_only_on_a_terminal_without_no_color() {
@@ -352,5 +371,14 @@ mod tests {
         assert!(colours_wanted(true, Some("".into())), "an empty NO_COLOR does not count");
         assert!(!colours_wanted(true, Some("1".into())));
         assert!(!colours_wanted(false, None));
+    }
+
+    #[test]
+    fn a_cause_quoted_by_its_error_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let e = anyhow::Error::new(io).context("cannot listen on 127.0.0.1:9180: Address already in use");
+        assert_eq!(causes(&e), "cannot listen on 127.0.0.1:9180: Address already in use");
+        let e = anyhow::anyhow!("disk full").context("cannot flush");
+        assert_eq!(causes(&e), "cannot flush: disk full");
     }
 }

@@ -28,6 +28,10 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 pub(crate) struct CallState {
     policy: Arc<str>,
+    /// Tags the policy's log lines: `request`, `tick`, or `check` for the
+    /// calls whose answers are not acted on (smoke calls, params checks),
+    /// so that they never read like real decisions.
+    phase: &'static str,
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
@@ -50,6 +54,7 @@ impl CallState {
             .build();
         CallState {
             policy,
+            phase: "call",
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_bytes),
@@ -62,10 +67,12 @@ impl CallState {
 
 impl CallState {
     /// Readies a (possibly warm) store for the next call: what limits a
-    /// call starts again, what the memory holds does not.
-    pub(crate) fn begin_call(&mut self) {
+    /// call starts again, what the memory holds does not. `phase` tags its
+    /// log lines (`request`, `tick`, or `check` for calls not acted on).
+    pub(crate) fn begin_call(&mut self, phase: &'static str) {
         self.logs_left = MAX_LOG_LINES;
         self.output.clear();
+        self.phase = phase;
     }
 }
 
@@ -92,13 +99,13 @@ impl Host for CallState {
             message.truncate(cut);
             message.push_str("...");
         }
-        let policy = &*self.policy;
+        let (policy, phase) = (&*self.policy, self.phase);
         match level {
-            LogLevel::Trace => tracing::trace!(policy, "{message}"),
-            LogLevel::Debug => tracing::debug!(policy, "{message}"),
-            LogLevel::Info => tracing::info!(policy, "{message}"),
-            LogLevel::Warn => tracing::warn!(policy, "{message}"),
-            LogLevel::Error => tracing::error!(policy, "{message}"),
+            LogLevel::Trace => tracing::trace!(policy, phase, "{message}"),
+            LogLevel::Debug => tracing::debug!(policy, phase, "{message}"),
+            LogLevel::Info => tracing::info!(policy, phase, "{message}"),
+            LogLevel::Warn => tracing::warn!(policy, phase, "{message}"),
+            LogLevel::Error => tracing::error!(policy, phase, "{message}"),
         }
     }
 }

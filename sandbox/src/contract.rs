@@ -69,13 +69,28 @@ pub struct Refusal {
     pub retry_after_secs: Option<u32>,
 }
 
+/// A response a policy sends in the app's place (`paastis:policy/answering`):
+/// status 200..=599, at most 32 checked headers, a body of at most 64 KiB.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestDecision {
     /// Proxy, waking the app if needed, and count as activity.
     Forward,
     /// Proxy without counting, and never wake a sleeping app for it.
     ForwardPassive,
+    /// As `ForwardPassive` while the app is awake; otherwise send this
+    /// answer instead of a 503. Only from policies that export `answering`.
+    ForwardPassiveOr(Answer),
     Refuse(Refusal),
+    /// Send this answer without waking or contacting the app. Only from
+    /// policies that export `answering`.
+    Answer(Answer),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -56,12 +56,16 @@ pub(crate) fn decision_from_wit(d: wit::RequestDecision) -> RequestDecision {
     match d {
         wit::RequestDecision::Forward => RequestDecision::Forward,
         wit::RequestDecision::ForwardPassive => RequestDecision::ForwardPassive,
-        wit::RequestDecision::Refuse(r) => RequestDecision::Refuse(Refusal {
-            status: if (400..=599).contains(&r.status) { r.status } else { FALLBACK_STATUS },
-            reason: truncate(r.reason, MAX_REASON_BYTES),
-            retry_after_secs: r.retry_after_secs,
-        }),
+        wit::RequestDecision::Refuse(r) => refusal_from_wit(r),
     }
+}
+
+pub(crate) fn refusal_from_wit(r: wit::Refusal) -> RequestDecision {
+    RequestDecision::Refuse(Refusal {
+        status: if (400..=599).contains(&r.status) { r.status } else { FALLBACK_STATUS },
+        reason: truncate(r.reason, MAX_REASON_BYTES),
+        retry_after_secs: r.retry_after_secs,
+    })
 }
 
 /// Drops repeated names; an app both put to sleep and woken by the same plan

@@ -28,6 +28,8 @@ pub(crate) const MAX_WARM: usize = 64;
 pub(crate) struct Instance {
     pub(crate) store: Store<CallState>,
     pub(crate) policy: bindings::Policy,
+    /// The `answering` export, when the policy has it.
+    pub(crate) answering: Option<crate::answering::Guest>,
     /// Shared with the store's epoch callback.
     pub(crate) clock: Arc<CallClock>,
     /// Calls it answered, so that a failure on a reused instance can be

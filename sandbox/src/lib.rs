@@ -14,9 +14,12 @@
 //! - `kv`: policy state without wasmtime: limits, the `KvBackend` trait that
 //!   the gateway's store implements, and `MemoryKv`;
 //! - `convert`: contract ↔ generated bindings, sanitising nonsense;
+//! - `answering`: the optional `answering` export (policies that answer
+//!   requests themselves): detected at load, its answers checked;
 //! - `output`: the guest's stdio, captured and capped;
 //! - `error`: `PolicyError`.
 
+mod answering;
 mod bindings;
 mod call_state;
 pub mod contract;

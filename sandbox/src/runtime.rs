@@ -15,6 +15,7 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, Trap,
 };
 
+use crate::answering::{self, Answering};
 use crate::bindings::paastis::policy::types as wit;
 use crate::bindings::{self, PolicyPre};
 use crate::call_state::CallState;
@@ -188,17 +189,22 @@ impl PolicyRuntime {
             .map_err(|e| contract("it does not export paastis:policy/handler as the host expects", e))?;
 
         let interface = describe(&self.inner.engine, &component);
+        let answering = Answering::find(pre.instance_pre());
         let policy = LoadedPolicy {
             inner: Arc::new(PolicyInner {
                 name: name.into(),
                 sha256: hex::encode(Sha256::digest(wasm)),
                 interface,
+                answering,
                 pre,
                 runtime: Arc::clone(&self.inner),
                 kv: Arc::clone(&self.inner.kv),
                 warm: self.inner.warm_pool(self.inner.limits.isolation),
+                checking: false,
             }),
         };
+        // Instantiating also looks up the `answering` export, so a policy
+        // whose export does not match the host's types is refused here.
         policy.with_scratch_kv().on_tick(unix_millis(), &[]).await?;
         Ok(policy)
     }
@@ -237,11 +243,15 @@ struct PolicyInner {
     name: Arc<str>,
     sha256: String,
     interface: Interface,
+    /// The optional `answering` export; `None` for policies built before it.
+    answering: Option<Answering>,
     pre: PolicyPre<CallState>,
     runtime: Arc<RuntimeInner>,
     /// The runtime's store, or a scratch one (`with_scratch_kv`).
     kv: Arc<dyn KvBackend>,
     warm: WarmPool,
+    /// A scratch copy for checks: its log lines say `phase = "check"`.
+    checking: bool,
 }
 
 /// A component's imports and exports by name; an exported instance is listed
@@ -272,6 +282,7 @@ fn describe(engine: &Engine, component: &Component) -> Interface {
 }
 
 /// One call into the guest, with its arguments in the generated types.
+#[derive(Clone, Copy)]
 enum Call<'a> {
     Request { now: Timestamp, app: &'a wit::App, request: &'a wit::Request },
     Tick { now: Timestamp, apps: &'a [wit::App] },
@@ -280,6 +291,8 @@ enum Call<'a> {
 /// What the guest returned, `err` included.
 enum Answer {
     Request(Result<wit::RequestDecision, String>),
+    /// From `answering.on-request`, for policies that export it.
+    Action(Result<answering::RequestAction, String>),
     Tick(Result<wit::TickPlan, String>),
 }
 
@@ -299,7 +312,8 @@ impl LoadedPolicy {
     /// The same policy calling a fresh, empty in-memory `kv`: for calls whose
     /// answers are not acted on (smoke calls, params checks), so that they
     /// never change the state of the policy serving. Its calls get fresh
-    /// instances: they are few.
+    /// instances (they are few), and what it logs is tagged `phase =
+    /// "check"`, so that it never reads like a real decision.
     pub fn with_scratch_kv(&self) -> LoadedPolicy {
         let inner = &self.inner;
         LoadedPolicy {
@@ -307,10 +321,12 @@ impl LoadedPolicy {
                 name: Arc::clone(&inner.name),
                 sha256: inner.sha256.clone(),
                 interface: inner.interface.clone(),
+                answering: inner.answering.clone(),
                 pre: inner.pre.clone(),
                 runtime: Arc::clone(&inner.runtime),
                 kv: Arc::new(MemoryKv::default()),
                 warm: inner.runtime.warm_pool(Isolation::PerCall),
+                checking: true,
             }),
         }
     }
@@ -318,6 +334,12 @@ impl LoadedPolicy {
     /// What the component imports and exports, for `paastis policy check`.
     pub fn interface(&self) -> &Interface {
         &self.inner.interface
+    }
+
+    /// Whether the policy can answer requests itself (it exports
+    /// `paastis:policy/answering`).
+    pub fn answers(&self) -> bool {
+        self.inner.answering.is_some()
     }
 
     pub async fn on_request(
@@ -328,18 +350,24 @@ impl LoadedPolicy {
     ) -> Result<RequestDecision, PolicyError> {
         let app = convert::app_to_wit(app);
         let request = convert::request_to_wit(request);
-        let returned = match self.inner.invoke(&Call::Request { now, app: &app, request: &request }).await? {
-            Answer::Request(returned) => returned,
+        match self.inner.invoke(&Call::Request { now, app: &app, request: &request }).await? {
+            Answer::Request(returned) => {
+                returned.map(convert::decision_from_wit).map_err(|message| self.inner.returned(message))
+            }
+            Answer::Action(returned) => {
+                let action = returned.map_err(|message| self.inner.returned(message))?;
+                answering::action_from_wit(action)
+                    .map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
+            }
             Answer::Tick(_) => unreachable!("a request call answers a request"),
-        };
-        returned.map(convert::decision_from_wit).map_err(|message| self.inner.returned(message))
+        }
     }
 
     pub async fn on_tick(&self, now: Timestamp, apps: &[AppView]) -> Result<TickPlan, PolicyError> {
         let apps: Vec<_> = apps.iter().map(convert::app_to_wit).collect();
         let returned = match self.inner.invoke(&Call::Tick { now, apps: &apps }).await? {
             Answer::Tick(returned) => returned,
-            Answer::Request(_) => unreachable!("a tick call answers a tick"),
+            Answer::Request(_) | Answer::Action(_) => unreachable!("a tick call answers a tick"),
         };
         let plan = returned.map_err(|message| self.inner.returned(message))?;
         convert::plan_from_wit(plan).map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
@@ -379,7 +407,9 @@ impl PolicyInner {
     /// functions), so it runs under a call's limits too.
     async fn instantiate(&self) -> Result<Instance, PolicyError> {
         let runtime = &self.runtime;
-        let state = CallState::new(Arc::clone(&self.name), runtime.limits.memory_bytes, Arc::clone(&self.kv));
+        let mut state = CallState::new(Arc::clone(&self.name), runtime.limits.memory_bytes, Arc::clone(&self.kv));
+        // Instantiating runs the guest's start functions, which may log.
+        state.begin_call(self.phase("instantiate"));
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|state| &mut state.limiter);
         let clock = Arc::new(CallClock::new(runtime.limits.call_timeout, runtime.wall_limit));
@@ -387,27 +417,57 @@ impl PolicyInner {
         store.epoch_deadline_callback(move |_| Ok(on_deadline.on_deadline()));
         clock.begin();
         store.set_epoch_deadline(FIRST_DEADLINE);
-        let outcome = clock.run(&runtime.ticker, self.pre.instantiate_async(&mut store)).await;
-        match self.settle(outcome, &store, true) {
-            Ok(policy) => Ok(Instance { store, policy, clock, calls: 0 }),
-            Err(e) => Err(e),
-        }
+        let instance_pre = self.pre.instance_pre();
+        let outcome = clock.run(&runtime.ticker, instance_pre.instantiate_async(&mut store)).await;
+        let instance = self.settle(outcome, &store, true)?;
+        // Looking the exports up runs no guest code; a mismatch is the
+        // component's fault, not a trap.
+        let contract = |what: &str, e: wasmtime::Error| PolicyError::Contract {
+            name: self.name.to_string(),
+            detail: format!("{what}: {}", chain(&e)),
+        };
+        let policy = bindings::Policy::new(&mut store, &instance)
+            .map_err(|e| contract("its paastis:policy/handler export does not match the host's", e))?;
+        let answering = match &self.answering {
+            Some(answering) => Some(
+                answering
+                    .load(&mut store, &instance)
+                    .map_err(|e| contract("its paastis:policy/answering export does not match the host's", e))?,
+            ),
+            None => None,
+        };
+        Ok(Instance { store, policy, answering, clock, calls: 0 })
+    }
+
+    /// What a call's log lines say they come from: `check` for a scratch
+    /// copy, whatever the call.
+    fn phase(&self, phase: &'static str) -> &'static str {
+        if self.checking { "check" } else { phase }
     }
 
     /// One call on `instance`, which goes back to the pool if it may serve
     /// again.
     async fn call_on(&self, mut instance: Instance, call: &Call<'_>) -> Result<Answer, PolicyError> {
-        instance.store.data_mut().begin_call();
+        let phase = match call {
+            Call::Request { .. } => "request",
+            Call::Tick { .. } => "tick",
+        };
+        instance.store.data_mut().begin_call(self.phase(phase));
         instance.clock.begin();
         instance.store.set_epoch_deadline(FIRST_DEADLINE);
-        let Instance { store, policy, clock, .. } = &mut instance;
+        let Instance { store, policy, answering, clock, .. } = &mut instance;
         let handler = policy.paastis_policy_handler();
         let running = async {
-            match *call {
-                Call::Request { now, app, request } => {
+            match (*call, answering) {
+                // A policy that answers gets `answering.on-request`, which
+                // replaces `handler.on-request` for hosts that know it.
+                (Call::Request { now, app, request }, Some(answering)) => {
+                    answering.call_on_request(&mut *store, now, app, request).await.map(Answer::Action)
+                }
+                (Call::Request { now, app, request }, None) => {
                     handler.call_on_request(&mut *store, now, app, request).await.map(Answer::Request)
                 }
-                Call::Tick { now, apps } => handler.call_on_tick(&mut *store, now, apps).await.map(Answer::Tick),
+                (Call::Tick { now, apps }, _) => handler.call_on_tick(&mut *store, now, apps).await.map(Answer::Tick),
             }
         };
         let outcome = clock.run(&self.runtime.ticker, running).await;

@@ -148,13 +148,22 @@ async fn captured_logs<F: std::future::Future>(f: F) -> (F::Output, String) {
     (out, text)
 }
 
+/// Tagged with the policy and the phase; what the load's smoke call writes
+/// is a check (`phase="check"`), never mistaken for a real decision.
 #[tokio::test]
-async fn guest_logs_become_tracing_events_tagged_with_the_policy() {
+async fn guest_logs_become_tracing_events_tagged_with_the_policy_and_phase() {
     let (loaded, logs) = captured_logs(load(&guest::logs(3))).await;
-    assert!(loaded.is_ok(), "{loaded:?}");
+    let policy = loaded.unwrap();
     let lines: Vec<&str> = logs.lines().collect();
     assert_eq!(lines.len(), 3, "{logs}");
     assert!(lines.iter().all(|l| l.contains("INFO") && l.contains("hello") && l.contains("policy=\"test\"")), "{logs}");
+    assert!(lines.iter().all(|l| l.contains("phase=\"check\"")), "{logs}");
+    let (ticked, logs) = captured_logs(policy.on_tick(1_700_000_000_000, &[])).await;
+    assert!(ticked.is_ok(), "{ticked:?}");
+    assert!(logs.lines().all(|l| l.contains("phase=\"tick\"")) && logs.lines().count() == 3, "{logs}");
+    let (checked, logs) = captured_logs(policy.with_scratch_kv().on_tick(1_700_000_000_000, &[])).await;
+    assert!(checked.is_ok(), "{checked:?}");
+    assert!(logs.lines().all(|l| l.contains("phase=\"check\"")) && logs.lines().count() == 3, "{logs}");
 }
 
 #[tokio::test]

@@ -6,7 +6,10 @@
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "paastis:policy/policy",
+    // `answering-policy`: the required `policy` world plus the optional
+    // `answering` export, so policies can answer on hosts that look for it
+    // and still load on hosts that do not.
+    world: "paastis:policy/answering-policy",
     // A policy crate depends on `paastis-sdk` only, so the export macro must
     // be reachable from outside this crate and find the types through it.
     pub_export_macro: true,

@@ -6,24 +6,35 @@ use crate::Policy;
 use crate::app::{App, AppState};
 use crate::bindings::paastis::policy::types as wit;
 use crate::context::{RequestContext, TickContext};
-use crate::decision::{Decision, TickPlan};
+use crate::decision::{Answer, Decision, TickPlan};
 use crate::params::{ParamValue, Params};
 use crate::request::Request;
 use crate::time::Timestamp;
 
+use crate::bindings::exports::paastis::policy::answering as wit_answering;
+
 pub use crate::bindings;
+pub use crate::bindings::exports::paastis::policy::answering::Guest as AnsweringGuest;
+pub use crate::bindings::exports::paastis::policy::answering::RequestAction as WitAction;
 pub use crate::bindings::exports::paastis::policy::handler::Guest;
 pub use std::string::String;
 pub use std::vec::Vec;
 pub use wit::{App as WitApp, Request as WitRequest, RequestDecision as WitDecision};
 pub use wit::{TickPlan as WitTickPlan, Timestamp as WitTimestamp};
 
+/// `answering.on-request`, which hosts that know answers call.
+pub fn on_request_action<P: Policy>(now: WitTimestamp, app: WitApp, request: WitRequest) -> Result<WitAction, String> {
+    decide::<P>(now, app, request).map(action_into)
+}
+
+/// `handler.on-request`, which only hosts that predate answers call.
 pub fn on_request<P: Policy>(now: WitTimestamp, app: WitApp, request: WitRequest) -> Result<WitDecision, String> {
+    decide::<P>(now, app, request).map(decision_into)
+}
+
+fn decide<P: Policy>(now: WitTimestamp, app: WitApp, request: WitRequest) -> Result<Decision, String> {
     let ctx = RequestContext::new(Timestamp::from_millis(now), app_from(app), request_from(request));
-    match P::on_request(&ctx) {
-        Ok(decision) => Ok(decision_into(decision)),
-        Err(e) => Err(e.into_message()),
-    }
+    P::on_request(&ctx).map_err(crate::PolicyError::into_message)
 }
 
 pub fn on_tick<P: Policy>(now: WitTimestamp, apps: Vec<WitApp>) -> Result<WitTickPlan, String> {
@@ -70,14 +81,53 @@ fn request_from(r: WitRequest) -> Request {
     Request { method: r.method, path: r.path, query: r.query, headers: r.headers, client_addr: r.client_addr }
 }
 
+fn action_into(d: Decision) -> WitAction {
+    match d {
+        Decision::Forward => WitAction::Forward,
+        Decision::ForwardPassive => WitAction::ForwardPassive,
+        Decision::ForwardPassiveOr(answer) => WitAction::ForwardPassiveOrAnswer(answer_into(answer)),
+        Decision::Refuse(r) => WitAction::Refuse(refusal_into(r)),
+        Decision::Answer(answer) => WitAction::Answer(answer_into(answer)),
+    }
+}
+
+/// For a host that cannot answer: the nearest it can do. An error answer is
+/// a refusal with its status and body; any other answer, a passive forward
+/// (the app answers if it is awake, and is never woken).
 fn decision_into(d: Decision) -> WitDecision {
     match d {
         Decision::Forward => WitDecision::Forward,
-        Decision::ForwardPassive => WitDecision::ForwardPassive,
-        Decision::Refuse(r) => WitDecision::Refuse(wit::Refusal {
-            status: r.status,
-            reason: r.reason,
-            retry_after_secs: r.retry_after_secs,
-        }),
+        Decision::ForwardPassive | Decision::ForwardPassiveOr(_) => WitDecision::ForwardPassive,
+        Decision::Refuse(r) => WitDecision::Refuse(refusal_into(r)),
+        Decision::Answer(answer) if answer.status >= 400 => {
+            let retry_after_secs = answer.get_header("retry-after").and_then(|v| v.trim().parse().ok());
+            WitDecision::Refuse(wit::Refusal { status: answer.status, reason: answer.body, retry_after_secs })
+        }
+        Decision::Answer(_) => WitDecision::ForwardPassive,
+    }
+}
+
+fn refusal_into(r: crate::decision::Refusal) -> wit::Refusal {
+    wit::Refusal { status: r.status, reason: r.reason, retry_after_secs: r.retry_after_secs }
+}
+
+fn answer_into(a: Answer) -> wit_answering::Answer {
+    wit_answering::Answer { status: a.status, headers: a.headers, body: a.body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_without_answers_get_the_nearest_decision() {
+        let closed = Decision::Answer(Answer::new(503).text("closed")).retry_after(std::time::Duration::from_secs(9));
+        let WitDecision::Refuse(refusal) = decision_into(closed) else { panic!("not a refusal") };
+        assert_eq!((refusal.status, refusal.reason.as_str(), refusal.retry_after_secs), (503, "closed", Some(9)));
+        let ok = Answer::new(200).json("{}");
+        assert!(matches!(decision_into(Decision::Answer(ok.clone())), WitDecision::ForwardPassive));
+        assert!(matches!(decision_into(Decision::ForwardPassiveOr(ok.clone())), WitDecision::ForwardPassive));
+        let WitAction::ForwardPassiveOrAnswer(sent) = action_into(Decision::ForwardPassiveOr(ok)) else { panic!() };
+        assert_eq!((sent.status, sent.body.as_str()), (200, "{}"));
     }
 }

@@ -28,43 +28,105 @@
 
 use crate::PolicyError;
 
+/// The longest key, in bytes.
+///
+/// ```
+/// assert!(paastis_sdk::kv::set(&"k".repeat(paastis_sdk::kv::MAX_KEY_BYTES + 1), b"v").is_err());
+/// ```
 pub const MAX_KEY_BYTES: usize = 256;
+/// The largest value, in bytes (64 KiB).
+///
+/// ```
+/// assert!(paastis_sdk::kv::set("big", &vec![0; paastis_sdk::kv::MAX_VALUE_BYTES + 1]).is_err());
+/// ```
 pub const MAX_VALUE_BYTES: usize = 64 << 10;
+/// The most keys a policy holds.
+///
+/// ```
+/// assert_eq!(paastis_sdk::kv::MAX_KEYS, 1_000);
+/// ```
 pub const MAX_KEYS: usize = 1_000;
 
 /// The value stored under `key`, if any.
+///
+/// ```
+/// paastis_sdk::kv::set("seen", b"yes")?;
+/// assert_eq!(paastis_sdk::kv::get("seen"), Some(b"yes".to_vec()));
+/// assert_eq!(paastis_sdk::kv::get("never"), None);
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
 pub fn get(key: &str) -> Option<Vec<u8>> {
     imp::get(key)
 }
 
-/// Stores `value` under `key`, replacing any previous value.
+/// Stores `value` under `key`, replacing any previous value. An error (and
+/// nothing stored) past a limit, or when the host cannot write.
+///
+/// ```
+/// paastis_sdk::kv::set("last-close", &1_718_470_800_000u64.to_le_bytes())?;
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
 pub fn set(key: &str, value: &[u8]) -> Result<(), PolicyError> {
     imp::set(key, value).map_err(|e| PolicyError::new(format!("cannot store {key:?}: {e}")))
 }
 
 /// Removes `key`; removing a missing key does nothing.
+///
+/// ```
+/// paastis_sdk::kv::set_string("tmp", "x")?;
+/// paastis_sdk::kv::delete("tmp");
+/// paastis_sdk::kv::delete("tmp");
+/// assert_eq!(paastis_sdk::kv::get("tmp"), None);
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
 pub fn delete(key: &str) {
     imp::delete(key);
 }
 
 /// The keys that start with `prefix` (all of them for `""`), sorted.
+///
+/// ```
+/// use paastis_sdk::kv;
+/// kv::set_string("app/shop", "1")?;
+/// kv::set_string("app/blog", "1")?;
+/// assert_eq!(kv::list_keys("app/"), vec!["app/blog".to_owned(), "app/shop".to_owned()]);
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
 pub fn list_keys(prefix: &str) -> Vec<String> {
     imp::list_keys(prefix)
 }
 
 /// The value under `key` as text; an error if it is not UTF-8.
+///
+/// ```
+/// paastis_sdk::kv::set_string("zone", "Europe/Paris")?;
+/// assert_eq!(paastis_sdk::kv::get_string("zone")?.as_deref(), Some("Europe/Paris"));
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
 pub fn get_string(key: &str) -> Result<Option<String>, PolicyError> {
     get(key)
         .map(|bytes| String::from_utf8(bytes).map_err(|_| PolicyError::new(format!("kv {key:?} is not UTF-8 text"))))
         .transpose()
 }
 
+/// Stores text under `key`.
+///
+/// ```
+/// paastis_sdk::kv::set_string("note", "prewarmed at 07:50")?;
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
 pub fn set_string(key: &str, value: &str) -> Result<(), PolicyError> {
     set(key, value.as_bytes())
 }
 
 /// The value under `key` as a number stored by [`set_u64`] (8 bytes, little
 /// endian); an error if it is something else.
+///
+/// ```
+/// paastis_sdk::kv::set_u64("wakes", 3)?;
+/// assert_eq!(paastis_sdk::kv::get_u64("wakes")?, Some(3));
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
 pub fn get_u64(key: &str) -> Result<Option<u64>, PolicyError> {
     get(key)
         .map(|bytes| {
@@ -75,6 +137,12 @@ pub fn get_u64(key: &str) -> Result<Option<u64>, PolicyError> {
         .transpose()
 }
 
+/// Stores a number under `key`, for [`get_u64`].
+///
+/// ```
+/// paastis_sdk::kv::set_u64("wakes", 4)?;
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
 pub fn set_u64(key: &str, value: u64) -> Result<(), PolicyError> {
     set(key, &value.to_le_bytes())
 }

@@ -98,7 +98,7 @@ mod glue;
 
 pub use app::{App, AppState};
 pub use context::{RequestContext, TickContext};
-pub use decision::{Decision, Refusal, TickPlan};
+pub use decision::{Answer, Decision, Refusal, TickPlan};
 pub use error::PolicyError;
 pub use params::{ParamError, ParamValue, Params};
 pub use request::Request;
@@ -135,6 +135,18 @@ macro_rules! export_policy {
         const _: () = {
             struct __PaastisPolicyExport;
 
+            // Hosts that know answers call this one...
+            impl $crate::__private::AnsweringGuest for __PaastisPolicyExport {
+                fn on_request(
+                    now: $crate::__private::WitTimestamp,
+                    app: $crate::__private::WitApp,
+                    request: $crate::__private::WitRequest,
+                ) -> ::core::result::Result<$crate::__private::WitAction, $crate::__private::String> {
+                    $crate::__private::on_request_action::<$policy>(now, app, request)
+                }
+            }
+
+            // ...older hosts this one, with answers turned into the nearest decision.
             impl $crate::__private::Guest for __PaastisPolicyExport {
                 fn on_request(
                     now: $crate::__private::WitTimestamp,

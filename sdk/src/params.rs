@@ -8,13 +8,25 @@ use std::time::Duration;
 
 use crate::time::parse_duration;
 
-/// One value from the config.
+/// One value from the config: a TOML string, integer, float, boolean or
+/// list of strings. Rust values convert into it, for tests.
+///
+/// ```
+/// use paastis_sdk::ParamValue;
+/// assert_eq!(ParamValue::from("15m"), ParamValue::Text("15m".to_owned()));
+/// assert_eq!(ParamValue::from(["/health"]).to_string(), r#"["/health"]"#);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {
+    /// `idle_timeout = "15m"`
     Text(String),
+    /// `retries = 3`
     Integer(i64),
+    /// `ratio = 0.5`
     Float(f64),
+    /// `verbose = true`
     Boolean(bool),
+    /// `passive_paths = ["/health", "/status/*"]`
     TextList(Vec<String>),
 }
 
@@ -59,7 +71,17 @@ impl<const N: usize> From<[&str; N]> for ParamValue {
     }
 }
 
-/// A param that is missing or does not have the expected shape.
+/// A param that is missing or does not have the expected shape. Its message
+/// names the param and quotes what the config says, for the person editing
+/// the config; `?` turns it into a [`PolicyError`](crate::PolicyError).
+///
+/// ```
+/// use paastis_sdk::testing::AppBuilder;
+/// let app = AppBuilder::new("blog").param("idle_timeout", "soon").build();
+/// let error = app.params().duration("idle_timeout").unwrap_err();
+/// assert_eq!(error.name(), "idle_timeout");
+/// assert!(error.to_string().ends_with(r#"got "soon""#));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamError {
     name: String,
@@ -73,15 +95,33 @@ enum Problem {
 }
 
 impl ParamError {
+    /// The param `name` is required but not set.
+    ///
+    /// ```
+    /// let e = paastis_sdk::ParamError::missing("timezone");
+    /// assert_eq!(e.to_string(), r#"param "timezone" is required but not set"#);
+    /// ```
     pub fn missing(name: &str) -> Self {
         ParamError { name: name.to_owned(), problem: Problem::Missing }
     }
 
-    /// `expected` completes "expected ...", e.g. `a duration such as "15m"`.
+    /// `expected` completes "expected ...", e.g. `a duration such as "15m"`:
+    /// for your own param types.
+    ///
+    /// ```
+    /// use paastis_sdk::{ParamError, ParamValue};
+    /// let e = ParamError::mismatch("mode", r#""sleep" or "refuse""#, &ParamValue::from("nap"));
+    /// assert_eq!(e.to_string(), r#"param "mode": expected "sleep" or "refuse", got "nap""#);
+    /// ```
     pub fn mismatch(name: &str, expected: &'static str, found: &ParamValue) -> Self {
         ParamError { name: name.to_owned(), problem: Problem::Mismatch { expected, found: found.to_string() } }
     }
 
+    /// The param's name.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::ParamError::missing("open").name(), "open");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -107,35 +147,90 @@ const BOOL: &str = "true or false";
 const INTEGER: &str = "an integer";
 const NUMBER: &str = "a number";
 
-/// The params for one app: the app's own over the policy's defaults.
+/// The params for one app: the app's own over the policy's defaults. Read
+/// them with the typed accessors; each `_or` variant takes a default for a
+/// param that is not set, but a param that is set and malformed is always an
+/// error (a typo must not silently become the default).
+///
+/// ```
+/// use paastis_sdk::Params;
+/// use std::time::Duration;
+///
+/// let params: Params = [("idle_timeout", "30m")].into_iter().collect();
+/// assert_eq!(params.duration_or("idle_timeout", Duration::from_secs(900))?, Duration::from_secs(1800));
+/// assert_eq!(params.bool_or("verbose", false)?, false);
+/// # Ok::<(), paastis_sdk::ParamError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Params(BTreeMap<String, ParamValue>);
 
 impl Params {
+    /// No params.
+    ///
+    /// ```
+    /// assert!(paastis_sdk::Params::new().is_empty());
+    /// ```
     pub fn new() -> Self {
         Params::default()
     }
 
+    /// The raw value of `name`, for shapes the accessors do not cover.
+    ///
+    /// ```
+    /// use paastis_sdk::{ParamValue, Params};
+    /// let params: Params = [("retries", 3)].into_iter().collect();
+    /// assert_eq!(params.get("retries"), Some(&ParamValue::Integer(3)));
+    /// ```
     pub fn get(&self, name: &str) -> Option<&ParamValue> {
         self.0.get(name)
     }
 
+    /// Whether `name` is set.
+    ///
+    /// ```
+    /// let params: paastis_sdk::Params = [("open", "08:00")].into_iter().collect();
+    /// assert!(params.contains("open") && !params.contains("close"));
+    /// ```
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }
 
+    /// Every param, sorted by name.
+    ///
+    /// ```
+    /// let params: paastis_sdk::Params = [("b", 1), ("a", 2)].into_iter().collect();
+    /// assert_eq!(params.iter().map(|(name, _)| name).collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ParamValue)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// How many params are set.
+    ///
+    /// ```
+    /// let params: paastis_sdk::Params = [("a", 1)].into_iter().collect();
+    /// assert_eq!(params.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether none is set.
+    ///
+    /// ```
+    /// assert!(paastis_sdk::Params::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// Sets `name`, replacing a previous value: for tests.
+    ///
+    /// ```
+    /// let mut params = paastis_sdk::Params::new();
+    /// params.insert("idle_timeout", "5m");
+    /// assert_eq!(params.text("idle_timeout"), Ok("5m"));
+    /// ```
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<ParamValue>) {
         self.0.insert(name.into(), value.into());
     }
@@ -146,6 +241,13 @@ impl Params {
 
     /// A duration: text in humantime syntax (`"15m"`, `"1h30m"`), or a
     /// non-negative number of seconds (as text or as a number).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let params: paastis_sdk::Params = [("a", "90s")].into_iter().collect();
+    /// assert_eq!(params.duration("a"), Ok(Duration::from_secs(90)));
+    /// assert!(params.duration("b").is_err(), "required");
+    /// ```
     pub fn duration(&self, name: &str) -> Result<Duration, ParamError> {
         let value = self.required(name)?;
         let parsed = match value {
@@ -160,10 +262,23 @@ impl Params {
     /// Like [`Params::duration`], with `default` when the param is not set.
     /// A param that is set but malformed is still an error: silently using
     /// the default would hide a typo in the config.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let params: paastis_sdk::Params = [("typo", "15 minuets")].into_iter().collect();
+    /// assert_eq!(params.duration_or("absent", Duration::from_secs(60)), Ok(Duration::from_secs(60)));
+    /// assert!(params.duration_or("typo", Duration::from_secs(60)).is_err());
+    /// ```
     pub fn duration_or(&self, name: &str, default: Duration) -> Result<Duration, ParamError> {
         if self.contains(name) { self.duration(name) } else { Ok(default) }
     }
 
+    /// A string.
+    ///
+    /// ```
+    /// let params: paastis_sdk::Params = [("mode", "refuse")].into_iter().collect();
+    /// assert_eq!(params.text("mode"), Ok("refuse"));
+    /// ```
     pub fn text(&self, name: &str) -> Result<&str, ParamError> {
         match self.required(name)? {
             ParamValue::Text(s) => Ok(s),
@@ -171,12 +286,22 @@ impl Params {
         }
     }
 
+    /// A string, or `default` when not set.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::Params::new().text_or("mode", "sleep"), Ok("sleep"));
+    /// ```
     pub fn text_or<'a>(&'a self, name: &str, default: &'a str) -> Result<&'a str, ParamError> {
         if self.contains(name) { self.text(name) } else { Ok(default) }
     }
 
     /// A list of strings; a single string counts as a list of one, which is
     /// what someone who configures one path usually writes.
+    ///
+    /// ```
+    /// let params: paastis_sdk::Params = [("paths", "/health")].into_iter().collect();
+    /// assert_eq!(params.string_list("paths"), Ok(vec!["/health".to_owned()]));
+    /// ```
     pub fn string_list(&self, name: &str) -> Result<Vec<String>, ParamError> {
         match self.required(name)? {
             ParamValue::TextList(items) => Ok(items.clone()),
@@ -185,12 +310,22 @@ impl Params {
         }
     }
 
+    /// A list of strings, or `default` when not set.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::Params::new().string_list_or("paths", &["/ping"]), Ok(vec!["/ping".to_owned()]));
+    /// ```
     pub fn string_list_or(&self, name: &str, default: &[&str]) -> Result<Vec<String>, ParamError> {
         if self.contains(name) { self.string_list(name) } else { Ok(default.iter().map(|s| (*s).to_owned()).collect()) }
     }
 
     /// A boolean; the text `"true"`/`"false"` is accepted too, since env-var
     /// driven configs often can only produce strings.
+    ///
+    /// ```
+    /// let params: paastis_sdk::Params = [("verbose", "TRUE")].into_iter().collect();
+    /// assert_eq!(params.bool("verbose"), Ok(true));
+    /// ```
     pub fn bool(&self, name: &str) -> Result<bool, ParamError> {
         let value = self.required(name)?;
         match value {
@@ -201,10 +336,21 @@ impl Params {
         }
     }
 
+    /// A boolean, or `default` when not set.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::Params::new().bool_or("verbose", false), Ok(false));
+    /// ```
     pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, ParamError> {
         if self.contains(name) { self.bool(name) } else { Ok(default) }
     }
 
+    /// An integer (as a number, or as text).
+    ///
+    /// ```
+    /// let params: paastis_sdk::Params = [("retries", "3")].into_iter().collect();
+    /// assert_eq!(params.integer("retries"), Ok(3));
+    /// ```
     pub fn integer(&self, name: &str) -> Result<i64, ParamError> {
         let value = self.required(name)?;
         match value {
@@ -214,12 +360,22 @@ impl Params {
         }
     }
 
+    /// An integer, or `default` when not set.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::Params::new().integer_or("retries", 2), Ok(2));
+    /// ```
     pub fn integer_or(&self, name: &str, default: i64) -> Result<i64, ParamError> {
         if self.contains(name) { self.integer(name) } else { Ok(default) }
     }
 
     /// A number; integers are accepted, as TOML writes `2` and `2.0`
     /// differently but authors mean the same.
+    ///
+    /// ```
+    /// let params: paastis_sdk::Params = [("ratio", 2)].into_iter().collect();
+    /// assert_eq!(params.float("ratio"), Ok(2.0));
+    /// ```
     pub fn float(&self, name: &str) -> Result<f64, ParamError> {
         let value = self.required(name)?;
         match value {
@@ -231,6 +387,11 @@ impl Params {
         }
     }
 
+    /// A number, or `default` when not set.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::Params::new().float_or("ratio", 0.5), Ok(0.5));
+    /// ```
     pub fn float_or(&self, name: &str, default: f64) -> Result<f64, ParamError> {
         if self.contains(name) { self.float(name) } else { Ok(default) }
     }

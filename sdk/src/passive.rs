@@ -1,14 +1,44 @@
 //! The shared convention for passive requests (health checks, uptime
-//! monitors, bots), read from two params, so every policy that offers it
-//! offers it the same way:
+//! monitors, bots), read from params, so every policy that offers it offers
+//! it the same way:
 //! - `passive_paths`: a request whose path equals an entry, or starts with an
 //!   entry ending in `*` (minus the star), is passive;
 //! - `passive_user_agents`: a request whose User-Agent contains an entry,
-//!   ignoring case, is passive.
+//!   ignoring case, is passive;
+//! - `passive_asleep_status`: what a passive request gets while the app is
+//!   not awake: this status (say 200) with `{"status":"asleep","app":NAME}`
+//!   as JSON, rather than the gateway's 503.
+//!
+//! A passive request is served by the app while it is awake, never counts as
+//! activity, and never wakes the app.
+//!
+//! ```
+//! use paastis_sdk::passive;
+//! use paastis_sdk::testing::{AppBuilder, RequestBuilder};
+//! use paastis_sdk::{Decision, RequestContext, Timestamp};
+//!
+//! let app = AppBuilder::new("blog").param("passive_user_agents", ["UptimeRobot"]).param("passive_asleep_status", 200).build();
+//! let monitor = RequestBuilder::get("/").user_agent("UptimeRobot/2.0").build();
+//! let ctx = RequestContext::new(Timestamp::from_secs(1), app, monitor);
+//! assert!(matches!(passive::decision(&ctx)?, Some(Decision::ForwardPassiveOr(a)) if a.status == 200));
+//! # Ok::<(), paastis_sdk::PolicyError>(())
+//! ```
 
-use crate::{Params, PolicyError, Request};
+use crate::{Answer, App, Decision, ParamError, Params, PolicyError, Request, RequestContext};
+
+const STATUS: &str = "an HTTP status from 200 to 599, such as 200";
 
 /// Whether `request` is passive under `params`; an error names a malformed param.
+///
+/// ```
+/// use paastis_sdk::passive::is_passive;
+/// use paastis_sdk::testing::{AppBuilder, RequestBuilder};
+///
+/// let app = AppBuilder::new("blog").param("passive_paths", ["/health", "/status/*"]).build();
+/// assert!(is_passive(app.params(), &RequestBuilder::get("/status/db").build())?);
+/// assert!(!is_passive(app.params(), &RequestBuilder::get("/").build())?);
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
 pub fn is_passive(params: &Params, request: &Request) -> Result<bool, PolicyError> {
     let path = request.path();
     if params.string_list_or("passive_paths", &[])?.iter().any(|pattern| path_matches(pattern, path)) {
@@ -24,6 +54,61 @@ pub fn is_passive(params: &Params, request: &Request) -> Result<bool, PolicyErro
         // An empty entry would match every client, which is never meant.
         .filter(|needle| !needle.is_empty())
         .any(|needle| agent.contains(&needle.to_lowercase())))
+}
+
+/// What a passive request gets while `app` is not awake, from its
+/// `passive_asleep_status` param: `None` (the gateway's 503) when it is not
+/// set; an error when it is not a status from 200 to 599.
+///
+/// ```
+/// use paastis_sdk::passive::asleep_answer;
+/// use paastis_sdk::testing::AppBuilder;
+///
+/// let app = AppBuilder::new("blog").param("passive_asleep_status", 200).build();
+/// let answer = asleep_answer(&app)?.expect("set");
+/// assert_eq!((answer.status, answer.body.as_str()), (200, r#"{"status":"asleep","app":"blog"}"#));
+/// assert!(asleep_answer(&AppBuilder::new("blog").param("passive_asleep_status", 42).build()).is_err());
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
+pub fn asleep_answer(app: &App) -> Result<Option<Answer>, PolicyError> {
+    let name = "passive_asleep_status";
+    let Some(value) = app.params().get(name) else {
+        return Ok(None);
+    };
+    let status =
+        app.params().integer(name).ok().and_then(|s| u16::try_from(s).ok()).filter(|s| (200..=599).contains(s));
+    let status = status.ok_or_else(|| ParamError::mismatch(name, STATUS, value))?;
+    // Gateway app names are host labels; escaped anyway, as JSON requires.
+    let name: String = app.name().chars().filter(|c| !c.is_control()).collect();
+    let body = format!(r#"{{"status":"asleep","app":"{}"}}"#, name.replace('\\', "\\\\").replace('"', "\\\""));
+    Ok(Some(Answer::new(status).json(body).header("cache-control", "no-store")))
+}
+
+/// The whole convention in one call: `None` for a request that is not
+/// passive; for a passive one, [`Decision::ForwardPassive`], or
+/// [`Decision::ForwardPassiveOr`] the [`asleep_answer`] when the app sets
+/// `passive_asleep_status`. Every param is read, so a malformed one is
+/// refused when the gateway checks the config, not on the first monitor.
+///
+/// ```
+/// use paastis_sdk::{passive, Decision, Policy, PolicyError, RequestContext};
+///
+/// struct Polite;
+/// impl Policy for Polite {
+///     fn on_request(ctx: &RequestContext) -> Result<Decision, PolicyError> {
+///         Ok(passive::decision(ctx)?.unwrap_or(Decision::Forward))
+///     }
+/// }
+/// ```
+pub fn decision(ctx: &RequestContext) -> Result<Option<Decision>, PolicyError> {
+    let answer = asleep_answer(ctx.app())?;
+    if !is_passive(ctx.app().params(), ctx.request())? {
+        return Ok(None);
+    }
+    Ok(Some(match answer {
+        Some(answer) => Decision::ForwardPassiveOr(answer),
+        None => Decision::ForwardPassive,
+    }))
 }
 
 /// An entry ending in `*` matches every path starting with the rest of it.

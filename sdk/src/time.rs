@@ -5,25 +5,58 @@ use std::fmt;
 use std::ops::{Add, Sub};
 use std::time::Duration;
 
-/// A point in time, in milliseconds since the Unix epoch (UTC).
+/// A point in time, in milliseconds since the Unix epoch (UTC). Arithmetic
+/// with [`Duration`] saturates rather than wrapping.
+///
+/// ```
+/// use paastis_sdk::Timestamp;
+/// use std::time::Duration;
+///
+/// let opened = Timestamp::from_secs(1_000);
+/// let now = opened + Duration::from_secs(90);
+/// assert_eq!(now.saturating_since(opened), Duration::from_secs(90));
+/// assert!(now > opened);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(u64);
 
 impl Timestamp {
+    /// From milliseconds since the epoch, the host's unit.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::Timestamp::from_millis(1_500).as_millis(), 1_500);
+    /// ```
     pub const fn from_millis(millis: u64) -> Self {
         Timestamp(millis)
     }
 
+    /// From seconds since the epoch (`date +%s`); saturates far in the future.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::Timestamp::from_secs(2).as_millis(), 2_000);
+    /// ```
     pub const fn from_secs(secs: u64) -> Self {
         Timestamp(secs.saturating_mul(1000))
     }
 
+    /// Milliseconds since the epoch.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::Timestamp::from_secs(1).as_millis(), 1_000);
+    /// ```
     pub const fn as_millis(self) -> u64 {
         self.0
     }
 
     /// How long ago `earlier` was, seen from `self`; zero if it is not earlier
     /// (clocks of different hosts can disagree slightly).
+    ///
+    /// ```
+    /// use paastis_sdk::Timestamp;
+    /// use std::time::Duration;
+    /// let (a, b) = (Timestamp::from_secs(10), Timestamp::from_secs(4));
+    /// assert_eq!((a.saturating_since(b), b.saturating_since(a)), (Duration::from_secs(6), Duration::ZERO));
+    /// ```
     pub fn saturating_since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
     }
@@ -69,7 +102,14 @@ impl fmt::Display for Timestamp {
 
 /// Parses a duration as written in the gateway config: humantime syntax
 /// (`"15m"`, `"90s"`, `"1h30m"`, `"1h 30m"`) or a bare number of seconds
-/// (`"900"`).
+/// (`"900"`). [`Params::duration`](crate::Params::duration) uses it.
+///
+/// ```
+/// use paastis_sdk::parse_duration;
+/// use std::time::Duration;
+/// assert_eq!(parse_duration("1h 30m"), Some(Duration::from_secs(5400)));
+/// assert_eq!(parse_duration("soon"), None);
+/// ```
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
@@ -83,6 +123,11 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 /// Formats a duration the way the config writes it (`"15m"`, `"1h 30m"`), for
 /// log lines and messages.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(paastis_sdk::format_duration(Duration::from_secs(5400)), "1h 30m");
+/// ```
 pub fn format_duration(d: Duration) -> String {
     // Sub-millisecond precision means nothing to a policy and clutters logs.
     let d = Duration::from_millis(millis_of(d));

@@ -163,6 +163,8 @@ fn loads_of(gateway: &TestGateway, policy: &str) -> usize {
 /// second time by the watcher.
 pub async fn policies_are_listed_and_uploaded_like_dropped_files() {
     let dir = tempfile::tempdir().unwrap();
+    // The policy `hello` asks for must be there at start: a copy of inactivity.
+    install(dir.path(), "swappable", paastis::policy::INACTIVITY_WASM);
     let gateway = GatewayBuilder::new()
         .policy_dir(dir.path())
         .app(AppBuilder::new("hello").policy("swappable"))
@@ -199,7 +201,7 @@ pub async fn policies_are_listed_and_uploaded_like_dropped_files() {
     gateway.logs.wait_for_nth("policy loaded", "", loaded_before + 1, WAIT).await;
     let marker = gateway.logs.matching("policy loaded", |v| v["policy"] == "zz-marker");
     assert_eq!(marker.len(), 1, "marker loaded");
-    assert_eq!(loads_of(&gateway, "swappable"), 1, "the upload is loaded once");
+    assert_eq!(loads_of(&gateway, "swappable"), 2, "the start's copy, then the upload, loaded once");
 
     let same = admin.put("/policies/swappable.wasm", teapot.clone()).await;
     assert_eq!(same.json()["status"], "unchanged", "{}", same.text());
@@ -226,6 +228,54 @@ fn install(dir: &Path, name: &str, bytes: &[u8]) {
     let aside = dir.join(format!(".{name}.partial"));
     std::fs::write(&aside, bytes).unwrap();
     std::fs::rename(&aside, dir.join(format!("{name}.wasm"))).unwrap();
+}
+
+/// A truncated copy of the policy serving lands in policy.dir and is
+/// refused; the version before it keeps serving. Uploading the good bytes
+/// again must repair the file, not answer "unchanged": after a restart the
+/// same version serves, with the same behaviour (closed: 503).
+pub async fn a_reupload_repairs_a_broken_file_and_a_restart_serves_the_same_version() {
+    let (data, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let good = policies::bytes(policies::OFFICE_HOURS);
+    install(dir.path(), "nights-weekends", &good);
+    // Open one hour a day, starting two hours from now: closed now, whatever the time.
+    let hour = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 3600;
+    let opens = (hour + 2) % 24;
+    let builder = || {
+        GatewayBuilder::new().data_dir(data.path()).policy_dir(dir.path()).app(
+            AppBuilder::new("intranet")
+                .policy("nights-weekends")
+                .param("off_hours", "\"refuse\"")
+                .param("days", "\"Mon-Sun\"")
+                .param("open", &format!("\"{opens:02}:00\""))
+                .param("close", &format!("\"{:02}:00\"", (opens + 1) % 24)),
+        )
+    };
+    let closed = |response: crate::support::TestResponse| {
+        assert_eq!(response.status, 503, "{}", response.text());
+        assert!(response.text().starts_with("closed until"), "{}", response.text());
+    };
+    let gateway = builder().spawn().await;
+    let sha = gateway.logs.wait_for("policy loaded", "", WAIT).await["sha256"].as_str().unwrap().to_owned();
+    closed(gateway.client().get("intranet.localhost", "/").await);
+
+    install(dir.path(), "nights-weekends", &good[..good.len() / 2]);
+    gateway.logs.wait_for("policy refused; the previous version keeps serving", "", WAIT).await;
+    closed(gateway.client().get("intranet.localhost", "/").await);
+    let repaired = gateway.admin().put("/policies/nights-weekends", good.clone()).await;
+    assert_eq!(repaired.status, 200, "{}", repaired.text());
+    assert_eq!(
+        (repaired.json()["status"].as_str(), repaired.json()["sha256"].as_str()),
+        (Some("repaired"), Some(&*sha))
+    );
+    assert_eq!(std::fs::read(dir.path().join("nights-weekends.wasm")).unwrap(), good, "the file holds the good bytes");
+    assert_eq!(gateway.admin().put("/policies/nights-weekends", good.clone()).await.json()["status"], "unchanged");
+    assert!(gateway.terminate().await.success());
+
+    let gateway = builder().spawn().await;
+    let loaded = gateway.logs.wait_for("policy loaded", "", WAIT).await;
+    assert_eq!(loaded["sha256"].as_str(), Some(&*sha), "the same version after the restart");
+    closed(gateway.client().get("intranet.localhost", "/").await);
 }
 
 /// Without a policy.dir an upload would be lost at the next restart: 409.
@@ -331,4 +381,28 @@ pub async fn events_shown_survive_kill_9() {
     for event in &shown {
         assert!(kept.contains(event), "lost by kill -9: {event}; kept: {kept:?}");
     }
+}
+
+/// An admin port already in use: the error is said once, no "listening"
+/// comes before it, and the failed start leaves nothing in the event history
+/// (the next start's history begins with what that start loaded).
+pub async fn a_failed_start_says_why_once_and_records_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let builder = || GatewayBuilder::new().data_dir(data.path()).app(AppBuilder::new("hello"));
+    let output = builder()
+        .admin_key("listen", &format!("\"{}\"", taken.local_addr().unwrap()))
+        .serve_to_exit(Duration::from_secs(30))
+        .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("in use").count(), 1, "said once: {stderr}");
+    assert!(stderr.contains("for the admin API"), "{stderr}");
+    assert!(!stderr.contains("listening"), "nothing listens: {stderr}");
+    drop(taken);
+
+    let gateway = builder().spawn().await;
+    let events = gateway.admin().events().await;
+    let loaded = events.iter().filter(|e| e["kind"] == "policy_loaded").count();
+    assert_eq!(loaded, 1, "only this start's built-in policy: {events:?}");
 }

@@ -79,3 +79,46 @@ pub async fn a_backend_without_its_token_is_refused_by_check_and_serve() {
         assert!(stderr.contains("backend scalingo"), "{command}: {stderr}");
     }
 }
+
+/// `check` (and `serve`) with a policy dir holding office-hours as
+/// `nights-weekends.wasm`, and `app_policy` for `apps[0]`.
+async fn check_with_policy(app_policy: &str, params: &str) -> (std::process::Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::copy(crate::support::policies::OFFICE_HOURS, policies.join("nights-weekends.wasm")).unwrap();
+    let text = GOOD.replace("tick = \"1s\"", "tick = \"1s\"\ndir = \"policies\"").replace(
+        "wake_timeout = \"60s\"",
+        &format!("wake_timeout = \"60s\"\npolicy = \"{app_policy}\"\n[apps.params]\n{params}"),
+    );
+    let path = dir.path().join("paastis.toml");
+    std::fs::write(&path, text).unwrap();
+    let output = run_paastis(&["check", "--config", &path.display().to_string()]).await;
+    if !output.status.success() {
+        let serve = run_paastis(&["serve", "--config", &path.display().to_string()]).await;
+        assert_eq!(serve.status.code(), output.status.code(), "serve refuses what check refuses");
+        let said = String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default().to_owned();
+        assert!(String::from_utf8_lossy(&serve.stderr).contains(&said), "serve says it too: {said}");
+    }
+    (output, path.display().to_string())
+}
+
+/// A per-app policy that cannot be found, or that refuses its params, is a
+/// config error with the file, the key and the line (exit 2), as the same
+/// mistake on the default policy is: never a silent fallback to `inactivity`.
+pub async fn a_per_app_policy_missing_or_refusing_its_params_is_a_config_error() {
+    let (output, file) = check_with_policy("nights-weekend", "timezone = \"Europe/Paris\"").await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&file) && stderr.contains("line 19") && stderr.contains("apps[0].policy"), "{stderr}");
+    assert!(stderr.contains("has no nights-weekend.wasm (it holds nights-weekends.wasm)"), "{stderr}");
+
+    let (output, _) = check_with_policy("nights-weekends", "timezone = \"Asia/Tokio\"").await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 21") && stderr.contains("apps[0].params.timezone"), "{stderr}");
+    assert!(stderr.contains("unknown time zone") && stderr.contains("Asia/Tokio"), "{stderr}");
+
+    let (output, _) = check_with_policy("nights-weekends", "timezone = \"Asia/Tokyo\"").await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

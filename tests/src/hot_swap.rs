@@ -8,7 +8,9 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 const REFUSED: &str = "policy refused; the previous version keeps serving";
+const NO_VERSION: &str = "policy refused; no version of it is loaded, its apps stay on their fallback";
 const REMOVED: &str = "policy removed; its apps fall back to the default policy";
+const FALLBACK: &str = "app falls back to another policy: the one it asks for cannot serve it";
 
 fn teapot() -> Vec<u8> {
     std::fs::read(env!("TEST_POLICY_TEAPOT")).expect("built teapot policy")
@@ -34,7 +36,10 @@ async fn until_status(gateway: &TestGateway, host: &str, status: u16) {
     assert!(seen.is_ok(), "{host} never answered {status}; log:\n{}", gateway.logs.dump());
 }
 
+/// `hello` asks for `swappable`, which must exist at start: it starts as a
+/// copy of `inactivity` (answers 200); `other` has the default.
 async fn gateway_with_dir(dir: &Path, extra: impl FnOnce(GatewayBuilder) -> GatewayBuilder) -> TestGateway {
+    install(dir, "swappable", paastis::policy::INACTIVITY_WASM);
     let builder = GatewayBuilder::new()
         .policy_dir(dir)
         .app(AppBuilder::new("hello").policy("swappable"))
@@ -69,7 +74,8 @@ pub async fn a_swap_under_load_fails_no_request() {
     for round in 0..6 {
         let (bytes, expected) = if round % 2 == 0 { (&teapot, 418) } else { (&inactivity, 200) };
         install(dir.path(), "swappable", bytes);
-        gateway.logs.wait_for_nth("policy loaded", "", round + 1, WAIT).await;
+        // The first "policy loaded" is the copy the gateway started with.
+        gateway.logs.wait_for_nth("policy loaded", "", round + 2, WAIT).await;
         until_status(&gateway, "hello.localhost", expected).await;
         assert_eq!(client.get("other.localhost", "/").await.status, 200, "other apps keep the default");
     }
@@ -92,6 +98,10 @@ pub async fn a_swap_under_load_fails_no_request() {
 pub async fn a_bad_file_is_refused_and_the_previous_version_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let gateway = gateway_with_dir(dir.path(), |b| b).await;
+    // A broken file with no version loaded before it: nothing "keeps serving".
+    install(dir.path(), "stray", b"not webassembly");
+    let stray = gateway.logs.wait_for(NO_VERSION, "", WAIT).await;
+    assert_eq!(stray["policy"], "stray");
     install(dir.path(), "swappable", &teapot());
     until_status(&gateway, "hello.localhost", 418).await;
     let teapot = teapot();
@@ -109,7 +119,7 @@ pub async fn a_bad_file_is_refused_and_the_previous_version_keeps_serving() {
     }
     // Quiet files are not read again: exactly one line per bad file.
     assert_eq!(gateway.logs.count(REFUSED, ""), bad.len());
-    assert_eq!(gateway.logs.count("policy loaded", ""), 1);
+    assert_eq!(gateway.logs.count("policy loaded", ""), 2, "the start's copy, then teapot");
 }
 
 /// A file copied slowly is refused while incomplete, never served, and
@@ -126,13 +136,19 @@ pub async fn a_half_written_file_is_never_loaded() {
     let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
     file.write_all(&teapot[teapot.len() / 3..]).unwrap();
     drop(file);
-    gateway.logs.wait_for("policy loaded", "", WAIT).await;
+    gateway.logs.wait_for_nth("policy loaded", "", 2, WAIT).await;
     until_status(&gateway, "hello.localhost", 418).await;
 }
 
-pub async fn deleting_a_file_falls_back_to_the_default() {
+/// A deleted file's app falls back to the default, loudly: an error in the
+/// log, a `policy_fallback` event, and a degraded mark in `/apps` and
+/// `/healthz`, until a new version lands.
+pub async fn deleting_a_file_falls_back_to_the_default_and_marks_the_app_degraded() {
     let dir = tempfile::tempdir().unwrap();
     let gateway = gateway_with_dir(dir.path(), |b| b).await;
+    let admin = gateway.admin();
+    let health = |json: serde_json::Value| (json["status"].clone(), json["degraded_apps"].clone());
+    assert_eq!(health(admin.get("/healthz").await.json()), ("ok".into(), 0.into()));
     install(dir.path(), "swappable", &teapot());
     until_status(&gateway, "hello.localhost", 418).await;
     std::fs::remove_file(dir.path().join("swappable.wasm")).unwrap();
@@ -141,6 +157,24 @@ pub async fn deleting_a_file_falls_back_to_the_default() {
     let served = gateway.logs.matching("app served by policy", |v| v["app"] == "hello");
     let last = served.last().expect("serving logged");
     assert_eq!(last["policy"], "inactivity", "the swap is logged with the version now serving");
+
+    let fallback = gateway.logs.wait_for(FALLBACK, "hello", WAIT).await;
+    assert_eq!((fallback["level"].as_str(), fallback["policy"].as_str()), (Some("ERROR"), Some("swappable")));
+    let degraded = &admin.app("hello").await["degraded"];
+    assert_eq!((degraded["wanted"].as_str(), degraded["serving"].as_str()), (Some("swappable"), Some("inactivity")));
+    assert!(degraded["reason"].as_str().unwrap_or("").contains("swappable.wasm was deleted or refused"), "{degraded}");
+    assert_eq!(admin.app("other").await["degraded"], serde_json::Value::Null, "other apps are not degraded");
+    assert_eq!(health(admin.get("/healthz").await.json()), ("degraded".into(), 1.into()));
+    let events = admin.events().await;
+    let event = events.iter().find(|e| e["kind"] == "policy_fallback").expect("a policy_fallback event");
+    assert_eq!((event["app"].as_str(), event["serving"].as_str()), (Some("hello"), Some("inactivity")));
+
+    // A new version lands: the mark goes, and that is recorded too.
+    install(dir.path(), "swappable", &teapot());
+    until_status(&gateway, "hello.localhost", 418).await;
+    assert_eq!(admin.app("hello").await["degraded"], serde_json::Value::Null);
+    assert_eq!(admin.get("/healthz").await.json()["status"], "ok");
+    assert!(admin.events().await.iter().any(|e| e["kind"] == "policy_restored" && e["app"] == "hello"));
 }
 
 /// SIGHUP re-reads the directory, and does not stop the gateway.

@@ -1,7 +1,9 @@
 //! The policy's decisions as the gateway carries them out.
 
-use crate::support::{AppBuilder, GatewayBuilder};
+use crate::support::{AppBuilder, GatewayBuilder, policies};
 use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
 
 /// Passive requests (health checks, monitors) are served while the app is
 /// awake but neither keep it awake nor wake it.
@@ -44,6 +46,86 @@ pub async fn forward_without_counting_leaves_activity_untouched() {
     assert!(served > 0, "passive requests are served while the app is awake");
     assert_eq!(gateway.logs.count("waking app", "hello"), 1, "no passive request woke the app");
     assert_eq!(client.get("hello.localhost", "/healthz").await.status, 503);
+}
+
+/// The uptime-monitor case of the README: a monitor made passive gets the
+/// policy's answer (`passive_asleep_status = 200`) while the app sleeps,
+/// without waking it, and the app itself while it is awake, without keeping
+/// it awake.
+pub async fn a_monitor_gets_the_policys_answer_while_the_app_sleeps() {
+    let gateway = GatewayBuilder::new()
+        .idle_timeout("1s")
+        .param("passive_user_agents", r#"["UptimeRobot"]"#)
+        .param("passive_asleep_status", "200")
+        .app(AppBuilder::new("hello"))
+        .spawn()
+        .await;
+    let client = gateway.client();
+    let monitor = || {
+        let request = client
+            .builder("hello.localhost", "/")
+            .header("user-agent", "Mozilla/5.0+(http://www.uptimerobot.com/; UptimeRobot/2.0)")
+            .body(crate::support::client::empty())
+            .unwrap();
+        client.send(request)
+    };
+    let assert_answered = |response: &crate::support::client::TestResponse, when: &str| {
+        assert_eq!(response.status, 200, "{when}: {}", response.text());
+        assert_eq!(response.text(), r#"{"status":"asleep","app":"hello"}"#, "{when}");
+        assert_eq!(response.headers["x-paastis-answered"], "1", "{when}");
+        assert_eq!(response.headers["content-type"], "application/json", "{when}");
+        assert_eq!(response.headers["cache-control"], "no-store", "{when}");
+    };
+
+    assert_answered(&monitor().await, "asleep at start");
+    let logged = gateway.logs.wait_for("request", "hello", WAIT).await;
+    assert_eq!(logged["answered"], true, "the access log marks the answer: {logged}");
+
+    let person = client.get("hello.localhost", "/").await;
+    assert_eq!(person.status, 200, "{}", person.text());
+    let awake = monitor().await;
+    assert!(awake.text().starts_with("Hello from hello!"), "awake, the app answers the monitor: {}", awake.text());
+    assert!(!awake.headers.contains_key("x-paastis-answered"));
+
+    gateway.logs.wait_for("app put to sleep", "hello", WAIT).await;
+    assert_answered(&monitor().await, "asleep again");
+    // The answer above came after the sleep: had a monitor's request woken
+    // the app, a second wake would be logged by now.
+    assert_eq!(gateway.logs.count("waking app", "hello"), 1, "only the person woke the app");
+    assert_eq!(gateway.logs.count("app process started", "hello"), 1);
+}
+
+/// A policy built before `paastis:policy/answering` existed (only `handler`,
+/// from the contract as first released) still loads and decides: the host
+/// calls its `handler.on-request`. `policy check` shows which exports a file
+/// has.
+pub async fn a_policy_built_before_answers_keeps_loading() {
+    let old = policies::path(policies::BEFORE_ANSWERS);
+    let output = crate::support::run_paastis(&["policy", "check", &old.display().to_string()]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("paastis:policy/handler@0.1.0#on-request"), "{stdout}");
+    assert!(!stdout.contains("answering"), "{stdout}");
+    let new = crate::support::run_paastis(&["policy", "check", policies::TEAPOT]).await;
+    let new = String::from_utf8_lossy(&new.stdout);
+    assert!(new.contains("paastis:policy/answering@0.1.0#on-request"), "the SDK exports answering: {new}");
+
+    let gateway = GatewayBuilder::new().policy_file(old).app(AppBuilder::new("hello")).spawn().await;
+    let client = gateway.client();
+    let refused = client.get("hello.localhost", "/").await;
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    assert_eq!(refused.text().trim_end(), "built before answers");
+    let passive = client
+        .send(
+            client
+                .builder("hello.localhost", "/")
+                .header("user-agent", "a monitor")
+                .body(crate::support::client::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(passive.status, 503, "passive, and nothing to answer with: {}", passive.text());
+    assert_eq!(gateway.logs.count("waking app", "hello"), 0);
 }
 
 /// `paastis policy check` loads a file as the gateway would and says what it

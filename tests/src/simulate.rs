@@ -316,3 +316,39 @@ pub async fn office_hours_sees_the_exact_simulated_time() {
     let args = ["--access-log", &log, "--app", "web", "--policy", &office, "--param", "timezone=Europe/Pariss"];
     refused(&args, "policy office refuses the params of app \"web\"").await;
 }
+
+/// Per user agent, the requests answered without the app. In the replay
+/// above, L6 (UptimeRobot, passive) meets the app asleep: with plain
+/// inactivity it is a 503; with `passive_asleep_status = 200` the policy
+/// answers it. No other agent has a request answered without the app, so
+/// none is listed.
+pub async fn the_report_lists_per_user_agent_the_requests_answered_without_the_app() {
+    let log = fixture("combined.log");
+    let mut args =
+        vec!["--access-log", &log, "--app", "web", "--policy", "inactivity", "--policy", "answers=inactivity"];
+    args.extend_from_slice(TEN_MINUTES);
+    args.extend_from_slice(&["--param", "answers/passive_asleep_status=200"]);
+    let (json, _) = report(&args).await;
+    let agents = |policy: usize| json["policies"][policy]["user_agents"].as_array().expect("user_agents").clone();
+    let (plain, answering) = (agents(0), agents(1));
+    assert_eq!(plain.len(), 1, "{plain:?}");
+    assert_eq!(plain[0]["user_agent"], "UptimeRobot/2.0");
+    assert_eq!(
+        (&plain[0]["requests"], &plain[0]["unserved"], &plain[0]["answered"]),
+        (&1.into(), &1.into(), &0.into())
+    );
+    assert_eq!(answering.len(), 1, "{answering:?}");
+    assert_eq!((&answering[0]["unserved"], &answering[0]["answered"]), (&0.into(), &1.into()), "{answering:?}");
+    assert_eq!(app(&json, 1, "web")["answered"], 1, "the app's counts agree");
+    assert_eq!(app(&json, 1, "web")["passive_unserved"], 0);
+
+    let output = simulate(&args).await;
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{table}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(table.contains("policy answers: requests answered without the app, by user agent"), "{table}");
+    let row = table.lines().filter(|l| l.starts_with("UptimeRobot/2.0")).collect::<Vec<_>>();
+    let cells = |line: &str| line.split_whitespace().skip(1).map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(row.len(), 2, "one row per policy: {table}");
+    assert_eq!(cells(row[0]), ["0", "0", "1", "1"], "inactivity: one 503 asleep, of 1 request: {table}");
+    assert_eq!(cells(row[1]), ["1", "0", "0", "1"], "answers: one answered: {table}");
+}

@@ -165,3 +165,18 @@ pub async fn a_missing_certificate_is_refused_at_startup() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("missing.key"), "{stderr}");
 }
+
+/// Without `--data-dir`, the demo keeps its state in the user's own XDG
+/// state dir, never in one folder of the system temp dir shared by everyone.
+pub async fn the_demo_keeps_its_state_in_the_users_state_dir() {
+    let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("state");
+    let env = [("XDG_STATE_HOME".to_owned(), state.display().to_string())];
+    let args = ["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"];
+    let (_child, logs) = crate::support::spawn_paastis_with_env(&args, &env);
+    let told = logs.wait_for("demo state", "", WAIT).await;
+    let expected = state.join("paastis").join("demo");
+    assert_eq!(told["data_dir"].as_str(), Some(&*expected.display().to_string()));
+    logs.wait_for("listening", "", WAIT).await;
+    assert!(std::fs::read_dir(&expected).unwrap().next().is_some(), "the store is in {}", expected.display());
+}

@@ -19,6 +19,8 @@ struct AppReport {
     wakes: u64,
     policy: String,
     policy_sha256: String,
+    /// Set when `policy` is a fallback: the app's own policy cannot serve it.
+    degraded: Option<crate::policy_gate::Degraded>,
     hourly_cost: f64,
     containers: u32,
     savings: Savings,
@@ -62,6 +64,7 @@ fn report(state: &AdminState, app: &App) -> AppReport {
         wakes: app.wakes(),
         policy: entry.policy.name().to_owned(),
         policy_sha256: entry.policy.sha256().to_owned(),
+        degraded: state.gate.degraded(app.name()),
         hourly_cost: rates.hourly_cost,
         containers: rates.containers,
         savings: Savings::of(asleep, awake, &rates),

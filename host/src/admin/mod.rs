@@ -107,6 +107,10 @@ async fn route(state: &AdminState, request: Request<Incoming>) -> Response<Admin
 /// wrong: `degraded` with ERROR-level alerts while ticks fail (no app is put
 /// to sleep then), and `store: degraded` while the shared store (Redis) does
 /// not answer.
+/// `degraded` too while apps are served by a fallback policy
+/// (`degraded_apps`): a restart would not help, the gateway refuses to start
+/// until the config's policies load. Counts only: this path needs no token,
+/// so it names no app (`/apps` does).
 fn health(state: &AdminState) -> Response<AdminBody> {
     let alerts: Vec<serde_json::Value> = state
         .gate
@@ -123,12 +127,14 @@ fn health(state: &AdminState) -> Response<AdminBody> {
             value
         })
         .collect();
+    let degraded_apps = state.apps.iter().filter(|app| state.gate.degraded(app.name()).is_some()).count();
     let cluster = state.cluster.health();
     let store_degraded = state.cluster.is_degraded();
-    let status = if alerts.is_empty() && !store_degraded { "ok" } else { "degraded" };
+    let status = if alerts.is_empty() && !store_degraded && degraded_apps == 0 { "ok" } else { "degraded" };
     let body = serde_json::json!({
         "status": status,
         "alerts": alerts,
+        "degraded_apps": degraded_apps,
         "role": cluster.role,
         "store": cluster.store,
         "replica": cluster.replica,

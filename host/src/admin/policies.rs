@@ -32,6 +32,7 @@ pub async fn upload(state: &AdminState, name: &str, request: http::Request<Incom
             let (status, sha256, path) = match uploaded {
                 Uploaded::Installed { sha256, path } => ("installed", sha256, path),
                 Uploaded::Unchanged { sha256, path } => ("unchanged", sha256, path),
+                Uploaded::Repaired { sha256, path } => ("repaired", sha256, path),
             };
             tracing::info!(policy = name, sha256, status, "policy uploaded on the admin API");
             let body = serde_json::json!({

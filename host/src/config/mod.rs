@@ -8,6 +8,7 @@ mod edge;
 mod error;
 mod hooks;
 mod params;
+mod policy_refs;
 mod rules;
 mod savings;
 mod schema;

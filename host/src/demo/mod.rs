@@ -22,6 +22,24 @@ pub struct DemoOptions {
     pub admin_listen: SocketAddr,
 }
 
+/// Where the demo keeps its state without `--data-dir`: per user, so that
+/// two people (or two accounts) on one machine never share a folder in the
+/// system temp dir. `$XDG_STATE_HOME/paastis/demo`, else the XDG default
+/// `~/.local/state/paastis/demo`, else a new temporary directory; the demo
+/// prints which.
+pub fn default_data_dir() -> std::io::Result<PathBuf> {
+    match state_home(std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME")) {
+        Some(dir) => Ok(dir.join("paastis").join("demo")),
+        None => tempfile::Builder::new().prefix("paastis-demo-").tempdir().map(tempfile::TempDir::keep),
+    }
+}
+
+/// XDG ignores an empty or relative `XDG_STATE_HOME`.
+fn state_home(xdg: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    xdg.and_then(absolute).or_else(|| home.and_then(absolute).map(|h| h.join(".local").join("state")))
+}
+
 /// The demo's config, written as TOML so it goes through the same parser and
 /// checks as a user's file.
 pub fn demo_config(options: &DemoOptions) -> anyhow::Result<Config> {
@@ -82,6 +100,9 @@ stop_grace = "5s"
 }
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the demo's data dir {}: {e}", options.data_dir.display()))?;
+    tracing::info!(data_dir = %options.data_dir.display(), "demo state");
     let config = demo_config(&options)?;
     let signal = crate::cli::ShutdownSignal::listen();
     let gateway = Gateway::start(config).await?;
@@ -123,4 +144,19 @@ Call it (HTTP/2 through ALPN; --resolve because the certificate names hello.loca
     signal.wait().await;
     gateway.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::state_home;
+    use std::path::PathBuf;
+
+    #[test]
+    fn state_lives_under_the_xdg_state_home_of_the_user() {
+        let some = |s: &str| Some(std::ffi::OsString::from(s));
+        assert_eq!(state_home(some("/x/state"), some("/home/ana")), Some(PathBuf::from("/x/state")));
+        assert_eq!(state_home(None, some("/home/ana")), Some(PathBuf::from("/home/ana/.local/state")));
+        assert_eq!(state_home(some("relative"), some("/home/ana")), Some(PathBuf::from("/home/ana/.local/state")));
+        assert_eq!(state_home(some(""), None), None);
+    }
 }

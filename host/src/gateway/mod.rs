@@ -45,8 +45,6 @@ pub enum GatewayError {
     },
     #[error(transparent)]
     Params(#[from] crate::config::ConfigError),
-    #[error("policy.default is {name:?}, but {dir}/{name}.wasm is missing or was refused (see the log)")]
-    MissingDefault { name: String, dir: std::path::PathBuf },
     #[error("the built-in default policy is missing from this build")]
     NoBuiltin,
     #[error(transparent)]
@@ -147,7 +145,6 @@ impl Gateway {
             .await
             .map_err(|source| GatewayError::Listen { addr: listen, source })?;
         let addr = listener.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
-        tracing::info!(%addr, domain = %config.server.domain, apps = config.apps.len(), "listening");
         let admin_listener = match &admin_token {
             Some(_) => {
                 let listen = *config.admin.listen.get_ref();
@@ -167,9 +164,14 @@ impl Gateway {
                 .await
                 .map_err(|source| GatewayError::Listen { addr: listen, source })?;
             let addr = tcp.local_addr().map_err(|source| GatewayError::Listen { addr: listen, source })?;
-            tracing::info!(%addr, "listening https");
             https_addrs.push(addr);
             listeners.push(server::Listener { tcp, tls: Some(tls) });
+        }
+        // Logged once every port is bound, so that "listening" never
+        // precedes a failed start.
+        tracing::info!(%addr, domain = %config.server.domain, apps = config.apps.len(), "listening");
+        for addr in &https_addrs {
+            tracing::info!(%addr, "listening https");
         }
         let drain = crate::proxy::drain::Drain::default();
         let options = crate::proxy::EdgeOptions {
@@ -235,6 +237,9 @@ impl Gateway {
             .filter_map(|b| Discovery::new(apps.clone(), b.clone(), config.clone(), rules.clone(), gate.clone()))
             .map(|d| tokio::spawn(d.run()))
             .collect();
+        // Everything that can fail at start has passed: the history may
+        // now record what the start loaded.
+        gate.started();
         let cluster_tasks = cluster.spawn(apps.clone(), backends.clone());
         let ticking =
             ticker::Ticking { apps: apps.clone(), policy: gate, cluster: cluster.clone(), backends: backends.clone() };
@@ -375,28 +380,12 @@ async fn build_policies(
         let policy = runtime.load(&name, &wasm).await.map_err(load_err(&name))?;
         gate.install(&name, policy, Origin::File(path));
     }
-    let mut loader = PolicyLoader::new(gate.clone(), runtime, config.policy.dir.clone());
+    let mut loader = PolicyLoader::new(gate.clone(), runtime.clone(), config.policy.dir.clone());
     if watching == Watching::Yes {
         loader.start_watching().map_err(GatewayError::Watch)?;
     }
     loader.scan().await;
-    if let PolicySource::Dir(name) = config.policy.source()
-        && !gate.has(&name)
-    {
-        let dir = config.policy.dir.clone().unwrap_or_default();
-        return Err(GatewayError::MissingDefault { name, dir });
-    }
-    for app in &config.apps {
-        if let Some(wanted) = app.policy()
-            && !gate.has(wanted)
-        {
-            tracing::warn!(
-                app = app.name(),
-                policy = wanted,
-                "policy not loaded (yet); the app uses the default policy"
-            );
-        }
-    }
+    crate::policy_gate::require_named_policies(&gate, &runtime, config).await?;
     for app in &config.apps {
         let entry = gate.resolve(app.name());
         crate::policy_gate::check_params(&entry.policy, config, |a| a.name() == app.name()).await?;

@@ -13,11 +13,13 @@
 
 mod catalog;
 mod check;
+mod startup;
 mod tick_health;
 pub mod watch;
 
 pub use catalog::{Entry, Origin};
 pub use check::check_params;
+pub use startup::require_named_policies;
 pub use tick_health::{THE_TICK, TickAlert, TickHealth};
 
 use crate::apps::App;
@@ -50,6 +52,27 @@ pub struct PolicyInfo {
     pub serves: Vec<String>,
 }
 
+/// An app served by another policy than the one it asks for: its own
+/// (or the default) went missing or was reverted at runtime, and the next
+/// policy in the chain serves it. Shown in `/apps`, `/healthz` and the
+/// dashboard, logged as an error and recorded as a `policy_fallback` event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Degraded {
+    /// The policy the app asks for: its own, else the default.
+    pub wanted: String,
+    /// The policy serving it instead.
+    pub serving: String,
+    /// Why the wanted one does not serve.
+    pub reason: String,
+}
+
+/// What was last logged as serving one app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Served {
+    version: String,
+    degraded: Option<Degraded>,
+}
+
 pub struct PolicyGate {
     catalog: ArcSwap<Catalog>,
     builtins: HashMap<String, Arc<Entry>>,
@@ -63,12 +86,17 @@ pub struct PolicyGate {
     call_on_request: bool,
     max_failures: u32,
     failures: AtomicU64,
-    /// The version last logged as serving each app, to log changes only.
-    serving: Mutex<HashMap<String, String>>,
+    /// What was last logged as serving each app, to log changes only.
+    serving: Mutex<HashMap<String, Served>>,
+    /// Events of a start in progress, until `started`.
+    held: Mutex<Option<Vec<HeldEvent>>>,
     config: Arc<Config>,
     telemetry: Telemetry,
     tick_health: TickHealth,
 }
+
+/// An event of a start in progress: the app it is about, if any, and what.
+type HeldEvent = (Option<String>, EventKind);
 
 /// Apps shown to a policy in one `on-tick` call at most. A tick over more
 /// apps than this makes several calls, each with the usual CPU budget and
@@ -85,12 +113,13 @@ impl PolicyGate {
         let last_resort = builtins.get(DEFAULT_POLICY)?.clone();
         // Built-ins never go through `install`, but operators still see in
         // the event history which versions the gateway started with.
-        for (name, entry) in &builtins {
-            let sha256 = entry.policy.sha256().to_owned();
-            telemetry
-                .events
-                .emit(None, EventKind::PolicyLoaded { policy: name.clone(), sha256, origin: "builtin".into() });
-        }
+        let held = builtins
+            .iter()
+            .map(|(name, entry)| {
+                let sha256 = entry.policy.sha256().to_owned();
+                (None, EventKind::PolicyLoaded { policy: name.clone(), sha256, origin: "builtin".into() })
+            })
+            .collect();
         let mut catalog = Catalog::default();
         for (name, entry) in &builtins {
             catalog = catalog.with(name, entry.clone());
@@ -106,10 +135,30 @@ impl PolicyGate {
             max_failures: config.policy.max_failures.max(1),
             failures: AtomicU64::new(0),
             serving: Mutex::new(HashMap::new()),
+            held: Mutex::new(Some(held)),
             config,
             telemetry,
             tick_health: TickHealth::default(),
         })
+    }
+
+    /// Emits an event; before `started`, holds it: a start that fails (a
+    /// refused policy, a port in use) leaves nothing in the event history.
+    pub fn emit(&self, app: Option<&str>, kind: EventKind) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        match held.as_mut() {
+            Some(queue) => queue.push((app.map(str::to_owned), kind)),
+            None => self.telemetry.events.emit(app, kind),
+        }
+    }
+
+    /// The gateway is up: emits the events held since the start began, in
+    /// order, and every later one at once.
+    pub fn started(&self) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        for (app, kind) in held.take().unwrap_or_default() {
+            self.telemetry.events.emit(app.as_deref(), kind);
+        }
     }
 
     /// Which policies' ticks fail now.
@@ -174,26 +223,50 @@ impl PolicyGate {
         self.resolve_in(&self.catalog.load(), app)
     }
 
+    /// The policy `app` asks for: its own, else the default.
+    fn wanted(&self, app: &str) -> String {
+        match self.wanted.get(app) {
+            Some(wanted) => wanted.clone(),
+            None => self
+                .discovered
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(app)
+                .cloned()
+                .unwrap_or_else(|| self.default_name.clone()),
+        }
+    }
+
     fn resolve_in(&self, catalog: &Catalog, app: &str) -> Arc<Entry> {
-        let discovered;
-        let wanted = match self.wanted.get(app) {
-            Some(wanted) => wanted,
-            None => {
-                discovered = self.discovered.read().unwrap_or_else(|p| p.into_inner()).get(app).cloned();
-                discovered.as_ref().unwrap_or(&self.default_name)
-            }
+        let wanted = self.wanted(app);
+        catalog.get(&wanted).or_else(|| catalog.get(&self.default_name)).unwrap_or(&self.last_resort).clone()
+    }
+
+    /// Whether `app` is served by another policy than the one it asks for.
+    pub fn degraded(&self, app: &str) -> Option<Degraded> {
+        self.degraded_in(&self.catalog.load(), app)
+    }
+
+    fn degraded_in(&self, catalog: &Catalog, app: &str) -> Option<Degraded> {
+        let wanted = self.wanted(app);
+        if catalog.get(&wanted).is_some() {
+            return None;
+        }
+        let reason = match catalog.get_any(&wanted) {
+            Some(_) => "it was reverted after failing policy.max_failures calls in a row".to_owned(),
+            None => match &self.config.policy.dir {
+                Some(dir) => format!("it is not loaded: {}/{wanted}.wasm was deleted or refused", dir.display()),
+                None => "it is not loaded".to_owned(),
+            },
         };
-        catalog.get(wanted).or_else(|| catalog.get(&self.default_name)).unwrap_or(&self.last_resort).clone()
+        let serving = self.resolve_in(catalog, app).policy.name().to_owned();
+        Some(Degraded { wanted, serving, reason })
     }
 
     /// Serves an app found at runtime with the policy its rule names.
     pub fn set_policy(&self, app: &str, policy: &str) {
         self.discovered.write().unwrap_or_else(|p| p.into_inner()).insert(app.to_owned(), policy.to_owned());
-        let entry = self.resolve(app);
-        if entry.policy.name() != policy {
-            tracing::warn!(app, policy, "policy not loaded (yet); the app uses the default policy");
-        }
-        tracing::info!(app, policy = entry.policy.name(), sha256 = entry.policy.sha256(), "app served by policy");
+        self.log_serving();
     }
 
     /// Installs a version, atomically for every app it serves.
@@ -215,7 +288,7 @@ impl PolicyGate {
             sha256: policy.sha256().to_owned(),
             origin: origin_text,
         };
-        self.telemetry.events.emit(None, kind);
+        self.emit(None, kind);
         let entry = Entry::new(policy, origin);
         self.catalog.rcu(|catalog| catalog.with(name, entry.clone()));
         self.log_serving();
@@ -226,26 +299,54 @@ impl PolicyGate {
         let builtin = self.builtins.get(name).cloned();
         self.catalog.rcu(|catalog| catalog.without(name, builtin.clone()));
         tracing::info!(policy = name, "policy removed; its apps fall back to the default policy");
-        self.telemetry.events.emit(None, EventKind::PolicyRemoved { policy: name.to_owned() });
+        self.emit(None, EventKind::PolicyRemoved { policy: name.to_owned() });
         self.log_serving();
     }
 
-    /// Logs, for each app whose serving version changed, which one serves it.
+    /// Logs, for each app whose serving version changed, which one serves it;
+    /// an app that falls back from the policy it asks for is an error and an
+    /// event (`policy_fallback`), and so is its return (`policy_restored`).
     pub fn log_serving(&self) {
         let catalog = self.catalog.load();
+        let mut apps: Vec<String> = self.config.apps.iter().map(|a| a.name().to_owned()).collect();
+        apps.extend(self.discovered.read().unwrap_or_else(|p| p.into_inner()).keys().cloned());
         let mut serving = self.serving.lock().unwrap_or_else(|p| p.into_inner());
-        for app in &self.config.apps {
-            let entry = self.resolve_in(&catalog, app.name());
-            let version = format!("{}@{}", entry.policy.name(), entry.policy.sha256());
-            if serving.get(app.name()) != Some(&version) {
-                tracing::info!(
-                    app = app.name(),
-                    policy = entry.policy.name(),
-                    sha256 = entry.policy.sha256(),
-                    "app served by policy"
-                );
-                serving.insert(app.name().to_owned(), version);
+        for app in apps {
+            let entry = self.resolve_in(&catalog, &app);
+            let now = Served {
+                version: format!("{}@{}", entry.policy.name(), entry.policy.sha256()),
+                degraded: self.degraded_in(&catalog, &app),
+            };
+            let before = serving.get(&app);
+            if before == Some(&now) {
+                continue;
             }
+            let was_degraded = before.and_then(|b| b.degraded.as_ref());
+            match (&now.degraded, was_degraded) {
+                (Some(degraded), previous) if previous != Some(degraded) => {
+                    tracing::error!(
+                        app,
+                        policy = degraded.wanted,
+                        serving = degraded.serving,
+                        reason = degraded.reason,
+                        "app falls back to another policy: the one it asks for cannot serve it"
+                    );
+                    let kind = EventKind::PolicyFallback {
+                        policy: degraded.wanted.clone(),
+                        serving: degraded.serving.clone(),
+                        reason: degraded.reason.clone(),
+                    };
+                    self.emit(Some(&app), kind);
+                }
+                (None, Some(previous)) => {
+                    tracing::info!(app, policy = previous.wanted, "app served by its own policy again");
+                    let kind = EventKind::PolicyRestored { policy: previous.wanted.clone() };
+                    self.emit(Some(&app), kind);
+                }
+                _ => {}
+            }
+            tracing::info!(app, policy = entry.policy.name(), sha256 = entry.policy.sha256(), "app served by policy");
+            serving.insert(app, now);
         }
     }
 
@@ -266,7 +367,7 @@ impl PolicyGate {
                 sha256: entry.policy.sha256().to_owned(),
                 failures: in_a_row,
             };
-            self.telemetry.events.emit(None, kind);
+            self.emit(None, kind);
             self.log_serving();
         }
     }

@@ -79,8 +79,15 @@ pub enum Uploaded {
         sha256: String,
         path: PathBuf,
     },
-    /// The same bytes were already serving; nothing was swapped.
+    /// The same bytes were already serving and on disk; nothing changed.
     Unchanged {
+        sha256: String,
+        path: PathBuf,
+    },
+    /// The same bytes were already serving, but the file in the directory
+    /// differed (a broken copy, refused while this version kept serving):
+    /// the file now holds them, so a restart serves this version too.
+    Repaired {
         sha256: String,
         path: PathBuf,
     },
@@ -244,9 +251,23 @@ impl Core {
     }
 
     fn refused(&self, name: &str, path: &Path, error: &dyn std::fmt::Display) {
-        tracing::warn!(policy = name, path = %path.display(), error = %error, "policy refused; the previous version keeps serving");
+        match self.gate.loaded_version(name).filter(|_| self.gate.has(name)) {
+            Some(previous) => tracing::warn!(
+                policy = name,
+                path = %path.display(),
+                error = %error,
+                previous,
+                "policy refused; the previous version keeps serving"
+            ),
+            None => tracing::warn!(
+                policy = name,
+                path = %path.display(),
+                error = %error,
+                "policy refused; no version of it is loaded, its apps stay on their fallback"
+            ),
+        }
         let kind = GatewayEvent::PolicyRefused { policy: name.to_owned(), reason: error.to_string() };
-        self.gate.telemetry().events.emit(None, kind);
+        self.gate.emit(None, kind);
     }
 }
 
@@ -270,7 +291,14 @@ impl PolicyUploader {
             && core.gate.has(name)
             && core.gate.names_from_dir().iter().any(|n| n == name)
         {
-            return Ok(Uploaded::Unchanged { sha256, path });
+            // Serving is not enough: what a restart loads is the file.
+            if std::fs::read(&path).is_ok_and(|on_disk| on_disk == bytes) {
+                return Ok(Uploaded::Unchanged { sha256, path });
+            }
+            write_atomically(dir, &path, name, bytes)
+                .map_err(|source| UploadError::Write { path: path.clone(), source })?;
+            tracing::info!(policy = name, sha256, path = %path.display(), "policy file repaired from an upload of the version serving");
+            return Ok(Uploaded::Repaired { sha256, path });
         }
         let policy = match core.validate(name, bytes).await {
             Ok(policy) => policy,

@@ -11,7 +11,7 @@ mod tunnel;
 mod waiting_page;
 
 pub use failure_page::FAILED_HEADER;
-pub use responses::{full, text, unavailable};
+pub use responses::{ANSWERED_HEADER, full, text, unavailable};
 /// How the gateway names the app of a Host (the simulator reads logs the same way).
 pub use routing::app_name;
 pub use routing::{HostError, request_host};
@@ -157,6 +157,7 @@ impl Proxy {
                 client = %client.ip(),
                 user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
                 cold_start = response.headers().contains_key(COLD_START_HEADER),
+                answered = response.headers().contains_key(ANSWERED_HEADER),
                 ms = %Millis(started.elapsed()),
                 "request"
             );
@@ -182,13 +183,20 @@ impl Proxy {
         let Some(app) = self.apps.get(&name.to_ascii_lowercase()) else {
             return (None, text(StatusCode::NOT_FOUND, format!("no app named {name:?} behind this gateway")));
         };
+        // What a passive request gets instead of a 503 when the app is not awake.
+        let mut asleep_answer = None;
         let admission = match self.policy.on_request(&app, &request, client).await {
             RequestDecision::Forward => {
                 app.touch(now_ms());
                 Admission::Wake
             }
             RequestDecision::ForwardPassive => Admission::Passive,
+            RequestDecision::ForwardPassiveOr(answer) => {
+                asleep_answer = Some(answer);
+                Admission::Passive
+            }
             RequestDecision::Refuse(refusal) => return (Some(app), refused(refusal)),
+            RequestDecision::Answer(answer) => return (Some(app), responses::answered(answer)),
         };
         if admission == Admission::Wake && self.wants_waiting_page(&app, &request) {
             self.apps.lifecycle().wake_in_background(&app);
@@ -200,12 +208,13 @@ impl Proxy {
             Ok(in_flight) => lifecycle.upstream_slot(&app, in_flight).await,
             Err(e) => Err(e),
         };
-        let response = match admitted {
-            Ok(in_flight) => self.forward(request, in_flight, client, scheme).await,
-            Err(AdmitError::WakeFailed { retry_after, .. }) if WaitingPage::suits(&request) => {
+        let response = match (admitted, asleep_answer) {
+            (Ok(in_flight), _) => self.forward(request, in_flight, client, scheme).await,
+            (Err(AdmitError::Asleep { .. }), Some(answer)) => responses::answered(answer),
+            (Err(AdmitError::WakeFailed { retry_after, .. }), _) if WaitingPage::suits(&request) => {
                 failure_page::render(app.name(), crate::apps::retry_after_secs(retry_after))
             }
-            Err(e) => admit_failed(&e),
+            (Err(e), _) => admit_failed(&e),
         };
         (Some(app), response)
     }

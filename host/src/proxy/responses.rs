@@ -26,3 +26,23 @@ pub fn unavailable(message: impl Into<String>, retry_after_secs: u32) -> Respons
     response.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
     response
 }
+
+/// Marks responses a policy sent in the app's place.
+pub const ANSWERED_HEADER: &str = "x-paastis-answered";
+
+/// A policy's answer, as it asked. The sandbox has checked the status,
+/// header names and values; one that still does not fit `http` is dropped
+/// rather than failing the answer.
+pub fn answered(answer: crate::policy::model::Answer) -> Response<ProxyBody> {
+    let mut response = Response::new(full(answer.body));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) =
+            (header::HeaderName::from_bytes(name.as_bytes()), header::HeaderValue::from_str(&value))
+        {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response.headers_mut().insert(ANSWERED_HEADER, header::HeaderValue::from_static("1"));
+    response
+}

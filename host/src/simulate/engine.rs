@@ -6,8 +6,9 @@
 //! epoch, and each passes its exact time as `now`, so calendar policies
 //! (office hours) see the same instants as a gateway ticking at that rate.
 
+use super::agents::{AgentCounts, Agents, Outcome as AgentOutcome};
 use super::hit::Hit;
-use super::machine::{Counts, SimApp};
+use super::machine::{Counts, Served, SimApp};
 use super::reader::{AppRule, LogReader};
 use crate::policy::LoadedPolicy;
 use crate::policy::model::{Params, RequestDecision, Timestamp};
@@ -50,6 +51,8 @@ pub struct Outcome {
     pub policy_errors: u64,
     pub first_error: Option<String>,
     pub ticks: u64,
+    /// Per user agent, requests answered without the app.
+    pub agents: Vec<AgentCounts>,
 }
 
 struct Replay<'a> {
@@ -60,6 +63,7 @@ struct Replay<'a> {
     next_tick: Timestamp,
     tick_ms: u64,
     outcome: Outcome,
+    agents: Agents,
 }
 
 pub async fn replay(policy: &LoadedPolicy, apps: &BTreeMap<String, Params>, clock: &Clock) -> std::io::Result<Outcome> {
@@ -75,6 +79,7 @@ pub async fn replay(policy: &LoadedPolicy, apps: &BTreeMap<String, Params>, cloc
         next_tick: clock.start.div_ceil(tick_ms).saturating_mul(tick_ms),
         tick_ms,
         outcome: Outcome::default(),
+        agents: Agents::default(),
     };
     let mut reader = LogReader::open(&clock.log, clock.rule.clone())?;
     while let Some(hit) = reader.next_hit()? {
@@ -82,7 +87,8 @@ pub async fn replay(policy: &LoadedPolicy, apps: &BTreeMap<String, Params>, cloc
         replay.request(&hit).await;
     }
     replay.advance(clock.end).await;
-    let Replay { apps, mut outcome, .. } = replay;
+    let Replay { apps, mut outcome, agents, .. } = replay;
+    outcome.agents = agents.report();
     outcome.apps = apps
         .into_iter()
         .map(|mut app| {
@@ -152,17 +158,35 @@ impl Replay<'_> {
             RequestDecision::Forward
         };
         let app = &mut self.apps[i];
-        match decision {
+        let served = match decision {
             RequestDecision::Forward => {
                 app.forward(hit.at, self.clock.wake);
+                AgentOutcome::App
             }
-            RequestDecision::ForwardPassive => app.passive(),
-            RequestDecision::Refuse(_) => app.counts.refused += 1,
-        }
+            RequestDecision::ForwardPassive => passive_outcome(app.passive(false)),
+            RequestDecision::ForwardPassiveOr(_) => passive_outcome(app.passive(true)),
+            RequestDecision::Refuse(_) => {
+                app.counts.refused += 1;
+                AgentOutcome::Refused
+            }
+            RequestDecision::Answer(_) => {
+                app.counts.answered += 1;
+                AgentOutcome::Answered
+            }
+        };
+        self.agents.record(hit.user_agent.as_deref(), served);
     }
 
     fn failed(&mut self, error: crate::policy::PolicyError) {
         self.outcome.policy_errors += 1;
         self.outcome.first_error.get_or_insert_with(|| error.to_string());
+    }
+}
+
+fn passive_outcome(served: Served) -> AgentOutcome {
+    match served {
+        Served::ByApp => AgentOutcome::App,
+        Served::Answered => AgentOutcome::Answered,
+        Served::Unserved => AgentOutcome::Unserved,
     }
 }

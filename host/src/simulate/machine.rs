@@ -22,6 +22,9 @@ pub struct Counts {
     pub passive_unserved: u64,
     /// Requests the policy refused.
     pub refused: u64,
+    /// Requests the policy answered itself, without the app: an answer, or a
+    /// passive request's answer while the app was not awake.
+    pub answered: u64,
     /// Forwarded requests that met the app asleep or starting.
     pub cold_starts: u64,
     /// Times the policy put the app to sleep.
@@ -30,6 +33,16 @@ pub struct Counts {
     pub wakes: u64,
     /// Of those, wakes the policy asked for on a tick (prewarming).
     pub policy_wakes: u64,
+}
+
+/// Who served a passive request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    ByApp,
+    /// The policy's answer, without the app.
+    Answered,
+    /// A 503: the app was not awake and the policy gave no answer.
+    Unserved,
 }
 
 #[derive(Debug, Clone)]
@@ -95,12 +108,18 @@ impl SimApp {
         cold
     }
 
-    /// A passive request: served only by an awake app, never waking it.
-    pub fn passive(&mut self) {
+    /// A passive request: served only by an awake app, never waking it;
+    /// otherwise answered by the policy (`answer`) or with a 503.
+    pub fn passive(&mut self, answer: bool) -> Served {
         if self.state == AppState::Awake {
             self.counts.passive += 1;
+            Served::ByApp
+        } else if answer {
+            self.counts.answered += 1;
+            Served::Answered
         } else {
             self.counts.passive_unserved += 1;
+            Served::Unserved
         }
     }
 
@@ -192,8 +211,10 @@ mod tests {
         app.sleep(60_000);
         app.sleep(61_000);
         assert_eq!(app.counts.sleeps, 1);
-        app.passive();
+        assert_eq!(app.passive(false), Served::Unserved);
         assert_eq!(app.counts.passive_unserved, 1);
+        assert_eq!(app.passive(true), Served::Answered);
+        assert_eq!(app.counts.answered, 1);
         app.policy_wake(120_000, Duration::ZERO);
         assert_eq!((app.counts.wakes, app.counts.policy_wakes, app.counts.cold_starts), (1, 1, 0));
         assert_eq!(app.close(180_000), (Duration::from_secs(60), Duration::from_secs(120)));

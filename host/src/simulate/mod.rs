@@ -9,7 +9,8 @@
 //!   starting awake by default (`--start asleep` otherwise);
 //! - each request is shown to the policy at its logged time; Forward touches
 //!   the app and wakes it if asleep (a cold start), ForwardPassive is served
-//!   only by an awake app, Refuse is answered without waking;
+//!   only by an awake app (ForwardPassiveOr: answered by the policy when not
+//!   awake), Refuse and Answer are answered without waking;
 //! - a wake takes `--wake-time`; requests arriving meanwhile are cold starts
 //!   too; a stop takes no time;
 //! - the policy's tick runs every `--tick` (default 10 s, the gateway's is
@@ -21,6 +22,7 @@
 //! clock and the policy calls), `params` and `source` (the command line's
 //! params and policies), `report` (table and JSON).
 
+mod agents;
 mod args;
 mod combined;
 mod engine;
@@ -186,6 +188,7 @@ pub async fn simulate(args: SimulateArgs) -> Result<Report, SimulateError> {
             policy_errors: outcome.policy_errors,
             first_error: outcome.first_error,
             apps,
+            user_agents: outcome.agents,
         });
     }
     Ok(Report {

@@ -1,6 +1,7 @@
 //! What a simulation found: a table for people (one column group per policy,
 //! side by side) and the same as JSON for machines.
 
+use super::agents::AgentCounts;
 use super::machine::Counts;
 use super::reader::LineCounts;
 use crate::savings::Savings;
@@ -33,6 +34,9 @@ pub struct PolicyReport {
     pub first_error: Option<String>,
     pub apps: Vec<AppReport>,
     pub total: AppReport,
+    /// Per user agent, the requests answered without the app (answers,
+    /// refusals, 503s to passive requests), most first.
+    pub user_agents: Vec<AgentCounts>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,6 +58,7 @@ impl AppReport {
             counts.passive += c.passive;
             counts.passive_unserved += c.passive_unserved;
             counts.refused += c.refused;
+            counts.answered += c.answered;
             counts.cold_starts += c.cold_starts;
             counts.sleeps += c.sleeps;
             counts.wakes += c.wakes;
@@ -90,6 +95,9 @@ impl Report {
         }
         out.push('\n');
         out.push_str(&self.grid());
+        for policy in &self.policies {
+            out.push_str(&agents_table(policy));
+        }
         out
     }
 
@@ -127,6 +135,54 @@ impl Report {
         }
         render(&rows, metrics.len())
     }
+}
+
+/// User agents listed in the table; `--format json` has them all.
+const AGENTS_SHOWN: usize = 10;
+/// Longer user agents are cut in the table.
+const AGENT_WIDTH: usize = 60;
+
+/// "policy LABEL: requests answered without the app, by user agent", then
+/// one row per agent; nothing when no request was.
+fn agents_table(policy: &PolicyReport) -> String {
+    if policy.user_agents.is_empty() {
+        return String::new();
+    }
+    let mut rows = vec![vec![
+        "user agent".to_owned(),
+        "answered".to_owned(),
+        "refused".to_owned(),
+        "503 asleep".to_owned(),
+        "of requests".to_owned(),
+    ]];
+    for agent in policy.user_agents.iter().take(AGENTS_SHOWN) {
+        let mut name: String = agent.user_agent.chars().take(AGENT_WIDTH).collect();
+        if agent.user_agent.chars().count() > AGENT_WIDTH {
+            name.push_str("...");
+        }
+        rows.push(vec![
+            name,
+            agent.answered.to_string(),
+            agent.refused.to_string(),
+            agent.unserved.to_string(),
+            agent.requests.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = format!("\npolicy {}: requests answered without the app, by user agent\n", policy.label);
+    for row in &rows {
+        let mut line = format!("{:<w$}", row[0], w = widths[0]);
+        for (cell, width) in row.iter().zip(&widths).skip(1) {
+            let _ = write!(line, "  {cell:>width$}");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    let more = policy.user_agents.len().saturating_sub(AGENTS_SHOWN);
+    if more > 0 {
+        let _ = writeln!(out, "... and {more} more user agents (--format json lists them all)");
+    }
+    out
 }
 
 /// A column of the table: its header and how to read it off an app.

@@ -62,6 +62,17 @@ pub enum EventKind {
         sha256: String,
         failures: u32,
     },
+    /// The app's policy cannot serve it (deleted, refused, reverted): the
+    /// next policy in the chain, `serving`, does. The app is degraded.
+    PolicyFallback {
+        policy: String,
+        serving: String,
+        reason: String,
+    },
+    /// The app's own policy serves it again.
+    PolicyRestored {
+        policy: String,
+    },
     /// The store was damaged: moved aside, and a fresh one started.
     StoreRecovered {
         moved_to: String,

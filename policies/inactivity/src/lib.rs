@@ -7,14 +7,17 @@
 //! - `passive_paths`: paths whose requests are forwarded passively; an entry
 //!   ending in `*` matches every path starting with the rest of it;
 //! - `passive_user_agents`: case-insensitive substrings of the User-Agent that
-//!   make a request passive.
+//!   make a request passive;
+//! - `passive_asleep_status`: the status a passive request gets while the app
+//!   is not awake (say 200, with `{"status":"asleep","app":NAME}`), rather
+//!   than the gateway's 503.
 //!
 //! Passive requests are proxied without counting as activity and never wake a
-//! sleeping app, so a monitor polling `/health` does not keep an app awake.
+//! sleeping app, so a monitor polling `/health` does not keep an app awake,
+//! and with `passive_asleep_status = 200` it does not page anyone either.
 
 use std::time::Duration;
 
-use paastis_sdk::passive::is_passive;
 use paastis_sdk::{Decision, Policy, PolicyError, RequestContext, TickContext, TickPlan};
 
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -23,7 +26,7 @@ pub struct Inactivity;
 
 impl Policy for Inactivity {
     fn on_request(ctx: &RequestContext) -> Result<Decision, PolicyError> {
-        Ok(if is_passive(ctx.app().params(), ctx.request())? { Decision::ForwardPassive } else { Decision::Forward })
+        Ok(paastis_sdk::passive::decision(ctx)?.unwrap_or(Decision::Forward))
     }
 
     fn on_tick(ctx: &TickContext) -> Result<TickPlan, PolicyError> {
@@ -155,6 +158,17 @@ mod tests {
         let app = AppBuilder::new("web").param("passive_user_agents", [""]);
         let req = RequestBuilder::get("/").user_agent("anything");
         assert_eq!(decide(app, req), Ok(Decision::Forward));
+    }
+
+    #[test]
+    fn passive_asleep_status_answers_monitors_while_the_app_sleeps() {
+        let app = configured().param("passive_asleep_status", 200);
+        let monitor = RequestBuilder::get("/").user_agent("UptimeRobot/2.0");
+        let Ok(Decision::ForwardPassiveOr(answer)) = decide(app.clone(), monitor) else { panic!("not answered") };
+        assert_eq!((answer.status, answer.body.as_str()), (200, r#"{"status":"asleep","app":"web"}"#));
+        assert_eq!(decide(app.clone(), RequestBuilder::get("/")), Ok(Decision::Forward), "people still wake it");
+        let err = decide(app.param("passive_asleep_status", "ok"), RequestBuilder::get("/")).unwrap_err();
+        assert!(err.message().contains("passive_asleep_status") && err.message().contains("200 to 599"), "{err}");
     }
 
     #[test]

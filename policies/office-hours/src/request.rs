@@ -7,7 +7,6 @@ use paastis_sdk::{Decision, PolicyError, RequestContext, Timestamp};
 
 use crate::schedule::{Schedule, Status};
 use crate::settings::OffHours;
-use paastis_sdk::passive::is_passive;
 
 pub fn decide(ctx: &RequestContext) -> Result<Decision, PolicyError> {
     let params = ctx.app().params();
@@ -19,7 +18,7 @@ pub fn decide(ctx: &RequestContext) -> Result<Decision, PolicyError> {
             return Ok(refusal(&schedule, ctx.now(), until));
         }
     }
-    Ok(if is_passive(params, ctx.request())? { Decision::ForwardPassive } else { Decision::Forward })
+    Ok(paastis_sdk::passive::decision(ctx)?.unwrap_or(Decision::Forward))
 }
 
 /// "closed until Mon 08:00 (Europe/Paris)", with Retry-After rounded up so

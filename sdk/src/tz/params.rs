@@ -19,18 +19,65 @@ const DAYS: &str = "weekdays such as \"Mon-Fri\", \"Mon,Wed,Fri\" or \"Sat-Sun\"
 /// As with [`Params::duration_or`], a param that is set but malformed is an
 /// error, never the default. The `_or` defaults are the policy author's and
 /// are expected to be valid.
+///
+/// ```
+/// use paastis_sdk::Params;
+/// use paastis_sdk::tz::{TimeOfDay, TzParams, Weekdays};
+///
+/// let params: Params = [("timezone", "Europe/Paris"), ("days", "Mon-Sat")].into_iter().collect();
+/// assert_eq!(params.timezone_or("timezone", "UTC")?.name(), "Europe/Paris");
+/// assert_eq!(params.weekdays_or("days", Weekdays::MON_FRI)?.to_string(), "Mon-Sat");
+/// assert_eq!(params.time_of_day_or("open", TimeOfDay::hm(8, 0))?, TimeOfDay::hm(8, 0));
+/// # Ok::<(), paastis_sdk::PolicyError>(())
+/// ```
 pub trait TzParams {
     /// An IANA zone name, case-insensitive: `"Europe/Paris"`, `"UTC"`.
+    ///
+    /// ```
+    /// use paastis_sdk::{Params, tz::TzParams};
+    /// let params: Params = [("timezone", "Asia/Tokio")].into_iter().collect();
+    /// assert_eq!(params.timezone("timezone").unwrap_err().to_string(), r#"param "timezone": unknown time zone "Asia/Tokio""#);
+    /// ```
     fn timezone(&self, name: &str) -> Result<Zone, PolicyError>;
+    /// A zone, or the zone named `default` when the param is not set.
+    ///
+    /// ```
+    /// use paastis_sdk::{Params, tz::TzParams};
+    /// assert_eq!(Params::new().timezone_or("timezone", "UTC").map(|z| z.name().to_owned()), Ok("UTC".to_owned()));
+    /// ```
     fn timezone_or(&self, name: &str, default: &str) -> Result<Zone, PolicyError>;
 
     /// `"08:00"`, `"8:00"` or `"08:00:30"`.
+    ///
+    /// ```
+    /// use paastis_sdk::{Params, tz::{TimeOfDay, TzParams}};
+    /// let params: Params = [("open", "8:30")].into_iter().collect();
+    /// assert_eq!(params.time_of_day("open"), Ok(TimeOfDay::hm(8, 30)));
+    /// ```
     fn time_of_day(&self, name: &str) -> Result<TimeOfDay, PolicyError>;
+    /// A time of day, or `default` when the param is not set.
+    ///
+    /// ```
+    /// use paastis_sdk::{Params, tz::{TimeOfDay, TzParams}};
+    /// assert_eq!(Params::new().time_of_day_or("close", TimeOfDay::hm(19, 0)), Ok(TimeOfDay::hm(19, 0)));
+    /// ```
     fn time_of_day_or(&self, name: &str, default: TimeOfDay) -> Result<TimeOfDay, PolicyError>;
 
     /// `"Mon-Fri"`, `"Mon,Wed,Fri"`, `"sat-sun"` (see [`Weekdays::parse`]),
     /// or a list of such strings (`["Mon-Wed", "Fri"]`).
+    ///
+    /// ```
+    /// use paastis_sdk::{Params, tz::{TzParams, Weekdays}};
+    /// let params: Params = [("days", ["Mon-Wed", "Fri"])].into_iter().collect();
+    /// assert_eq!(params.weekdays("days").map(|d| d.to_string()), Ok("Mon-Wed,Fri".to_owned()));
+    /// ```
     fn weekdays(&self, name: &str) -> Result<Weekdays, PolicyError>;
+    /// A set of weekdays, or `default` when the param is not set.
+    ///
+    /// ```
+    /// use paastis_sdk::{Params, tz::{TzParams, Weekdays}};
+    /// assert_eq!(Params::new().weekdays_or("days", Weekdays::MON_FRI), Ok(Weekdays::MON_FRI));
+    /// ```
     fn weekdays_or(&self, name: &str, default: Weekdays) -> Result<Weekdays, PolicyError>;
 }
 

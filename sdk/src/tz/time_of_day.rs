@@ -6,15 +6,32 @@ use std::fmt;
 ///
 /// There is no 24:00: a schedule that runs to midnight closes at `"00:00"`,
 /// which is the next day's.
+///
+/// ```
+/// use paastis_sdk::tz::TimeOfDay;
+/// let (open, close) = (TimeOfDay::hm(8, 0), TimeOfDay::parse("19:30").unwrap());
+/// assert!(open < close && close.to_string() == "19:30");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct TimeOfDay {
     secs: u32,
 }
 
 impl TimeOfDay {
+    /// 00:00.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::TimeOfDay::MIDNIGHT.to_string(), "00:00");
+    /// ```
     pub const MIDNIGHT: TimeOfDay = TimeOfDay { secs: 0 };
 
     /// `None` when a field is out of range.
+    ///
+    /// ```
+    /// use paastis_sdk::tz::TimeOfDay;
+    /// assert_eq!(TimeOfDay::new(8, 0, 30).map(|t| t.to_string()), Some("08:00:30".to_owned()));
+    /// assert_eq!(TimeOfDay::new(24, 0, 0), None);
+    /// ```
     pub const fn new(hour: u8, minute: u8, second: u8) -> Option<TimeOfDay> {
         if hour > 23 || minute > 59 || second > 59 {
             return None;
@@ -27,6 +44,11 @@ impl TimeOfDay {
     /// # Panics
     ///
     /// If `hour` > 23 or `minute` > 59; in a `const` that is a compile error.
+    ///
+    /// ```
+    /// const OPEN: paastis_sdk::tz::TimeOfDay = paastis_sdk::tz::TimeOfDay::hm(8, 30);
+    /// assert_eq!((OPEN.hour(), OPEN.minute()), (8, 30));
+    /// ```
     pub const fn hm(hour: u8, minute: u8) -> TimeOfDay {
         match TimeOfDay::new(hour, minute, 0) {
             Some(t) => t,
@@ -35,6 +57,12 @@ impl TimeOfDay {
     }
 
     /// `"8:00"`, `"08:00"` or `"08:00:30"`, surrounding spaces ignored.
+    ///
+    /// ```
+    /// use paastis_sdk::tz::TimeOfDay;
+    /// assert_eq!(TimeOfDay::parse(" 8:00 "), Some(TimeOfDay::hm(8, 0)));
+    /// assert_eq!(TimeOfDay::parse("24:00"), None);
+    /// ```
     pub fn parse(text: &str) -> Option<TimeOfDay> {
         let mut fields = text.trim().split(':');
         let hour = field(fields.next()?, 1)?;
@@ -49,19 +77,38 @@ impl TimeOfDay {
         TimeOfDay::new(hour, minute, second)
     }
 
+    /// 0 to 23.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::TimeOfDay::hm(19, 5).hour(), 19);
+    /// ```
     pub const fn hour(self) -> u8 {
         (self.secs / 3600) as u8
     }
 
+    /// 0 to 59.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::TimeOfDay::hm(19, 5).minute(), 5);
+    /// ```
     pub const fn minute(self) -> u8 {
         (self.secs / 60 % 60) as u8
     }
 
+    /// 0 to 59.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::TimeOfDay::new(0, 0, 9).unwrap().second(), 9);
+    /// ```
     pub const fn second(self) -> u8 {
         (self.secs % 60) as u8
     }
 
     /// Seconds since midnight, on a day without a DST change.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::TimeOfDay::hm(1, 1).seconds_from_midnight(), 3660);
+    /// ```
     pub const fn seconds_from_midnight(self) -> u32 {
         self.secs
     }

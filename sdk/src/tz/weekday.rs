@@ -2,14 +2,28 @@
 
 use std::fmt;
 
+/// A day of the week, Monday first (ISO 8601).
+///
+/// ```
+/// use paastis_sdk::tz::Weekday;
+/// assert_eq!(Weekday::parse("sat"), Some(Weekday::Saturday));
+/// assert!(Weekday::Monday < Weekday::Sunday);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Weekday {
+    /// Monday.
     Monday,
+    /// Tuesday.
     Tuesday,
+    /// Wednesday.
     Wednesday,
+    /// Thursday.
     Thursday,
+    /// Friday.
     Friday,
+    /// Saturday.
     Saturday,
+    /// Sunday.
     Sunday,
 }
 
@@ -25,6 +39,10 @@ const ALL: [Weekday; 7] = [
 
 impl Weekday {
     /// `"Mon"`, `"Tue"`, ...: what messages to people show.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::Weekday::Friday.short_name(), "Fri");
+    /// ```
     pub const fn short_name(self) -> &'static str {
         match self {
             Weekday::Monday => "Mon",
@@ -37,6 +55,11 @@ impl Weekday {
         }
     }
 
+    /// `"Monday"`, `"Tuesday"`, ...
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::Weekday::Friday.name(), "Friday");
+    /// ```
     pub const fn name(self) -> &'static str {
         match self {
             Weekday::Monday => "Monday",
@@ -50,12 +73,22 @@ impl Weekday {
     }
 
     /// 0 for Monday to 6 for Sunday (ISO 8601 order).
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::Weekday::Sunday.index_from_monday(), 6);
+    /// ```
     pub const fn index_from_monday(self) -> u8 {
         self as u8
     }
 
     /// The short or the full English name, case-insensitive: `"mon"`,
     /// `"Monday"`.
+    ///
+    /// ```
+    /// use paastis_sdk::tz::Weekday;
+    /// assert_eq!(Weekday::parse("TUESDAY"), Some(Weekday::Tuesday));
+    /// assert_eq!(Weekday::parse("Tues"), None);
+    /// ```
     pub fn parse(text: &str) -> Option<Weekday> {
         let text = text.trim();
         ALL.into_iter().find(|d| text.eq_ignore_ascii_case(d.short_name()) || text.eq_ignore_ascii_case(d.name()))
@@ -79,28 +112,78 @@ impl fmt::Display for Weekday {
 }
 
 /// A set of weekdays, such as the days an app is open.
+///
+/// ```
+/// use paastis_sdk::tz::{Weekday, Weekdays};
+/// let days = Weekdays::parse("Mon-Wed, Fri").unwrap();
+/// assert!(days.contains(Weekday::Friday) && !days.contains(Weekday::Thursday));
+/// assert_eq!(days.to_string(), "Mon-Wed,Fri");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Weekdays(u8);
 
 impl Weekdays {
+    /// No day.
+    ///
+    /// ```
+    /// assert!(paastis_sdk::tz::Weekdays::NONE.is_empty());
+    /// ```
     pub const NONE: Weekdays = Weekdays(0);
+    /// Monday to Friday.
+    ///
+    /// ```
+    /// use paastis_sdk::tz::{Weekday, Weekdays};
+    /// assert!(Weekdays::MON_FRI.contains(Weekday::Monday) && !Weekdays::MON_FRI.contains(Weekday::Sunday));
+    /// ```
     pub const MON_FRI: Weekdays = Weekdays(0b001_1111);
+    /// Saturday and Sunday.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::Weekdays::SAT_SUN.iter().count(), 2);
+    /// ```
     pub const SAT_SUN: Weekdays = Weekdays(0b110_0000);
+    /// All seven days.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::Weekdays::EVERY_DAY.to_string(), "Mon-Sun");
+    /// ```
     pub const EVERY_DAY: Weekdays = Weekdays(0b111_1111);
 
+    /// Whether `day` is in the set.
+    ///
+    /// ```
+    /// use paastis_sdk::tz::{Weekday, Weekdays};
+    /// assert!(Weekdays::SAT_SUN.contains(Weekday::Saturday));
+    /// ```
     pub fn contains(self, day: Weekday) -> bool {
         self.0 & day.bit() != 0
     }
 
+    /// The set with `day` added.
+    ///
+    /// ```
+    /// use paastis_sdk::tz::{Weekday, Weekdays};
+    /// assert_eq!(Weekdays::MON_FRI.with(Weekday::Saturday).to_string(), "Mon-Sat");
+    /// ```
     pub fn with(self, day: Weekday) -> Weekdays {
         Weekdays(self.0 | day.bit())
     }
 
+    /// Whether the set has no day.
+    ///
+    /// ```
+    /// assert!(!paastis_sdk::tz::Weekdays::MON_FRI.is_empty());
+    /// ```
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
 
-    /// Monday first.
+    /// The days, Monday first.
+    ///
+    /// ```
+    /// use paastis_sdk::tz::{Weekday, Weekdays};
+    /// assert_eq!(Weekdays::SAT_SUN.iter().collect::<Vec<_>>(), [Weekday::Saturday, Weekday::Sunday]);
+    /// ```
     pub fn iter(self) -> impl Iterator<Item = Weekday> {
         ALL.into_iter().filter(move |d| self.contains(*d))
     }
@@ -109,6 +192,12 @@ impl Weekdays {
     /// `"Mon,Wed,Fri"`, `"sat-sun"`, `"Mon-Thu, Sat"`. A range may wrap
     /// around the weekend (`"Fri-Mon"`, `"Sun-Thu"`). `None` for an empty or
     /// malformed list: a schedule with no day at all is never meant.
+    ///
+    /// ```
+    /// use paastis_sdk::tz::Weekdays;
+    /// assert_eq!(Weekdays::parse("fri-mon").map(|d| d.to_string()), Some("Mon,Fri-Sun".to_owned()));
+    /// assert_eq!(Weekdays::parse("Mon-Fry"), None);
+    /// ```
     pub fn parse(text: &str) -> Option<Weekdays> {
         let mut set = Weekdays::NONE;
         for item in text.split(',') {
@@ -117,6 +206,12 @@ impl Weekdays {
         (!set.is_empty()).then_some(set)
     }
 
+    /// The days in either set.
+    ///
+    /// ```
+    /// use paastis_sdk::tz::Weekdays;
+    /// assert_eq!(Weekdays::MON_FRI.union(Weekdays::SAT_SUN), Weekdays::EVERY_DAY);
+    /// ```
     pub fn union(self, other: Weekdays) -> Weekdays {
         Weekdays(self.0 | other.0)
     }

@@ -10,6 +10,15 @@ use crate::tz::time_of_day::TimeOfDay;
 use crate::tz::weekday::{Weekday, Weekdays};
 
 /// A time zone from the IANA database, such as `"Europe/Paris"`.
+///
+/// ```
+/// use paastis_sdk::tz::{TimeOfDay, Weekdays, Zone};
+/// use paastis_sdk::testing::utc;
+/// let paris = Zone::named("europe/paris").unwrap();
+/// let friday_night = utc("2024-06-14T20:00:00Z");
+/// let opens = paris.next_occurrence(friday_night, TimeOfDay::hm(8, 0), Weekdays::MON_FRI).unwrap();
+/// assert_eq!(opens, utc("2024-06-17T06:00:00Z"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Zone {
     tz: TimeZone,
@@ -19,6 +28,12 @@ pub struct Zone {
 impl Zone {
     /// Looks the zone up by its IANA name, ignoring ASCII case; `None` if the
     /// bundled database does not know it.
+    ///
+    /// ```
+    /// use paastis_sdk::tz::Zone;
+    /// assert_eq!(Zone::named("america/new_york").map(|z| z.name().to_owned()), Some("America/New_York".to_owned()));
+    /// assert!(Zone::named("Asia/Tokio").is_none());
+    /// ```
     pub fn named(name: &str) -> Option<Zone> {
         // jiff answers this name with a placeholder zone rather than an
         // error, and nobody means it in a schedule.
@@ -30,17 +45,32 @@ impl Zone {
         Some(Zone { tz, name })
     }
 
+    /// Coordinated Universal Time.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::Zone::utc().name(), "UTC");
+    /// ```
     pub fn utc() -> Zone {
         Zone { tz: TimeZone::UTC, name: "UTC".to_owned() }
     }
 
     /// The canonical spelling, e.g. `"America/New_York"` for
     /// `"america/new_york"`.
+    ///
+    /// ```
+    /// assert_eq!(paastis_sdk::tz::Zone::named("EUROPE/PARIS").unwrap().name(), "Europe/Paris");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The wall clock in this zone at `at`.
+    ///
+    /// ```
+    /// # use paastis_sdk::{testing::utc, tz::{TimeOfDay, Zone}};
+    /// let tokyo = Zone::named("Asia/Tokyo").unwrap();
+    /// assert_eq!(tokyo.local(utc("2024-06-14T07:30:00Z")).time_of_day(), TimeOfDay::hm(16, 30));
+    /// ```
     pub fn local(&self, at: Timestamp) -> LocalTime {
         LocalTime::new(to_jiff(at).to_zoned_datetime(self.tz.clone()))
     }
@@ -59,6 +89,14 @@ impl Zone {
     ///
     /// A time outside any transition, such as an 08:00 opening, is always
     /// that wall-clock time, whatever the offset to UTC that day.
+    ///
+    /// ```
+    /// # use paastis_sdk::{testing::utc, tz::{TimeOfDay, Weekdays, Zone}};
+    /// let paris = Zone::named("Europe/Paris").unwrap();
+    /// // Across the switch to summer time on Sunday 2024-03-31: still 08:00 on the wall.
+    /// let opens = paris.next_occurrence(utc("2024-03-29T19:00:00Z"), TimeOfDay::hm(8, 0), Weekdays::MON_FRI);
+    /// assert_eq!(opens, Some(utc("2024-04-01T06:00:00Z")));
+    /// ```
     pub fn next_occurrence(&self, after: Timestamp, time: TimeOfDay, days: Weekdays) -> Option<Timestamp> {
         let after_j = to_jiff(after);
         // From the day before: a time shifted forward out of a gap at the
@@ -82,6 +120,12 @@ impl Zone {
     /// [`Zone::next_occurrence`].
     ///
     /// With both, for any `t`: `previous_occurrence(t) <= t < next_occurrence(t)`.
+    ///
+    /// ```
+    /// # use paastis_sdk::{testing::utc, tz::{TimeOfDay, Weekdays, Zone}};
+    /// let closed = Zone::utc().previous_occurrence(utc("2024-06-15T10:00:00Z"), TimeOfDay::hm(19, 0), Weekdays::MON_FRI);
+    /// assert_eq!(closed, Some(utc("2024-06-14T19:00:00Z")));
+    /// ```
     pub fn previous_occurrence(&self, at_or_before: Timestamp, time: TimeOfDay, days: Weekdays) -> Option<Timestamp> {
         let limit = to_jiff(at_or_before);
         let mut date = self.tz.to_datetime(limit).date().tomorrow().ok()?;

@@ -18,6 +18,10 @@ pub const PANICKY: &str = env!("TEST_POLICY_PANICKY");
 pub const ARMED: &str = env!("TEST_POLICY_ARMED");
 /// A valid component of another world: no paastis:policy handler export.
 pub const WRONG_WORLD: &str = env!("TEST_POLICY_WRONG_WORLD");
+/// Built against the contract as first released (only `handler`, no
+/// `answering`): refuses with 409 "built before answers", except requests
+/// whose User-Agent contains "monitor", which are passive.
+pub const BEFORE_ANSWERS: &str = env!("TEST_POLICY_BEFORE_ANSWERS");
 
 /// `policies/office-hours`: open on working days by a time zone's clock.
 pub const OFFICE_HOURS: &str = env!("TEST_POLICY_OFFICE_HOURS");

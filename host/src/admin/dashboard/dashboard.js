@@ -94,12 +94,20 @@ function renderApps(report) {
       stateCell(app),
       el("td", { class: "activity", title: app.last_activity ? new Date(app.last_activity).toISOString() : "" }, ago(app.last_activity)),
       el("td", { class: "wakes" }, String(app.wakes)),
-      el("td", { class: "policy", title: app.policy_sha256 }, app.policy),
+      policyCell(app),
       el("td", {}, hours(app.savings.hours_asleep)),
       el("td", { class: "saved" }, money(app.savings.cost_saved, report.currency)),
       el("td", {}, co2(app.savings.co2_saved_g)),
       el("td", { class: "actions" }, wake, sleep));
   }));
+}
+
+// A degraded app is served by a fallback: the cell says so, and why.
+function policyCell(app) {
+  if (!app.degraded) return el("td", { class: "policy", title: app.policy_sha256 }, app.policy);
+  const d = app.degraded;
+  return el("td", { class: "policy degraded", title: d.wanted + " cannot serve it: " + d.reason },
+    app.policy, el("span", { class: "degraded-mark" }, " degraded: " + d.wanted + " missing"));
 }
 
 function describe(e) {
@@ -114,6 +122,8 @@ function describe(e) {
     case "policy_refused": return "policy " + e.policy + " refused: " + e.reason;
     case "policy_removed": return "policy " + e.policy + " removed";
     case "policy_reverted": return "policy " + e.policy + " reverted after " + e.failures + " failures";
+    case "policy_fallback": return "degraded: served by " + e.serving + ", as policy " + e.policy + " cannot (" + e.reason + ")";
+    case "policy_restored": return "served by its policy " + e.policy + " again";
     case "store_recovered": return "the damaged store was moved to " + e.moved_to + "; a fresh one was started";
     case "tick_failed": return "ERROR: ticks of policy " + e.policy + " fail, no app sleeps: " + e.error;
     case "tick_recovered": return "ticks of policy " + e.policy + " work again after " + e.failed_ticks + " failures";
@@ -125,7 +135,7 @@ function renderEvents(events) {
   const list = document.getElementById("events");
   list.replaceChildren(...events.map((e) => el("li", { dataset: { kind: e.kind, id: String(e.id) } },
     el("time", { datetime: new Date(e.at).toISOString() }, new Date(e.at).toLocaleTimeString()),
-    el("span", { class: "kind" + (e.kind.endsWith("failed") || e.kind.endsWith("refused") ? " failed" : "") }, e.app || "gateway"),
+    el("span", { class: "kind" + (e.kind.endsWith("failed") || e.kind.endsWith("refused") || e.kind === "policy_fallback" ? " failed" : "") }, e.app || "gateway"),
     describe(e),
     ...(e.output && e.output.length ? [el("pre", { class: "output" }, e.output.join("\n"))] : []))));
 }
