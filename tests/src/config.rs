@@ -132,7 +132,10 @@ async fn check_with_policy(app_policy: &str, params: &str) -> (std::process::Out
     if !output.status.success() {
         let serve = run_paastis(&["serve", "--config", &path.display().to_string()]).await;
         assert_eq!(serve.status.code(), output.status.code(), "serve refuses what check refuses");
-        let said = String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default().to_owned();
+        // The error line, not whatever log line the writer flushed last.
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let said = stderr.lines().rfind(|line| line.starts_with("paastis: ")).unwrap_or_default().to_owned();
+        assert!(!said.is_empty(), "check says why it refuses: {stderr}");
         assert!(String::from_utf8_lossy(&serve.stderr).contains(&said), "serve says it too: {said}");
     }
     (output, path.display().to_string())
