@@ -57,8 +57,12 @@ pub async fn a_malformed_chunked_body_gets_400() {
     let raw = "POST /echo HTTP/1.1\r\nHost: alpha.localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
                5\r\nhello\r\nzz-not-a-size\r\n\r\n";
     let answer = exchange(&gateway, raw).await;
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains("request body"), "{answer}");
+    // hyper may close the connection on the body's read error before the
+    // answer is written (a race with the handler): then the client sees
+    // nothing, and the access log still says what the gateway answered.
+    // Never a 502.
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.is_empty() || answer.contains("request body"), "{answer}");
     let logged = gateway.logs.wait_for_nth("request", "alpha", 2, WAIT).await;
     assert_eq!(logged["path"], "/echo", "{logged}");
     assert_eq!(logged["status"], 400, "the access log says what the client got: {logged}");
