@@ -162,10 +162,19 @@ pub async fn policy_check_describes_good_files_and_refuses_bad_ones() {
 /// `paastis policy new` gives a crate that builds to a component the gateway
 /// accepts, as it is.
 pub async fn policy_new_scaffolds_a_crate_that_builds() {
-    let dir = tempfile::tempdir().unwrap();
+    // Created inside this repository (its target dir), the crate depends on
+    // the checkout's SDK by a relative path, so it builds offline; elsewhere
+    // it names the version and git (the template's unit tests).
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let scratch = workspace.join("target/policy-new");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let dir = tempfile::tempdir_in(&scratch).unwrap();
     let parent = dir.path().display().to_string();
     let created = crate::support::run_paastis(&["policy", "new", "night-owl", "--dir", &parent]).await;
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let manifest = std::fs::read_to_string(dir.path().join("night-owl/Cargo.toml")).unwrap();
+    let relative = format!(r#"paastis-sdk = {{ version = "{}", path = "../../../../sdk" }}"#, env!("CARGO_PKG_VERSION"));
+    assert!(manifest.contains(&relative), "{manifest}");
     // Shares the target dir of the workspace's own policy builds, so the SDK
     // and wit-bindgen are already compiled for wasm32-wasip2.
     let targets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/policies");
