@@ -95,7 +95,9 @@ fn is_checkout(dir: &Path) -> bool {
 
 /// `../..` from `dir` up to its ancestor `ancestor`.
 fn relative_to(dir: &Path, ancestor: &Path) -> PathBuf {
-    let depth = dir.strip_prefix(ancestor).map_or(0, |rest| rest.components().filter(|c| matches!(c, Component::Normal(_))).count());
+    let depth = dir
+        .strip_prefix(ancestor)
+        .map_or(0, |rest| rest.components().filter(|c| matches!(c, Component::Normal(_))).count());
     std::iter::repeat_n("..", depth).collect()
 }
 
@@ -134,7 +136,8 @@ mod tests {
     fn outside_a_checkout_the_sdk_comes_by_version_and_git() {
         let dir = tempfile::tempdir().unwrap();
         let root = scaffold("night-owl", dir.path(), None).unwrap();
-        let expected = format!("paastis-sdk = {{ version = \"{SDK_VERSION}\", git = \"https://github.com/paastis/paastis\" }}");
+        let expected =
+            format!("paastis-sdk = {{ version = \"{SDK_VERSION}\", git = \"https://github.com/paastis/paastis\" }}");
         assert!(manifest(&root).contains(&expected), "{}", manifest(&root));
         assert!(!manifest(&root).contains("path ="), "{}", manifest(&root));
     }
