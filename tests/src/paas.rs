@@ -33,6 +33,16 @@ fn scalingo_gateway(fake: &FakeScalingo) -> GatewayBuilder {
     GatewayBuilder::new().env("TEST_SCALINGO_TOKEN", &fake.api_token)
 }
 
+/// A gateway keeping its store in `dir`, with the one Scalingo app `shop`.
+fn shop_gateway(fake: &FakeScalingo, dir: &std::path::Path, idle: &str) -> GatewayBuilder {
+    scalingo_gateway(fake).idle_timeout(idle).data_dir(dir).extra(&scalingo_backend(fake, "")).extra(&paas_app(
+        "shop",
+        "scalingo",
+        &fake.upstream("shop"),
+        "",
+    ))
+}
+
 /// Waits until `check` holds, looking again every few milliseconds.
 async fn until(what: &str, check: impl Fn() -> bool) {
     crate::support::within(WAIT, what, async {
@@ -47,13 +57,7 @@ pub async fn a_wake_restores_the_exact_formation_even_after_a_crash() {
     let fake = FakeScalingo::start(SCALINGO_TOKEN).await;
     fake.add_app("shop", formation(&[("web", 2), ("worker", 1)])).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let gateway = |idle: &str| {
-        scalingo_gateway(&fake)
-            .idle_timeout(idle)
-            .data_dir(dir.path())
-            .extra(&scalingo_backend(&fake, ""))
-            .extra(&paas_app("shop", "scalingo", &fake.upstream("shop"), ""))
-    };
+    let gateway = |idle: &str| shop_gateway(&fake, dir.path(), idle);
     let first = gateway("300ms").spawn().await;
     first.logs.wait_for("adopted running app", "shop", WAIT).await;
     first.logs.wait_for("app put to sleep", "shop", WAIT).await;
@@ -360,13 +364,7 @@ pub async fn a_formation_lost_with_a_damaged_store_wakes_one_web_with_a_warning(
     let fake = FakeScalingo::start(SCALINGO_TOKEN).await;
     fake.add_app("shop", formation(&[("web", 2), ("worker", 1)])).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let gateway = |idle: &str| {
-        scalingo_gateway(&fake)
-            .idle_timeout(idle)
-            .data_dir(dir.path())
-            .extra(&scalingo_backend(&fake, ""))
-            .extra(&paas_app("shop", "scalingo", &fake.upstream("shop"), ""))
-    };
+    let gateway = |idle: &str| shop_gateway(&fake, dir.path(), idle);
     let first = gateway("300ms").spawn().await;
     first.logs.wait_for("app put to sleep", "shop", WAIT).await;
     let store = first.store.clone();

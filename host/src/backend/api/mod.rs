@@ -282,8 +282,8 @@ async fn error_message(response: reqwest::Response) -> String {
 }
 
 /// The error and its causes, "a: b: c", since reqwest's top level alone
-/// ("error sending request") hides the cause.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// ("error sending request") hides the cause (kube's errors too).
+pub(in crate::backend) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut cur = e.source();
     while let Some(next) = cur {

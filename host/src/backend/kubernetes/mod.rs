@@ -14,7 +14,7 @@ mod workload;
 
 pub use client::Source;
 
-use super::api::{ApiError, Limiter, RetryPolicy, retryable};
+use super::api::{ApiError, Limiter, RetryPolicy, error_chain, retryable};
 use super::paas::{Platform, RemoteApp, SavedSize};
 use crate::config::PlatformKind;
 use crate::store::Formation;
@@ -98,7 +98,7 @@ impl Kubernetes {
                 };
                 ApiError::Status { backend, call, status: status.code, message }
             }
-            other => ApiError::Transport { backend, call, message: chain(&other) },
+            other => ApiError::Transport { backend, call, message: error_chain(&other) },
         }
     }
 
@@ -226,7 +226,7 @@ impl Kubernetes {
                 Ok(Ok(Some(observed))) if observed.is_ready() => return Ok(()),
                 Ok(Ok(Some(_))) => {}
                 Ok(Ok(None)) => return Err(self.other(format!("{id}: the watch ended"))),
-                Ok(Err(e)) => return Err(self.other(format!("{id}: watching for readiness: {}", chain(&e)))),
+                Ok(Err(e)) => return Err(self.other(format!("{id}: watching for readiness: {}", error_chain(&e)))),
                 Err(_) => return Err(self.other(format!("{id}: no ready replica after {READY_TIMEOUT:?}"))),
             }
         }
@@ -392,7 +392,7 @@ impl Platform for Kubernetes {
                                 .default_backoff()
                                 .applied_objects()
                                 .map_ok(|w| Kubernetes::remote(&w.observe()))
-                                .map_err(|e| chain(&e))
+                                .map_err(|e| error_chain(&e))
                                 .boxed()
                         });
                         streams.push(stream);
@@ -403,16 +403,4 @@ impl Platform for Kubernetes {
         });
         Some(stream.map_err(error).boxed())
     }
-}
-
-/// The error and its causes, "a: b: c".
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(next) = cur {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
-        cur = next.source();
-    }
-    text
 }

@@ -132,33 +132,28 @@ pub trait Workload:
     }
 }
 
-impl Workload for Deployment {
-    const KIND: Kind = Kind::Deployment;
-    fn numbers(&self) -> (i32, i32, Option<i64>, BTreeMap<String, String>) {
-        let spec = self.spec.as_ref();
-        let status = self.status.as_ref();
-        (
-            spec.and_then(|s| s.replicas).unwrap_or(1),
-            status.and_then(|s| s.ready_replicas).unwrap_or(0),
-            status.and_then(|s| s.observed_generation),
-            spec.and_then(|s| s.template.metadata.as_ref()?.labels.clone()).unwrap_or_default(),
-        )
-    }
+/// Deployments and StatefulSets keep these numbers under the same names in
+/// different types.
+macro_rules! workload {
+    ($type:ty, $kind:expr) => {
+        impl Workload for $type {
+            const KIND: Kind = $kind;
+            fn numbers(&self) -> (i32, i32, Option<i64>, BTreeMap<String, String>) {
+                let spec = self.spec.as_ref();
+                let status = self.status.as_ref();
+                (
+                    spec.and_then(|s| s.replicas).unwrap_or(1),
+                    status.and_then(|s| s.ready_replicas).unwrap_or(0),
+                    status.and_then(|s| s.observed_generation),
+                    spec.and_then(|s| s.template.metadata.as_ref()?.labels.clone()).unwrap_or_default(),
+                )
+            }
+        }
+    };
 }
 
-impl Workload for StatefulSet {
-    const KIND: Kind = Kind::StatefulSet;
-    fn numbers(&self) -> (i32, i32, Option<i64>, BTreeMap<String, String>) {
-        let spec = self.spec.as_ref();
-        let status = self.status.as_ref();
-        (
-            spec.and_then(|s| s.replicas).unwrap_or(1),
-            status.and_then(|s| s.ready_replicas).unwrap_or(0),
-            status.and_then(|s| s.observed_generation),
-            spec.and_then(|s| s.template.metadata.as_ref()?.labels.clone()).unwrap_or_default(),
-        )
-    }
-}
+workload!(Deployment, Kind::Deployment);
+workload!(StatefulSet, Kind::StatefulSet);
 
 /// `http://<service>.<namespace>.svc:<port>` of the first Service whose
 /// selector picks these pod labels.
