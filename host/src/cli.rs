@@ -117,7 +117,9 @@ enum PolicyCommand {
         name: String,
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// The paastis-sdk to depend on (default: the SDK this binary was built from).
+        /// A paastis-sdk directory to depend on by path (default: by version and the
+        /// project's git repository, or by a relative path when DIR is inside a checkout
+        /// of it).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },

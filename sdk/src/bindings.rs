@@ -5,7 +5,9 @@
 //! every policy) speaks plain Rust types and survives regenerations.
 
 wit_bindgen::generate!({
-    path: "../wit",
+    // `wit/policy.wit` is a link to the workspace's contract, so the published
+    // crate carries it.
+    path: "wit",
     // `answering-policy`: the required `policy` world plus the optional
     // `answering` export, so policies can answer on hosts that look for it
     // and still load on hosts that do not.

@@ -37,6 +37,7 @@ fn decide<P: Policy>(now: WitTimestamp, app: WitApp, request: WitRequest) -> Res
     P::on_request(&ctx).map_err(crate::PolicyError::into_message)
 }
 
+/// `handler.on-tick`.
 pub fn on_tick<P: Policy>(now: WitTimestamp, apps: Vec<WitApp>) -> Result<WitTickPlan, String> {
     let ctx = TickContext::new(Timestamp::from_millis(now), apps.into_iter().map(app_from).collect());
     match P::on_tick(&ctx) {

@@ -4,22 +4,40 @@
 //! A policy is a WebAssembly component that the gateway calls in two phases:
 //! for every request routed to an app ([`Policy::on_request`]) and on every
 //! timer tick ([`Policy::on_tick`]). Implement [`Policy`] on a unit struct,
-//! override the phases you care about, and export it:
+//! override the phases you care about, and export it. A complete policy:
 //!
 //! ```
-//! use paastis_sdk::{Decision, Policy, PolicyError, RequestContext};
+//! use paastis_sdk::{Decision, Policy, PolicyError, RequestContext, TickContext, TickPlan};
+//! use std::time::Duration;
 //!
-//! pub struct NoBots;
+//! pub struct Idle;
 //!
-//! impl Policy for NoBots {
+//! impl Policy for Idle {
+//!     // Monitors (the `passive_*` params) never wake an app nor keep it awake.
 //!     fn on_request(ctx: &RequestContext) -> Result<Decision, PolicyError> {
-//!         let ua = ctx.request().user_agent().unwrap_or_default();
-//!         Ok(if ua.contains("bot") { Decision::ForwardPassive } else { Decision::Forward })
+//!         Ok(paastis_sdk::passive::decision(ctx)?.unwrap_or(Decision::Forward))
+//!     }
+//!
+//!     // Sleep after `idle_timeout` (10 minutes by default) without a request.
+//!     fn on_tick(ctx: &TickContext) -> Result<TickPlan, PolicyError> {
+//!         let mut plan = TickPlan::new();
+//!         for app in ctx.apps() {
+//!             let idle = app.params().duration_or("idle_timeout", Duration::from_secs(600))?;
+//!             if app.is_awake() && app.in_flight() == 0 && app.idle_for(ctx.now()) >= idle {
+//!                 plan.put_to_sleep(app.name());
+//!             }
+//!         }
+//!         Ok(plan)
 //!     }
 //! }
 //!
-//! paastis_sdk::export_policy!(NoBots);
+//! paastis_sdk::export_policy!(Idle);
 //! ```
+//!
+//! The guide, "Writing policies" (`docs/policies.md` in the repository),
+//! walks through params, time zones, answering uptime monitors, `kv`,
+//! testing, simulating and deploying. `paastis policy new NAME` starts a
+//! crate like the one below.
 //!
 //! # Project setup
 //!
@@ -29,7 +47,7 @@
 //! crate-type = ["cdylib", "rlib"]
 //!
 //! [dependencies]
-//! paastis-sdk = "0.1"
+//! paastis-sdk = { version = "0.1", git = "https://github.com/paastis/paastis" }
 //! ```
 //!
 //! Build with `cargo build --release --target wasm32-wasip2`: the `.wasm` in
@@ -70,6 +88,8 @@
 //! out of time or panicking makes the host fall back: it forwards and counts
 //! the request, or takes no action on the tick.
 
+#![warn(missing_docs)]
+
 // The generated bindings name this crate by its path so that the export macro
 // works from policy crates; this makes the same path resolve inside it.
 extern crate self as paastis_sdk;
@@ -109,6 +129,26 @@ pub use time::{Timestamp, format_duration, parse_duration};
 ///
 /// The methods take no `self`: no instance state is guaranteed to survive
 /// between calls (see the crate docs); durable state belongs in [`kv`].
+///
+/// ```
+/// use paastis_sdk::testing::{AppBuilder, RequestBuilder};
+/// use paastis_sdk::{Decision, Policy, PolicyError, RequestContext, Timestamp};
+///
+/// struct AdminOnly;
+///
+/// impl Policy for AdminOnly {
+///     fn on_request(ctx: &RequestContext) -> Result<Decision, PolicyError> {
+///         Ok(match ctx.request().path().starts_with("/admin") {
+///             true => Decision::Forward,
+///             false => Decision::refuse(404, "only /admin is served here"),
+///         })
+///     }
+/// }
+///
+/// let ctx = RequestContext::new(Timestamp::from_secs(1), AppBuilder::new("a").build(), RequestBuilder::get("/").build());
+/// assert!(matches!(AdminOnly::on_request(&ctx)?, Decision::Refuse(r) if r.status == 404));
+/// # Ok::<(), PolicyError>(())
+/// ```
 pub trait Policy {
     /// Decides what to do with a request routed to `ctx.app()`. The default
     /// forwards it and counts it as activity.

@@ -162,10 +162,20 @@ pub async fn policy_check_describes_good_files_and_refuses_bad_ones() {
 /// `paastis policy new` gives a crate that builds to a component the gateway
 /// accepts, as it is.
 pub async fn policy_new_scaffolds_a_crate_that_builds() {
-    let dir = tempfile::tempdir().unwrap();
+    // Created inside this repository (its target dir), the crate depends on
+    // the checkout's SDK by a relative path, so it builds offline; elsewhere
+    // it names the version and git (the template's unit tests).
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let scratch = workspace.join("target/policy-new");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let dir = tempfile::tempdir_in(&scratch).unwrap();
     let parent = dir.path().display().to_string();
     let created = crate::support::run_paastis(&["policy", "new", "night-owl", "--dir", &parent]).await;
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let manifest = std::fs::read_to_string(dir.path().join("night-owl/Cargo.toml")).unwrap();
+    let relative =
+        format!(r#"paastis-sdk = {{ version = "{}", path = "../../../../sdk" }}"#, env!("CARGO_PKG_VERSION"));
+    assert!(manifest.contains(&relative), "{manifest}");
     // Shares the target dir of the workspace's own policy builds, so the SDK
     // and wit-bindgen are already compiled for wasm32-wasip2.
     let targets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/policies");
@@ -184,4 +194,25 @@ pub async fn policy_new_scaffolds_a_crate_that_builds() {
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
     assert!(stdout.contains("paastis:policy/handler@0.1.0#on-tick"), "{stdout}");
+}
+
+/// The SDK can be published and built from its package alone: the crate
+/// carries the contract its bindings are generated from, its license and
+/// README (`cargo publish --dry-run -p paastis-sdk` builds it from there;
+/// that needs the crates.io index, so the test checks the file list).
+pub async fn the_sdk_packages_with_its_contract_license_and_readme() {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let list = tokio::process::Command::new(env!("CARGO"))
+        .args(["package", "--list", "--allow-dirty", "--offline", "-p", "paastis-sdk"])
+        .current_dir(&workspace)
+        .kill_on_drop(true)
+        .output();
+    let list = crate::support::within(Duration::from_secs(120), "cargo package --list", list).await.expect("run cargo");
+    let files = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    for file in ["wit/policy.wit", "LICENSE", "README.md", "src/lib.rs", "src/tz/zone.rs"] {
+        assert!(files.lines().any(|l| l == file), "{file} is not in the package: {files}");
+    }
+    let contract = std::fs::read_to_string(workspace.join("sdk/wit/policy.wit")).expect("sdk/wit/policy.wit");
+    assert_eq!(contract, std::fs::read_to_string(workspace.join("wit/policy.wit")).unwrap(), "one contract");
 }

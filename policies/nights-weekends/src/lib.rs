@@ -46,6 +46,13 @@ impl Policy for NightsWeekends {
 
 paastis_sdk::export_policy!(NightsWeekends);
 
+/// Every Rust example of the guide, compiled and run as this crate's
+/// doctests (it has the `tz` feature they need): `cargo test -p
+/// paastis-policy-nights-weekends --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/policies.md")]
+pub struct Guide;
+
 #[cfg(test)]
 mod tests {
     use super::*;
