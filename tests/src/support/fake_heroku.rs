@@ -49,10 +49,6 @@ impl FakeHeroku {
         fake_http::add_formation_app(&self.state, |s| &mut s.apps, name, formation).await;
     }
 
-    pub fn upstream(&self, name: &str) -> String {
-        format!("http://{}", self.state.lock().unwrap().apps[name].upstream)
-    }
-
     pub fn formation(&self, name: &str) -> Formation {
         self.state.lock().unwrap().apps[name].formation.clone()
     }
