@@ -266,7 +266,8 @@ pub async fn scalingo_heroku_and_clever_cloud_behind_one_gateway() {
         .extra(&heroku_backend)
         .extra(&clever_backend)
         .extra(&paas_app("shop", "scalingo", &scalingo.upstream("shop"), ""))
-        .extra(&paas_app("blog", "heroku", &heroku.upstream("blog"), ""))
+        // No upstream: the gateway asks Heroku for the app's `web_url`.
+        .extra("[[apps]]\nname = \"blog\"\nbackend = \"heroku\"\nwake_timeout = \"20s\"\n")
         .spawn()
         .await;
     gateway.logs.wait_for("app discovered", "docs", WAIT).await;
@@ -287,6 +288,7 @@ pub async fn scalingo_heroku_and_clever_cloud_behind_one_gateway() {
     let journal = heroku.script.journal();
     assert!(journal.iter().all(|s| s.accept == "application/vnd.heroku+json; version=3"), "{journal:?}");
     assert!(journal.iter().all(|s| s.authorization == format!("Bearer {HEROKU_TOKEN}")));
+    assert!(journal.iter().any(|s| s.method == "GET" && s.path == "/apps/blog"), "web_url asked for: {journal:?}");
     let slowed = gateway.logs.matching("API budget low; slowing down", |v| v["backend"] == "heroku");
     assert!(!slowed.is_empty(), "RateLimit-Remaining is respected");
 

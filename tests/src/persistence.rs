@@ -36,6 +36,13 @@ pub async fn a_restart_keeps_activity_and_state() {
     assert_eq!(saved["state"], "asleep");
     assert_eq!(saved["slept_by_gateway"], true);
     assert_eq!(saved["wakes"], 1);
+    // For people: RFC 3339 times and durations beside the milliseconds.
+    let at = humantime::parse_rfc3339(saved["last_activity_at"].as_str().expect("last_activity_at")).unwrap();
+    assert_eq!(at.duration_since(UNIX_EPOCH).unwrap().as_secs(), last / 1000, "{saved}");
+    let summary = saved["summary"].as_str().expect("summary");
+    let since = saved["state_since_at"].as_str().expect("state_since_at");
+    assert!(summary.starts_with(&format!("asleep since {since}, ")), "{summary}");
+    assert!(summary.contains("; last request ") && summary.ends_with(" ago"), "{summary}");
 
     let second = builder().spawn().await;
     let restored = second.logs.wait_for("restored app state", "hello", WAIT).await;

@@ -68,6 +68,23 @@ async fn app_state_until(gateway: &TestGateway, state: &str) {
     .await
 }
 
+/// Waits until the shared store (read by `paastis inspect --config` with
+/// `gateway`'s config) records `shop` in `state`.
+async fn shared_state_until(gateway: &TestGateway, state: &str) {
+    let config = gateway.config.display().to_string();
+    within(WAIT, &format!("shop recorded {state} in Redis"), async {
+        loop {
+            let output = run_paastis_with_env(&["inspect", "--config", &config], &gateway.env).await;
+            let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+            if report["apps"]["shop"]["recorded_state"] == state {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
 /// Starts `first`, waits until it leads, then starts `second`: which
 /// replica leads is then known.
 async fn leader_then_follower(first: GatewayBuilder, second: GatewayBuilder) -> (TestGateway, TestGateway) {
@@ -155,6 +172,10 @@ pub async fn replicas_restarted_without_their_data_restore_the_saved_formation()
     let (a, b) = leader_then_follower(replica(&fake, &redis, "300ms"), replica(&fake, &redis, "300ms")).await;
     a.logs.wait_for("app put to sleep", "shop", WAIT).await;
     assert_eq!(fake.formation("shop"), formation(&[("web", 0), ("worker", 0)]));
+    // The sleep is written to Redis just after it is logged; a kill -9 in
+    // between may lose it (the documented bound: one flush). This test is
+    // about ephemeral disks, so it kills once the sleep is shared.
+    shared_state_until(&a, "asleep").await;
     // Ephemeral disks: each replica's data directory goes with it.
     a.kill9().await;
     b.kill9().await;

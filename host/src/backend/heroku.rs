@@ -54,9 +54,17 @@ impl Heroku {
 }
 
 impl Heroku {
+    /// For an app whose `web_url` Heroku does not give. Apps created since
+    /// late 2023 have a random suffix in their host, so `web_url` comes
+    /// first.
     pub fn default_upstream(&self, app: &str) -> String {
         format!("https://{app}.herokuapp.com")
     }
+}
+
+/// `https://blog-1a2b3c4d5e6f.herokuapp.com/` as an upstream (no trailing `/`).
+fn upstream_of(web_url: &str) -> String {
+    web_url.trim_end_matches('/').to_owned()
 }
 
 #[async_trait::async_trait]
@@ -70,7 +78,12 @@ impl Platform for Heroku {
         let apps: Vec<AppBody> = self.api.json("GET /apps", response).await?;
         Ok(apps
             .into_iter()
-            .map(|a| RemoteApp { id: a.name.clone(), name: a.name, running: None, upstream: None })
+            .map(|a| RemoteApp {
+                id: a.name.clone(),
+                upstream: a.web_url.as_deref().map(upstream_of),
+                name: a.name,
+                running: None,
+            })
             .collect())
     }
 
@@ -101,8 +114,12 @@ impl Platform for Heroku {
         Ok(())
     }
 
+    /// The app's `web_url` (`GET /apps/{app}`).
     async fn upstream(&self, app: &str) -> Result<String, ApiError> {
-        Ok(self.default_upstream(app))
+        let path = format!("/apps/{app}");
+        let response = self.call("GET app", reqwest::Method::GET, &path, None).await?;
+        let found: AppBody = self.api.json("GET app", response).await?;
+        Ok(found.web_url.as_deref().map_or_else(|| self.default_upstream(app), upstream_of))
     }
 }
 
@@ -120,6 +137,8 @@ impl Auth for StaticBearer {
 #[derive(Deserialize)]
 struct AppBody {
     name: String,
+    #[serde(default)]
+    web_url: Option<String>,
 }
 #[derive(Deserialize)]
 struct FormationItem {

@@ -49,10 +49,6 @@ impl FakeHeroku {
         fake_http::add_formation_app(&self.state, |s| &mut s.apps, name, formation).await;
     }
 
-    pub fn upstream(&self, name: &str) -> String {
-        format!("http://{}", self.state.lock().unwrap().apps[name].upstream)
-    }
-
     pub fn formation(&self, name: &str) -> Formation {
         self.state.lock().unwrap().apps[name].formation.clone()
     }
@@ -98,19 +94,13 @@ impl FakeHeroku {
         let mut state = self.state.lock().unwrap();
         match (request.method().as_str(), segments.as_slice()) {
             ("GET", ["apps"]) => {
-                let apps: Vec<serde_json::Value> = state
-                    .apps
-                    .keys()
-                    .map(|name| {
-                        serde_json::json!({
-                            "id": format!("01234567-89ab-cdef-0123-{:012}", name.len()),
-                            "name": name,
-                            "web_url": format!("https://{name}.herokuapp.com/"),
-                        })
-                    })
-                    .collect();
+                let apps: Vec<serde_json::Value> = state.apps.iter().map(|(name, app)| app_json(name, app)).collect();
                 fake_http::json(200, serde_json::Value::Array(apps))
             }
+            ("GET", ["apps", app]) => match state.apps.get(*app) {
+                Some(found) => fake_http::json(200, app_json(app, found)),
+                None => error(404, "not_found", "Couldn't find that app."),
+            },
             ("GET", ["apps", app, "formation"]) => match state.apps.get(*app) {
                 Some(found) => fake_http::json(200, formation_json(app, &found.formation)),
                 None => error(404, "not_found", "Couldn't find that app."),
@@ -161,4 +151,15 @@ fn formation_json(app: &str, formation: &Formation) -> serde_json::Value {
 
 fn error(status: u16, id: &str, message: &str) -> fake_http::FakeResponse {
     fake_http::json(status, serde_json::json!({"id": id, "message": message}))
+}
+
+/// The app object: its `web_url` is where it serves (the app's local
+/// server), as on Heroku, where apps created since late 2023 carry a random
+/// suffix (`blog-1a2b3c4d5e6f.herokuapp.com`) that the name does not give.
+fn app_json(name: &str, app: &App) -> serde_json::Value {
+    serde_json::json!({
+        "id": format!("01234567-89ab-cdef-0123-{:012}", name.len()),
+        "name": name,
+        "web_url": format!("http://{}/", app.upstream),
+    })
 }

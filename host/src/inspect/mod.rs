@@ -1,5 +1,7 @@
 //! `paastis inspect`: what the store remembers, shown as the next gateway
-//! will restore it, as JSON. Reads only: a damaged sled store is reported
+//! will restore it, as JSON: epoch milliseconds for scripts, with RFC 3339
+//! times and a `summary` line for people ("asleep since
+//! 2026-11-30T01:00:12Z, 3h 12m; last request ..."). Reads only: a damaged sled store is reported
 //! (with what `serve` will do about it), never moved.
 //!
 //! With sled, every app restarts asleep: its process did not outlive the
@@ -8,6 +10,8 @@
 //! store says (an app recorded awake was awake when the gateway stopped or
 //! crashed). With Redis the records are the cluster's shared view: PaaS apps
 //! keep their state (the replicas share it); process apps restart asleep.
+
+mod human;
 
 use crate::config::{BackendKind, Config, ConfigError};
 use crate::policy::model::AppState;
@@ -64,6 +68,7 @@ pub async fn inspect(target: Target) -> Result<Value, InspectError> {
     let records: BTreeMap<String, AppRecord> = store.load_apps().await?.into_iter().collect();
     let shared = store.is_shared();
     let mut restarted_asleep = false;
+    let now = human::now();
     let apps: BTreeMap<String, Value> = records
         .into_iter()
         .map(|(name, record)| {
@@ -74,6 +79,13 @@ pub async fn inspect(target: Target) -> Result<Value, InspectError> {
             let mut shown = serde_json::to_value(&record).unwrap_or_default();
             shown["state"] = json!(restored.as_str());
             shown["recorded_state"] = json!(record.state.as_str());
+            // For people: the same times as RFC 3339, and how long ago.
+            shown["state_since_at"] = json!(human::rfc3339(record.state_since));
+            if let Some(at) = record.last_activity {
+                shown["last_activity_at"] = json!(human::rfc3339(at));
+            }
+            shown["summary"] =
+                json!(human::summary(record.state.as_str(), record.state_since, record.last_activity, now));
             (name, shown)
         })
         .collect();
