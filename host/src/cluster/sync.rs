@@ -83,7 +83,7 @@ impl Cluster {
 /// Replaces this replica's view of a PaaS app by a newer transition another
 /// replica recorded.
 pub(super) async fn take_shared_state(app: &App, record: &AppRecord, backends: &Backends) {
-    if !backends.survives_gateway(&app.config) || app.view().state == record.state {
+    if !backends.survives_gateway(&app.config) || app.state() == record.state {
         return;
     }
     // Asked only when the states differ: an upstream may cost a platform

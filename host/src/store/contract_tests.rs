@@ -35,7 +35,9 @@ impl Fixture {
                 loop {
                     match Store::open(&dir.path().join("db")) {
                         Ok(store) => break store,
-                        Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("locked") => {
+                        Err(e)
+                            if std::time::Instant::now() < deadline && e.to_string().contains(super::sled::LOCKED) =>
+                        {
                             tokio::time::sleep(std::time::Duration::from_millis(10)).await
                         }
                         Err(e) => panic!("open sled: {e}"),
