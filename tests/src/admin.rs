@@ -80,7 +80,7 @@ pub async fn wake_and_sleep_an_app_on_request() {
 
     let again = admin.post("/apps/hello/wake").await;
     assert_eq!(again.status, 200, "waking an awake app is a no-op");
-    assert_eq!(gateway.logs.count("app process started", "hello"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 1);
 
     let slept = admin.post("/apps/hello/sleep").await;
     assert_eq!(slept.status, 200, "{}", slept.text());
@@ -154,8 +154,8 @@ pub async fn events_are_recorded_kept_across_restarts_and_trimmed() {
     assert_eq!(trimmed[0]["kind"], "slept", "the newest is kept");
 }
 
-fn loads_of(gateway: &TestGateway, policy: &str) -> usize {
-    gateway.logs.matching("policy loaded", |v| v["policy"] == policy).len()
+async fn loads_of(gateway: &TestGateway, policy: &str) -> usize {
+    gateway.logs_caught_up().await.matching("policy loaded", |v| v["policy"] == policy).len()
 }
 
 /// `GET /policies` lists name, sha256 and since when; `PUT` goes through the
@@ -196,12 +196,12 @@ pub async fn policies_are_listed_and_uploaded_like_dropped_files() {
 
     // The watcher saw the file land; a marker dropped after it (and sorting
     // after it) proves it has been looked at, without loading it again.
-    let loaded_before = gateway.logs.count("policy loaded", "");
+    let loaded_before = gateway.logs_caught_up().await.count("policy loaded", "");
     install(dir.path(), "zz-marker", &teapot);
     gateway.logs.wait_for_nth("policy loaded", "", loaded_before + 1, WAIT).await;
-    let marker = gateway.logs.matching("policy loaded", |v| v["policy"] == "zz-marker");
+    let marker = gateway.logs_caught_up().await.matching("policy loaded", |v| v["policy"] == "zz-marker");
     assert_eq!(marker.len(), 1, "marker loaded");
-    assert_eq!(loads_of(&gateway, "swappable"), 2, "the start's copy, then the upload, loaded once");
+    assert_eq!(loads_of(&gateway, "swappable").await, 2, "the start's copy, then the upload, loaded once");
 
     let same = admin.put("/policies/swappable.wasm", teapot.clone()).await;
     assert_eq!(same.json()["status"], "unchanged", "{}", same.text());

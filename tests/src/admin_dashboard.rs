@@ -66,7 +66,7 @@ pub async fn the_dashboard_shows_apps_savings_events_and_wakes_an_app() {
     until_text(&browser.client, "#app-hello .state", |t| t == "awake", "hello awake after the click").await;
     until_text(&browser.client, "#events li[data-kind='woken']", |t| t.contains("hello"), "hello's wake").await;
     assert_eq!(gateway.admin().app("hello").await["state"], "awake", "really woken");
-    assert_eq!(gateway.logs.count("app process started", "hello"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 1);
 
     let sleep = browser.client.find(Locator::Css("#sleep-hello")).await.expect("sleep button");
     sleep.click().await.expect("click sleep");

@@ -55,7 +55,7 @@ pub async fn every_endpoint_refuses_without_the_required_token() {
             assert!(!response.text().contains("hello"), "no data in a refusal");
         }
     }
-    assert_eq!(gateway.logs.count("app process started", "hello"), 0, "nothing acted on");
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 0, "nothing acted on");
     let basic = anonymous.builder(Method::GET, "/apps").header("authorization", "Basic dXNlcjpwdw==");
     assert_eq!(anonymous.send(basic.body(empty()).unwrap()).await.status, 401);
 
@@ -81,7 +81,7 @@ pub async fn loopback_without_a_configured_token_needs_none() {
     assert_eq!(admin.send(rebound).await.status, 403);
     let cross_site = admin.client_request(Method::POST, "/apps/hello/wake", &[("origin", "https://attacker.example")]);
     assert_eq!(admin.send(cross_site).await.status, 403);
-    assert_eq!(gateway.logs.count("app process started", "hello"), 0);
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 0);
     let same_site = format!("http://{}", admin.addr);
     let same_site = admin.client_request(Method::POST, "/apps/hello/wake", &[("origin", &same_site)]);
     assert_eq!(admin.send(same_site).await.status, 200);
@@ -104,7 +104,7 @@ pub async fn a_configured_token_is_required_on_loopback_too() {
         let teapot = crate::support::policies::bytes(crate::support::policies::TEAPOT);
         assert_eq!(client.put("/policies/teapot", teapot).await.status, 401);
     }
-    assert_eq!(gateway.logs.count("app process started", "hello"), 0, "nothing acted on");
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 0, "nothing acted on");
     assert!(!dir.path().join("teapot.wasm").exists());
     assert_eq!(anonymous.get("/healthz").await.status, 200, "health checks carry no token");
     let right = gateway.admin().with_token(TOKEN);

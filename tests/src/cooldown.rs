@@ -18,8 +18,8 @@ fn crashing(name: &str) -> AppBuilder {
 async fn attempts_settled(gateway: &TestGateway, app: &str) -> usize {
     within(WAIT, "every wake attempt to end", async {
         loop {
-            let began = gateway.logs.count("waking app", app);
-            if began > 0 && gateway.logs.count("wake failed", app) == began {
+            let began = gateway.logs_caught_up().await.count("waking app", app);
+            if began > 0 && gateway.logs_caught_up().await.count("wake failed", app) == began {
                 return began;
             }
             gateway.logs.wait_for_nth("wake failed", app, began, WAIT).await;
@@ -53,12 +53,12 @@ pub async fn a_burst_at_a_failing_app_spawns_a_handful_of_processes() {
         assert!(response.text().contains("exit status: 3"), "request {i} is told why: {}", response.text());
     }
     let attempts = attempts_settled(&gateway, "crashy").await;
-    let spawned = gateway.logs.count("app process started", "crashy");
+    let spawned = gateway.logs_caught_up().await.count("app process started", "crashy");
     assert_eq!(spawned, attempts, "one process per attempt");
     assert!(spawned <= 6, "{spawned} processes spawned for 200 requests over 4 s");
     let failed_events = gateway.admin().events().await.into_iter().filter(|e| e["kind"] == "wake_failed").count();
     assert_eq!(failed_events, attempts, "one event per attempt, never per request");
-    let errors = gateway.logs.matching("wake failed", |v| v["level"] == "ERROR").len();
+    let errors = gateway.logs_caught_up().await.matching("wake failed", |v| v["level"] == "ERROR").len();
     assert_eq!(errors, attempts, "one error line per attempt");
 }
 
@@ -90,13 +90,13 @@ pub async fn the_cool_down_shows_in_the_api_and_an_admin_wake_ends_it() {
     let again = client.get("crashy.localhost", "/").await;
     assert_eq!(again.status, 503);
     assert!(again.text().contains("exit status: 3") && again.text().contains("next attempt in"), "{}", again.text());
-    assert_eq!(gateway.logs.count("waking app", "crashy"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "crashy"), 1);
 
     let forced = admin.post("/apps/crashy/wake").await;
     assert_eq!(forced.status, 503, "{}", forced.text());
-    assert_eq!(gateway.logs.count("waking app", "crashy"), 2, "the operator's wake was tried");
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "crashy"), 2, "the operator's wake was tried");
     assert_eq!(admin.app("crashy").await["cooldown"]["failures"], 1, "and the backoff started over");
-    assert_eq!(gateway.logs.count("app process started", "crashy"), 2);
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "crashy"), 2);
 }
 
 /// A successful wake ends the streak: the next failure cools down from the
@@ -116,9 +116,9 @@ pub async fn a_successful_wake_resets_the_backoff() {
     for _ in 0..2 {
         assert_eq!(client.get("flaky.localhost", "/").await.status, 503);
         // The next attempt starts once the cool-down has passed.
-        let failures = gateway.logs.count("wake failed", "flaky");
+        let failures = gateway.logs_caught_up().await.count("wake failed", "flaky");
         within(WAIT, "a second attempt", async {
-            while gateway.logs.count("wake failed", "flaky") == failures {
+            while gateway.logs_caught_up().await.count("wake failed", "flaky") == failures {
                 let _ = client.get("flaky.localhost", "/").await;
             }
         })
@@ -178,7 +178,7 @@ pub async fn a_browser_gets_a_failure_page_that_retries_after_the_cool_down() {
             assert!(!html.contains(secret), "the page shows {secret:?}: {html}");
         }
     }
-    assert_eq!(gateway.logs.count("waking app", "crashy"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "crashy"), 1);
     // Other clients still get the reason.
     let api = client.get("crashy.localhost", "/api/status").await;
     assert!(api.text().contains("exit status: 3"), "{}", api.text());

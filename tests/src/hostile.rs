@@ -57,11 +57,11 @@ async fn falls_back(mode: &str, reason: &str) {
     let failed = gateway.logs.wait_for_nth(REQUEST_FAILED, "hello", 4, WAIT).await;
     assert_eq!(failed["level"], "WARN", "{failed}");
     assert_eq!(failed["policy"], policy.as_str(), "{failed}");
-    for event in gateway.logs.matching(REQUEST_FAILED, |v| v["app"] == "hello") {
+    for event in gateway.logs_caught_up().await.matching(REQUEST_FAILED, |v| v["app"] == "hello") {
         let error = event["error"].as_str().unwrap_or_default();
         assert!(error.contains(reason) && error.contains(&policy), "error should say {reason:?}: {event}");
     }
-    assert_eq!(gateway.logs.count("waking app", "hello"), 1, "one wake, then the app stayed awake");
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 1, "one wake, then the app stayed awake");
 
     // The policy goes off on a tick only once an app has activity: that it
     // does proves the failed requests were counted.
@@ -75,7 +75,7 @@ async fn falls_back(mode: &str, reason: &str) {
     // Still serving, through failing ticks: plain and armed requests alike.
     assert_eq!(client.get("hello.localhost", "/").await.status, 200);
     assert_eq!(armed_get(&client).await.status, 200);
-    assert_eq!(gateway.logs.count("app put to sleep", "hello"), 0, "a failed tick takes no action");
+    assert_eq!(gateway.logs_caught_up().await.count("app put to sleep", "hello"), 0, "a failed tick takes no action");
 }
 
 async fn armed_get(client: &TestClient) -> crate::support::client::TestResponse {
@@ -95,9 +95,13 @@ pub async fn a_refusing_policy_answers_without_waking_the_app() {
         assert_eq!(response.status, 418, "{}", response.text());
         assert_eq!(response.text().trim_end(), "teapot policy", "the reason is the body");
     }
-    assert_eq!(gateway.logs.count("waking app", "hello"), 0, "a refused request does not wake the app");
-    assert_eq!(gateway.logs.count("app process started", "hello"), 0);
-    assert_eq!(gateway.logs.matching(REQUEST_FAILED, |_| true).len(), 0, "refusing is not failing");
+    assert_eq!(
+        gateway.logs_caught_up().await.count("waking app", "hello"),
+        0,
+        "a refused request does not wake the app"
+    );
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 0);
+    assert_eq!(gateway.logs_caught_up().await.matching(REQUEST_FAILED, |_| true).len(), 0, "refusing is not failing");
 }
 
 /// A default policy that cannot be loaded stops the gateway at startup,

@@ -91,7 +91,7 @@ pub async fn a_swap_under_load_fails_no_request() {
     }
     assert!(enough.is_ok(), "only {} requests in time", done.load(Ordering::Relaxed));
     assert_eq!(failed.load(Ordering::Relaxed), 0, "requests failed during swaps");
-    assert_eq!(gateway.logs.count(REFUSED, ""), 0);
+    assert_eq!(gateway.logs_caught_up().await.count(REFUSED, ""), 0);
 }
 
 /// Each bad file gets one log line, and the version before it keeps serving.
@@ -118,8 +118,8 @@ pub async fn a_bad_file_is_refused_and_the_previous_version_keeps_serving() {
         assert_eq!(gateway.client().get("hello.localhost", "/").await.status, 418, "after {what}");
     }
     // Quiet files are not read again: exactly one line per bad file.
-    assert_eq!(gateway.logs.count(REFUSED, ""), bad.len());
-    assert_eq!(gateway.logs.count("policy loaded", ""), 2, "the start's copy, then teapot");
+    assert_eq!(gateway.logs_caught_up().await.count(REFUSED, ""), bad.len());
+    assert_eq!(gateway.logs_caught_up().await.count("policy loaded", ""), 2, "the start's copy, then teapot");
 }
 
 /// A file copied slowly is refused while incomplete, never served, and
@@ -157,7 +157,7 @@ pub async fn deleting_a_file_falls_back_to_the_default_and_marks_the_app_degrade
     // The log is written by its own thread: the line may follow the answer.
     crate::support::within(WAIT, "the swap logged with the version now serving", async {
         loop {
-            let served = gateway.logs.matching("app served by policy", |v| v["app"] == "hello");
+            let served = gateway.logs_caught_up().await.matching("app served by policy", |v| v["app"] == "hello");
             if served.last().is_some_and(|last| last["policy"] == "inactivity") {
                 return;
             }
@@ -224,15 +224,15 @@ pub async fn a_policy_that_keeps_failing_is_reverted() {
         }
     }
     gateway.logs.wait_for(REVERTED, "", WAIT).await;
-    let failures = gateway.logs.count("policy request call failed; forwarding", "hello")
-        + gateway.logs.count("policy tick failed; taking no action", "");
+    let failures = gateway.logs_caught_up().await.count("policy request call failed; forwarding", "hello")
+        + gateway.logs_caught_up().await.count("policy tick failed; taking no action", "");
     assert!(failures >= 3, "reverted after {failures} failures, before max_failures");
-    let failed_before = gateway.logs.count("policy request call failed; forwarding", "hello");
+    let failed_before = gateway.logs_caught_up().await.count("policy request call failed; forwarding", "hello");
     for _ in 0..3 {
         assert_eq!(client.send(armed()).await.status, 200);
     }
     // The access log line of the last request comes after any failure of its call.
     gateway.logs.wait_for_nth("request", "hello", sent + 3, WAIT).await;
-    let failed_after = gateway.logs.count("policy request call failed; forwarding", "hello");
+    let failed_after = gateway.logs_caught_up().await.count("policy request call failed; forwarding", "hello");
     assert_eq!(failed_after, failed_before, "no call after the revert");
 }

@@ -126,7 +126,7 @@ pub async fn conflicts_and_server_errors_are_retried() {
     cluster.fail("PATCH", "/deployments/shop", 500, 2).await;
     let response = gateway.client().get("shop-review.localhost", "/").await;
     assert_eq!(response.status, 200, "{}", response.text());
-    let retried = gateway.logs.matching("API call failed; retrying", |r| {
+    let retried = gateway.logs_caught_up().await.matching("API call failed; retrying", |r| {
         r["call"] == "PATCH deployment" && r["error"].as_str().is_some_and(|e| e.contains("answered 500"))
     });
     assert_eq!(retried.len(), 2, "{retried:?}");

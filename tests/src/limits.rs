@@ -40,7 +40,7 @@ pub async fn a_slowloris_connection_is_closed_by_the_header_timeout() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
     trickle.abort();
-    assert_eq!(gateway.logs.count("waking app", "hello"), 0);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0);
 }
 
 pub async fn an_idle_keep_alive_connection_is_closed() {
@@ -118,7 +118,7 @@ pub async fn an_oversized_request_head_is_refused() {
     let answer = within(WAIT, "the oversized head to be refused", read_to_close(&mut read)).await;
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{answer}");
-    assert_eq!(gateway.logs.count("waking app", "hello"), 0);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0);
 }
 
 /// The header timeout is for heads in progress only: a keep-alive

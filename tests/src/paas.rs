@@ -93,7 +93,7 @@ pub async fn a_hundred_concurrent_requests_make_one_scale_call() {
     assert_eq!(fake.scale_calls("slow"), 1, "exactly one scale call");
     assert_eq!(fake.formation("slow"), formation(&[("web", 1)]), "no saved formation: one web");
     assert!(fake.script.count("GET", "/operations/op-1") > 10, "the operation was followed until done");
-    assert_eq!(gateway.logs.count("waking app", "slow"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "slow"), 1);
 }
 
 pub async fn an_expired_token_is_exchanged_again() {
@@ -138,7 +138,7 @@ pub async fn rate_limits_server_errors_and_timeouts_are_retried() {
         .await;
     let response = gateway.client().get("shop.localhost", "/").await;
     assert_eq!(response.status, 200, "{}", response.text());
-    let retries = gateway.logs.matching("API call failed; retrying", |_| true);
+    let retries = gateway.logs_caught_up().await.matching("API call failed; retrying", |_| true);
     let retried = |call: &str, needle: &str| {
         retries.iter().any(|r| r["call"] == call && r["error"].as_str().is_some_and(|e| e.contains(needle)))
     };
@@ -180,7 +180,7 @@ pub async fn a_failing_platform_answers_503_and_the_state_is_read_back() {
     assert_eq!(again.headers["retry-after"], "3600");
     assert!(again.text().contains("POST scale answered 500"), "{}", again.text());
     assert_eq!(fake.script.count("POST", "/scale"), calls, "no scale call during the cool-down");
-    assert_eq!(gateway.logs.count("waking app", "shop"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "shop"), 1);
 
     fake.script.clear();
     let woken = gateway.admin().post("/apps/shop/wake").await;
@@ -208,7 +208,7 @@ pub async fn linked_apps_wake_together() {
         assert_eq!(response.text(), "Hello from review-pr7-front!");
     }
     gateway.logs.wait_for("app woken", "review-pr7-back", WAIT).await;
-    assert_eq!(gateway.logs.count("waking linked app", "review-pr7-back"), 1, "woken once");
+    assert_eq!(gateway.logs_caught_up().await.count("waking linked app", "review-pr7-back"), 1, "woken once");
     assert_eq!(fake.scale_calls("review-pr7-front"), 1);
     assert_eq!(fake.scale_calls("review-pr7-back"), 1);
     assert_eq!(fake.formation("review-pr7-back"), formation(&[("web", 1)]));
@@ -229,7 +229,11 @@ pub async fn discovery_adopts_running_apps_and_honours_the_ignore_list() {
     assert_eq!(discovered["remote"], "api");
     gateway.logs.wait_for("adopted running app", "api-v1", WAIT).await;
     until("three discovery rounds", || fake.script.count("GET", "/v1/apps") >= 3).await;
-    assert_eq!(gateway.logs.count("app discovered", ""), 1, "old-legacy is ignored, paastis is the gateway");
+    assert_eq!(
+        gateway.logs_caught_up().await.count("app discovered", ""),
+        1,
+        "old-legacy is ignored, paastis is the gateway"
+    );
 
     let response = gateway.client().get("api-v1.localhost", "/").await;
     assert_eq!(response.status, 200, "{}", response.text());
@@ -289,7 +293,7 @@ pub async fn scalingo_heroku_and_clever_cloud_behind_one_gateway() {
     assert!(journal.iter().all(|s| s.accept == "application/vnd.heroku+json; version=3"), "{journal:?}");
     assert!(journal.iter().all(|s| s.authorization == format!("Bearer {HEROKU_TOKEN}")));
     assert!(journal.iter().any(|s| s.method == "GET" && s.path == "/apps/blog"), "web_url asked for: {journal:?}");
-    let slowed = gateway.logs.matching("API budget low; slowing down", |v| v["backend"] == "heroku");
+    let slowed = gateway.logs_caught_up().await.matching("API budget low; slowing down", |v| v["backend"] == "heroku");
     assert!(!slowed.is_empty(), "RateLimit-Remaining is respected");
 
     // Secrets appear in no log line, whatever happened.
@@ -334,7 +338,7 @@ pub async fn hooks_run_around_start_and_stop_and_failures_are_not_fatal() {
     let response = gateway.client().get("hello.localhost", "/").await;
     assert_eq!(response.status, 200, "a failing hook does not stop the start: {}", response.text());
     gateway.logs.wait_for("app put to sleep", "hello", WAIT).await;
-    let failed = gateway.logs.matching("hook failed", |v| v["app"] == "hello");
+    let failed = gateway.logs_caught_up().await.matching("hook failed", |v| v["app"] == "hello");
     assert!(
         failed.iter().any(|f| f["hook"] == "before_start" && f["reason"].as_str().is_some_and(|r| r.contains("3")))
     );

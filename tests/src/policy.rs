@@ -19,7 +19,7 @@ pub async fn forward_without_counting_leaves_activity_untouched() {
 
     let asleep = client.get("hello.localhost", "/healthz").await;
     assert_eq!(asleep.status, 503, "a passive request does not wake: {}", asleep.text());
-    assert_eq!(gateway.logs.count("waking app", "hello"), 0);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0);
 
     assert_eq!(client.get("hello.localhost", "/").await.status, 200);
     // A stream of passive requests, each well inside the idle timeout: had
@@ -37,14 +37,14 @@ pub async fn forward_without_counting_leaves_activity_untouched() {
             }
             let _ = client.get("hello.localhost", "/healthz").await;
             tokio::time::sleep(Duration::from_millis(100)).await;
-            if gateway.logs.count("app put to sleep", "hello") > 0 {
+            if gateway.logs_caught_up().await.count("app put to sleep", "hello") > 0 {
                 return served;
             }
         }
     };
     let served = crate::support::within(Duration::from_secs(20), "the app sleeps despite monitoring", monitor).await;
     assert!(served > 0, "passive requests are served while the app is awake");
-    assert_eq!(gateway.logs.count("waking app", "hello"), 1, "no passive request woke the app");
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 1, "no passive request woke the app");
     assert_eq!(client.get("hello.localhost", "/healthz").await.status, 503);
 }
 
@@ -91,8 +91,8 @@ pub async fn a_monitor_gets_the_policys_answer_while_the_app_sleeps() {
     assert_answered(&monitor().await, "asleep again");
     // The answer above came after the sleep: had a monitor's request woken
     // the app, a second wake would be logged by now.
-    assert_eq!(gateway.logs.count("waking app", "hello"), 1, "only the person woke the app");
-    assert_eq!(gateway.logs.count("app process started", "hello"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 1, "only the person woke the app");
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 1);
 }
 
 /// A policy built before `paastis:policy/answering` existed (only `handler`,
@@ -125,7 +125,7 @@ pub async fn a_policy_built_before_answers_keeps_loading() {
         )
         .await;
     assert_eq!(passive.status, 503, "passive, and nothing to answer with: {}", passive.text());
-    assert_eq!(gateway.logs.count("waking app", "hello"), 0);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0);
 }
 
 /// `paastis policy check` loads a file as the gateway would and says what it

@@ -67,7 +67,7 @@ pub async fn an_impostor_on_the_port_gets_no_traffic_and_the_client_a_clear_503(
     let impostor = Impostor::listen(early).await;
     assert_clear_503(&client.get("early.localhost", "/for-the-app-only").await, early);
     assert!(impostor.heads().is_empty(), "{:?}", impostor.heads());
-    assert_eq!(gateway.logs.count("app process started", "early"), 0);
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "early"), 0);
 
     // Arrives while the app boots: it answers the readiness probe, which
     // sees that the socket is not the app's.

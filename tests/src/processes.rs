@@ -66,7 +66,7 @@ pub async fn when_the_wrapper_dies_the_next_wake_leaves_exactly_one_copy() {
     gateway.logs.wait_for("app exited by itself; it will be woken on the next request", "lonely", WAIT).await;
     let response = client.get("lonely.localhost", "/").await;
     assert_eq!(response.status, 200, "{}", response.text());
-    assert_eq!(gateway.logs.count("app process started", "lonely"), 2);
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "lonely"), 2);
     let copies = processes_with_args(&["--name", "lonely"]);
     assert_eq!(copies.len(), 1, "exactly one copy of the server after the second wake: {copies:?}");
 

@@ -80,7 +80,7 @@ pub async fn discovery_pages_through_150_services() {
     let rule = "[[rules]]\nmatch = 'svc-(\\d+)'\nname = 'app$1'\n";
     let gateway = gateway(&fake, "1h").extra(rule).spawn().await;
     gateway.logs.wait_for("app discovered", "app149", WAIT).await;
-    assert_eq!(gateway.logs.count("app discovered", ""), 150);
+    assert_eq!(gateway.logs_caught_up().await.count("app discovered", ""), 150);
     let queries = fake.list_queries();
     assert_eq!(queries.len(), 2, "two pages: {queries:?}");
     for query in &queries {
@@ -106,7 +106,7 @@ pub async fn a_429_storm_is_waited_out_without_hammering() {
     let response = gateway.client().get("api.localhost", "/").await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(fake.limited(), 3);
-    let retries = gateway.logs.matching("API call failed; retrying", |r| r["backend"] == "render");
+    let retries = gateway.logs_caught_up().await.matching("API call failed; retrying", |r| r["backend"] == "render");
     let limited: Vec<_> = retries.iter().filter(|r| r["error"].as_str().is_some_and(|e| e.contains("429"))).collect();
     assert_eq!(limited.len(), 3, "{retries:?}");
     assert!(limited.iter().all(|r| r["retry_in_ms"] == 1000), "Ratelimit-Reset honoured: {limited:?}");

@@ -112,8 +112,8 @@ pub async fn forty_requests_over_two_replicas_make_one_scale_up() {
     }
     assert_eq!(fake.scale_calls("shop"), 1, "one scale-up for the cluster");
     assert_eq!(fake.formation("shop"), formation(&[("web", 1)]));
-    let woke_elsewhere = a.logs.count("already woken by another replica; serving it", "shop")
-        + b.logs.count("already woken by another replica; serving it", "shop");
+    let woke_elsewhere = a.logs_caught_up().await.count("already woken by another replica; serving it", "shop")
+        + b.logs_caught_up().await.count("already woken by another replica; serving it", "shop");
     assert!(woke_elsewhere <= 1, "the other replica waited for the same wake");
 }
 
@@ -133,7 +133,7 @@ pub async fn traffic_on_one_replica_keeps_the_app_awake_for_the_leader_then_one_
     }
     // Three idle timeouts of traffic, none of it on the leader: only B's wake.
     assert_eq!(fake.scale_calls("shop"), 1, "kept awake by the other replica's traffic");
-    assert_eq!(leader.logs.count("putting app to sleep", "shop"), 0);
+    assert_eq!(leader.logs_caught_up().await.count("putting app to sleep", "shop"), 0);
     assert_eq!(leader.admin().app("shop").await["state"], "awake", "the leader sees B's wake");
 
     leader.logs.wait_for("app put to sleep", "shop", WAIT).await;
@@ -142,7 +142,7 @@ pub async fn traffic_on_one_replica_keeps_the_app_awake_for_the_leader_then_one_
     app_state_until(&b, "asleep").await;
     assert_eq!(fake.formation("shop"), formation(&[("web", 0)]));
     assert_eq!(fake.scale_calls("shop"), 2, "B's scale-up, then exactly one scale-down");
-    assert_eq!(b.logs.count("putting app to sleep", "shop"), 0, "only the leader puts apps to sleep");
+    assert_eq!(b.logs_caught_up().await.count("putting app to sleep", "shop"), 0, "only the leader puts apps to sleep");
 }
 
 pub async fn kill_9_of_the_leader_hands_the_tick_to_the_survivor_within_the_lease() {
@@ -269,6 +269,6 @@ pub async fn two_leaders_at_once_never_double_scale_an_app() {
     // B sees A's sleep once A recorded it; by then B has ticked as leader.
     app_state_until(&b, "asleep").await;
     assert_eq!(fake.scale_calls("shop"), 1, "one scale-down, whoever believed it led");
-    assert_eq!(b.logs.count("putting app to sleep", "shop"), 0);
+    assert_eq!(b.logs_caught_up().await.count("putting app to sleep", "shop"), 0);
     assert_eq!(fake.formation("shop"), formation(&[("web", 0)]));
 }

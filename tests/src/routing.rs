@@ -14,7 +14,7 @@ pub async fn an_unknown_host_gets_404_without_contacting_an_upstream() {
         assert_eq!(response.status, 404, "{host}");
         assert!(!response.text().is_empty());
     }
-    assert_eq!(gateway.logs.count("waking app", "hello"), 0);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0);
 }
 
 pub async fn method_path_query_and_headers_pass_through() {

@@ -19,7 +19,7 @@ pub async fn an_idle_app_is_put_to_sleep() {
     let slept = gateway.logs.wait_for("app put to sleep", "hello", WAIT).await;
     assert_eq!(slept["reason"], "policy");
     wait_pid_gone(pid, WAIT).await;
-    assert_eq!(gateway.logs.count("putting app to sleep", "other"), 0);
+    assert_eq!(gateway.logs_caught_up().await.count("putting app to sleep", "other"), 0);
 
     // And it wakes again.
     let again = gateway.client().get("hello.localhost", "/").await;
@@ -36,8 +36,8 @@ pub async fn a_request_during_stop_waits_and_wakes_the_app_again() {
     // The app takes 1 s to exit after SIGTERM: this request lands mid-stop.
     let response = client.get("hello.localhost", "/").await;
     assert_eq!(response.status, 200, "{}", response.text());
-    assert_eq!(gateway.logs.count("app put to sleep", "hello"), 1, "the stop finished first");
-    assert_eq!(gateway.logs.count("app process started", "hello"), 2, "then a fresh start");
+    assert_eq!(gateway.logs_caught_up().await.count("app put to sleep", "hello"), 1, "the stop finished first");
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 2, "then a fresh start");
 }
 
 pub async fn an_app_with_a_request_in_flight_is_not_stopped() {
@@ -46,7 +46,7 @@ pub async fn an_app_with_a_request_in_flight_is_not_stopped() {
     // Idle timeout passes several times over while this request runs.
     let response = client.get("hello.localhost", "/slow?ms=2000").await;
     assert_eq!(response.status, 200, "{}", response.text());
-    assert_eq!(gateway.logs.count("putting app to sleep", "hello"), 0);
+    assert_eq!(gateway.logs_caught_up().await.count("putting app to sleep", "hello"), 0);
     // Once it is done, the idle clock runs from its end.
     gateway.logs.wait_for("app put to sleep", "hello", WAIT).await;
 }

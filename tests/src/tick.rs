@@ -72,5 +72,5 @@ pub async fn a_failing_tick_is_an_alert_until_it_works_again() {
             .any(|e| e["kind"] == "tick_recovered" && e["policy"] == "armed"),
         "{events}"
     );
-    assert_eq!(gateway.logs.count(FAILING, ""), 1, "one ERROR line per run of failures");
+    assert_eq!(gateway.logs_caught_up().await.count(FAILING, ""), 1, "one ERROR line per run of failures");
 }

@@ -118,7 +118,7 @@ pub async fn plain_http_can_redirect_to_https() {
     assert_eq!(response.status, 308);
     let port = gateway.https_addrs[0].port();
     assert_eq!(response.headers["location"], format!("https://hello.localhost:{port}/inspect?a=1").as_str());
-    assert_eq!(gateway.logs.count("waking app", "hello"), 0, "a redirect does not wake the app");
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0, "a redirect does not wake the app");
 }
 
 /// `paastis demo --tls` makes its certificate at start and serves HTTPS with it.
@@ -177,7 +177,7 @@ pub async fn a_wildcard_over_localhost_is_warned_about_at_startup() {
     let warned = gateway.logs.wait_for("certificate wildcard directly under a single label: browsers and TLS clients refuse it as they refuse *.com, so it cannot serve app names under it; list the app names (hello.localhost) instead", "", WAIT).await;
     assert_eq!(warned["level"], "WARN", "{warned}");
     assert_eq!(warned["name"], "*.localhost", "{warned}");
-    let warnings = gateway.logs.matching(warned["message"].as_str().unwrap(), |_| true);
+    let warnings = gateway.logs_caught_up().await.matching(warned["message"].as_str().unwrap(), |_| true);
     assert_eq!(warnings.len(), 1, "*.apps.localhost is fine: {warnings:?}");
 }
 

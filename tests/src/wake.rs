@@ -8,7 +8,7 @@ const WAIT: Duration = Duration::from_secs(20);
 pub async fn wakes_a_sleeping_app_on_request() {
     let gateway = GatewayBuilder::new().app(AppBuilder::new("hello")).spawn().await;
     let client = gateway.client();
-    assert_eq!(gateway.logs.count("app process started", "hello"), 0, "apps start asleep");
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 0, "apps start asleep");
 
     let cold = client.get("hello.localhost", "/").await;
     assert_eq!(cold.status, 200, "{}", cold.text());
@@ -22,7 +22,7 @@ pub async fn wakes_a_sleeping_app_on_request() {
     let warm = client.get("hello.localhost", "/").await;
     assert_eq!(warm.status, 200);
     assert!(warm.headers.get("x-paastis-cold-start").is_none());
-    assert_eq!(gateway.logs.count("app process started", "hello"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 1);
 }
 
 pub async fn concurrent_requests_share_one_wake() {
@@ -37,8 +37,8 @@ pub async fn concurrent_requests_share_one_wake() {
         assert_eq!(response.status, 200, "request {i}: {}", response.text());
         assert_eq!(response.json()["uri"], format!("/inspect?i={i}"), "request {i} got another's answer");
     }
-    assert_eq!(gateway.logs.count("app process started", "slow"), 1, "exactly one start");
-    assert_eq!(gateway.logs.count("waking app", "slow"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "slow"), 1, "exactly one start");
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "slow"), 1);
 }
 
 pub async fn wake_timeout_answers_503_with_retry_after() {
@@ -74,7 +74,7 @@ pub async fn an_app_that_cannot_start_gets_503_and_the_gateway_goes_on() {
     let again = client.get("broken.localhost", "/").await;
     assert_eq!(again.status, 503);
     assert!(again.text().contains("/nonexistent/program"), "{}", again.text());
-    assert_eq!(gateway.logs.count("waking app", "broken"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "broken"), 1);
 }
 
 pub async fn an_app_that_dies_early_fails_fast() {

@@ -31,7 +31,7 @@ pub async fn a_websocket_echoes_through_an_app_woken_by_the_upgrade() {
     let gateway = GatewayBuilder::new().app(AppBuilder::new("hello").boot_delay("200ms")).spawn().await;
     let (mut ws, headers) = open(gateway.addr, "hello.localhost").await;
     assert_eq!(headers.get("x-paastis-cold-start").map(|v| v.as_bytes()), Some(&b"1"[..]));
-    assert_eq!(gateway.logs.count("waking app", "hello"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 1);
     echo(&mut ws, "ping").await;
     ws.send(Message::binary(vec![0u8, 1, 2, 255])).await.unwrap();
     match ws.next().await {
@@ -56,9 +56,13 @@ pub async fn a_live_websocket_keeps_its_app_awake() {
     // and 6 idle timeouts) without this test sleeping.
     let clock = gateway.client().get("clock.localhost", "/slow?ms=2000").await;
     assert_eq!(clock.status, 200);
-    assert_eq!(gateway.logs.count("putting app to sleep", "hello"), 0, "slept under a live WebSocket");
+    assert_eq!(
+        gateway.logs_caught_up().await.count("putting app to sleep", "hello"),
+        0,
+        "slept under a live WebSocket"
+    );
     echo(&mut ws, "still there").await;
-    assert_eq!(gateway.logs.count("app process started", "hello"), 1);
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 1);
     ws.close(None).await.unwrap();
     while let Some(Ok(_)) = ws.next().await {}
     drop(ws);

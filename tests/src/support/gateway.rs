@@ -335,6 +335,23 @@ impl TestGateway {
         super::AdminClient::new(self.admin.expect("the admin listener is enabled"))
     }
 
+    /// The log, once every line the gateway wrote before this call has been
+    /// read. The gateway writes its log in order from one thread, behind the
+    /// request path, so a count read right after a response may miss a line
+    /// still on its way. A marker request's access line comes after every
+    /// line written before it: counts and negative checks read through this.
+    pub async fn logs_caught_up(&self) -> &Logs {
+        static MARKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let path = format!("/paastis-test-log-mark/{}", MARKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        self.client().get("log-mark.invalid", &path).await;
+        let limit = Duration::from_secs(20);
+        let mark = self.logs.wait_until("request", |v| v["path"] == path.as_str(), 1, limit).await;
+        mark.unwrap_or_else(|| {
+            panic!("the marker request {path} was not logged within {limit:?}:\n{}", self.logs.dump())
+        });
+        &self.logs
+    }
+
     /// The pid of the `nth` process started for `app`, from the log.
     pub async fn app_pid(&self, app: &str, nth: usize) -> u32 {
         let started = self.logs.wait_for_nth("app process started", app, nth, Duration::from_secs(20)).await;

@@ -42,21 +42,33 @@ impl Logs {
 
     /// Waits until the `nth` (1-based) event with `message` for `app` appears.
     pub async fn wait_for_nth(&self, message: &str, app: &str, nth: usize, limit: Duration) -> Value {
-        let result = tokio::time::timeout(limit, async {
+        let found = self.wait_until(message, |v| app.is_empty() || v["app"] == app, nth, limit).await;
+        found.unwrap_or_else(|| {
+            panic!("no {message:?} event #{nth} for app {app:?} within {limit:?}; log:\n{}", self.dump())
+        })
+    }
+
+    /// The `nth` (1-based) event with `message` that matches `filter`, once it
+    /// appears within `limit`.
+    pub async fn wait_until(
+        &self,
+        message: &str,
+        filter: impl Fn(&Value) -> bool,
+        nth: usize,
+        limit: Duration,
+    ) -> Option<Value> {
+        tokio::time::timeout(limit, async {
             loop {
                 let notified = self.grew.notified();
-                let found = self.matching(message, |v| app.is_empty() || v["app"] == app);
+                let found = self.matching(message, &filter);
                 if found.len() >= nth {
                     return found[nth - 1].clone();
                 }
                 notified.await;
             }
         })
-        .await;
-        match result {
-            Ok(v) => v,
-            Err(_) => panic!("no {message:?} event #{nth} for app {app:?} within {limit:?}; log:\n{}", self.dump()),
-        }
+        .await
+        .ok()
     }
 
     /// Whether an event with `message` for `app` appears within `limit`.
