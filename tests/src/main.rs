@@ -92,6 +92,7 @@ fn main() -> ExitCode {
         replicas::traffic_on_one_replica_keeps_the_app_awake_for_the_leader_then_one_scale_down,
         replicas::kill_9_of_the_leader_hands_the_tick_to_the_survivor_within_the_lease,
         replicas::replicas_restarted_without_their_data_restore_the_saved_formation,
+        replicas::kill_9_of_the_leader_during_a_sleep_leaves_the_app_to_be_woken,
         replicas::redis_killed_and_restarted_while_traffic_flows_degrades_then_recovers,
         replicas::two_leaders_at_once_never_double_scale_an_app,
         policy::forward_without_counting_leaves_activity_untouched,

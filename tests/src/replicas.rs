@@ -194,6 +194,33 @@ pub async fn replicas_restarted_without_their_data_restore_the_saved_formation()
     assert!(report["apps"]["shop"].is_object(), "{report}");
 }
 
+/// The leader killed -9 while the platform stops an app: the shared record
+/// already says asleep (written before the platform was asked), so a new
+/// replica wakes the app for real rather than proxying to a stopped one,
+/// once the dead leader's lock has expired (seconds, not a wake timeout).
+pub async fn kill_9_of_the_leader_during_a_sleep_leaves_the_app_to_be_woken() {
+    let redis = RedisServer::start();
+    let fake = FakeScalingo::start(TOKEN).await;
+    fake.add_app("shop", formation(&[("web", 2)])).await;
+    // The scale-down stays `running` while the leader polls it.
+    fake.slow_operations(100_000);
+    let leader = replica(&fake, &redis, "300ms").spawn().await;
+    leader.logs.wait_for("leading the cluster", "", WAIT).await;
+    leader.logs.wait_for("putting app to sleep", "shop", WAIT).await;
+    until("the scale-down asked", || fake.scale_calls("shop") == 1).await;
+    leader.kill9().await;
+    // The platform finishes the stop on its own.
+    fake.finish_operations();
+    assert_eq!(fake.formation("shop"), formation(&[("web", 0)]));
+
+    let c = replica(&fake, &redis, "1h").spawn().await;
+    let response = c.client().get("shop.localhost", "/").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert!(response.headers.contains_key("x-paastis-cold-start"), "woken, not proxied to a stopped app");
+    assert_eq!(fake.scale_calls("shop"), 2, "the scale-down, then one scale-up");
+    assert_eq!(fake.formation("shop"), formation(&[("web", 2)]), "the saved formation");
+}
+
 pub async fn redis_killed_and_restarted_while_traffic_flows_degrades_then_recovers() {
     let mut redis = RedisServer::start();
     let fake = FakeScalingo::start(TOKEN).await;

@@ -215,17 +215,18 @@ impl App {
 
     pub fn record(&self) -> AppRecord {
         let inner = self.lock();
-        let (state, since) = match inner.state {
-            // Persist a transition as the state it left; see AppRecord.
-            AppState::Starting => (AppState::Asleep, inner.since),
-            AppState::Stopping => (AppState::Awake, inner.since),
-            s => (s, inner.since),
+        // A transition in progress is persisted as where it may end; see
+        // AppRecord.
+        let (state, slept_by_gateway) = match inner.state {
+            AppState::Starting => (AppState::Asleep, inner.slept_by_gateway),
+            AppState::Stopping => (AppState::Asleep, true),
+            s => (s, inner.slept_by_gateway),
         };
         AppRecord {
             state,
-            state_since: since,
+            state_since: inner.since,
             last_activity: self.last_activity(),
-            slept_by_gateway: inner.slept_by_gateway,
+            slept_by_gateway,
             wakes: inner.wakes,
             asleep_ms: inner.asleep_ms,
             awake_ms: inner.awake_ms,

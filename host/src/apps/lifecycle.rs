@@ -386,6 +386,18 @@ impl Lifecycle {
     /// Puts an awake app with nothing in flight to sleep. Returns false, and
     /// does nothing, for any other app.
     pub async fn sleep(self: &Arc<Self>, app: &Arc<App>, why: &str) -> bool {
+        if !self.begin_sleep(app) {
+            return false;
+        }
+        self.finish_sleep(app, why).await;
+        true
+    }
+
+    /// The first half of `sleep`: marks an awake app with nothing in flight
+    /// as stopping (from then on its record says asleep), or returns false.
+    /// The cluster records the stop in the shared store in between, before
+    /// the platform is asked anything.
+    pub fn begin_sleep(&self, app: &App) -> bool {
         {
             let mut inner = app.lock();
             if inner.state != AppState::Awake || inner.in_flight > 0 {
@@ -394,6 +406,11 @@ impl Lifecycle {
             inner.enter(AppState::Stopping);
         }
         self.changed(app);
+        true
+    }
+
+    /// The second half of `sleep`: stops the app that `begin_sleep` marked.
+    pub async fn finish_sleep(self: &Arc<Self>, app: &Arc<App>, why: &str) {
         tracing::info!(app = app.name(), reason = why, "putting app to sleep");
         let started = Instant::now();
         let result = self.backend.stop(&app.config).await;
@@ -417,6 +434,5 @@ impl Lifecycle {
                 self.telemetry.events.emit(Some(app.name()), EventKind::SleepFailed { reason: e.to_string() });
             }
         }
-        true
     }
 }

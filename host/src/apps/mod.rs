@@ -135,6 +135,12 @@ impl Apps {
         &self.lifecycle
     }
 
+    /// Writes `app`'s record now, even if the flusher has already taken it
+    /// in hand (it may not have written it yet).
+    pub async fn save(&self, app: &App) -> Result<(), StoreError> {
+        self.store.save_apps(&[(app.name().to_owned(), app.record())]).await
+    }
+
     /// Writes every app changed since the last flush.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let dirty: Vec<(String, AppRecord)> =

@@ -6,6 +6,7 @@
 //! - `wake.rs`: one platform wake per app across replicas, through a per-app
 //!   lock; the others wait for it (pub/sub, or polling with backoff);
 //! - `sleep.rs`: the leader's sleeps, re-checked under the same lock;
+//! - `locks.rs`: the per-app locks this replica holds, renewed while held;
 //! - `sync.rs`: shared activity and in-flight counts, and the replicas'
 //!   view of each other's transitions, exchanged every `store.flush_interval`
 //!   (never on the request path); a Redis outage marks the store
@@ -19,6 +20,7 @@
 //! operations (ARCHITECTURE.md, "Replicas") and re-checks right before acting.
 
 mod lease;
+mod locks;
 mod sleep;
 mod sync;
 mod wake;
@@ -54,8 +56,8 @@ struct Inner {
     leads_until: Mutex<Option<Instant>>,
     degraded: AtomicBool,
     telemetry: Telemetry,
-    /// The wake and sleep locks this replica holds: app → holder.
-    held: Mutex<std::collections::HashMap<String, String>>,
+    /// The wake and sleep locks this replica holds, by app.
+    held: Mutex<std::collections::HashMap<String, locks::Held>>,
 }
 
 /// What `/healthz` says of this replica.

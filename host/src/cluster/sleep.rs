@@ -7,16 +7,18 @@
 //! - no replica saw activity since the snapshot,
 //! - and no other replica put the app to sleep meanwhile (a stale leader).
 //!
-//! The asleep record is flushed before the lock is released, so a wake that
-//! was waiting for the lock finds the app asleep and wakes it for real.
+//! The asleep record is flushed before the platform is asked to stop the
+//! app, and again before the lock is released, so a wake that was waiting
+//! for the lock, or a replica started after this one was killed mid-stop,
+//! finds the app asleep and wakes it for real.
 
 use super::Cluster;
+use super::locks::APP_LOCK_TTL;
 use super::sync::take_shared_state;
 use crate::apps::{App, Apps};
 use crate::backend::Backends;
 use crate::policy::model::{AppState, Timestamp};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Puts `app` to sleep as the policy asked, if it is still idle. `seen` is
 /// the last activity the policy saw.
@@ -38,8 +40,7 @@ pub async fn sleep_if_still_idle(
     }
     let store = cluster.store();
     let holder = cluster.holder("sleep");
-    let lock_ttl = app.config.wake_timeout.0.max(Duration::from_secs(60));
-    match store.try_lock_app(name, &holder, lock_ttl).await {
+    match store.try_lock_app(name, &holder, APP_LOCK_TTL).await {
         Ok(true) => cluster.remember_lock(name, holder),
         Ok(false) => {
             tracing::debug!(app = name, "another replica is waking or stopping it; not put to sleep this tick");
@@ -71,11 +72,17 @@ pub async fn sleep_if_still_idle(
         tracing::debug!(app = name, "activity on another replica since the policy's decision; kept awake");
     } else if app.state() != AppState::Awake {
         tracing::info!(app = name, "already put to sleep by another replica");
-    } else if cluster.is_leader()
-        && apps.lifecycle().sleep(app, why).await
-        && let Err(e) = apps.flush().await
-    {
-        tracing::warn!(app = name, error = %e, "cannot record the sleep in the shared store");
+    } else if cluster.is_leader() && apps.lifecycle().begin_sleep(app) {
+        // Recorded before the platform is asked: a leader killed during the
+        // stop leaves "asleep" (see AppRecord), and the next request on any
+        // replica wakes the app rather than proxying to a stopped one.
+        if let Err(e) = apps.save(app).await {
+            tracing::warn!(app = name, error = %e, "cannot record the coming sleep in the shared store");
+        }
+        apps.lifecycle().finish_sleep(app, why).await;
+        if let Err(e) = apps.flush().await {
+            tracing::warn!(app = name, error = %e, "cannot record the sleep in the shared store");
+        }
     }
     cluster.release_lock(name).await;
 }

@@ -18,6 +18,7 @@
 //! harmless. Process apps are local and never locked.
 
 use super::Cluster;
+use super::locks::APP_LOCK_TTL;
 use super::sync::shared_upstream;
 use crate::apps::Apps;
 use crate::backend::{Backend, BackendError, Backends, Running};
@@ -25,7 +26,6 @@ use crate::config::AppConfig;
 use crate::policy::model::AppState;
 use crate::telemetry::EventKind;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -50,29 +50,6 @@ impl ClusterBackend {
     }
 }
 
-static NONCE: AtomicU64 = AtomicU64::new(0);
-
-impl Cluster {
-    /// A lock holder name unique to this replica and attempt.
-    pub(super) fn holder(&self, what: &str) -> String {
-        format!("{}:{what}:{}", self.replica(), NONCE.fetch_add(1, Ordering::Relaxed))
-    }
-
-    pub(super) fn remember_lock(&self, app: &str, holder: String) {
-        self.inner.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(app.to_owned(), holder);
-    }
-
-    /// Releases `app`'s lock if this replica holds it.
-    pub(super) async fn release_lock(&self, app: &str) {
-        let holder = self.inner.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(app);
-        if let Some(holder) = holder
-            && let Err(e) = self.store().unlock_app(app, &holder).await
-        {
-            tracing::warn!(app, error = %e, "cannot release the wake lock; it expires by itself");
-        }
-    }
-}
-
 #[async_trait::async_trait]
 impl Backend for ClusterBackend {
     async fn start(&self, app: &AppConfig) -> Result<Running, BackendError> {
@@ -91,7 +68,7 @@ impl Backend for ClusterBackend {
                 return self.backends.start(app).await;
             }
             let holder = cluster.holder("wake");
-            match store.try_lock_app(name, &holder, app.wake_timeout.0).await {
+            match store.try_lock_app(name, &holder, APP_LOCK_TTL).await {
                 Ok(true) => {
                     cluster.remember_lock(name, holder);
                     // Under the lock: did another replica finish this wake?
@@ -166,11 +143,5 @@ pub async fn announce_wakes(cluster: Cluster, apps: Arc<Apps>) {
             tracing::debug!(app, error = %e, "cannot announce the wake; the others poll");
         }
         cluster.release_lock(app).await;
-    }
-}
-
-impl Cluster {
-    fn holds_lock(&self, app: &str) -> bool {
-        self.inner.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(app)
     }
 }

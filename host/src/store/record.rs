@@ -3,8 +3,12 @@ use crate::policy::model::{AppState, Timestamp};
 /// What survives a restart for one app.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AppRecord {
-    /// Only `asleep` and `awake` are stored; a transition in progress is
-    /// stored as the state it started from.
+    /// Only `asleep` and `awake` are stored. A wake in progress is stored
+    /// as asleep (it may fail); a stop in progress as asleep too, put to
+    /// sleep by the gateway: once the platform was asked to stop the app,
+    /// "awake" may be false, and a gateway killed in the middle must not
+    /// leave a record that sends traffic to a stopped app (the next request
+    /// wakes it, which is harmless if the stop never happened).
     pub state: AppState,
     pub state_since: Timestamp,
     pub last_activity: Option<Timestamp>,

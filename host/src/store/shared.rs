@@ -61,8 +61,9 @@ impl Store {
         }
     }
 
-    /// Takes `app`'s wake lock for `holder` unless someone holds it; it
-    /// expires after `ttl` whatever happens to the holder.
+    /// Takes `app`'s wake lock for `holder` unless someone else holds it, or
+    /// renews it when `holder` does; it expires `ttl` after the last call
+    /// whatever happens to the holder.
     pub async fn try_lock_app(&self, app: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Sled(_) => Ok(true),

@@ -98,6 +98,27 @@ impl FakeScalingo {
         self.state.lock().unwrap().op_polls = polls;
     }
 
+    /// Every running operation finishes, as Scalingo's do whether or not
+    /// anyone polls them (their caller may be dead).
+    pub fn finish_operations(&self) {
+        let mut state = self.state.lock().unwrap();
+        let finished: Vec<(String, Formation)> = state
+            .operations
+            .values_mut()
+            .filter(|op| !op.done)
+            .map(|op| {
+                op.done = true;
+                (op.app.clone(), op.target.clone())
+            })
+            .collect();
+        state.op_polls = 0;
+        for (name, target) in finished {
+            if let Some(app) = state.apps.get_mut(&name) {
+                app.formation = target;
+            }
+        }
+    }
+
     pub fn fail(&self, fault: Fault) {
         self.script.push(fault);
     }

@@ -40,12 +40,10 @@ impl RedisStore {
     pub async fn try_lock_app(&self, app: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
         let key = self.keys().wake_lock(app);
         let (holder, ms) = (holder.to_owned(), ttl.as_millis().max(1) as u64);
-        let set: Option<String> = self
-            .run(|mut c| async move {
-                ::redis::cmd("SET").arg(&key).arg(&holder).arg("NX").arg("PX").arg(ms).query_async(&mut c).await
-            })
+        let held: i64 = self
+            .run(|mut c| async move { scripts::LOCK_APP.key(&key).arg(&holder).arg(ms).invoke_async(&mut c).await })
             .await?;
-        Ok(set.is_some())
+        Ok(held == 1)
     }
 
     pub async fn unlock_app(&self, app: &str, holder: &str) -> Result<bool, StoreError> {
@@ -243,6 +241,7 @@ mod tests {
         assert!(!b.try_lock_app("shop", "b:1", ttl).await.unwrap());
         assert!(b.try_lock_app("other", "b:1", ttl).await.unwrap(), "locks are per app");
         assert!(!b.unlock_app("shop", "b:1").await.unwrap());
+        assert!(a.try_lock_app("shop", "a:1", ttl).await.unwrap(), "its holder renews it");
         assert!(a.unlock_app("shop", "a:1").await.unwrap());
         assert!(b.try_lock_app("shop", "b:2", ttl).await.unwrap());
 

@@ -67,6 +67,25 @@ return {0, tonumber(redis.call('GET', KEYS[2]) or '0'), holder}
     )
 });
 
+/// KEYS: an app's lock. ARGV: holder, expiry in ms. Takes the lock if it is
+/// free, renews it if `holder` holds it; returns 1 then, 0 if someone else
+/// holds it.
+pub static LOCK_APP: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r#"
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+elseif not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"#,
+    )
+});
+
 /// KEYS: a lease or lock. ARGV: its holder. Deletes it only if that holder
 /// still holds it, so a late release never frees someone else's lock.
 pub static RELEASE_IF_HELD: LazyLock<::redis::Script> = LazyLock::new(|| {
