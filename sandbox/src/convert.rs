@@ -13,8 +13,14 @@ const MAX_REASON_BYTES: usize = 4096;
 const FALLBACK_STATUS: u16 = 503;
 
 pub(crate) fn app_to_wit(app: &AppView) -> wit::App {
+    app_into_wit(app.clone())
+}
+
+/// Moves the view's strings into the guest's types: a request call must not
+/// copy every string twice (once into the view, once here).
+pub(crate) fn app_into_wit(app: AppView) -> wit::App {
     wit::App {
-        name: app.name.clone(),
+        name: app.name,
         state: match app.state {
             AppState::Asleep => wit::AppState::Asleep,
             AppState::Starting => wit::AppState::Starting,
@@ -24,32 +30,22 @@ pub(crate) fn app_to_wit(app: &AppView) -> wit::App {
         state_since: app.state_since,
         last_activity: app.last_activity,
         in_flight: app.in_flight,
-        params: app
-            .params
-            .iter()
-            .map(|(name, value)| wit::Param { name: name.clone(), value: param_to_wit(value) })
-            .collect(),
+        params: app.params.into_iter().map(|(name, value)| wit::Param { name, value: param_into_wit(value) }).collect(),
     }
 }
 
-fn param_to_wit(value: &ParamValue) -> wit::ParamValue {
+fn param_into_wit(value: ParamValue) -> wit::ParamValue {
     match value {
-        ParamValue::Text(s) => wit::ParamValue::Text(s.clone()),
-        ParamValue::Integer(i) => wit::ParamValue::Integer(*i),
-        ParamValue::Float(x) => wit::ParamValue::Float(*x),
-        ParamValue::Boolean(b) => wit::ParamValue::Boolean(*b),
-        ParamValue::TextList(l) => wit::ParamValue::TextList(l.clone()),
+        ParamValue::Text(s) => wit::ParamValue::Text(s),
+        ParamValue::Integer(i) => wit::ParamValue::Integer(i),
+        ParamValue::Float(x) => wit::ParamValue::Float(x),
+        ParamValue::Boolean(b) => wit::ParamValue::Boolean(b),
+        ParamValue::TextList(l) => wit::ParamValue::TextList(l),
     }
 }
 
-pub(crate) fn request_to_wit(r: &RequestView) -> wit::Request {
-    wit::Request {
-        method: r.method.clone(),
-        path: r.path.clone(),
-        query: r.query.clone(),
-        headers: r.headers.clone(),
-        client_addr: r.client_addr.clone(),
-    }
+pub(crate) fn request_into_wit(r: RequestView) -> wit::Request {
+    wit::Request { method: r.method, path: r.path, query: r.query, headers: r.headers, client_addr: r.client_addr }
 }
 
 pub(crate) fn decision_from_wit(d: wit::RequestDecision) -> RequestDecision {

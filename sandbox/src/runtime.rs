@@ -348,8 +348,19 @@ impl LoadedPolicy {
         app: &AppView,
         request: &RequestView,
     ) -> Result<RequestDecision, PolicyError> {
-        let app = convert::app_to_wit(app);
-        let request = convert::request_to_wit(request);
+        self.on_request_owned(now, app.clone(), request.clone()).await
+    }
+
+    /// `on_request` for a caller that builds its views for this call only
+    /// (the gateway, on every request): their strings move into the call.
+    pub async fn on_request_owned(
+        &self,
+        now: Timestamp,
+        app: AppView,
+        request: RequestView,
+    ) -> Result<RequestDecision, PolicyError> {
+        let app = convert::app_into_wit(app);
+        let request = convert::request_into_wit(request);
         match self.inner.invoke(&Call::Request { now, app: &app, request: &request }).await? {
             Answer::Request(returned) => {
                 returned.map(convert::decision_from_wit).map_err(|message| self.inner.returned(message))

@@ -379,7 +379,7 @@ impl PolicyGate {
         let entry = self.resolve(app.name());
         let view = request_view(request, client);
         let started = std::time::Instant::now();
-        let result = entry.policy.on_request(now_ms(), &app.view(), &view).await;
+        let result = entry.policy.on_request_owned(now_ms(), app.view(), view).await;
         self.telemetry.metrics.policy_call("request", started.elapsed());
         match result {
             Ok(decision) => {
