@@ -31,6 +31,7 @@ mod streaming;
 mod support;
 mod tick;
 mod tls;
+mod uploads;
 mod waiting_page;
 mod wake;
 mod websocket;
@@ -79,6 +80,9 @@ fn main() -> ExitCode {
         malformed::the_host_is_never_ambiguous,
         malformed::a_malformed_chunked_body_gets_400,
         malformed::connect_gets_405,
+        uploads::a_slow_upload_outlasts_the_response_timeout,
+        uploads::a_client_that_stalls_mid_body_gets_408,
+        uploads::an_app_that_takes_no_body_gets_504,
         routing::method_path_query_and_headers_pass_through,
         routing::a_large_body_streams_both_ways,
         persistence::a_restart_keeps_activity_and_state,

@@ -188,6 +188,7 @@ impl Gateway {
             upstream,
             connect_timeout: edge.upstream_connect_timeout.0,
             response_timeout: edge.upstream_response_timeout.0,
+            request_body_timeout: edge.request_body_timeout.0,
             waiting_page_default: edge.waiting_page,
             waiting_page,
             redirect_to_https_port: https_addrs.first().filter(|_| edge.redirect_http_to_https).map(|a| a.port()),
