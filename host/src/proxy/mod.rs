@@ -38,6 +38,20 @@ use std::time::Duration;
 
 pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
+/// A client connection's place in `edge.max_connections`, shared by the
+/// connection and the tunnel it may turn into: the place is free once both
+/// have dropped it.
+#[derive(Clone)]
+pub struct ConnectionSlot(
+    #[allow(dead_code, reason = "held, never read: dropping it frees the place")] Arc<dyn std::any::Any + Send + Sync>,
+);
+
+impl ConnectionSlot {
+    pub fn new(held: impl std::any::Any + Send + Sync) -> ConnectionSlot {
+        ConnectionSlot(Arc::new(held))
+    }
+}
+
 /// Marks responses whose request waited for a cold start.
 pub const COLD_START_HEADER: &str = "x-paastis-cold-start";
 
@@ -255,6 +269,7 @@ impl Proxy {
     ) -> Response<ProxyBody> {
         let upgrade = tunnel::requested(request.headers()).map(|value| (value, hyper::upgrade::on(&mut request)));
         let (mut parts, body) = request.into_parts();
+        let slot = parts.extensions.remove::<ConnectionSlot>();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri = match crate::apps::join_uri(&in_flight.upstream, path) {
             Ok(uri) => uri,
@@ -319,7 +334,7 @@ impl Proxy {
         if let (Some((requested, client_upgrade)), Some(upstream_upgrade)) = (upgrade, upstream_upgrade) {
             tunnel::restore_headers(&mut parts.headers, accepted_upgrade.unwrap_or(requested));
             let token = self.edge.drain.token();
-            tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app));
+            tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
             return Response::from_parts(parts, full(Bytes::new()));
         }
         Response::from_parts(parts, body::GuardedBody::new(body, in_flight).boxed())
