@@ -5,6 +5,7 @@
 
 use crate::support::{AppBuilder, GatewayBuilder, TestGateway, within};
 use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
 use http_body_util::Empty;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(20);
 const LIMIT_REACHED: &str = "connection limit reached: new connections wait in the listen backlog until one closes";
@@ -49,6 +51,19 @@ impl Held {
     }
 }
 
+/// Whether a connection has been answered yet, without waiting.
+fn unanswered(stream: &TcpStream) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(stream.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// Reads a `Connection: close` answer whole.
+async fn answer_of(stream: &mut TcpStream, name: &str) -> String {
+    let mut answer = Vec::new();
+    within(WAIT, &format!("the {name} connection's answer"), stream.read_to_end(&mut answer)).await.expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// Writes a request on a fresh connection, which may wait in the backlog.
 async fn waiting_request(gateway: &TestGateway, path: &str) -> TcpStream {
     let mut stream = TcpStream::connect(gateway.addr).await.expect("connect (the backlog accepts it)");
@@ -83,13 +98,8 @@ pub async fn at_the_limit_new_connections_wait_and_the_admin_api_answers() {
     held[0].get("/?after=1").await;
     let after = gateway.logs.wait_until("request", |v| v["path"] == "/?after=1", 1, WAIT).await;
     assert!(after.is_some(), "{}", gateway.logs.dump());
-    for (name, stream) in [("ninth", &ninth), ("tenth", &tenth)] {
-        let mut buf = [0u8; 64];
-        match stream.try_read(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            other => panic!("the {name} connection was served over the limit: {other:?}"),
-        }
-    }
+    assert!(unanswered(&ninth), "the ninth connection was served over the limit");
+    assert!(unanswered(&tenth), "the tenth connection was served over the limit");
     assert_eq!(
         gateway.logs.matching("request", |v| v["path"].as_str().is_some_and(|p| p.contains("waiting"))).len(),
         0
@@ -109,4 +119,28 @@ pub async fn at_the_limit_new_connections_wait_and_the_admin_api_answers() {
     }
     let logs = gateway.logs_caught_up().await;
     assert_eq!(logs.count(LIMIT_REACHED, ""), 1, "one warning for the episode:\n{}", logs.dump());
+}
+
+/// A WebSocket's connection leaves HTTP for a tunnel, and keeps its place:
+/// with `max_connections = 2`, a tunnel and a held connection make the
+/// next one wait until the tunnel closes.
+pub async fn a_tunnel_keeps_its_connection_counted() {
+    let gateway = GatewayBuilder::new().edge("max_connections", "2").app(AppBuilder::new("alpha")).spawn().await;
+    let tcp = TcpStream::connect(gateway.addr).await.expect("connect");
+    let (mut ws, _) =
+        tokio_tungstenite::client_async("ws://alpha.localhost/ws", tcp).await.expect("WebSocket handshake");
+    ws.send(Message::text("ping")).await.expect("send");
+    let echo = within(WAIT, "the echo", ws.next()).await;
+    assert!(matches!(echo, Some(Ok(Message::Text(ref t))) if t.as_str() == "ping"), "{echo:?}");
+    let mut held = Held::open(&gateway, 0).await;
+    let mut waiting = waiting_request(&gateway, "/?waiting=1").await;
+    held.get("/?after=1").await;
+    let after = gateway.logs.wait_until("request", |v| v["path"] == "/?after=1", 1, WAIT).await;
+    assert!(after.is_some(), "{}", gateway.logs.dump());
+    assert!(unanswered(&waiting), "served while a tunnel and a held connection fill the limit");
+    ws.close(None).await.expect("close");
+    drop(ws);
+    let answer = answer_of(&mut waiting, "waiting").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    held.close().await;
 }

@@ -85,6 +85,7 @@ fn main() -> ExitCode {
         uploads::a_client_that_stalls_mid_body_gets_408,
         uploads::an_app_that_takes_no_body_gets_504,
         connections::at_the_limit_new_connections_wait_and_the_admin_api_answers,
+        connections::a_tunnel_keeps_its_connection_counted,
         routing::method_path_query_and_headers_pass_through,
         routing::a_large_body_streams_both_ways,
         persistence::a_restart_keeps_activity_and_state,
