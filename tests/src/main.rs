@@ -83,6 +83,7 @@ fn main() -> ExitCode {
         malformed::connect_gets_405,
         uploads::a_slow_upload_outlasts_the_response_timeout,
         uploads::a_client_that_stalls_mid_body_gets_408,
+        uploads::a_stalled_body_is_cut_even_after_the_app_answered,
         uploads::an_app_that_takes_no_body_gets_504,
         connections::at_the_limit_new_connections_wait_and_the_admin_api_answers,
         connections::a_tunnel_keeps_its_connection_counted,

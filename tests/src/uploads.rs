@@ -93,6 +93,34 @@ pub async fn a_client_that_stalls_mid_body_gets_408() {
     assert!(blamed.is_empty(), "{blamed:?}");
 }
 
+/// The app answered at once (`/echo` streams the body back), then the
+/// client stalls: the head is out, so no 408, but the idle timer still
+/// ends the request: the client's connection is cut rather than held open.
+pub async fn a_stalled_body_is_cut_even_after_the_app_answered() {
+    let gateway =
+        GatewayBuilder::new().edge("request_body_timeout", "\"1s\"").app(AppBuilder::new("alpha")).spawn().await;
+    awake(&gateway).await;
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let head = "POST /echo HTTP/1.1\r\nHost: alpha.localhost\r\nContent-Length: 100\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(b"0123456789").await.unwrap();
+    // Read until the gateway ends the connection; the write half stays open.
+    let mut answer = Vec::new();
+    within(WAIT, "the gateway to cut the stalled request", async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("0123456789"), "the echo of what came: {answer}");
+}
+
 /// An app that reads no body and does not answer (`/slow`): the client's
 /// upload goes on until the app's socket is full, then the response timeout
 /// runs and the client gets a 504 that names the app.
