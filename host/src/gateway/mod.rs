@@ -348,7 +348,6 @@ pub async fn check(config: Config) -> Result<(), GatewayError> {
     build_policies(&Arc::new(config), Watching::No, kv, Telemetry::default()).await.map(|_| ())
 }
 
-/// `serve` watches `policy.dir`, and cannot watch what is not there.
 /// `edge.max_connections`, or its default from the open files limit
 /// (raised to the hard limit first), with the admin API's own connections
 /// in the reserve.
@@ -374,6 +373,7 @@ fn max_connections(edge: &crate::config::EdgeConfig) -> usize {
     max
 }
 
+/// `serve` watches `policy.dir`, and cannot watch what is not there.
 fn check_policy_dir(config: &Config) -> Result<(), GatewayError> {
     match &config.policy.dir {
         Some(dir) if !dir.is_dir() => Err(GatewayError::PolicyDir { dir: dir.clone() }),

@@ -305,7 +305,7 @@ impl Proxy {
         let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout).await;
         let mut response = match answered {
             Ok(Ok(response)) => response,
-            // The client's body broke off or stalled: its fault, not the app's.
+            // The client's body broke off or stalled (its fault, not the app's), or the app failed.
             Ok(Err(e)) => return upstream_failed(&e, watch.as_ref().and_then(|w| w.failure()), &app, &self.edge),
             Err(Late::NoAnswer) => {
                 let message =
