@@ -6,6 +6,7 @@ mod admin_dashboard;
 mod admin_limits;
 mod admin_security;
 mod config;
+mod connections;
 mod cooldown;
 mod deploy;
 mod herd;
@@ -31,6 +32,7 @@ mod streaming;
 mod support;
 mod tick;
 mod tls;
+mod uploads;
 mod waiting_page;
 mod wake;
 mod websocket;
@@ -79,6 +81,12 @@ fn main() -> ExitCode {
         malformed::the_host_is_never_ambiguous,
         malformed::a_malformed_chunked_body_gets_400,
         malformed::connect_gets_405,
+        uploads::a_slow_upload_outlasts_the_response_timeout,
+        uploads::a_client_that_stalls_mid_body_gets_408,
+        uploads::a_stalled_body_is_cut_even_after_the_app_answered,
+        uploads::an_app_that_takes_no_body_gets_504,
+        connections::at_the_limit_new_connections_wait_and_the_admin_api_answers,
+        connections::a_tunnel_keeps_its_connection_counted,
         routing::method_path_query_and_headers_pass_through,
         routing::a_large_body_streams_both_ways,
         persistence::a_restart_keeps_activity_and_state,

@@ -5,6 +5,7 @@
 //! a drain on shutdown.
 
 use super::AdminState;
+use crate::gateway::conn_limit::{AcceptErrors, ConnectionLimit};
 use crate::gateway::conn_watch::{Activity, Expiry, WatchedIo};
 use crate::proxy::drain::{Drain, DrainToken, Phase};
 use hyper::service::service_fn;
@@ -15,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Admin requests are short; a wake waits at most the app's wake_timeout.
@@ -26,7 +27,8 @@ const DRAIN_GRACE: Duration = Duration::from_secs(5);
 pub struct AdminLimits {
     pub header_read_timeout: Duration,
     pub idle_keep_alive: Duration,
-    /// Open admin connections at most; the next wait to be accepted.
+    /// Open admin connections at most; the next wait to be accepted. Its
+    /// own, beside the proxy's: a full proxy leaves the admin API reachable.
     pub max_connections: usize,
 }
 
@@ -75,27 +77,27 @@ async fn serve(listener: TcpListener, state: Arc<AdminState>, limits: AdminLimit
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     let drain = Drain::default();
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let slots = ConnectionLimit::new("admin", limits.max_connections);
+    let mut errors = AcceptErrors::default();
     loop {
         // At the cap, wait for a connection to close rather than accept.
         let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
+            slot = slots.acquire() => slot,
             _ = &mut stop => break,
         };
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    tracing::warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                    tokio::select! {
+                        () = slots.accept_failed(&mut errors, &e) => continue,
+                        _ = &mut stop => break,
+                    }
                 }
             },
             _ = &mut stop => break,
         };
+        errors.succeeded();
         let connection = Connection { state: state.clone(), builder: builder.clone(), limits, token: drain.token() };
         tokio::spawn(async move {
             connection.serve(stream, remote).await;

@@ -30,12 +30,22 @@ pub struct EdgeConfig {
     /// Connecting to an app's upstream; past it the client gets a 504.
     #[serde(default = "default_upstream_connect_timeout")]
     pub upstream_connect_timeout: ConfigDuration,
-    /// From the request sent to the upstream to its response head; past it
-    /// the client gets a 504. Bodies then stream without a limit.
+    /// From the request body's end (the request, without one) to the
+    /// response head; past it the client gets a 504. It also runs while the
+    /// app does not take the next chunk of a request body. Response bodies
+    /// then stream without a limit.
     #[serde(default = "default_upstream_response_timeout")]
     pub upstream_response_timeout: ConfigDuration,
+    /// The most a client may leave a request body idle between two chunks
+    /// while the gateway waits for it; past it the client gets a 408.
+    #[serde(default = "default_request_body_timeout")]
+    pub request_body_timeout: ConfigDuration,
     /// PEM certificates trusted for HTTPS upstreams on top of the webpki roots.
     pub upstream_ca_file: Option<PathBuf>,
+    /// Client connections open at once on the proxy's listeners; the next
+    /// wait in the listen backlog. Default: from the open files limit (see
+    /// `gateway/conn_limit.rs`).
+    pub max_connections: Option<usize>,
     /// Requests sent to one app at once (apps may set their own); the next
     /// ones wait in the gateway, first come first served.
     #[serde(default = "default_max_upstream_connections")]
@@ -88,7 +98,9 @@ impl Default for EdgeConfig {
             idle_keep_alive: default_idle_keep_alive(),
             upstream_connect_timeout: default_upstream_connect_timeout(),
             upstream_response_timeout: default_upstream_response_timeout(),
+            request_body_timeout: default_request_body_timeout(),
             upstream_ca_file: None,
+            max_connections: None,
             max_waiting_per_app: default_max_waiting_per_app(),
             max_upstream_connections: default_max_upstream_connections(),
             failed_wake_backoff: default_failed_wake_backoff(),
@@ -161,11 +173,15 @@ impl EdgeConfig {
             ("edge.idle_keep_alive", self.idle_keep_alive),
             ("edge.upstream_connect_timeout", self.upstream_connect_timeout),
             ("edge.upstream_response_timeout", self.upstream_response_timeout),
+            ("edge.request_body_timeout", self.request_body_timeout),
             ("edge.failed_wake_backoff", self.failed_wake_backoff),
         ] {
             if d.0.is_zero() {
                 return Err(ConfigError::at(file, text, None, key, "must be greater than zero"));
             }
+        }
+        if self.max_connections == Some(0) {
+            return Err(ConfigError::at(file, text, None, "edge.max_connections", "must be at least 1"));
         }
         if self.max_upstream_connections == 0 {
             return Err(ConfigError::at(file, text, None, "edge.max_upstream_connections", "must be at least 1"));
@@ -203,6 +219,9 @@ fn default_upstream_connect_timeout() -> ConfigDuration {
 fn default_upstream_response_timeout() -> ConfigDuration {
     ConfigDuration::from_secs(60)
 }
+fn default_request_body_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
 fn default_max_waiting_per_app() -> u32 {
     1000
 }
@@ -232,12 +251,15 @@ mod tests {
     fn defaults_are_sane_and_keys_are_read() {
         let config = Config::parse(BASE, "p.toml").unwrap();
         assert_eq!(config.edge.header_read_timeout.0.as_secs(), 10);
+        assert_eq!(config.edge.request_body_timeout.0.as_secs(), 60);
+        assert_eq!(config.edge.max_connections, None, "from the open files limit");
         assert!(config.edge.https.is_empty() && config.edge.waiting_page);
         let text = format!(
-            "{BASE}[edge]\nidle_keep_alive = \"5s\"\n[[edge.https]]\nlisten = \"127.0.0.1:0\"\ncerts = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n"
+            "{BASE}[edge]\nidle_keep_alive = \"5s\"\nmax_connections = 8\n[[edge.https]]\nlisten = \"127.0.0.1:0\"\ncerts = [{{ cert = \"a.pem\", key = \"a.key\" }}]\n"
         );
         let config = Config::parse(&text, "p.toml").unwrap();
         assert_eq!(config.edge.idle_keep_alive.0.as_secs(), 5);
+        assert_eq!(config.edge.max_connections, Some(8));
         assert_eq!(config.edge.https[0].certs.get_ref()[0].key.to_str(), Some("a.key"));
     }
 
@@ -258,6 +280,12 @@ mod tests {
         let app = "[[apps]]\nname = \"a\"\nbackend = \"process\"\ncommand = [\"true\"]\nmax_upstream_connections = 0\n";
         let error = Config::parse(&format!("{BASE}{app}"), "p.toml").unwrap_err().to_string();
         assert!(error.contains("apps[0].max_upstream_connections") && error.contains("line 8"), "{error}");
+        let text = format!("{BASE}[edge]\nmax_connections = 0\n");
+        let error = Config::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(error.contains("edge.max_connections") && error.contains("at least 1"), "{error}");
+        let text = format!("{BASE}[edge]\nrequest_body_timeout = \"0s\"\n");
+        let error = Config::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(error.contains("edge.request_body_timeout") && error.contains("greater than zero"), "{error}");
         let text = format!("{BASE}[edge]\nheader_timeout = \"1s\"\n");
         assert!(Config::parse(&text, "p.toml").is_err(), "unknown keys are refused");
     }

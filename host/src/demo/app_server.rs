@@ -4,6 +4,7 @@
 //!
 //! - `/`           a greeting with the pid and uptime
 //! - `/echo`       streams the request body back
+//! - `/count`      reads the whole request body, then answers its length
 //! - `/inspect`    the request line and headers as JSON
 //! - `/slow?ms=N`  answers after N ms
 //! - `/bytes?n=N`  streams N bytes
@@ -107,6 +108,14 @@ async fn handle(info: &AppInfo, request: Request<Incoming>) -> Response<Body> {
             }
             response
         }
+        "/count" => match request.into_body().collect().await {
+            Ok(body) => text(format!("received {} bytes\n", body.to_bytes().len())),
+            Err(e) => {
+                let mut response = text(format!("the body broke off: {e}\n"));
+                *response.status_mut() = StatusCode::BAD_REQUEST;
+                response
+            }
+        },
         "/inspect" => {
             let headers: Vec<(String, String)> = request
                 .headers()

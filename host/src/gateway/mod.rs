@@ -1,6 +1,7 @@
 //! Assembles a running gateway from a config: store, backend, apps, policy,
 //! listener, ticker and flusher; and takes it down in order.
 
+pub(crate) mod conn_limit;
 pub(crate) mod conn_watch;
 mod server;
 mod ticker;
@@ -188,6 +189,7 @@ impl Gateway {
             upstream,
             connect_timeout: edge.upstream_connect_timeout.0,
             response_timeout: edge.upstream_response_timeout.0,
+            request_body_timeout: edge.request_body_timeout.0,
             waiting_page_default: edge.waiting_page,
             waiting_page,
             redirect_to_https_port: https_addrs.first().filter(|_| edge.redirect_http_to_https).map(|a| a.port()),
@@ -198,6 +200,7 @@ impl Gateway {
             max_header_bytes: *edge.max_header_bytes.get_ref(),
             idle_keep_alive: edge.idle_keep_alive.0,
         };
+        let connections = conn_limit::ConnectionLimit::new("proxy", max_connections(edge));
         let grace = edge.drain_grace.0;
 
         let watcher = loader.spawn().map_err(GatewayError::Watch)?;
@@ -259,7 +262,7 @@ impl Gateway {
             let stop = async {
                 let _ = stop_rx.await;
             };
-            server::serve(listeners, proxy, stop, limits, drain, grace).await;
+            server::serve(listeners, proxy, stop, limits, connections, drain, grace).await;
             if let Some(admin) = admin {
                 admin.shutdown().await;
             }
@@ -343,6 +346,31 @@ pub async fn check(config: Config) -> Result<(), GatewayError> {
     Backends::check(&config).map_err(GatewayError::Backends)?;
     let kv = Arc::new(MemoryKv::default());
     build_policies(&Arc::new(config), Watching::No, kv, Telemetry::default()).await.map(|_| ())
+}
+
+/// `edge.max_connections`, or its default from the open files limit
+/// (raised to the hard limit first), with the admin API's own connections
+/// in the reserve.
+fn max_connections(edge: &crate::config::EdgeConfig) -> usize {
+    let open_files = conn_limit::raise_open_files_limit();
+    let admin = AdminLimits::default().max_connections;
+    let affordable = open_files.map(|n| conn_limit::default_max_connections(n, admin));
+    let max = match (edge.max_connections, affordable) {
+        (Some(set), Some(affordable)) if set > affordable => {
+            tracing::warn!(
+                max_connections = set,
+                open_files = open_files.unwrap_or_default(),
+                affordable,
+                "edge.max_connections is more than the open files limit affords; accepts may fail for want of descriptors"
+            );
+            set
+        }
+        (Some(set), _) => set,
+        (None, Some(affordable)) => affordable,
+        (None, None) => conn_limit::default_max_connections(1024, admin),
+    };
+    tracing::info!(max_connections = max, open_files, "connection limit");
+    max
 }
 
 /// `serve` watches `policy.dir`, and cannot watch what is not there.

@@ -3,9 +3,10 @@
 //! told to stop; then stops accepting and drains in-flight requests up to a
 //! grace period.
 
+use super::conn_limit::{AcceptErrors, ConnectionLimit};
 use super::conn_watch::{ActiveGuard, Activity, Expiry, WatchedIo};
 use crate::proxy::drain::{Drain, DrainToken, Phase};
-use crate::proxy::{Proxy, ProxyBody, Scheme};
+use crate::proxy::{ConnectionSlot, Proxy, ProxyBody, Scheme};
 use crate::tls::TlsTerminator;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -50,13 +51,17 @@ pub async fn serve(
     proxy: Arc<Proxy>,
     stop: impl Future<Output = ()>,
     limits: Limits,
+    connections: Arc<ConnectionLimit>,
     drain: Drain,
     grace: Duration,
 ) {
     let builder = Arc::new(builder(&limits));
     let accepting: Vec<_> = listeners
         .into_iter()
-        .map(|listener| tokio::spawn(accept_loop(listener, proxy.clone(), builder.clone(), limits, drain.clone())))
+        .map(|listener| {
+            let (proxy, builder, drain) = (proxy.clone(), builder.clone(), drain.clone());
+            tokio::spawn(accept_loop(listener, proxy, builder, limits, connections.clone(), drain))
+        })
         .collect();
     stop.await;
     // Aborting the loops drops the listeners: the ports close at once.
@@ -86,22 +91,33 @@ async fn accept_loop(
     proxy: Arc<Proxy>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     limits: Limits,
+    connections: Arc<ConnectionLimit>,
     drain: Drain,
 ) {
     let scheme = listener.scheme();
+    let mut errors = AcceptErrors::default();
     loop {
+        // Taken before accepting: at the limit, the next connection waits
+        // in the listen backlog instead of costing a descriptor.
+        let slot = connections.acquire().await;
         let (stream, remote) = match listener.tcp.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
-                // Usually EMFILE: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                connections.accept_failed(&mut errors, &e).await;
                 continue;
             }
         };
+        errors.succeeded();
         let _ = stream.set_nodelay(true);
-        let connection =
-            Connection { proxy: proxy.clone(), builder: builder.clone(), limits, remote, scheme, token: drain.token() };
+        let connection = Connection {
+            proxy: proxy.clone(),
+            builder: builder.clone(),
+            limits,
+            remote,
+            scheme,
+            token: drain.token(),
+            slot: ConnectionSlot::new(slot),
+        };
         let tls = listener.tls.clone();
         tokio::spawn(async move {
             match tls {
@@ -119,6 +135,9 @@ struct Connection {
     remote: SocketAddr,
     scheme: Scheme,
     token: DrainToken,
+    /// The connection's place in `max_connections`, held until it closes
+    /// (or, for an upgrade, until its tunnel does).
+    slot: ConnectionSlot,
 }
 
 impl Connection {
@@ -142,8 +161,14 @@ impl Connection {
         let stream = WatchedIo::new(stream, activity.clone());
         let (proxy, remote, scheme) = (self.proxy.clone(), self.remote, self.scheme);
         let tracked = activity.clone();
-        let service = service_fn(move |request| {
+        let slot = self.slot.clone();
+        let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             let (proxy, activity) = (proxy.clone(), tracked.clone());
+            // A tunnel outlives this connection's HTTP part: it takes a
+            // share of the slot along.
+            if request.headers().contains_key(http::header::UPGRADE) {
+                request.extensions_mut().insert(slot.clone());
+            }
             async move {
                 let active = activity.begin();
                 let response = proxy.handle_on(request, remote, scheme).await;

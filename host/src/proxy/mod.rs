@@ -31,11 +31,26 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
+use request_body::Late;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+/// A client connection's place in `edge.max_connections`, shared by the
+/// connection and the tunnel it may turn into: the place is free once both
+/// have dropped it.
+#[derive(Clone)]
+pub struct ConnectionSlot(
+    #[allow(dead_code, reason = "held, never read: dropping it frees the place")] Arc<dyn std::any::Any + Send + Sync>,
+);
+
+impl ConnectionSlot {
+    pub fn new(held: impl std::any::Any + Send + Sync) -> ConnectionSlot {
+        ConnectionSlot(Arc::new(held))
+    }
+}
 
 /// Marks responses whose request waited for a cold start.
 pub const COLD_START_HEADER: &str = "x-paastis-cold-start";
@@ -57,7 +72,10 @@ pub struct Proxy {
 pub struct EdgeOptions {
     pub upstream: Upstream,
     pub connect_timeout: Duration,
+    /// From the request body's end to the response head (see `request_body`).
     pub response_timeout: Duration,
+    /// The most a client may leave the request body idle between chunks.
+    pub request_body_timeout: Duration,
     /// Whether browsers get the waiting page, for apps that do not say.
     pub waiting_page_default: bool,
     pub waiting_page: WaitingPage,
@@ -73,6 +91,7 @@ impl Default for EdgeOptions {
             upstream: Upstream::default(),
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
+            request_body_timeout: Duration::from_secs(60),
             waiting_page_default: false,
             waiting_page: WaitingPage::default(),
             redirect_to_https_port: None,
@@ -250,6 +269,7 @@ impl Proxy {
     ) -> Response<ProxyBody> {
         let upgrade = tunnel::requested(request.headers()).map(|value| (value, hyper::upgrade::on(&mut request)));
         let (mut parts, body) = request.into_parts();
+        let slot = parts.extensions.remove::<ConnectionSlot>();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri = match crate::apps::join_uri(&in_flight.upstream, path) {
             Ok(uri) => uri,
@@ -274,32 +294,29 @@ impl Proxy {
         parts.uri = uri;
         parts.version = http::Version::HTTP_11;
         let app = in_flight.app_name().to_owned();
-        let (body, body_failure) = request_body::WatchedBody::new(body);
-        let sent = self.client.request(Request::from_parts(parts, body.boxed()));
-        let mut response = match tokio::time::timeout(self.edge.response_timeout, sent).await {
+        // A request without a body is sent as it is, watched by nothing.
+        let (body, watch) = if http_body::Body::is_end_stream(&body) {
+            (body.map_err(Into::into).boxed(), None)
+        } else {
+            let (body, watch) = request_body::WatchedBody::new(body, self.edge.request_body_timeout);
+            (body.map_err(Into::into).boxed(), Some(watch))
+        };
+        let sent = self.client.request(Request::from_parts(parts, body));
+        let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout).await;
+        let mut response = match answered {
             Ok(Ok(response)) => response,
-            // The client's body broke off: its fault, not the app's.
-            Ok(Err(_)) if body_failure.reason().is_some() => {
-                let reason = body_failure.reason().unwrap_or_default();
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    format!("400 bad request: the request body cannot be read: {reason}"),
-                );
-            }
-            Ok(Err(e)) if is_connect_timeout(&e) => {
-                let message = format!(
-                    "504 upstream timeout: app {app} did not accept a connection within {:?}",
-                    self.edge.connect_timeout
-                );
-                return text(StatusCode::GATEWAY_TIMEOUT, message);
-            }
-            Ok(Err(e)) => {
-                let message = format!("502 bad gateway: app {app} did not answer: {}", root_cause(&e));
-                return text(StatusCode::BAD_GATEWAY, message);
-            }
-            Err(_) => {
+            // The client's body broke off or stalled (its fault, not the app's), or the app failed.
+            Ok(Err(e)) => return upstream_failed(&e, watch.as_ref().and_then(|w| w.failure()), &app, &self.edge),
+            Err(Late::NoAnswer) => {
                 let message =
                     format!("504 upstream timeout: app {app} did not answer within {:?}", self.edge.response_timeout);
+                return text(StatusCode::GATEWAY_TIMEOUT, message);
+            }
+            Err(Late::BodyNotTaken) => {
+                let message = format!(
+                    "504 upstream timeout: app {app} did not read the request body for {:?}",
+                    self.edge.response_timeout
+                );
                 return text(StatusCode::GATEWAY_TIMEOUT, message);
             }
         };
@@ -317,10 +334,40 @@ impl Proxy {
         if let (Some((requested, client_upgrade)), Some(upstream_upgrade)) = (upgrade, upstream_upgrade) {
             tunnel::restore_headers(&mut parts.headers, accepted_upgrade.unwrap_or(requested));
             let token = self.edge.drain.token();
-            tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app));
+            tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
             return Response::from_parts(parts, full(Bytes::new()));
         }
         Response::from_parts(parts, body::GuardedBody::new(body, in_flight).boxed())
+    }
+}
+
+/// The answer when sending a request upstream failed: the client's body
+/// (unreadable: 400, stalled: 408), else the app (504 for a connect
+/// timeout, 502 otherwise).
+fn upstream_failed(
+    error: &hyper_util::client::legacy::Error,
+    body: Option<&request_body::Failure>,
+    app: &str,
+    edge: &EdgeOptions,
+) -> Response<ProxyBody> {
+    match body {
+        Some(request_body::Failure::Unreadable(reason)) => {
+            text(StatusCode::BAD_REQUEST, format!("400 bad request: the request body cannot be read: {reason}"))
+        }
+        Some(request_body::Failure::Stalled(limit)) => text(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("408 request timeout: no part of the request body came for {limit:?} (request_body_timeout)"),
+        ),
+        None if is_connect_timeout(error) => {
+            let message = format!(
+                "504 upstream timeout: app {app} did not accept a connection within {:?}",
+                edge.connect_timeout
+            );
+            text(StatusCode::GATEWAY_TIMEOUT, message)
+        }
+        None => {
+            text(StatusCode::BAD_GATEWAY, format!("502 bad gateway: app {app} did not answer: {}", root_cause(error)))
+        }
     }
 }
 

@@ -1,50 +1,154 @@
-//! The client's request body on its way to the app, watched: when reading
-//! it fails (a malformed chunked encoding, a client hanging up mid-body),
-//! the gateway answers 400 itself rather than blaming the app with a 502.
+//! The client's request body on its way to the app, watched, so that the
+//! gateway can tell whose fault a stall or a failure is:
+//! - reading it fails (a malformed chunked encoding, a client hanging up
+//!   mid-body): the gateway answers 400 itself rather than blaming the app
+//!   with a 502;
+//! - the client sends nothing for `request_body_timeout` while the gateway
+//!   waits for the next chunk: 408, the client's stall;
+//! - `upstream_response_timeout` starts once the body has all been sent
+//!   (`answer`): a slow upload is bounded by its own idle timer, not by the
+//!   time the app takes to answer. Before that, the response timeout only
+//!   runs while the app does not take the body (hyper stops asking for
+//!   chunks when the app's socket is full): a hung app is still a 504.
+//!
+//! A request without a body is not wrapped at all: it costs nothing here.
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio::time::Sleep;
+
+/// What the client's body fails with, as the upstream client sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the request body cannot be read: {0}")]
+    Unreadable(#[source] hyper::Error),
+    #[error("the client sent no part of the request body for {0:?}")]
+    Stalled(Duration),
+}
+
+/// Why the client's body did not arrive whole, once it did not.
+#[derive(Debug)]
+pub enum Failure {
+    /// A read error, with its root cause.
+    Unreadable(String),
+    /// The client was silent for `request_body_timeout`.
+    Stalled(Duration),
+}
 
 pin_project_lite::pin_project! {
     pub struct WatchedBody {
         #[pin]
         inner: Incoming,
-        failure: BodyFailure,
+        watch: Arc<Shared>,
+        idle_limit: Duration,
+        // Armed when the gateway first waits on the client, re-armed after
+        // each chunk: a body that flows takes no timer operation per chunk.
+        #[pin]
+        idle: Option<Sleep>,
+        progressed: bool,
     }
 }
 
-/// Why the client's body could not be read, once it could not.
-#[derive(Clone, Default)]
-pub struct BodyFailure(Arc<OnceLock<String>>);
+struct Shared {
+    born: Instant,
+    failure: OnceLock<Failure>,
+    /// 1 + milliseconds after `born` when the body last handed a chunk to
+    /// the upstream connection, which has not asked for the next one since;
+    /// 0 while the gateway waits on the client instead.
+    app_holds_since: AtomicU64,
+    /// Notified once, when the last chunk has been handed over.
+    sent: Notify,
+}
 
-impl BodyFailure {
-    pub fn reason(&self) -> Option<&str> {
-        self.0.get().map(String::as_str)
+/// The watch on one body, kept by the proxy while the request is sent.
+pub struct BodyWatch(Arc<Shared>);
+
+impl BodyWatch {
+    pub fn failure(&self) -> Option<&Failure> {
+        self.0.failure.get()
     }
+}
+
+/// Why the app's answer did not come in time.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Late {
+    /// No response head within the response timeout after the body was sent.
+    NoAnswer,
+    /// The app did not take the next chunk of the body for the response timeout.
+    BodyNotTaken,
 }
 
 impl WatchedBody {
-    pub fn new(inner: Incoming) -> (WatchedBody, BodyFailure) {
-        let failure = BodyFailure::default();
-        (WatchedBody { inner, failure: failure.clone() }, failure)
+    /// Wraps a body that is not known to be empty; `idle_limit` is
+    /// `request_body_timeout`.
+    pub fn new(inner: Incoming, idle_limit: Duration) -> (WatchedBody, BodyWatch) {
+        let shared = Arc::new(Shared {
+            born: Instant::now(),
+            failure: OnceLock::new(),
+            // Until hyper first asks for a chunk, the wait is on the app's side.
+            app_holds_since: AtomicU64::new(1),
+            sent: Notify::new(),
+        });
+        let body = WatchedBody { inner, watch: shared.clone(), idle_limit, idle: None, progressed: false };
+        (body, BodyWatch(shared))
+    }
+}
+
+impl Shared {
+    fn millis(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64
     }
 }
 
 impl Body for WatchedBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.project();
-        let polled = this.inner.poll_frame(cx);
-        if let Poll::Ready(Some(Err(e))) = &polled {
-            let _ = this.failure.0.set(crate::apps::root_cause(e));
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let mut this = self.project();
+        this.watch.app_holds_since.store(0, Ordering::Relaxed);
+        match this.inner.as_mut().poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                *this.progressed = true;
+                if this.inner.is_end_stream() {
+                    this.watch.sent.notify_one();
+                } else {
+                    this.watch.app_holds_since.store(this.watch.millis() + 1, Ordering::Relaxed);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let _ = this.watch.failure.set(Failure::Unreadable(crate::apps::root_cause(&e)));
+                Poll::Ready(Some(Err(BodyError::Unreadable(e))))
+            }
+            Poll::Ready(None) => {
+                this.watch.sent.notify_one();
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                let limit = *this.idle_limit;
+                match this.idle.as_mut().as_pin_mut() {
+                    None => this.idle.set(Some(tokio::time::sleep(limit))),
+                    Some(idle) if *this.progressed => idle.reset(tokio::time::Instant::now() + limit),
+                    Some(_) => {}
+                }
+                *this.progressed = false;
+                let stalled = this.idle.as_mut().as_pin_mut().is_some_and(|idle| idle.poll(cx).is_ready());
+                if !stalled {
+                    return Poll::Pending;
+                }
+                let _ = this.watch.failure.set(Failure::Stalled(limit));
+                Poll::Ready(Some(Err(BodyError::Stalled(limit))))
+            }
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -53,5 +157,38 @@ impl Body for WatchedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// Waits for the app's answer to a request (`sent`, the upstream client's
+/// future). Without a body, the response timeout runs from the start. With
+/// one, it runs from the body's last chunk, and before that only while the
+/// app holds a chunk without asking for the next (the client's pace is the
+/// body's own timer's business).
+pub async fn answer<F: Future>(sent: F, body: Option<&BodyWatch>, timeout: Duration) -> Result<F::Output, Late> {
+    let Some(BodyWatch(watch)) = body else {
+        return tokio::time::timeout(timeout, sent).await.map_err(|_| Late::NoAnswer);
+    };
+    tokio::pin!(sent);
+    let check = tokio::time::sleep(timeout);
+    tokio::pin!(check);
+    loop {
+        tokio::select! {
+            answer = &mut sent => return Ok(answer),
+            () = watch.sent.notified() => {
+                return tokio::time::timeout(timeout, sent).await.map_err(|_| Late::NoAnswer);
+            }
+            () = &mut check => {
+                let since = watch.app_holds_since.load(Ordering::Relaxed);
+                let held = Duration::from_millis(watch.millis().saturating_sub(since.saturating_sub(1)));
+                if since != 0 && held >= timeout {
+                    return Err(Late::BodyNotTaken);
+                }
+                // Waiting on the client, or on the app for less than the
+                // limit: look again when the app's share could be over.
+                let next = if since == 0 { timeout } else { timeout - held };
+                check.as_mut().reset(tokio::time::Instant::now() + next);
+            }
+        }
     }
 }

@@ -37,7 +37,16 @@ pub fn restore_headers(headers: &mut HeaderMap, upgrade: HeaderValue) {
     headers.insert(header::UPGRADE, upgrade);
 }
 
-pub async fn splice(client: OnUpgrade, upstream: OnUpgrade, guard: InFlight, mut drain: DrainToken, app: String) {
+/// `_slot` keeps the client connection counted in `max_connections` while
+/// the tunnel lives.
+pub async fn splice(
+    client: OnUpgrade,
+    upstream: OnUpgrade,
+    guard: InFlight,
+    mut drain: DrainToken,
+    app: String,
+    _slot: Option<super::ConnectionSlot>,
+) {
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(both) => both,
         Err(e) => {

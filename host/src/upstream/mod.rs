@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Request bodies sent upstream: the client's, or nothing (probes).
-pub type UpstreamBody = BoxBody<Bytes, hyper::Error>;
+/// Request bodies sent upstream: the client's, or nothing (probes). The
+/// error is boxed so the proxy's watched body can fail with its own reasons
+/// (a stalled client), not only hyper's.
+pub type UpstreamBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 pub type UpstreamClient = Client<HttpsConnector<HedgedConnector>, UpstreamBody>;
 
 #[derive(Debug, thiserror::Error)]
