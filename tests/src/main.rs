@@ -210,5 +210,10 @@ fn main() -> ExitCode {
         std::time::Duration::from_secs(120),
         admin_dashboard::the_dashboard_shows_apps_savings_events_and_wakes_an_app,
     ));
+    tests.push(support::trial_with_deadline(
+        "admin_dashboard::the_dashboard_under_the_admin_host_asks_for_the_token_then_works",
+        std::time::Duration::from_secs(120),
+        admin_dashboard::the_dashboard_under_the_admin_host_asks_for_the_token_then_works,
+    ));
     libtest_mimic::run(&args, tests).exit_code()
 }
