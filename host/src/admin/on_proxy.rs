@@ -35,10 +35,6 @@ impl AdminHost {
         is_host(host, &self.name)
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     pub async fn handle(&self, request: Request<Incoming>) -> Response<AdminBody> {
         super::serve(&self.state, &self.auth, Door::AdminHost, request).await
     }
