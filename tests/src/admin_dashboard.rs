@@ -73,3 +73,42 @@ pub async fn the_dashboard_shows_apps_savings_events_and_wakes_an_app() {
     until_text(&browser.client, "#app-hello .state", |t| t == "asleep", "hello asleep after the click").await;
     browser.close().await;
 }
+
+/// Under `server.admin_host`, on the proxy's port with the admin listener
+/// off, the page loads without the token, shows no data until it is given,
+/// then works as on the admin listener: its API calls carry the token.
+pub async fn the_dashboard_under_the_admin_host_asks_for_the_token_then_works() {
+    const TOKEN: &str = "dashboard-admin-host-token-9d2";
+    let gateway = GatewayBuilder::new()
+        .admin_token(TOKEN)
+        .admin_key("enabled", "false")
+        .server_key("admin_host", "\"paastis.localhost\"")
+        .app(AppBuilder::new("hello"))
+        .spawn()
+        .await;
+    let browser = Browser::start().await;
+    // Chromium resolves every *.localhost name to loopback itself.
+    let page = format!("http://paastis.localhost:{}/", gateway.addr.port());
+    browser.client.goto(&page).await.expect("load the dashboard");
+    assert_eq!(browser.client.title().await.unwrap(), "Paastis");
+    let login = browser.client.find(Locator::Css("#login")).await.expect("the token form");
+    let asked = tokio::time::timeout(WAIT, async {
+        while !login.is_displayed().await.unwrap_or(false) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(asked.is_ok(), "the page never asked for the token");
+    assert!(browser.client.find(Locator::Css("#app-hello")).await.is_err(), "no data before the token");
+
+    let field = browser.client.find(Locator::Css("#token")).await.expect("token field");
+    field.send_keys(TOKEN).await.expect("type the token");
+    let submit = browser.client.find(Locator::Css("#login button")).await.expect("submit button");
+    submit.click().await.expect("submit the token");
+    until_text(&browser.client, "#app-hello .state", |t| t == "asleep", "hello asleep").await;
+    let wake = browser.client.find(Locator::Css("#wake-hello")).await.expect("wake button");
+    wake.click().await.expect("click wake");
+    until_text(&browser.client, "#app-hello .state", |t| t == "awake", "hello awake after the click").await;
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 1);
+    browser.close().await;
+}

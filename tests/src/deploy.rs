@@ -52,11 +52,17 @@ pub async fn the_scalingo_manifest_deploys_a_config_that_checks() {
     assert!(manifest["formation"]["web"]["amount"].as_u64() >= Some(2), "two replicas at least");
     let config = manifest["env"]["PAASTIS_CONFIG"]["value"].as_str().expect("PAASTIS_CONFIG").to_owned();
     assert!(config.contains("SCALINGO_REDIS_URL"), "{config}");
-    let env = [
+    assert!(config.contains("admin_host ="), "the admin API on the one port: {config}");
+    let mut env = vec![
         ("PAASTIS_CONFIG".to_owned(), config),
         ("PORT".to_owned(), "31337".to_owned()),
         ("SCALINGO_API_TOKEN".to_owned(), "tk-us-check".to_owned()),
     ];
+    // The admin host needs the token that the manifest generates.
+    let output = run_paastis_with_env(&["check"], &env).await;
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("server.admin_host"));
+    env.push(("PAASTIS_ADMIN_TOKEN".to_owned(), "generated-secret".to_owned()));
     let output = run_paastis_with_env(&["check"], &env).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains("$PAASTIS_CONFIG: ok"));

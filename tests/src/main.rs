@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_dashboard;
+mod admin_host;
 mod admin_limits;
 mod admin_security;
 mod config;
@@ -150,6 +151,10 @@ fn main() -> ExitCode {
         admin_limits::uploads_are_one_at_a_time_and_bounded_in_size,
         admin_limits::twelve_parallel_oversized_uploads_leave_memory_flat,
         admin_security::admin_paths_and_token_never_cross_the_proxy_port,
+        admin_host::the_admin_api_answers_on_the_proxy_port_under_its_host_with_the_token,
+        admin_host::the_admin_host_alone_serves_over_https_h2_and_plain_http,
+        admin_host::the_admin_host_is_never_routed_to_an_app_of_that_name,
+        admin_host::an_admin_host_without_a_token_or_over_an_app_refuses_to_start,
         paas::a_wake_restores_the_exact_formation_even_after_a_crash,
         paas::a_hundred_concurrent_requests_make_one_scale_call,
         paas::an_expired_token_is_exchanged_again,
@@ -213,6 +218,11 @@ fn main() -> ExitCode {
         "admin_dashboard::the_dashboard_shows_apps_savings_events_and_wakes_an_app",
         std::time::Duration::from_secs(120),
         admin_dashboard::the_dashboard_shows_apps_savings_events_and_wakes_an_app,
+    ));
+    tests.push(support::trial_with_deadline(
+        "admin_dashboard::the_dashboard_under_the_admin_host_asks_for_the_token_then_works",
+        std::time::Duration::from_secs(120),
+        admin_dashboard::the_dashboard_under_the_admin_host_asks_for_the_token_then_works,
     ));
     libtest_mimic::run(&args, tests).exit_code()
 }

@@ -1,20 +1,24 @@
 //! The admin listener: a JSON API to see and steer the gateway, Prometheus
 //! metrics, and a dashboard page. It has its own socket (loopback by
-//! default) and shares nothing with the proxy port: no admin path is ever
-//! routed from the proxy, and the proxy strips the admin bearer token from
-//! what it forwards (see `auth::strip_admin_bearer`).
+//! default). On the proxy port no admin path is ever routed, except for
+//! requests to `server.admin_host` (`on_proxy.rs`), where the token is
+//! always required; the proxy strips the admin bearer token from what it
+//! forwards to apps (see `auth::strip_admin_bearer`).
 
 mod apps;
 pub mod auth;
 mod dashboard;
 mod events;
 mod metrics;
+mod on_proxy;
 mod policies;
 mod respond;
 mod server;
 mod upload;
 
 pub use auth::{AdminAuth, strip_admin_bearer};
+pub use on_proxy::AdminHost;
+pub use respond::AdminBody;
 pub use server::{AdminLimits, AdminServer};
 pub use upload::Uploads;
 
@@ -27,7 +31,7 @@ use crate::telemetry::Telemetry;
 use auth::Denied;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use respond::{AdminBody, error};
+use respond::error;
 use std::sync::Arc;
 
 /// Everything the handlers read or act on.
@@ -40,6 +44,7 @@ pub struct AdminState {
     pub recorded: crate::telemetry::RecordedProgress,
     pub telemetry: Telemetry,
     pub config: Arc<Config>,
+    /// Who may use the admin listener (`server.admin_host` has its own).
     pub auth: AdminAuth,
     /// This replica's role and the shared store's health (`/healthz`).
     pub cluster: crate::cluster::Cluster,
@@ -47,28 +52,45 @@ pub struct AdminState {
     pub uploads: Uploads,
 }
 
-/// Answers one admin request.
+/// Where an admin request came in, which decides what it may see without
+/// a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Door {
+    /// The admin listener.
+    Listener,
+    /// The proxy's port, under `server.admin_host`.
+    AdminHost,
+}
+
+/// Answers one request on the admin listener.
 pub async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<AdminBody> {
+    serve(state, &state.auth, Door::Listener, request).await
+}
+
+async fn serve(state: &AdminState, auth: &AdminAuth, door: Door, request: Request<Incoming>) -> Response<AdminBody> {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let response = route(state, request).await;
-    tracing::debug!(target: "paastis::admin", %method, path, status = response.status().as_u16(), "admin request");
+    let response = route(state, auth, door, request).await;
+    tracing::debug!(target: "paastis::admin", %method, path, ?door, status = response.status().as_u16(), "admin request");
     response
 }
 
-async fn route(state: &AdminState, request: Request<Incoming>) -> Response<AdminBody> {
+async fn route(state: &AdminState, auth: &AdminAuth, door: Door, request: Request<Incoming>) -> Response<AdminBody> {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     // Public: the dashboard's static files hold no data (the page asks for a
-    // token when the API wants one), and a health check carries no secret.
-    let public = matches!(segments.as_slice(), [""] | ["healthz"]) || dashboard::asset(&path).is_some();
+    // token when the API wants one). On the listener, a health check
+    // carries no secret; under the admin host it needs the token like the
+    // rest (see `on_proxy.rs`).
+    let page = matches!(segments.as_slice(), [""]) || dashboard::asset(&path).is_some();
+    let public = page || (door == Door::Listener && segments.as_slice() == ["healthz"]);
     // HTTP/2 names the host in :authority; HTTP/1.1 in Host.
     let host = match crate::proxy::request_host(&request) {
         Ok(host) => host,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    if let Err(denied) = state.auth.check(&method, host, request.headers()) {
+    if let Err(denied) = auth.check(&method, host, request.headers()) {
         // The host and origin checks apply to every path.
         let applies = !public || matches!(denied, Denied::Forbidden(_));
         if applies {

@@ -66,7 +66,7 @@ impl AdminConfig {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<AdminToken, ConfigError> {
         let name = self.token_env.get_ref();
-        let value = env(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let value = self.token_value(env);
         let off_loopback = !self.listen.get_ref().ip().is_loopback();
         if off_loopback && value.is_none() {
             return Err(ConfigError::at(
@@ -84,6 +84,11 @@ impl AdminConfig {
         // A configured token is required everywhere, loopback included.
         let required = off_loopback || value.is_some();
         Ok(AdminToken { value, required })
+    }
+
+    /// The token's value, if its variable is set to something.
+    fn token_value(&self, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+        env(self.token_env.get_ref()).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
     pub(super) fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
@@ -137,10 +142,28 @@ fn default_max_upload_bytes() -> Spanned<u64> {
 }
 
 impl super::Config {
-    /// The admin token from the process environment; see `AdminConfig::token`.
-    pub fn admin_token(&self) -> Result<AdminToken, ConfigError> {
+    /// The admin token from the process environment, when anything serves
+    /// the admin API: its listener (see `AdminConfig::token`) or
+    /// `server.admin_host`, which always needs one. None when neither does.
+    pub fn admin_token(&self) -> Result<Option<AdminToken>, ConfigError> {
+        self.admin_token_with(|name| std::env::var(name).ok())
+    }
+
+    pub(super) fn admin_token_with(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<AdminToken>, ConfigError> {
         let (file, text) = self.source.as_deref().map_or(("<config>", ""), |s| (s.file.as_str(), s.text.as_str()));
-        self.admin.token(file, text, |name| std::env::var(name).ok())
+        if !self.admin.enabled && self.server.admin_host.is_none() {
+            return Ok(None);
+        }
+        let token = match self.admin.enabled {
+            true => self.admin.token(file, text, env)?,
+            // No listener: only the admin host, whose token is required.
+            false => AdminToken { value: self.admin.token_value(env), required: true },
+        };
+        super::admin_host::require_token(self, &token, file, text)?;
+        Ok(Some(token))
     }
 }
 

@@ -2,6 +2,7 @@
 //! file, the key and the line.
 
 mod admin;
+mod admin_host;
 mod backends;
 mod duration;
 mod edge;
@@ -16,6 +17,7 @@ mod schema;
 mod store;
 
 pub use admin::{AdminConfig, AdminToken, DEFAULT_ADMIN_LISTEN, DEFAULT_TOKEN_ENV};
+pub use admin_host::admin_host;
 pub use backends::{BackendConfig, PlatformKind};
 pub use duration::ConfigDuration;
 pub use edge::{CertFiles, EdgeConfig, HttpsListener};

@@ -59,6 +59,11 @@ pub struct ServerConfig {
     listen_written: Option<Spanned<super::ListenAddrs>>,
     /// The app name is the Host label just before this domain.
     pub domain: String,
+    /// A host whose requests on the proxy's port go to the admin API, never
+    /// to an app: one port for everything, as a PaaS gives (see
+    /// `admin_host.rs`).
+    #[serde(default)]
+    pub admin_host: Option<Spanned<String>>,
 }
 
 fn unresolved() -> super::ListenAddrs {
@@ -490,6 +495,7 @@ impl Config {
         self.store.validate(text, file)?;
         self.edge.validate(text, file)?;
         self.no_shared_port(text, file)?;
+        super::admin_host::validate(self, text, file)?;
         if self.policy.tick.0.is_zero() {
             return Err(ConfigError::at(file, text, None, "policy.tick", "must be greater than zero"));
         }
@@ -611,7 +617,7 @@ fn is_policy_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn is_dns_label(s: &str) -> bool {
+pub(super) fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && !s.starts_with('-')

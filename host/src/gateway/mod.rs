@@ -6,12 +6,12 @@ pub(crate) mod conn_watch;
 mod server;
 mod ticker;
 
-use crate::admin::{AdminAuth, AdminLimits, AdminServer, AdminState, Uploads};
+use crate::admin::{AdminAuth, AdminHost, AdminLimits, AdminServer, AdminState, Uploads};
 use crate::apps::Apps;
 use crate::backend::{Backend, BackendError, Backends};
 use crate::builtin_policies::{BUILTIN_POLICIES, DEFAULT_POLICY};
 use crate::cluster::{Cluster, ClusterBackend};
-use crate::config::{Config, PolicySource, policy_name_of};
+use crate::config::{AdminToken, Config, PolicySource, policy_name_of};
 use crate::discovery::Discovery;
 use crate::policy::{KvBackend, MemoryKv, PolicyError, PolicyRuntime, SandboxLimits};
 use crate::policy_gate::watch::PolicyLoader;
@@ -111,8 +111,8 @@ impl Gateway {
         };
         tracing::info!(store = store.kind(), at = %store.location(), replica = cluster.replica(), "store open");
         // Before anything else can fail on it: a non-loopback admin
-        // listener without its token is a config error.
-        let admin_token = if config.admin.enabled { Some(config.admin_token()?) } else { None };
+        // listener, or an admin host, without its token is a config error.
+        let admin_token = config.admin_token()?;
         let events = store.events(*config.admin.event_retention.get_ref()).await?;
         let recorder = Recorder::spawn(&telemetry.events, events.clone());
         if let Some(recovery) = store.recovered() {
@@ -155,15 +155,15 @@ impl Gateway {
             addrs.push(addr);
             listeners.push(server::Listener { tcp, tls: None });
         }
-        let admin_listener = match &admin_token {
-            Some(_) => {
+        let admin_listener = match config.admin.enabled {
+            true => {
                 let listen = *config.admin.listen.get_ref();
                 let bound = tokio::net::TcpListener::bind(listen)
                     .await
                     .map_err(|source| GatewayError::AdminListen { addr: listen, source })?;
                 Some(bound)
             }
-            None => None,
+            false => None,
         };
         let uploader = loader.uploader();
 
@@ -204,24 +204,39 @@ impl Gateway {
         let grace = edge.drain_grace.0;
 
         let watcher = loader.spawn().map_err(GatewayError::Watch)?;
+        // The admin state exists whenever anything serves it: the admin
+        // listener, or the admin host on the proxy's port (then possibly
+        // the only way in, with `[admin] enabled = false`).
+        let admin_state = admin_token.as_ref().map(|token| {
+            let listen = *config.admin.listen.get_ref();
+            Arc::new(AdminState {
+                apps: apps.clone(),
+                gate: gate.clone(),
+                uploader,
+                events,
+                recorded: recorder.progress(),
+                telemetry: telemetry.clone(),
+                config: config.clone(),
+                auth: AdminAuth::new(token.value.clone(), token.required, listen.ip().is_loopback()),
+                cluster: cluster.clone(),
+                uploads: Uploads::new(*config.admin.max_upload_bytes.get_ref(), UPLOAD_CHUNK_TIMEOUT),
+            })
+        });
+        let admin_host = match (crate::config::admin_host(&config), &admin_state, &admin_token) {
+            (Some(host), Some(state), Some(AdminToken { value: Some(token), .. })) => {
+                tracing::info!(host, "admin API served on the proxy's port under its host (token required)");
+                Some(AdminHost::new(host, state.clone(), token.clone()))
+            }
+            _ => None,
+        };
         let proxy =
-            Proxy::with_edge(apps.clone(), gate.clone(), config.server.domain.clone(), telemetry.clone(), options);
-        let proxy = Arc::new(proxy.with_admin_token(admin_token.as_ref().and_then(|t| t.value.clone())));
-        let admin = match (admin_listener, admin_token) {
-            (Some(listener), Some(token)) => {
+            Proxy::with_edge(apps.clone(), gate.clone(), config.server.domain.clone(), telemetry.clone(), options)
+                .with_admin_token(admin_token.as_ref().and_then(|t| t.value.clone()))
+                .with_admin_host(admin_host);
+        let proxy = Arc::new(proxy);
+        let admin = match (admin_listener, admin_state, admin_token) {
+            (Some(listener), Some(state), Some(token)) => {
                 let listen = *config.admin.listen.get_ref();
-                let state = Arc::new(AdminState {
-                    apps: apps.clone(),
-                    gate: gate.clone(),
-                    uploader,
-                    events,
-                    recorded: recorder.progress(),
-                    telemetry: telemetry.clone(),
-                    config: config.clone(),
-                    auth: AdminAuth::new(token.value, token.required, listen.ip().is_loopback()),
-                    cluster: cluster.clone(),
-                    uploads: Uploads::new(*config.admin.max_upload_bytes.get_ref(), UPLOAD_CHUNK_TIMEOUT),
-                });
                 let admin_limits = AdminLimits {
                     header_read_timeout: edge.header_read_timeout.0,
                     idle_keep_alive: edge.idle_keep_alive.0,
@@ -338,9 +353,7 @@ fn announce_recovery(path: &std::path::Path, recovery: &crate::store::Recovery, 
 /// parsed, the policies, and each policy's view of its apps' params. No
 /// store: policies get in-memory state.
 pub async fn check(config: Config) -> Result<(), GatewayError> {
-    if config.admin.enabled {
-        config.admin_token()?;
-    }
+    config.admin_token()?;
     check_edge(&config)?;
     check_policy_dir(&config)?;
     Backends::check(&config).map_err(GatewayError::Backends)?;

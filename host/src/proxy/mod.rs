@@ -63,6 +63,8 @@ pub struct Proxy {
     telemetry: Telemetry,
     /// The admin API's bearer token, stripped from every forwarded request.
     admin_token: Option<String>,
+    /// `server.admin_host`: its requests go to the admin API, never to an app.
+    admin_host: Option<crate::admin::AdminHost>,
     edge: EdgeOptions,
     /// `paastis_requests_total` of the requests that matched no app.
     unrouted: RequestCounters,
@@ -129,12 +131,28 @@ impl Proxy {
         edge: EdgeOptions,
     ) -> Proxy {
         let client = edge.upstream.pooled(Duration::from_secs(30));
-        Proxy { apps, policy, client, domain, telemetry, admin_token: None, edge, unrouted: RequestCounters::default() }
+        Proxy {
+            apps,
+            policy,
+            client,
+            domain,
+            telemetry,
+            admin_token: None,
+            admin_host: None,
+            edge,
+            unrouted: RequestCounters::default(),
+        }
     }
 
     /// Never forwards `Authorization: Bearer <token>` to an app.
     pub fn with_admin_token(mut self, token: Option<String>) -> Proxy {
         self.admin_token = token;
+        self
+    }
+
+    /// Serves the admin API to requests for its host, before any app routing.
+    pub fn with_admin_host(mut self, admin_host: Option<crate::admin::AdminHost>) -> Proxy {
+        self.admin_host = admin_host;
         self
     }
 
@@ -196,6 +214,14 @@ impl Proxy {
             Ok(host) => host,
             Err(e) => return (None, text(StatusCode::BAD_REQUEST, e.to_string())),
         };
+        // Before app routing: the admin host is never an app's, whatever
+        // apps discovery finds later. Its access line names no app.
+        if let Some(admin) = &self.admin_host
+            && admin.matches(host)
+        {
+            let response = admin.handle(request).await;
+            return (None, response.map(|body| body.map_err(|never| match never {}).boxed()));
+        }
         let Some(name) = routing::app_name(host, &self.domain) else {
             let message = format!("no app is served at {host:?} (apps live under .{})", self.domain);
             return (None, text(StatusCode::NOT_FOUND, message));

@@ -34,6 +34,8 @@ pub struct GatewayBuilder {
     https: Vec<Vec<String>>,
     /// `server.listen`, as a TOML literal.
     listen: String,
+    /// More `[server]` keys, as TOML literals.
+    server_keys: Vec<(String, String)>,
 }
 
 impl Default for GatewayBuilder {
@@ -55,6 +57,7 @@ impl Default for GatewayBuilder {
             store_keys: Vec::new(),
             https: Vec::new(),
             listen: "\"127.0.0.1:0\"".into(),
+            server_keys: Vec::new(),
         }
     }
 }
@@ -110,6 +113,13 @@ impl GatewayBuilder {
     /// Keeps config and store in `dir`, so a second gateway can reuse them.
     pub fn data_dir(mut self, dir: &Path) -> Self {
         self.data_dir = Some(dir.to_owned());
+        self
+    }
+
+    /// A `[server]` key; `value` is a TOML literal.
+    pub fn server_key(mut self, key: &str, value: &str) -> Self {
+        self.server_keys.retain(|(k, _)| k != key);
+        self.server_keys.push((key.into(), value.into()));
         self
     }
 
@@ -181,6 +191,8 @@ impl GatewayBuilder {
             self.policy,
             self.tick
         );
+        let server_keys: String = self.server_keys.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        toml = toml.replacen("\n\n[store]\n", &format!("\n{server_keys}\n[store]\n"), 1);
         let store_keys: String = self.store_keys.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
         toml = toml.replacen("\n\n[policy]\n", &format!("\n{store_keys}\n[policy]\n"), 1);
         // Keys of [policy] must come before its [policy.params] sub-table.

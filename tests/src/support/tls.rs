@@ -113,6 +113,16 @@ pub fn negotiated(stream: &TlsStream<TcpStream>) -> (Option<String>, Vec<u8>) {
 
 /// One GET over an established TLS stream, in h2 when ALPN chose it.
 pub async fn get(stream: TlsStream<TcpStream>, host: &str, path: &str) -> (TestResponse, http::Version) {
+    get_with(stream, host, path, &[]).await
+}
+
+/// `get` with these request headers.
+pub async fn get_with(
+    stream: TlsStream<TcpStream>,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (TestResponse, http::Version) {
     let h2 = negotiated(&stream).0.as_deref() == Some("h2");
     let io = TokioIo::new(stream);
     let request = |version| {
@@ -120,6 +130,9 @@ pub async fn get(stream: TlsStream<TcpStream>, host: &str, path: &str) -> (TestR
         let mut builder = http::Request::get(uri).version(version);
         if !h2 {
             builder = builder.header("host", host);
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
         }
         builder.body(Empty::<Bytes>::new()).expect("request")
     };
