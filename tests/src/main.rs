@@ -5,6 +5,7 @@ mod admin;
 mod admin_dashboard;
 mod admin_limits;
 mod admin_security;
+mod admin_timeline;
 mod config;
 mod cooldown;
 mod deploy;
@@ -130,6 +131,7 @@ fn main() -> ExitCode {
         admin::a_reupload_repairs_a_broken_file_and_a_restart_serves_the_same_version,
         admin::an_upload_without_a_policy_dir_is_refused,
         admin::healthz_answers_ok,
+        admin_timeline::timelines_and_daily_savings_come_from_the_history,
         admin::a_failed_start_says_why_once_and_records_nothing,
         admin::metrics_parse_as_prometheus_text,
         admin_security::a_remote_listener_without_a_token_refuses_to_start,
