@@ -207,5 +207,15 @@ fn main() -> ExitCode {
         std::time::Duration::from_secs(120),
         admin_dashboard::the_dashboard_shows_apps_savings_events_and_wakes_an_app,
     ));
+    tests.push(support::trial_with_deadline(
+        "admin_dashboard::the_timeline_draws_the_bands_of_a_known_history",
+        std::time::Duration::from_secs(120),
+        admin_dashboard::the_timeline_draws_the_bands_of_a_known_history,
+    ));
+    tests.push(support::trial_with_deadline(
+        "admin_dashboard::two_hundred_apps_are_sorted_filtered_and_paged",
+        std::time::Duration::from_secs(120),
+        admin_dashboard::two_hundred_apps_are_sorted_filtered_and_paged,
+    ));
     libtest_mimic::run(&args, tests).exit_code()
 }

@@ -2,7 +2,7 @@
 //! data dir before the gateway starts there: hours and days of past that a
 //! test could not wait for.
 
-use paastis::telemetry::{Event, EventKind};
+use paastis::telemetry::{Event, EventKind, WakeCause};
 use std::path::Path;
 
 pub const HOUR_MS: u64 = 3600 * 1000;
@@ -22,8 +22,29 @@ impl History {
         self
     }
 
+    pub fn woken(self, at: u64, app: &str, wake_ms: f64, cause: WakeCause) -> Self {
+        self.event(at, Some(app), EventKind::Woken { wake_ms, cause: Some(cause) })
+    }
+
     pub fn slept(self, at: u64, app: &str) -> Self {
         self.event(at, Some(app), EventKind::Slept { reason: "policy".into() })
+    }
+
+    pub fn wake_failed(
+        self,
+        at: u64,
+        app: &str,
+        wake_ms: f64,
+        cause: WakeCause,
+        reason: &str,
+        output: &[&str],
+    ) -> Self {
+        let output = output.iter().map(|line| line.to_string()).collect();
+        self.event(
+            at,
+            Some(app),
+            EventKind::WakeFailed { reason: reason.into(), output, wake_ms: Some(wake_ms), cause: Some(cause) },
+        )
     }
 
     /// Writes the events, oldest first, into the store of the gateway data
@@ -37,4 +58,12 @@ impl History {
         // Both dropped here, before the gateway opens the store: sled lets
         // one process at a time have it.
     }
+}
+
+pub fn request(path: &str, user_agent: &str) -> WakeCause {
+    WakeCause::Request { method: "GET".into(), path: path.into(), user_agent: Some(user_agent.into()) }
+}
+
+pub fn policy(name: &str) -> WakeCause {
+    WakeCause::Policy { policy: name.into() }
 }
