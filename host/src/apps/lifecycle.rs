@@ -32,11 +32,12 @@ pub enum AdmitError {
 /// How long a failed wake waits for the app's last output to be read.
 const OUTPUT_SETTLE: Duration = Duration::from_millis(500);
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Admission {
-    /// Counted as activity, and wakes the app if needed (the cause is
-    /// recorded with the wake, if this request begins one).
-    Wake(WakeCause),
+#[derive(Clone, Copy)]
+pub enum Admission<'a> {
+    /// Counted as activity, and wakes the app if needed. The cause is made
+    /// only if this request begins a wake (and recorded with it), so a
+    /// request to an awake app copies nothing.
+    Wake(&'a (dyn Fn() -> WakeCause + Sync)),
     /// Not counted; served only if the app is awake.
     Passive,
 }
@@ -164,7 +165,7 @@ impl Lifecycle {
 
     /// Waits until the app can take this request (waking it once for all
     /// concurrent callers) and counts the request in flight.
-    pub async fn admit(self: &Arc<Self>, app: &Arc<App>, admission: Admission) -> Result<InFlight, AdmitError> {
+    pub async fn admit(self: &Arc<Self>, app: &Arc<App>, admission: Admission<'_>) -> Result<InFlight, AdmitError> {
         let started = Instant::now();
         let deadline = started + app.config.wake_timeout.0;
         let mut changes = app.subscribe();
@@ -194,7 +195,7 @@ impl Lifecycle {
                     let (reason, retry_after) = (cooling.reason, cooling.left);
                     return Err(AdmitError::WakeFailed { app: app.name().to_owned(), reason, retry_after });
                 }
-                match (inner.state, &admission) {
+                match (inner.state, admission) {
                     (AppState::Awake, _) => {
                         if let Some(upstream) = inner.upstream.clone() {
                             inner.in_flight += 1;
@@ -209,7 +210,7 @@ impl Lifecycle {
                     }
                     (AppState::Asleep, Admission::Wake(cause)) => {
                         slot.get_or_insert_with(|| WaitSlot::take(app, &mut inner));
-                        let attempt = self.begin_wake(app, &mut inner, cause.clone());
+                        let attempt = self.begin_wake(app, &mut inner, cause());
                         waiting_on = Some(attempt);
                         inner.state
                     }

@@ -195,13 +195,14 @@ impl Proxy {
         }
         // What a passive request gets instead of a 503 when the app is not awake.
         let mut asleep_answer = None;
+        // Recorded with the wake this request may begin (the dashboard's
+        // timeline shows it); made only then.
+        let (method, uri, user_agent) = (request.method(), request.uri(), request.headers().get(header::USER_AGENT));
+        let cause = || WakeCause::request(method, uri, user_agent);
         let admission = match self.policy.on_request(&app, &request, client).await {
             RequestDecision::Forward => {
                 app.touch(now_ms());
-                // Recorded with the wake this request may begin (the
-                // dashboard's timeline shows it): a few bytes, copied.
-                let user_agent = request.headers().get(header::USER_AGENT);
-                Admission::Wake(WakeCause::request(request.method(), request.uri(), user_agent))
+                Admission::Wake(&cause)
             }
             RequestDecision::ForwardPassive => Admission::Passive,
             RequestDecision::ForwardPassiveOr(answer) => {
@@ -211,10 +212,10 @@ impl Proxy {
             RequestDecision::Refuse(refusal) => return (Some(app), refused(refusal)),
             RequestDecision::Answer(answer) => return (Some(app), responses::answered(answer)),
         };
-        if let Admission::Wake(cause) = &admission
+        if let Admission::Wake(cause) = admission
             && self.wants_waiting_page(&app, &request)
         {
-            self.apps.lifecycle().wake_in_background(&app, cause.clone());
+            self.apps.lifecycle().wake_in_background(&app, cause());
             let page = self.edge.waiting_page.render(app.name());
             return (Some(app), page);
         }
