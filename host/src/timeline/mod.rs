@@ -6,6 +6,14 @@
 //! The history is honest about what it does not know: time before the oldest
 //! event kept, before an app was discovered, or across a change that left no
 //! event (a gateway killed with `kill -9`) is `unknown`, never guessed.
+//!
+//! Why here, apart from the admin handlers and not in the page: the rules
+//! (what each event implies before and after it, what a wake costs, where
+//! a day ends) are the gateway's, priced by the one savings model
+//! (`savings.rs`); the page only draws. And `build` and `savings_per_day`
+//! are pure: the events, the live state, the window and the clock are
+//! passed in, so `tests.rs` checks them against a table of known histories
+//! without waiting for a day to pass.
 
 mod build;
 mod daily;
