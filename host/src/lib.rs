@@ -22,5 +22,6 @@ pub mod savings;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
+mod timeline;
 pub mod tls;
 pub mod upstream;

@@ -35,8 +35,11 @@ pub async fn every_endpoint_refuses_without_the_required_token() {
     let anonymous = AdminClient::new(addr);
     let wrong = AdminClient::new(addr).with_token("not-the-token");
     let right = AdminClient::new(addr).with_token(TOKEN);
-    let endpoints: [(Method, &str); 9] = [
+    let endpoints: [(Method, &str); 12] = [
         (Method::GET, "/apps"),
+        (Method::GET, "/apps/hello/timeline"),
+        (Method::GET, "/timelines?span=7d"),
+        (Method::GET, "/savings/daily"),
         (Method::POST, "/apps/hello/wake"),
         (Method::POST, "/apps/hello/sleep"),
         (Method::GET, "/events"),
@@ -62,6 +65,7 @@ pub async fn every_endpoint_refuses_without_the_required_token() {
     assert_eq!(right.get("/apps").await.status, 200);
     assert_eq!(right.post("/apps/hello/wake").await.status, 200);
     assert_eq!(right.get("/events").await.status, 200);
+    assert_eq!(right.get("/timelines").await.status, 200);
     assert_eq!(right.get("/metrics").await.status, 200);
     assert_eq!(right.get("/policies").await.status, 200);
     assert_eq!(anonymous.get("/healthz").await.status, 200, "health checks carry no token");

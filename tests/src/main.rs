@@ -6,6 +6,7 @@ mod admin_dashboard;
 mod admin_host;
 mod admin_limits;
 mod admin_security;
+mod admin_timeline;
 mod config;
 mod connections;
 mod cooldown;
@@ -140,6 +141,7 @@ fn main() -> ExitCode {
         admin::a_reupload_repairs_a_broken_file_and_a_restart_serves_the_same_version,
         admin::an_upload_without_a_policy_dir_is_refused,
         admin::healthz_answers_ok,
+        admin_timeline::timelines_and_daily_savings_come_from_the_history,
         admin::a_failed_start_says_why_once_and_records_nothing,
         admin::metrics_parse_as_prometheus_text,
         admin_security::a_remote_listener_without_a_token_refuses_to_start,
@@ -223,6 +225,16 @@ fn main() -> ExitCode {
         "admin_dashboard::the_dashboard_under_the_admin_host_asks_for_the_token_then_works",
         std::time::Duration::from_secs(120),
         admin_dashboard::the_dashboard_under_the_admin_host_asks_for_the_token_then_works,
+    ));
+    tests.push(support::trial_with_deadline(
+        "admin_dashboard::the_timeline_draws_the_bands_of_a_known_history",
+        std::time::Duration::from_secs(120),
+        admin_dashboard::the_timeline_draws_the_bands_of_a_known_history,
+    ));
+    tests.push(support::trial_with_deadline(
+        "admin_dashboard::two_hundred_apps_are_sorted_filtered_and_paged",
+        std::time::Duration::from_secs(120),
+        admin_dashboard::two_hundred_apps_are_sorted_filtered_and_paged,
     ));
     libtest_mimic::run(&args, tests).exit_code()
 }

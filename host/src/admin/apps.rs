@@ -6,6 +6,7 @@ use crate::apps::{Admission, AdmitError, App};
 use crate::clock::now_ms;
 use crate::policy::model::Timestamp;
 use crate::savings::Savings;
+use crate::telemetry::WakeCause;
 use http::{Response, StatusCode, header};
 use serde::Serialize;
 
@@ -107,7 +108,7 @@ pub async fn wake(state: &AdminState, name: &str) -> Response<AdminBody> {
     tracing::info!(app = name, "wake requested on the admin API");
     // The operator asks now: a cool-down after failed wakes does not apply.
     state.apps.lifecycle().forgive_failures(&app);
-    match state.apps.lifecycle().admit(&app, Admission::Wake).await {
+    match state.apps.lifecycle().admit(&app, Admission::Wake(&|| WakeCause::Admin)).await {
         Ok(in_flight) => {
             drop(in_flight);
             json(StatusCode::OK, &report(state, &app))

@@ -26,14 +26,19 @@ pub async fn list(state: &AdminState, query: Option<&str>) -> Response<AdminBody
             _ => {}
         }
     }
-    // Read-your-writes: what was emitted before this request (the sleep a
-    // client just asked for) is in the answer, unless the disk is stalling.
-    let emitted = state.telemetry.events.emitted();
-    if !state.recorded.caught_up(emitted, CATCH_UP).await {
-        tracing::warn!("the event recorder is behind; /events may miss the newest events");
-    }
+    catch_up(state).await;
     match state.events.recent(&wanted).await {
         Ok(events) => json(StatusCode::OK, &serde_json::json!({ "events": events })),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// Read-your-writes: what was emitted before this request (the sleep a
+/// client just asked for) is in the history read next, unless the disk is
+/// stalling.
+pub(super) async fn catch_up(state: &AdminState) {
+    let emitted = state.telemetry.events.emitted();
+    if !state.recorded.caught_up(emitted, CATCH_UP).await {
+        tracing::warn!("the event recorder is behind; the history read may miss the newest events");
     }
 }

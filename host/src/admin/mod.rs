@@ -14,6 +14,7 @@ mod on_proxy;
 mod policies;
 mod respond;
 mod server;
+mod timeline;
 mod upload;
 
 pub use auth::{AdminAuth, strip_admin_bearer};
@@ -106,6 +107,9 @@ async fn route(state: &AdminState, auth: &AdminAuth, door: Door, request: Reques
         (["apps"], &Method::GET) => apps::list(state),
         (["apps", name, "wake"], &Method::POST) => apps::wake(state, name).await,
         (["apps", name, "sleep"], &Method::POST) => apps::sleep(state, name).await,
+        (["apps", name, "timeline"], &Method::GET) => timeline::one(state, name, request.uri().query()).await,
+        (["timelines"], &Method::GET) => timeline::many(state, request.uri().query()).await,
+        (["savings", "daily"], &Method::GET) => timeline::daily(state, request.uri().query()).await,
         (["events"], &Method::GET) => events::list(state, request.uri().query()).await,
         (["policies"], &Method::GET) => policies::list(state),
         (["policies", name], &Method::PUT) => {
@@ -168,6 +172,7 @@ fn health(state: &AdminState) -> Response<AdminBody> {
 fn allowed(segments: &[&str]) -> Option<&'static str> {
     match segments {
         [""] | ["healthz"] | ["apps"] | ["events"] | ["policies"] | ["metrics"] => Some("GET, HEAD"),
+        ["apps", _, "timeline"] | ["timelines"] | ["savings", "daily"] => Some("GET, HEAD"),
         ["apps", _, "wake" | "sleep"] => Some("POST"),
         ["policies", _] => Some("PUT"),
         _ => None,

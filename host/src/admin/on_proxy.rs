@@ -3,7 +3,7 @@
 //! proxy, so the token is required on every path that shows or changes
 //! anything, `/healthz` included: a platform's health check or a Prometheus
 //! scrape sends it (Kubernetes: `httpGet.httpHeaders`). Only the dashboard's
-//! page, stylesheet and script are served without it: they hold no data (the
+//! page and its static files are served without it: they hold no data (the
 //! same text is in every build), and a browser cannot put a bearer token on
 //! the navigation that loads them; the page then asks for the token and
 //! sends it with every API call.

@@ -6,7 +6,7 @@ use super::in_flight::{InFlight, WaitSlot};
 use super::probe::{ProbeError, Prober};
 use crate::backend::Backend;
 use crate::policy::model::AppState;
-use crate::telemetry::{EventKind, Telemetry};
+use crate::telemetry::{EventKind, Telemetry, WakeCause};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
@@ -32,10 +32,12 @@ pub enum AdmitError {
 /// How long a failed wake waits for the app's last output to be read.
 const OUTPUT_SETTLE: Duration = Duration::from_millis(500);
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    /// Counted as activity, and wakes the app if needed.
-    Wake,
+#[derive(Clone, Copy)]
+pub enum Admission<'a> {
+    /// Counted as activity, and wakes the app if needed. The cause is made
+    /// only if this request begins a wake (and recorded with it), so a
+    /// request to an awake app copies nothing.
+    Wake(&'a (dyn Fn() -> WakeCause + Sync)),
     /// Not counted; served only if the app is awake.
     Passive,
 }
@@ -127,6 +129,7 @@ impl Lifecycle {
         }
         app.touch(crate::clock::now_ms());
         self.changed(app);
+        self.telemetry.events.emit(Some(app.name()), EventKind::Adopted {});
         true
     }
 
@@ -143,6 +146,7 @@ impl Lifecycle {
             inner.upstream = None;
         }
         self.changed(app);
+        self.telemetry.events.emit(Some(app.name()), EventKind::StoppedOutside {});
         true
     }
 
@@ -161,7 +165,7 @@ impl Lifecycle {
 
     /// Waits until the app can take this request (waking it once for all
     /// concurrent callers) and counts the request in flight.
-    pub async fn admit(self: &Arc<Self>, app: &Arc<App>, admission: Admission) -> Result<InFlight, AdmitError> {
+    pub async fn admit(self: &Arc<Self>, app: &Arc<App>, admission: Admission<'_>) -> Result<InFlight, AdmitError> {
         let started = Instant::now();
         let deadline = started + app.config.wake_timeout.0;
         let mut changes = app.subscribe();
@@ -185,7 +189,7 @@ impl Lifecycle {
                 }
                 // Cooling down after a failed wake: told at once, nothing started.
                 if inner.state == AppState::Asleep
-                    && admission == Admission::Wake
+                    && matches!(admission, Admission::Wake(_))
                     && let Some(cooling) = inner.failures.cooling_down(Instant::now())
                 {
                     let (reason, retry_after) = (cooling.reason, cooling.left);
@@ -195,28 +199,28 @@ impl Lifecycle {
                     (AppState::Awake, _) => {
                         if let Some(upstream) = inner.upstream.clone() {
                             inner.in_flight += 1;
-                            let counted = admission == Admission::Wake;
+                            let counted = matches!(admission, Admission::Wake(_));
                             return Ok(InFlight::new(app.clone(), counted, upstream, waiting_on.is_some()));
                         }
                         inner.state
                     }
                     (_, Admission::Passive) => return Err(AdmitError::Asleep { app: app.name().to_owned() }),
-                    (_, Admission::Wake) if slot.is_none() && inner.waiting >= self.options.max_waiting => {
+                    (_, Admission::Wake(_)) if slot.is_none() && inner.waiting >= self.options.max_waiting => {
                         return Err(AdmitError::Overloaded { app: app.name().to_owned(), waiting: inner.waiting });
                     }
-                    (AppState::Asleep, Admission::Wake) => {
+                    (AppState::Asleep, Admission::Wake(cause)) => {
                         slot.get_or_insert_with(|| WaitSlot::take(app, &mut inner));
-                        let attempt = self.begin_wake(app, &mut inner);
+                        let attempt = self.begin_wake(app, &mut inner, cause());
                         waiting_on = Some(attempt);
                         inner.state
                     }
-                    (AppState::Starting, Admission::Wake) => {
+                    (AppState::Starting, Admission::Wake(_)) => {
                         slot.get_or_insert_with(|| WaitSlot::take(app, &mut inner));
                         waiting_on = Some(inner.attempt);
                         inner.state
                     }
                     // Wait for the stop to finish, then wake it again.
-                    (AppState::Stopping, Admission::Wake) => {
+                    (AppState::Stopping, Admission::Wake(_)) => {
                         slot.get_or_insert_with(|| WaitSlot::take(app, &mut inner));
                         inner.state
                     }
@@ -244,10 +248,10 @@ impl Lifecycle {
     /// Wakes an app if it is asleep and not cooling down after a failed
     /// wake, without a request (a policy's tick, a linked app, the waiting
     /// page).
-    pub fn wake_in_background(self: &Arc<Self>, app: &Arc<App>) {
+    pub fn wake_in_background(self: &Arc<Self>, app: &Arc<App>, cause: WakeCause) {
         let mut inner = app.lock();
         if inner.state == AppState::Asleep && inner.failures.cooling_down(Instant::now()).is_none() {
-            self.begin_wake(app, &mut inner);
+            self.begin_wake(app, &mut inner, cause);
         }
     }
 
@@ -257,13 +261,13 @@ impl Lifecycle {
         app.lock().failures.forgive();
     }
 
-    fn begin_wake(self: &Arc<Self>, app: &Arc<App>, inner: &mut super::app::Inner) -> u64 {
+    fn begin_wake(self: &Arc<Self>, app: &Arc<App>, inner: &mut super::app::Inner, cause: WakeCause) -> u64 {
         inner.attempt += 1;
         inner.enter(AppState::Starting);
         let attempt = inner.attempt;
         // Spawned, not awaited by the request: the wake must finish (or fail
         // cleanly) even if every waiting client hangs up.
-        tokio::spawn(self.clone().run_wake(app.clone(), attempt));
+        tokio::spawn(self.clone().run_wake(app.clone(), attempt, cause));
         // Linked apps wake beside this one (each once: an app already
         // starting is left alone); the request waits only for its own app.
         // Spawned because the caller holds this app's lock.
@@ -272,7 +276,7 @@ impl Lifecycle {
             tokio::spawn(async move {
                 for linked in lifecycle.linked(&app) {
                     tracing::info!(app = linked.name(), linked_from = app.name(), "waking linked app");
-                    lifecycle.wake_in_background(&linked);
+                    lifecycle.wake_in_background(&linked, WakeCause::Linked { app: app.name().to_owned() });
                 }
             });
         }
@@ -280,7 +284,7 @@ impl Lifecycle {
         attempt
     }
 
-    async fn run_wake(self: Arc<Self>, app: Arc<App>, attempt: u64) {
+    async fn run_wake(self: Arc<Self>, app: Arc<App>, attempt: u64, cause: WakeCause) {
         let started = Instant::now();
         tracing::info!(app = app.name(), "waking app");
         match self.start_until_ready(&app).await {
@@ -297,7 +301,7 @@ impl Lifecycle {
                 self.changed(&app);
                 tracing::info!(app = app.name(), wake_ms = format!("{wake_ms:.1}"), "app woken");
                 self.telemetry.metrics.woken(app.name(), started.elapsed());
-                self.telemetry.events.emit(Some(app.name()), EventKind::Woken { wake_ms });
+                self.telemetry.events.emit(Some(app.name()), EventKind::Woken { wake_ms, cause: Some(cause) });
                 if let Some(exited) = exited {
                     tokio::spawn(self.clone().watch_exit(app.clone(), attempt, exited));
                 }
@@ -313,7 +317,9 @@ impl Lifecycle {
                 };
                 let retry_in = humantime::format_duration(cool_down).to_string();
                 tracing::error!(app = app.name(), %reason, retry_in, "wake failed");
-                self.telemetry.events.emit(Some(app.name()), EventKind::WakeFailed { reason, output });
+                let wake_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+                let failed = EventKind::WakeFailed { reason, output, wake_ms, cause: Some(cause) };
+                self.telemetry.events.emit(Some(app.name()), failed);
                 self.changed(&app);
             }
         }

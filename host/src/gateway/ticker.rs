@@ -10,6 +10,7 @@ use crate::backend::Backends;
 use crate::cluster::Cluster;
 use crate::policy::model::{AppView, Timestamp};
 use crate::policy_gate::{PolicyGate, THE_TICK};
+use crate::telemetry::WakeCause;
 use futures_util::FutureExt;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -75,7 +76,10 @@ pub async fn tick(ticking: &Ticking) {
     }
     for name in plan.wake {
         match apps.get(&name) {
-            Some(app) => apps.lifecycle().wake_in_background(&app),
+            Some(app) => {
+                let cause = WakeCause::Policy { policy: ticking.policy.resolve(&name).policy.name().to_owned() };
+                apps.lifecycle().wake_in_background(&app, cause)
+            }
             None => tracing::warn!(app = %name, "policy asked to wake an unknown app"),
         }
     }

@@ -22,8 +22,8 @@ use crate::apps::{Admission, AdmitError, App, Apps, InFlight, root_cause};
 use crate::clock::now_ms;
 use crate::policy::model::{AppState, Refusal, RequestDecision};
 use crate::policy_gate::PolicyGate;
-use crate::telemetry::Telemetry;
 use crate::telemetry::metrics::{NO_APP, RequestCounters};
+use crate::telemetry::{Telemetry, WakeCause};
 use crate::upstream::{Upstream, UpstreamClient, is_connect_timeout};
 use bytes::Bytes;
 use drain::Drain;
@@ -240,10 +240,14 @@ impl Proxy {
         }
         // What a passive request gets instead of a 503 when the app is not awake.
         let mut asleep_answer = None;
+        // Recorded with the wake this request may begin (the dashboard's
+        // timeline shows it); made only then.
+        let (method, uri, user_agent) = (request.method(), request.uri(), request.headers().get(header::USER_AGENT));
+        let cause = || WakeCause::request(method, uri, user_agent);
         let admission = match self.policy.on_request(&app, &request, client).await {
             RequestDecision::Forward => {
                 app.touch(now_ms());
-                Admission::Wake
+                Admission::Wake(&cause)
             }
             RequestDecision::ForwardPassive => Admission::Passive,
             RequestDecision::ForwardPassiveOr(answer) => {
@@ -253,8 +257,10 @@ impl Proxy {
             RequestDecision::Refuse(refusal) => return (Some(app), refused(refusal)),
             RequestDecision::Answer(answer) => return (Some(app), responses::answered(answer)),
         };
-        if admission == Admission::Wake && self.wants_waiting_page(&app, &request) {
-            self.apps.lifecycle().wake_in_background(&app);
+        if let Admission::Wake(cause) = admission
+            && self.wants_waiting_page(&app, &request)
+        {
+            self.apps.lifecycle().wake_in_background(&app, cause());
             let page = self.edge.waiting_page.render(app.name());
             return (Some(app), page);
         }

@@ -171,7 +171,7 @@ async fn policy_state_is_namespaced_capped_and_durable_after_a_flush(fixture: Fi
 }
 
 fn event(at: u64, app: &str) -> Event {
-    Event { at, app: Some(app.into()), kind: EventKind::Woken { wake_ms: 1.0 } }
+    Event { at, app: Some(app.into()), kind: EventKind::Woken { wake_ms: 1.0, cause: None } }
 }
 
 async fn events_keep_the_newest_in_order_page_and_filter(fixture: Fixture) {

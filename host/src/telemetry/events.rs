@@ -28,12 +28,20 @@ pub enum EventKind {
     },
     Woken {
         wake_ms: f64,
+        /// What began the wake (absent from events recorded before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<WakeCause>,
     },
     WakeFailed {
         reason: String,
         /// The app's last lines of output (at most 20 lines, 4 KiB).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         output: Vec<String>,
+        /// How long the failed attempt lasted (absent from older events).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wake_ms: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<WakeCause>,
     },
     Slept {
         reason: String,
@@ -45,6 +53,10 @@ pub enum EventKind {
     Exited {
         description: String,
     },
+    /// Discovery found an app running that the gateway had asleep: awake now.
+    Adopted {},
+    /// Discovery found an app stopped that the gateway had awake: asleep now.
+    StoppedOutside {},
     PolicyLoaded {
         policy: String,
         sha256: String,
@@ -90,6 +102,61 @@ pub enum EventKind {
     },
 }
 
+/// What began a wake: shown on the dashboard's timeline, so an operator can
+/// tell a visitor from an uptime monitor or the policy's schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum WakeCause {
+    /// A request the policy forwarded (the first of those that waited).
+    Request {
+        method: String,
+        /// The path without its query, which may carry secrets; capped.
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_agent: Option<String>,
+    },
+    /// The policy's tick asked for it.
+    Policy { policy: String },
+    /// `POST /apps/{name}/wake` on the admin API.
+    Admin,
+    /// An app that links to this one woke.
+    Linked { app: String },
+}
+
+/// Longest path or user agent kept in a `WakeCause`: enough to recognise
+/// a page or a monitor, bounded so an event stays small.
+const CAUSE_TEXT_MAX: usize = 120;
+
+impl WakeCause {
+    pub fn request(method: &http::Method, uri: &http::Uri, user_agent: Option<&http::HeaderValue>) -> WakeCause {
+        WakeCause::Request {
+            method: method.as_str().to_owned(),
+            path: capped(uri.path()),
+            user_agent: user_agent.and_then(|ua| ua.to_str().ok()).map(capped),
+        }
+    }
+}
+
+/// "request GET /login (UptimeRobot/2.0)", "policy office-hours", …
+impl std::fmt::Display for WakeCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WakeCause::Request { method, path, user_agent: Some(ua) } => write!(f, "request {method} {path} ({ua})"),
+            WakeCause::Request { method, path, user_agent: None } => write!(f, "request {method} {path}"),
+            WakeCause::Policy { policy } => write!(f, "policy {policy}"),
+            WakeCause::Admin => f.write_str("admin API"),
+            WakeCause::Linked { app } => write!(f, "linked app {app}"),
+        }
+    }
+}
+
+fn capped(text: &str) -> String {
+    match text.char_indices().nth(CAUSE_TEXT_MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// A broadcast of events. Emitting never blocks and never fails: with no
 /// subscriber, or a lagging one, events are simply not kept.
 #[derive(Clone)]
@@ -129,10 +196,39 @@ mod tests {
 
     #[test]
     fn events_serialize_flat_with_their_kind() {
-        let event = Event { at: 5, app: Some("hello".into()), kind: EventKind::Woken { wake_ms: 12.5 } };
+        let event = Event { at: 5, app: Some("hello".into()), kind: EventKind::Woken { wake_ms: 12.5, cause: None } };
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json, serde_json::json!({"at": 5, "app": "hello", "kind": "woken", "wake_ms": 12.5}));
         assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
+    }
+
+    #[test]
+    fn a_wake_records_its_cause_and_older_records_still_decode() {
+        let uri: http::Uri = "/login?token=secret".parse().unwrap();
+        let ua = http::HeaderValue::from_static("UptimeRobot/2.0");
+        let cause = WakeCause::request(&http::Method::GET, &uri, Some(&ua));
+        let event = Event { at: 5, app: Some("a".into()), kind: EventKind::Woken { wake_ms: 3.0, cause: Some(cause) } };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            json["cause"],
+            serde_json::json!({"by": "request", "method": "GET", "path": "/login", "user_agent": "UptimeRobot/2.0"}),
+            "the query string stays out of the history"
+        );
+        let old = serde_json::json!({"at": 1, "app": "a", "kind": "wake_failed", "reason": "boom"});
+        let kind = serde_json::from_value::<Event>(old).unwrap().kind;
+        assert_eq!(
+            kind,
+            EventKind::WakeFailed { reason: "boom".into(), output: Vec::new(), wake_ms: None, cause: None }
+        );
+        let long = "x".repeat(500);
+        let WakeCause::Request { path, .. } =
+            WakeCause::request(&http::Method::GET, &format!("/{long}").parse().unwrap(), None)
+        else {
+            unreachable!()
+        };
+        assert_eq!(path.chars().count(), CAUSE_TEXT_MAX + 1, "capped, with an ellipsis");
+        let adopted = serde_json::json!({"at": 1, "app": "a", "kind": "adopted"});
+        assert_eq!(serde_json::from_value::<Event>(adopted).unwrap().kind, EventKind::Adopted {});
     }
 
     #[tokio::test]

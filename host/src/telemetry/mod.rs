@@ -7,7 +7,7 @@ pub mod events;
 pub mod metrics;
 pub mod recorder;
 
-pub use events::{Event, EventBus, EventKind};
+pub use events::{Event, EventBus, EventKind, WakeCause};
 pub use metrics::Metrics;
 pub use recorder::{RecordedProgress, Recorder};
 

@@ -12,6 +12,7 @@ pub mod fake_http;
 pub mod fake_render;
 pub mod fake_scalingo;
 mod gateway;
+pub mod history;
 pub mod kube_emulator;
 mod logs;
 pub mod policies;
