@@ -7,7 +7,8 @@ mod wasm_policies;
 
 /// Directory names under `tests/policies`; each crate is named
 /// `paastis-test-policy-<dir>`.
-const POLICIES: &[&str] = &["teapot", "spin", "memory-bomb", "panicky", "armed", "wrong-world", "before-answers"];
+const POLICIES: &[&str] =
+    &["teapot", "spin", "memory-bomb", "panicky", "armed", "wrong-world", "before-answers", "answers"];
 /// Example policies of the workspace (`policies/<dir>`) the tests also run,
 /// handed over the same way; each crate is named `paastis-policy-<dir>`.
 const EXAMPLES: &[&str] = &["office-hours", "nights-weekends"];

@@ -107,6 +107,7 @@ fn main() -> ExitCode {
         replicas::two_leaders_at_once_never_double_scale_an_app,
         policy::forward_without_counting_leaves_activity_untouched,
         policy::a_monitor_gets_the_policys_answer_while_the_app_sleeps,
+        policy::a_policy_answers_requests_itself_asleep_or_awake,
         policy::a_policy_built_before_answers_keeps_loading,
         policy::the_sdk_packages_with_its_contract_license_and_readme,
         policy::policy_check_describes_good_files_and_refuses_bad_ones,

@@ -95,6 +95,38 @@ pub async fn a_monitor_gets_the_policys_answer_while_the_app_sleeps() {
     assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 1);
 }
 
+/// `Decision::Answer` with no condition: the policy answers for the app,
+/// asleep or awake, and the app never sees those requests nor is woken by
+/// them; what the policy forwards reaches the app as usual.
+pub async fn a_policy_answers_requests_itself_asleep_or_awake() {
+    let gateway = GatewayBuilder::new()
+        .policy_file(policies::path(policies::ANSWERS))
+        .app(AppBuilder::new("hello"))
+        .spawn()
+        .await;
+    let client = gateway.client();
+    let assert_answered = |response: &crate::support::client::TestResponse, when: &str| {
+        assert_eq!(response.status, 200, "{when}: {}", response.text());
+        assert_eq!(response.text(), r#"{"answered_for":"hello"}"#, "{when}");
+        assert_eq!(response.headers["x-policy"], "answers", "{when}");
+        assert_eq!(response.headers["set-cookie"], "seen=1", "{when}");
+        assert_eq!(response.headers["x-paastis-answered"], "1", "{when}");
+    };
+    assert_answered(&client.get("hello.localhost", "/").await, "asleep");
+    let logged = gateway.logs.wait_for("request", "hello", WAIT).await;
+    assert_eq!(logged["answered"], true, "{logged}");
+    assert_eq!(logged["status"], 200, "{logged}");
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0, "an answer wakes nothing");
+
+    let through = client.get("hello.localhost", "/through").await;
+    // The demo app's own 404: the request reached the app, woken for it.
+    assert_eq!(through.status, 404, "forwarded after a wake: {}", through.text());
+    assert_eq!(through.text(), "not found\n");
+    assert!(!through.headers.contains_key("x-paastis-answered"));
+    assert_answered(&client.get("hello.localhost", "/").await, "awake");
+    assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 1);
+}
+
 /// A policy built before `paastis:policy/answering` existed (only `handler`,
 /// from the contract as first released) still loads and decides: the host
 /// calls its `handler.on-request`. `policy check` shows which exports a file

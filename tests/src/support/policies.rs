@@ -22,6 +22,10 @@ pub const WRONG_WORLD: &str = env!("TEST_POLICY_WRONG_WORLD");
 /// `answering`): refuses with 409 "built before answers", except requests
 /// whose User-Agent contains "monitor", which are passive.
 pub const BEFORE_ANSWERS: &str = env!("TEST_POLICY_BEFORE_ANSWERS");
+/// Answers every request itself with a 200 (JSON naming the app, an
+/// `x-policy: answers` header and a cookie), asleep or awake; forwards
+/// requests for `/through`.
+pub const ANSWERS: &str = env!("TEST_POLICY_ANSWERS");
 
 /// `policies/office-hours`: open on working days by a time zone's clock.
 pub const OFFICE_HOURS: &str = env!("TEST_POLICY_OFFICE_HOURS");
