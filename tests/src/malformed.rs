@@ -2,9 +2,9 @@
 //! broken: two Host headers, a malformed chunked body, CONNECT. An absolute
 //! request target names its app over the Host header.
 
-use crate::support::{AppBuilder, GatewayBuilder, TestGateway, within};
+use crate::support::{AppBuilder, GatewayBuilder, TestGateway};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -13,18 +13,7 @@ const WAIT: Duration = Duration::from_secs(20);
 async fn exchange(gateway: &TestGateway, raw: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
     stream.write_all(raw.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    within(WAIT, "the gateway's answer", async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => answer.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    String::from_utf8_lossy(&answer).into_owned()
+    crate::support::raw::read_answer(&mut stream, WAIT, "the gateway's answer", |_| false).await
 }
 
 async fn two_apps() -> TestGateway {

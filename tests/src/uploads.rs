@@ -4,12 +4,13 @@
 //! a client that stalls mid-body gets a 408 from the gateway, which does not
 //! blame the app; an app that takes no body gets the 504.
 
+use crate::support::raw::read_answer;
 use crate::support::{AppBuilder, GatewayBuilder, TestGateway, within};
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -69,18 +70,7 @@ pub async fn a_client_that_stalls_mid_body_gets_408() {
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&[b'x'; 10]).await.unwrap();
     // The write half stays open: the client is silent, not gone.
-    let mut answer = Vec::new();
-    within(WAIT, "the gateway's 408", async {
-        let mut buf = [0u8; 4096];
-        while !String::from_utf8_lossy(&answer).contains("request_body_timeout") {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => answer.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = read_answer(&mut stream, WAIT, "the gateway's 408", |a| a.contains("request_body_timeout")).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_body_timeout"), "{answer}");
     let logged = gateway.logs.wait_until("request", |v| v["path"] == "/count", 1, WAIT).await;
@@ -105,18 +95,7 @@ pub async fn a_stalled_body_is_cut_even_after_the_app_answered() {
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(b"0123456789").await.unwrap();
     // Read until the gateway ends the connection; the write half stays open.
-    let mut answer = Vec::new();
-    within(WAIT, "the gateway to cut the stalled request", async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => answer.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = read_answer(&mut stream, WAIT, "the gateway to cut the stalled request", |_| false).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("0123456789"), "the echo of what came: {answer}");
 }

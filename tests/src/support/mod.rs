@@ -17,6 +17,7 @@ pub mod kube_emulator;
 mod logs;
 pub mod policies;
 mod process;
+pub mod raw;
 pub mod redis;
 pub mod tls;
 
