@@ -188,6 +188,8 @@ fn main() -> ExitCode {
         processes::when_the_wrapper_dies_the_next_wake_leaves_exactly_one_copy,
         processes::a_forking_server_its_workers_and_its_daemon_are_stopped_whole,
         processes::a_failed_wake_shows_the_last_lines_of_the_apps_output_in_its_event,
+        processes::a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway,
+        processes::the_sweep_never_signals_a_process_that_is_not_the_one_recorded,
         port_owner::an_impostor_on_the_port_gets_no_traffic_and_the_client_a_clear_503,
         tick::a_failing_tick_is_an_alert_until_it_works_again,
         logging::text_logs_in_a_pipe_carry_no_colour_codes,

@@ -1,0 +1,71 @@
+//! The processes each running app has on this machine, recorded when it
+//! starts and forgotten when it stops, so that a gateway restarted after a
+//! crash can end what the crash left behind (`backend/sweep.rs`).
+//!
+//! A record is meaningful on one machine during one boot only: it carries
+//! the boot id, and every pid with its start time (clock ticks after boot),
+//! which together name one process for the life of the boot. With Redis,
+//! whose data outlives machines and is shared, the records live under a key
+//! of this host's name (`p:processes:<hostname>`): another replica's (or a
+//! previous machine's) processes are never read, let alone signalled. The
+//! boot id inside settles what the name cannot (two machines of one name, a
+//! reboot).
+
+use super::{Backend, Store, StoreError};
+
+/// One process, for the life of the boot: its pid and its start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ProcessId {
+    pub pid: i32,
+    /// Field 22 of `/proc/<pid>/stat`: clock ticks after boot.
+    pub start_time: u64,
+}
+
+/// What one app had running: its supervisor, and its command's first
+/// process, whose pid is also the app's process group id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProcessRecord {
+    /// `/proc/sys/kernel/random/boot_id` when the app started.
+    pub boot_id: String,
+    pub supervisor: ProcessId,
+    pub group: ProcessId,
+}
+
+impl Store {
+    /// Records the processes of `app`, replacing its previous record, and
+    /// waits until it is durable (sled: flushed; Redis: acknowledged).
+    pub async fn save_process(&self, app: &str, record: &ProcessRecord) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(record).map_err(|e| StoreError::Io(e.to_string()))?;
+        match &self.backend {
+            Backend::Sled(s) => s.save_process(app, bytes).await,
+            Backend::Redis(r) => r.save_process(app, bytes).await,
+        }
+    }
+
+    /// Forgets the record of `app` (its processes are all gone). Not
+    /// flushed on its own: a stale record is harmless, since the sweep
+    /// checks every pid's start time and finds nothing of it.
+    pub async fn forget_process(&self, app: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.forget_process(app),
+            Backend::Redis(r) => r.forget_process(app).await,
+        }
+    }
+
+    /// Every record of this machine, by app name. A record that no longer
+    /// decodes is an error naming it; `forget_process` clears it.
+    pub async fn load_processes(&self) -> Result<Vec<(String, Result<ProcessRecord, StoreError>)>, StoreError> {
+        let all = match &self.backend {
+            Backend::Sled(s) => s.load_processes()?,
+            Backend::Redis(r) => r.load_processes().await?,
+        };
+        Ok(all
+            .into_iter()
+            .map(|(app, bytes)| {
+                let record = serde_json::from_slice(&bytes)
+                    .map_err(|e| StoreError::Corrupt { key: app.clone(), message: e.to_string() });
+                (app, record)
+            })
+            .collect())
+    }
+}
