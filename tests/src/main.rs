@@ -77,6 +77,7 @@ fn main() -> ExitCode {
         sleep::an_app_that_ignores_sigterm_is_killed_after_the_grace_period,
         routing::an_unknown_host_gets_404_without_contacting_an_upstream,
         malformed::the_host_is_never_ambiguous,
+        malformed::an_h2_host_unlike_its_authority_gets_400,
         malformed::a_malformed_chunked_body_gets_400,
         malformed::connect_gets_405,
         routing::method_path_query_and_headers_pass_through,
