@@ -6,6 +6,7 @@ mod admin_dashboard;
 mod admin_limits;
 mod admin_security;
 mod config;
+mod connect;
 mod cooldown;
 mod deploy;
 mod herd;
@@ -79,7 +80,8 @@ fn main() -> ExitCode {
         malformed::the_host_is_never_ambiguous,
         malformed::an_h2_host_unlike_its_authority_gets_400,
         malformed::a_malformed_chunked_body_gets_400,
-        malformed::connect_gets_405,
+        connect::connect_gets_405,
+        connect::connect_tunnels_when_the_app_answers_2xx,
         routing::method_path_query_and_headers_pass_through,
         routing::a_large_body_streams_both_ways,
         persistence::a_restart_keeps_activity_and_state,

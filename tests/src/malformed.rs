@@ -111,17 +111,3 @@ pub async fn a_malformed_chunked_body_gets_400() {
     assert_eq!(logged["path"], "/slow?ms=30000", "{logged}");
     assert_eq!(logged["status"], 400, "the access log says what the client got: {logged}");
 }
-
-/// CONNECT: the gateway tunnels to apps only through Upgrade; it answers
-/// 405 without waking anyone, and the access log says so.
-pub async fn connect_gets_405() {
-    let gateway = two_apps().await;
-    let raw = "CONNECT alpha.localhost:80 HTTP/1.1\r\nHost: alpha.localhost:80\r\nConnection: close\r\n\r\n";
-    let answer = exchange(&gateway, raw).await;
-    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("allow: "), "{answer}");
-    let logged = gateway.logs.wait_for("request", "alpha", WAIT).await;
-    assert_eq!(logged["method"], "CONNECT");
-    assert_eq!(logged["status"], 405);
-    assert_eq!(gateway.logs_caught_up().await.count("waking app", "alpha"), 0);
-}
