@@ -224,24 +224,35 @@ pub async fn a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway() {
 }
 
 /// A record whose pid now names another process (its start time differs),
-/// or that comes from another boot, is dropped without a signal: the
-/// process it would name survives the sweep.
+/// or that comes from another boot, is dropped without a signal; one whose
+/// gateway still runs (another gateway on this host) is left to it. The
+/// process each would name survives the sweep.
 pub async fn the_sweep_never_signals_a_process_that_is_not_the_one_recorded() {
     use paastis::store::{ProcessId, ProcessRecord, Store};
     let dir = tempfile::tempdir().unwrap();
     let mut bystander = std::process::Command::new("sleep").arg("120").spawn().unwrap();
+    let start_time = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat.rsplit_once(')').unwrap().1.split_ascii_whitespace().nth(19).unwrap().parse().unwrap()
+    };
     let pid = bystander.id() as i32;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let start_time: u64 = stat.rsplit_once(')').unwrap().1.split_ascii_whitespace().nth(19).unwrap().parse().unwrap();
+    let exact = ProcessId { pid, start_time: start_time(bystander.id()) };
+    let recycled = ProcessId { pid, start_time: exact.start_time + 1 };
+    // This test process stands for a gateway that still runs.
+    let running = ProcessId { pid: std::process::id() as i32, start_time: start_time(std::process::id()) };
     let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap().trim().to_owned();
+    let record = |app: &str, boot_id: &str, gateway: ProcessId, process: ProcessId| ProcessRecord {
+        app: app.into(),
+        boot_id: boot_id.into(),
+        gateway,
+        supervisor: process,
+        group: process,
+    };
     {
         let store = Store::open(&dir.path().join("store")).unwrap();
-        let recycled = ProcessId { pid, start_time: start_time + 1 };
-        let record = ProcessRecord { boot_id: boot_id.clone(), supervisor: recycled, group: recycled };
-        store.save_process("recycled", &record).await.unwrap();
-        let exact = ProcessId { pid, start_time };
-        let record = ProcessRecord { boot_id: "another-boot".into(), supervisor: exact, group: exact };
-        store.save_process("rebooted", &record).await.unwrap();
+        store.save_process("recycled@1", &record("recycled", &boot_id, recycled, recycled)).await.unwrap();
+        store.save_process("rebooted@1", &record("rebooted", "another-boot", recycled, exact)).await.unwrap();
+        store.save_process("running@1", &record("running", &boot_id, running, exact)).await.unwrap();
     }
     // sled's I/O thread may hold the file lock a moment after the flush:
     // a handle that never flushed is let go at once.
@@ -261,8 +272,8 @@ pub async fn the_sweep_never_signals_a_process_that_is_not_the_one_recorded() {
     gateway.terminate().await;
     // The records were read and dropped.
     let store = Store::open(&dir.path().join("store")).unwrap();
-    let left = store.load_processes().await.unwrap();
+    let left: Vec<String> = store.load_processes().await.unwrap().into_iter().map(|(key, _)| key).collect();
     let _ = bystander.kill();
     let _ = bystander.wait();
-    assert!(left.is_empty(), "{:?}", left.iter().map(|(app, _)| app).collect::<Vec<_>>());
+    assert_eq!(left, vec!["running@1".to_owned()], "the others were read and dropped");
 }

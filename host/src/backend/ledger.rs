@@ -20,6 +20,8 @@ enum Write {
 #[derive(Clone)]
 pub struct Ledger {
     writes: mpsc::UnboundedSender<Write>,
+    /// This gateway: while it runs, its apps are not a crash's leftovers.
+    gateway: ProcessId,
 }
 
 impl Ledger {
@@ -30,7 +32,16 @@ impl Ledger {
                 apply(&store, write).await;
             }
         });
-        Ledger { writes }
+        let pid = std::process::id() as i32;
+        let gateway = ProcessId { pid, start_time: crate::backend::procfs::start_time(pid).unwrap_or(0) };
+        Ledger { writes, gateway }
+    }
+
+    /// One key per app and gateway: two gateways on one host sharing a
+    /// Redis store (a rolling restart) never overwrite or forget each
+    /// other's records.
+    fn key(&self, app: &str) -> String {
+        format!("{app}@{}", self.gateway.pid)
     }
 
     /// Records `app`'s processes (durably, soon after).
@@ -39,13 +50,19 @@ impl Ledger {
             tracing::warn!(app, "the boot id cannot be read: this app's processes are not recorded for the sweep");
             return;
         };
-        let record = ProcessRecord { boot_id: boot_id.to_owned(), supervisor, group };
-        let _ = self.writes.send(Write::Record(app.to_owned(), record));
+        let record = ProcessRecord {
+            app: app.to_owned(),
+            boot_id: boot_id.to_owned(),
+            gateway: self.gateway,
+            supervisor,
+            group,
+        };
+        let _ = self.writes.send(Write::Record(self.key(app), record));
     }
 
     /// Forgets `app`'s record: its processes are all gone.
     pub fn forget(&self, app: &str) {
-        let _ = self.writes.send(Write::Forget(app.to_owned()));
+        let _ = self.writes.send(Write::Forget(self.key(app)));
     }
 }
 
@@ -54,13 +71,13 @@ impl Ledger {
 /// nothing of it.
 async fn apply(store: &Store, write: Write) {
     match write {
-        Write::Record(app, record) => match store.save_process(&app, &record).await {
-            Ok(()) => tracing::debug!(app, "app processes recorded"),
-            Err(e) => tracing::warn!(app, error = %e, "cannot record the app's processes for the sweep"),
+        Write::Record(key, record) => match store.save_process(&key, &record).await {
+            Ok(()) => tracing::debug!(app = record.app, "app processes recorded"),
+            Err(e) => tracing::warn!(app = record.app, error = %e, "cannot record the app's processes for the sweep"),
         },
-        Write::Forget(app) => {
-            if let Err(e) = store.forget_process(&app).await {
-                tracing::warn!(app, error = %e, "cannot forget the app's process record");
+        Write::Forget(key) => {
+            if let Err(e) = store.forget_process(&key).await {
+                tracing::warn!(key, error = %e, "cannot forget an app's process record");
             }
         }
     }

@@ -19,7 +19,9 @@
 //! - and every descendant of those.
 //!
 //! SIGTERM first, SIGKILL after the app's `stop_grace`, as a stop does.
-//! Records of another boot name nothing any more and are dropped.
+//! Records of another boot name nothing any more and are dropped. A record
+//! whose gateway still runs (another gateway on this host sharing a Redis
+//! store, as in a rolling restart) is that gateway's to stop: left alone.
 
 use super::pidfd::PidFd;
 use super::procfs::{self, Stat};
@@ -46,19 +48,31 @@ pub async fn sweep(store: &Store, config: &Config) {
             return;
         }
     };
-    let sweeps = records.into_iter().map(|(app, record)| async move {
+    let sweeps = records.into_iter().map(|(key, record)| async move {
         match record {
-            Ok(record) => {
-                let grace = config.apps.iter().find(|a| a.name() == app).map_or(DEFAULT_GRACE, |a| a.stop_grace.0);
-                sweep_app(&app, &record, grace).await;
+            Ok(record) if gateway_runs(&record) => {
+                tracing::debug!(app = record.app, gateway = record.gateway.pid, "the app's gateway runs: not swept");
+                return;
             }
-            Err(e) => tracing::warn!(app, error = %e, "an unreadable process record is dropped"),
+            Ok(record) => {
+                let app = record.app.as_str();
+                let grace = config.apps.iter().find(|a| a.name() == app).map_or(DEFAULT_GRACE, |a| a.stop_grace.0);
+                sweep_app(app, &record, grace).await;
+            }
+            Err(e) => tracing::warn!(key, error = %e, "an unreadable process record is dropped"),
         }
-        if let Err(e) = store.forget_process(&app).await {
-            tracing::warn!(app, error = %e, "cannot forget a swept process record");
+        if let Err(e) = store.forget_process(&key).await {
+            tracing::warn!(key, error = %e, "cannot forget a swept process record");
         }
     });
     futures_util::future::join_all(sweeps).await;
+}
+
+/// The gateway that recorded it is still running (and is not this one).
+fn gateway_runs(record: &ProcessRecord) -> bool {
+    procfs::boot_id() == Some(record.boot_id.as_str())
+        && record.gateway.pid != std::process::id() as i32
+        && procfs::is_alive(record.gateway.pid, record.gateway.start_time)
 }
 
 /// For an app no longer in the config: the default `stop_grace`.
@@ -206,7 +220,9 @@ mod tests {
 
     fn record(supervisor: (i32, u64), group: (i32, u64)) -> ProcessRecord {
         ProcessRecord {
+            app: "app".into(),
             boot_id: "boot".into(),
+            gateway: ProcessId { pid: 1, start_time: 1 },
             supervisor: ProcessId { pid: supervisor.0, start_time: supervisor.1 },
             group: ProcessId { pid: group.0, start_time: group.1 },
         }

@@ -207,7 +207,9 @@ async fn events_keep_the_newest_in_order_page_and_filter(fixture: Fixture) {
 async fn process_records_are_replaced_forgotten_and_reach_a_new_handle(fixture: Fixture) {
     use super::{ProcessId, ProcessRecord};
     let record = |pid: i32| ProcessRecord {
+        app: "hello".into(),
         boot_id: "boot".into(),
+        gateway: ProcessId { pid: pid - 1, start_time: 9 },
         supervisor: ProcessId { pid, start_time: 10 },
         group: ProcessId { pid: pid + 1, start_time: 11 },
     };

@@ -22,38 +22,43 @@ pub struct ProcessId {
 }
 
 /// What one app had running: its supervisor, and its command's first
-/// process, whose pid is also the app's process group id.
+/// process, whose pid is also the app's process group id; and the gateway
+/// that started them (while it runs, they are its own to stop, not a
+/// crash's leftovers).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessRecord {
+    pub app: String,
     /// `/proc/sys/kernel/random/boot_id` when the app started.
     pub boot_id: String,
+    pub gateway: ProcessId,
     pub supervisor: ProcessId,
     pub group: ProcessId,
 }
 
 impl Store {
-    /// Records the processes of `app`, replacing its previous record, and
-    /// waits until it is durable (sled: flushed; Redis: acknowledged).
-    pub async fn save_process(&self, app: &str, record: &ProcessRecord) -> Result<(), StoreError> {
+    /// Records processes under `key` (one per app and gateway), replacing
+    /// what it held, and waits until it is durable (sled: flushed; Redis:
+    /// acknowledged).
+    pub async fn save_process(&self, key: &str, record: &ProcessRecord) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(record).map_err(|e| StoreError::Io(e.to_string()))?;
         match &self.backend {
-            Backend::Sled(s) => s.save_process(app, bytes).await,
-            Backend::Redis(r) => r.save_process(app, bytes).await,
+            Backend::Sled(s) => s.save_process(key, bytes).await,
+            Backend::Redis(r) => r.save_process(key, bytes).await,
         }
     }
 
-    /// Forgets the record of `app` (its processes are all gone). Not
+    /// Forgets the record under `key` (its processes are all gone). Not
     /// flushed on its own: a stale record is harmless, since the sweep
     /// checks every pid's start time and finds nothing of it.
-    pub async fn forget_process(&self, app: &str) -> Result<(), StoreError> {
+    pub async fn forget_process(&self, key: &str) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Sled(s) => s.forget_process(app),
-            Backend::Redis(r) => r.forget_process(app).await,
+            Backend::Sled(s) => s.forget_process(key),
+            Backend::Redis(r) => r.forget_process(key).await,
         }
     }
 
-    /// Every record of this machine, by app name. A record that no longer
-    /// decodes is an error naming it; `forget_process` clears it.
+    /// Every record of this machine, by key. A record that no longer
+    /// decodes is an error naming its key; `forget_process` clears it.
     pub async fn load_processes(&self) -> Result<Vec<(String, Result<ProcessRecord, StoreError>)>, StoreError> {
         let all = match &self.backend {
             Backend::Sled(s) => s.load_processes()?,
@@ -61,10 +66,10 @@ impl Store {
         };
         Ok(all
             .into_iter()
-            .map(|(app, bytes)| {
+            .map(|(key, bytes)| {
                 let record = serde_json::from_slice(&bytes)
-                    .map_err(|e| StoreError::Corrupt { key: app.clone(), message: e.to_string() });
-                (app, record)
+                    .map_err(|e| StoreError::Corrupt { key: key.clone(), message: e.to_string() });
+                (key, record)
             })
             .collect())
     }

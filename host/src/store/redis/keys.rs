@@ -16,7 +16,7 @@
 //! | `p:woke`             | PUBSUB | an app name, published when its wake finished           |
 //! | `p:replicas`         | ZSET   | replica ids, scored by when each was last seen (ms)     |
 //! | `p:in-flight:<id>`   | HASH   | replica `<id>`'s requests in flight per app, with a TTL |
-//! | `p:processes:<host>` | HASH   | app → its processes on host `<host>` (JSON)             |
+//! | `p:processes:<host>` | HASH   | `<app>@<gateway pid>` → its processes on `<host>`       |
 
 #[derive(Clone, Debug)]
 pub struct Keys {
