@@ -181,18 +181,25 @@ const LEDGER_LOG: &str = "info,paastis::backend::ledger=debug";
 
 /// What PDEATHSIG cannot cover: the supervisor killed together with the
 /// gateway. The wrapper app is then an orphan nobody stops, holding its
-/// fixed port; the next start sweeps it (from the store's record, start
-/// times checked), logs it, and the app wakes on its port again.
+/// fixed port, and so is a daemon it double-forked into a session of its
+/// own (outside the group, its parent gone: only the supervisor's mark in
+/// its environment tells it). The next start sweeps them all (from the
+/// store's record, start times checked), logs it, and the app wakes on its
+/// port again.
 pub async fn a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway() {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    let exe = std::env::current_exe().expect("test executable path");
+    // The daemon sleeps for `port` seconds: its arguments find it.
+    let script = "\"$0\" demo-app --name orphan --port \"$PORT\" & (setsid sleep \"$PORT\" &); wait";
     let config = || {
+        let app = AppBuilder::new("orphan").command(&["/bin/sh", "-c", script, &exe.display().to_string()]);
         GatewayBuilder::new()
             .data_dir(dir.path())
             .env("RUST_LOG", LEDGER_LOG)
-            .app(wrapped("orphan").key("port", &port.to_string()).stop_grace("2s"))
+            .app(app.key("port", &port.to_string()).stop_grace("2s"))
     };
     let gateway = config().spawn().await;
     let response = gateway.client().get("orphan.localhost", "/").await;
@@ -200,8 +207,14 @@ pub async fn a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway() {
     let started = gateway.logs.wait_for("app process started", "orphan", WAIT).await;
     let (shell, supervisor) = (started["pid"].as_u64().unwrap() as u32, started["supervisor"].as_u64().unwrap() as u32);
     let server = server_below(shell).await;
+    let daemon_args = ["sleep", &port.to_string()];
+    let mut daemon = Vec::new();
+    wait_until(WAIT, "the daemon runs", || {
+        daemon = processes_with_args(&daemon_args);
+        !daemon.is_empty()
+    })
+    .await;
     gateway.logs.wait_for(RECORDED, "orphan", WAIT).await;
-
     // Stopped, the gateway cannot see its supervisor die (and take the app
     // down itself); then both are killed.
     let pid = |pid: u32| Pid::from_raw(pid as i32);
@@ -210,6 +223,7 @@ pub async fn a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway() {
     gateway.kill9().await;
     wait_pid_gone(supervisor, WAIT).await;
     assert!(pid_alive(shell) && pid_alive(server), "the app outlived its supervisor, as the test needs");
+    assert!(pid_alive(daemon[0]), "so did its daemon");
     assert!(!port_closed(port), "the orphan holds the app's port");
 
     let gateway = config().spawn().await;
@@ -218,6 +232,7 @@ pub async fn a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway() {
     assert_eq!(swept["supervisor"], supervisor, "{swept}");
     assert_eq!(swept["group"], shell, "{swept}");
     assert!(!pid_alive(shell) && !pid_alive(server), "the orphans are gone before the gateway listens: {swept}");
+    assert!(!pid_alive(daemon[0]), "the daemon too, found by its mark: {swept}");
     let response = gateway.client().get("orphan.localhost", "/").await;
     assert_eq!(response.status, 200, "the app wakes on its port after the sweep: {}", response.text());
     assert_eq!(gateway.logs_caught_up().await.count(SWEPT, "orphan"), 1);
