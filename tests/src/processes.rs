@@ -268,6 +268,7 @@ pub async fn the_sweep_never_signals_a_process_that_is_not_the_one_recorded() {
         store.save_process("recycled@1", &record("recycled", &boot_id, recycled, recycled)).await.unwrap();
         store.save_process("rebooted@1", &record("rebooted", "another-boot", recycled, exact)).await.unwrap();
         store.save_process("running@1", &record("running", &boot_id, running, exact)).await.unwrap();
+        store.flush().await.unwrap();
     }
     // sled's I/O thread may hold the file lock a moment after the flush:
     // a handle that never flushed is let go at once.

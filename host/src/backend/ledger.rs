@@ -28,8 +28,11 @@ impl Ledger {
     pub fn new(store: Store) -> Ledger {
         let (writes, mut queue) = mpsc::unbounded_channel();
         tokio::spawn(async move {
-            while let Some(write) = queue.recv().await {
-                apply(&store, write).await;
+            let mut batch = Vec::new();
+            // What queued up meanwhile (a burst of wakes) is written with
+            // one flush.
+            while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                apply(&store, std::mem::take(&mut batch)).await;
             }
         });
         let pid = std::process::id() as i32;
@@ -66,19 +69,31 @@ impl Ledger {
     }
 }
 
+/// The most writes one flush covers.
+const MAX_BATCH: usize = 256;
+
 /// A failure is logged and the app runs on: a record missing means only
 /// that a crash's leftovers are not swept, a stale one that the sweep finds
-/// nothing of it.
-async fn apply(store: &Store, write: Write) {
-    match write {
-        Write::Record(key, record) => match store.save_process(&key, &record).await {
-            Ok(()) => tracing::debug!(app = record.app, "app processes recorded"),
-            Err(e) => tracing::warn!(app = record.app, error = %e, "cannot record the app's processes for the sweep"),
-        },
-        Write::Forget(key) => {
-            if let Err(e) = store.forget_process(&key).await {
-                tracing::warn!(key, error = %e, "cannot forget an app's process record");
+/// nothing of it (every pid's start time is checked).
+async fn apply(store: &Store, batch: Vec<Write>) {
+    let mut recorded = Vec::new();
+    for write in batch {
+        match write {
+            Write::Record(key, record) => match store.save_process(&key, &record).await {
+                Ok(()) => recorded.push(record.app),
+                Err(e) => {
+                    tracing::warn!(app = record.app, error = %e, "cannot record the app's processes for the sweep")
+                }
+            },
+            Write::Forget(key) => {
+                if let Err(e) = store.forget_process(&key).await {
+                    tracing::warn!(key, error = %e, "cannot forget an app's process record");
+                }
             }
         }
+    }
+    match store.flush().await {
+        Ok(()) => recorded.iter().for_each(|app| tracing::debug!(app, "app processes recorded")),
+        Err(e) => tracing::warn!(error = %e, "cannot flush the apps' process records"),
     }
 }

@@ -66,6 +66,9 @@ pub async fn sweep(store: &Store, config: &Config) {
         }
     });
     futures_util::future::join_all(sweeps).await;
+    if let Err(e) = store.flush().await {
+        tracing::warn!(error = %e, "cannot flush the swept process records");
+    }
 }
 
 /// The gateway that recorded it is still running (and is not this one).

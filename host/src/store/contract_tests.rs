@@ -222,7 +222,7 @@ async fn process_records_are_replaced_forgotten_and_reach_a_new_handle(fixture: 
         store.save_process("gone", &record(400)).await.unwrap();
         store.forget_process("gone").await.unwrap();
         store.forget_process("never-saved").await.unwrap();
-        // A forget is durable with the next flush.
+        // Durable with the next flush.
         store.flush().await.unwrap();
     }
     let store = fixture.store().await;

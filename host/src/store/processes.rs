@@ -37,19 +37,18 @@ pub struct ProcessRecord {
 
 impl Store {
     /// Records processes under `key` (one per app and gateway), replacing
-    /// what it held, and waits until it is durable (sled: flushed; Redis:
-    /// acknowledged).
+    /// what it held. Durable once `flush` returns (Redis: already when this
+    /// returns), so that a burst of starts costs one disk sync.
     pub async fn save_process(&self, key: &str, record: &ProcessRecord) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(record).map_err(|e| StoreError::Io(e.to_string()))?;
         match &self.backend {
-            Backend::Sled(s) => s.save_process(key, bytes).await,
+            Backend::Sled(s) => s.save_process(key, bytes),
             Backend::Redis(r) => r.save_process(key, bytes).await,
         }
     }
 
-    /// Forgets the record under `key` (its processes are all gone). Not
-    /// flushed on its own: a stale record is harmless, since the sweep
-    /// checks every pid's start time and finds nothing of it.
+    /// Forgets the record under `key` (its processes are all gone); durable
+    /// with the next `flush`.
     pub async fn forget_process(&self, key: &str) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.forget_process(key),

@@ -147,13 +147,13 @@ impl SledStore {
         self.flush().await
     }
 
-    pub async fn save_process(&self, app: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.processes.insert(app.as_bytes(), bytes)?;
-        self.flush().await
+    pub fn save_process(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.processes.insert(key.as_bytes(), bytes)?;
+        Ok(())
     }
 
-    pub fn forget_process(&self, app: &str) -> Result<(), StoreError> {
-        self.processes.remove(app.as_bytes())?;
+    pub fn forget_process(&self, key: &str) -> Result<(), StoreError> {
+        self.processes.remove(key.as_bytes())?;
         Ok(())
     }
 
