@@ -285,11 +285,13 @@ pub async fn the_sweep_never_signals_a_process_that_is_not_the_one_recorded() {
     let gateway = GatewayBuilder::new().data_dir(dir.path()).app(AppBuilder::new("hello")).spawn().await;
     assert_eq!(gateway.logs_caught_up().await.count(SWEPT, ""), 0, "nothing was swept");
     assert!(bystander.try_wait().unwrap().is_none(), "the process a stale record names survives");
+    // An app that runs at a clean shutdown leaves no record behind.
+    assert_eq!(gateway.client().get("hello.localhost", "/").await.status, 200);
     gateway.terminate().await;
     // The records were read and dropped.
     let store = Store::open(&dir.path().join("store")).unwrap();
     let left: Vec<String> = store.load_processes().await.unwrap().into_iter().map(|(key, _)| key).collect();
     let _ = bystander.kill();
     let _ = bystander.wait();
-    assert_eq!(left, vec!["running@1".to_owned()], "the others were read and dropped");
+    assert_eq!(left, vec!["running@1".to_owned()], "the others were dropped, and hello's forgotten at its stop");
 }

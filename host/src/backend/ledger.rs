@@ -10,12 +10,18 @@
 //! the record of an app's next run must never be the one forgotten.
 
 use crate::store::{ProcessId, ProcessRecord, Store};
-use tokio::sync::mpsc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 enum Write {
     Record(String, ProcessRecord),
     Forget(String),
+    /// Answered once every write queued before it is durable.
+    Settled(oneshot::Sender<()>),
 }
+
+/// How long a shutdown waits for the last records to be forgotten.
+const SETTLE_LIMIT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Ledger {
@@ -67,6 +73,15 @@ impl Ledger {
     pub fn forget(&self, app: &str) {
         let _ = self.writes.send(Write::Forget(self.key(app)));
     }
+
+    /// Waits (bounded) until every write queued so far is durable: at
+    /// shutdown, so that a clean stop leaves no record behind.
+    pub async fn settle(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.writes.send(Write::Settled(tx)).is_ok() && tokio::time::timeout(SETTLE_LIMIT, rx).await.is_err() {
+            tracing::warn!(limit = ?SETTLE_LIMIT, "the apps' process records were not all forgotten at shutdown");
+        }
+    }
 }
 
 /// The most writes one flush covers.
@@ -77,6 +92,7 @@ const MAX_BATCH: usize = 256;
 /// nothing of it (every pid's start time is checked).
 async fn apply(store: &Store, batch: Vec<Write>) {
     let mut recorded = Vec::new();
+    let mut settled = Vec::new();
     for write in batch {
         match write {
             Write::Record(key, record) => match store.save_process(&key, &record).await {
@@ -90,10 +106,14 @@ async fn apply(store: &Store, batch: Vec<Write>) {
                     tracing::warn!(key, error = %e, "cannot forget an app's process record");
                 }
             }
+            Write::Settled(tx) => settled.push(tx),
         }
     }
     match store.flush().await {
         Ok(()) => recorded.iter().for_each(|app| tracing::debug!(app, "app processes recorded")),
         Err(e) => tracing::warn!(error = %e, "cannot flush the apps' process records"),
+    }
+    for tx in settled {
+        let _ = tx.send(());
     }
 }

@@ -282,5 +282,7 @@ impl Backend for ProcessBackend {
             }
         });
         futures_util::future::join_all(stops).await;
+        // Each supervisor's exit queued its record's forgetting.
+        self.ledger.settle().await;
     }
 }
