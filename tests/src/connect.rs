@@ -1,7 +1,9 @@
 //! CONNECT goes to the app like any request (waking it): a 2xx answer makes
 //! the connection a tunnel to the app, any other answer reaches the client
-//! as the app gave it, and the access log shows what the client got.
+//! as the app gave it, and the access log shows what the client got. Over
+//! HTTP/2 the CONNECT stream is the tunnel.
 
+use crate::support::client::empty;
 use crate::support::{AppBuilder, GatewayBuilder, python3, within};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -92,4 +94,38 @@ pub async fn connect_tunnels_when_the_app_answers_2xx() {
     let mut rest = Vec::new();
     within(WAIT, "the tunnel closed from the app's side", stream.read_to_end(&mut rest)).await.unwrap();
     assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+}
+
+/// The same over HTTP/2 (h2c, prior knowledge): the CONNECT stream becomes
+/// the tunnel (the app is still spoken to over HTTP/1.1).
+pub async fn an_h2_connect_tunnels_when_the_app_answers_2xx() {
+    let app = AppBuilder::new("tunnel").command(&[python3(), "-c", TUNNELLING_APP]);
+    let gateway = GatewayBuilder::new().app(app).spawn().await;
+    let stream = TcpStream::connect(gateway.addr).await.unwrap();
+    let (mut h2, connection) = within(
+        WAIT,
+        "an h2 handshake",
+        hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        ),
+    )
+    .await
+    .expect("an h2 handshake");
+    tokio::spawn(connection);
+    let request = http::Request::connect("tunnel.localhost:443").body(empty()).unwrap();
+    let response = within(WAIT, "the CONNECT's answer", h2.send_request(request)).await.expect("an h2 answer");
+    assert_eq!(response.status(), 200);
+    let upgraded = within(WAIT, "the h2 tunnel", hyper::upgrade::on(response)).await.expect("an upgraded stream");
+    let mut tunnel = hyper_util::rt::TokioIo::new(upgraded);
+    for message in ["ping", "a second message"] {
+        tunnel.write_all(message.as_bytes()).await.unwrap();
+        let expected = format!("echo:{message}");
+        let mut got = vec![0u8; expected.len()];
+        within(WAIT, "the app's echo through the h2 tunnel", tunnel.read_exact(&mut got)).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), expected);
+    }
+    let logged = gateway.logs.wait_for("request", "tunnel", WAIT).await;
+    assert_eq!(logged["method"], "CONNECT", "{logged}");
+    assert_eq!(logged["status"], 200, "{logged}");
 }

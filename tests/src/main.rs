@@ -82,6 +82,7 @@ fn main() -> ExitCode {
         malformed::a_malformed_chunked_body_gets_400,
         connect::connect_gets_405,
         connect::connect_tunnels_when_the_app_answers_2xx,
+        connect::an_h2_connect_tunnels_when_the_app_answers_2xx,
         routing::method_path_query_and_headers_pass_through,
         routing::a_large_body_streams_both_ways,
         persistence::a_restart_keeps_activity_and_state,
