@@ -8,6 +8,7 @@ mod admin_limits;
 mod admin_security;
 mod admin_timeline;
 mod config;
+mod connect;
 mod connections;
 mod cooldown;
 mod deploy;
@@ -81,8 +82,11 @@ fn main() -> ExitCode {
         sleep::an_app_that_ignores_sigterm_is_killed_after_the_grace_period,
         routing::an_unknown_host_gets_404_without_contacting_an_upstream,
         malformed::the_host_is_never_ambiguous,
+        malformed::an_h2_host_unlike_its_authority_gets_400,
         malformed::a_malformed_chunked_body_gets_400,
-        malformed::connect_gets_405,
+        connect::connect_gets_405,
+        connect::connect_tunnels_when_the_app_answers_2xx,
+        connect::an_h2_connect_tunnels_when_the_app_answers_2xx,
         uploads::a_slow_upload_outlasts_the_response_timeout,
         uploads::a_client_that_stalls_mid_body_gets_408,
         uploads::a_stalled_body_is_cut_even_after_the_app_answered,
@@ -205,6 +209,8 @@ fn main() -> ExitCode {
         processes::when_the_wrapper_dies_the_next_wake_leaves_exactly_one_copy,
         processes::a_forking_server_its_workers_and_its_daemon_are_stopped_whole,
         processes::a_failed_wake_shows_the_last_lines_of_the_apps_output_in_its_event,
+        processes::a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway,
+        processes::the_sweep_never_signals_a_process_that_is_not_the_one_recorded,
         port_owner::an_impostor_on_the_port_gets_no_traffic_and_the_client_a_clear_503,
         tick::a_failing_tick_is_an_alert_until_it_works_again,
         logging::text_logs_in_a_pipe_carry_no_colour_codes,

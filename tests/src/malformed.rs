@@ -1,8 +1,11 @@
 //! Requests the gateway answers itself because they are ambiguous or
-//! broken: two Host headers, a malformed chunked body, CONNECT. An absolute
-//! request target names its app over the Host header.
+//! broken: two Host headers, an HTTP/2 `host` unlike `:authority`, a
+//! malformed chunked body. An absolute request target names its app over
+//! the Host header.
 
-use crate::support::{AppBuilder, GatewayBuilder, TestGateway};
+use crate::support::client::empty;
+use crate::support::{AppBuilder, GatewayBuilder, TestGateway, within};
+use http_body_util::BodyExt;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -37,6 +40,44 @@ pub async fn the_host_is_never_ambiguous() {
     assert_eq!(gateway.logs_caught_up().await.count("waking app", "alpha"), 0, "alpha was never asked");
 }
 
+/// HTTP/2 (h2c, prior knowledge): a `host` header that disagrees with
+/// `:authority` is refused (RFC 9113 §8.3.1), and neither app is woken.
+pub async fn an_h2_host_unlike_its_authority_gets_400() {
+    let gateway = two_apps().await;
+    let stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let (mut h2, connection) = within(
+        WAIT,
+        "an h2 handshake",
+        hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        ),
+    )
+    .await
+    .expect("an h2 handshake");
+    tokio::spawn(connection);
+    let mut send = async |authority: &str, host: &str| {
+        let request = http::Request::get(format!("http://{authority}/")).header("host", host).body(empty()).unwrap();
+        let response = within(WAIT, "an h2 answer", h2.send_request(request)).await.expect("an h2 answer");
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        let status = response.status();
+        let body = within(WAIT, "the h2 body", response.into_body().collect()).await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+
+    let (status, body) = send("alpha.localhost", "beta.localhost").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("differs from :authority"), "{body}");
+    let logs = gateway.logs_caught_up().await;
+    assert_eq!(logs.count("waking app", "alpha"), 0, "alpha was never asked");
+    assert_eq!(logs.count("waking app", "beta"), 0, "beta was never asked");
+
+    // The same connection with an agreeing (case aside) host reaches the app.
+    let (status, body) = send("beta.localhost", "Beta.localhost").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Hello from beta!"), "{body}");
+}
+
 /// A chunked body that breaks off into garbage is the client's fault: a
 /// 400 from the gateway, not a 502 blaming the app.
 pub async fn a_malformed_chunked_body_gets_400() {
@@ -58,18 +99,4 @@ pub async fn a_malformed_chunked_body_gets_400() {
     let logged = gateway.logs.wait_for_nth("request", "alpha", 2, WAIT).await;
     assert_eq!(logged["path"], "/slow?ms=30000", "{logged}");
     assert_eq!(logged["status"], 400, "the access log says what the client got: {logged}");
-}
-
-/// CONNECT: the gateway tunnels to apps only through Upgrade; it answers
-/// 405 without waking anyone, and the access log says so.
-pub async fn connect_gets_405() {
-    let gateway = two_apps().await;
-    let raw = "CONNECT alpha.localhost:80 HTTP/1.1\r\nHost: alpha.localhost:80\r\nConnection: close\r\n\r\n";
-    let answer = exchange(&gateway, raw).await;
-    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("allow: "), "{answer}");
-    let logged = gateway.logs.wait_for("request", "alpha", WAIT).await;
-    assert_eq!(logged["method"], "CONNECT");
-    assert_eq!(logged["status"], 405);
-    assert_eq!(gateway.logs_caught_up().await.count("waking app", "alpha"), 0);
 }

@@ -3,7 +3,7 @@
 
 use crate::support::{
     AppBuilder, GatewayBuilder, children_of, free_port, pid_alive, port_closed, processes_with_args, python3,
-    wait_pid_gone, wait_until,
+    wait_pid_gone, wait_until, within,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -171,4 +171,127 @@ pub async fn a_failed_wake_shows_the_last_lines_of_the_apps_output_in_its_event(
     assert_eq!(output.len(), 20, "{output:?}");
     assert!(output.contains(&"fatal: DATABASE_URL is not set"), "{output:?}");
     assert!(output.contains(&"line 30") && !output.contains(&"line 1"), "{output:?}");
+}
+
+/// Everything a gateway records about a running process app's processes
+/// is on disk: the ledger's debug line says so.
+const RECORDED: &str = "app processes recorded";
+const SWEPT: &str = "sweeping the processes a crash left behind";
+const LEDGER_LOG: &str = "info,paastis::backend::ledger=debug";
+
+/// What PDEATHSIG cannot cover: the supervisor killed together with the
+/// gateway. The wrapper app is then an orphan nobody stops, holding its
+/// fixed port, and so is a daemon it double-forked into a session of its
+/// own (outside the group, its parent gone: only the supervisor's mark in
+/// its environment tells it). The next start sweeps them all (from the
+/// store's record, start times checked), logs it, and the app wakes on its
+/// port again.
+pub async fn a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let exe = std::env::current_exe().expect("test executable path");
+    // The daemon sleeps for `port` seconds: its arguments find it.
+    let script = "\"$0\" demo-app --name orphan --port \"$PORT\" & (setsid sleep \"$PORT\" &); wait";
+    let config = || {
+        let app = AppBuilder::new("orphan").command(&["/bin/sh", "-c", script, &exe.display().to_string()]);
+        GatewayBuilder::new()
+            .data_dir(dir.path())
+            .env("RUST_LOG", LEDGER_LOG)
+            .app(app.key("port", &port.to_string()).stop_grace("2s"))
+    };
+    let gateway = config().spawn().await;
+    let response = gateway.client().get("orphan.localhost", "/").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let started = gateway.logs.wait_for("app process started", "orphan", WAIT).await;
+    let (shell, supervisor) = (started["pid"].as_u64().unwrap() as u32, started["supervisor"].as_u64().unwrap() as u32);
+    let server = server_below(shell).await;
+    let daemon_args = ["sleep", &port.to_string()];
+    let mut daemon = Vec::new();
+    wait_until(WAIT, "the daemon runs", || {
+        daemon = processes_with_args(&daemon_args);
+        !daemon.is_empty()
+    })
+    .await;
+    gateway.logs.wait_for(RECORDED, "orphan", WAIT).await;
+    // Stopped, the gateway cannot see its supervisor die (and take the app
+    // down itself); then both are killed.
+    let pid = |pid: u32| Pid::from_raw(pid as i32);
+    kill(pid(gateway.pid()), Signal::SIGSTOP).unwrap();
+    kill(pid(supervisor), Signal::SIGKILL).unwrap();
+    gateway.kill9().await;
+    wait_pid_gone(supervisor, WAIT).await;
+    assert!(pid_alive(shell) && pid_alive(server), "the app outlived its supervisor, as the test needs");
+    assert!(pid_alive(daemon[0]), "so did its daemon");
+    assert!(!port_closed(port), "the orphan holds the app's port");
+
+    let gateway = config().spawn().await;
+    // The sweep runs before the listeners open.
+    let swept = gateway.logs.wait_for(SWEPT, "orphan", WAIT).await;
+    assert_eq!(swept["supervisor"], supervisor, "{swept}");
+    assert_eq!(swept["group"], shell, "{swept}");
+    assert!(!pid_alive(shell) && !pid_alive(server), "the orphans are gone before the gateway listens: {swept}");
+    assert!(!pid_alive(daemon[0]), "the daemon too, found by its mark: {swept}");
+    let response = gateway.client().get("orphan.localhost", "/").await;
+    assert_eq!(response.status, 200, "the app wakes on its port after the sweep: {}", response.text());
+    assert_eq!(gateway.logs_caught_up().await.count(SWEPT, "orphan"), 1);
+}
+
+/// A record whose pid now names another process (its start time differs),
+/// or that comes from another boot, is dropped without a signal; one whose
+/// gateway still runs (another gateway on this host) is left to it. The
+/// process each would name survives the sweep.
+pub async fn the_sweep_never_signals_a_process_that_is_not_the_one_recorded() {
+    use paastis::store::{ProcessId, ProcessRecord, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let mut bystander = std::process::Command::new("sleep").arg("120").spawn().unwrap();
+    let start_time = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat.rsplit_once(')').unwrap().1.split_ascii_whitespace().nth(19).unwrap().parse().unwrap()
+    };
+    let pid = bystander.id() as i32;
+    let exact = ProcessId { pid, start_time: start_time(bystander.id()) };
+    let recycled = ProcessId { pid, start_time: exact.start_time + 1 };
+    // This test process stands for a gateway that still runs.
+    let running = ProcessId { pid: std::process::id() as i32, start_time: start_time(std::process::id()) };
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap().trim().to_owned();
+    let record = |app: &str, boot_id: &str, gateway: ProcessId, process: ProcessId| ProcessRecord {
+        app: app.into(),
+        boot_id: boot_id.into(),
+        gateway,
+        supervisor: process,
+        group: process,
+    };
+    {
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        store.save_process("recycled@1", &record("recycled", &boot_id, recycled, recycled)).await.unwrap();
+        store.save_process("rebooted@1", &record("rebooted", "another-boot", recycled, exact)).await.unwrap();
+        store.save_process("running@1", &record("running", &boot_id, running, exact)).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    // sled's I/O thread may hold the file lock a moment after the flush:
+    // a handle that never flushed is let go at once.
+    within(WAIT, "the test's store handle released", async {
+        loop {
+            match Store::open(&dir.path().join("store")) {
+                Ok(store) => break drop(store),
+                Err(e) if e.to_string().contains("locked") => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(e) => panic!("open the store: {e}"),
+            }
+        }
+    })
+    .await;
+    let gateway = GatewayBuilder::new().data_dir(dir.path()).app(AppBuilder::new("hello")).spawn().await;
+    assert_eq!(gateway.logs_caught_up().await.count(SWEPT, ""), 0, "nothing was swept");
+    assert!(bystander.try_wait().unwrap().is_none(), "the process a stale record names survives");
+    // An app that runs at a clean shutdown leaves no record behind.
+    assert_eq!(gateway.client().get("hello.localhost", "/").await.status, 200);
+    gateway.terminate().await;
+    // The records were read and dropped.
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let left: Vec<String> = store.load_processes().await.unwrap().into_iter().map(|(key, _)| key).collect();
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+    assert_eq!(left, vec!["running@1".to_owned()], "the others were dropped, and hello's forgotten at its stop");
 }

@@ -6,6 +6,7 @@ mod clever_cloud;
 mod heroku;
 pub mod hooks;
 mod kubernetes;
+mod ledger;
 mod listener;
 mod output;
 pub mod paas;
@@ -18,12 +19,14 @@ mod scalingo;
 pub mod secret;
 mod spawner;
 pub mod supervisor;
+mod sweep;
 
 pub use listener::{ListenerOwner, NotOwned};
 pub use output::OutputTail;
 pub use paas::{PaasBackend, RemoteApp};
 pub use process::{ProcessBackend, set_supervisor_executable};
 pub use router::Backends;
+pub use sweep::sweep;
 
 use crate::config::AppConfig;
 use tokio::sync::oneshot;

@@ -7,14 +7,21 @@
 //! supervisor's stdin: the supervisor reports the app's pid, its exit and a
 //! SIGKILL; the gateway stops it with SIGTERM (through a pidfd, so never
 //! another process) and knows the app is gone when the supervisor exits.
+//!
+//! Each running app's supervisor and process group are recorded in the
+//! store (`ledger.rs`) until the supervisor exits, for the sweep that the
+//! next start runs after a crash (`sweep.rs`).
 
+use super::ledger::Ledger;
 use super::listener::ListenerOwner;
 use super::output;
 use super::pidfd::PidFd;
+use super::procfs;
 use super::spawner::Spawner;
 use super::supervisor::Report;
 use super::{Backend, BackendError, Running};
 use crate::config::AppConfig;
+use crate::store::{ProcessId, Store};
 use nix::sys::signal::Signal;
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -59,13 +66,16 @@ struct Supervised {
 pub struct ProcessBackend {
     spawner: Spawner,
     children: Mutex<HashMap<String, Supervised>>,
+    ledger: Ledger,
 }
 
 impl ProcessBackend {
-    pub fn new() -> std::io::Result<ProcessBackend> {
+    /// Records each running app's processes in `store`.
+    pub fn new(store: Store) -> std::io::Result<ProcessBackend> {
         Ok(ProcessBackend {
             spawner: Spawner::start(tokio::runtime::Handle::current())?,
             children: Mutex::new(HashMap::new()),
+            ledger: Ledger::new(store),
         })
     }
 
@@ -205,11 +215,18 @@ impl Backend for ProcessBackend {
             }
         };
         tracing::info!(app = %name, pid, supervisor = supervisor_pid, port, "app process started");
+        // An unreaped child: its /proc entry is still the supervisor's.
+        let supervisor_id = ProcessId {
+            pid: supervisor_pid as i32,
+            start_time: procfs::start_time(supervisor_pid as i32).unwrap_or(0),
+        };
+        self.ledger.record(&name, supervisor_id, ProcessId { pid, start_time });
 
         let (done_tx, done_rx) = watch::channel(false);
         let (exited_tx, exited_rx) = oneshot::channel();
         let grace = app.stop_grace.0;
         let watched = name.clone();
+        let ledger = self.ledger.clone();
         tokio::spawn(async move {
             let mut exited_tx = Some(exited_tx);
             while let Some(report) = next_report(&mut reports).await {
@@ -237,6 +254,9 @@ impl Backend for ProcessBackend {
                 kill_app_group((pid, start_time));
                 let _ = tx.send(format!("the supervisor of process {pid} ended unexpectedly ({status})"));
             }
+            // Queued before `done`, which the next start of this app waits
+            // for: its record is written after this is forgotten.
+            ledger.forget(&watched);
             let _ = done_tx.send(true);
         });
         self.children().insert(name, Supervised { supervisor: handle, app: (pid, start_time), grace, done: done_rx });
@@ -262,5 +282,7 @@ impl Backend for ProcessBackend {
             }
         });
         futures_util::future::join_all(stops).await;
+        // Each supervisor's exit queued its record's forgetting.
+        self.ledger.settle().await;
     }
 }

@@ -82,6 +82,25 @@ pub fn descendants(root: i32) -> io::Result<Vec<Stat>> {
     Ok(out)
 }
 
+/// This boot's id (`/proc/sys/kernel/random/boot_id`): pids and start
+/// times mean something only within one boot. `None` if it cannot be read.
+pub fn boot_id() -> Option<&'static str> {
+    static BOOT_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT_ID
+        .get_or_init(|| {
+            let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+            Some(id.trim().to_owned()).filter(|id| !id.is_empty())
+        })
+        .as_deref()
+}
+
+/// Whether the environment `pid` was started with holds `entry` (such as
+/// `NAME=value`) exactly. False when it cannot be read (gone, or not ours).
+pub fn environ_has(pid: i32, entry: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|environ| environ.split(|b| *b == 0).any(|e| e == entry.as_bytes()))
+}
+
 /// The inodes of the sockets `pid` holds open. Unreadable fds (the process
 /// exited, or is not ours to look at) are skipped.
 pub fn socket_inodes(pid: i32) -> HashSet<u64> {
@@ -163,6 +182,23 @@ mod tests {
         assert_eq!(stat.ppid, nix::unistd::getppid().as_raw());
         assert!(is_alive(me, stat.start_time));
         assert!(!is_alive(me, stat.start_time + 1), "another start time is another process");
+    }
+
+    #[test]
+    fn the_boot_id_and_the_environment_can_be_read() {
+        assert!(boot_id().is_some_and(|id| id.len() >= 32), "{:?}", boot_id());
+        let mut child =
+            std::process::Command::new("sleep").arg("30").env("PAASTIS_PROCFS_TEST", "a:1").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Its bounds are set just after the exec wakes the parent.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !environ_has(pid, "PAASTIS_PROCFS_TEST=a:1") {
+            assert!(std::time::Instant::now() < deadline, "the child's environment never showed the entry");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(!environ_has(pid, "PAASTIS_PROCFS_TEST=a:"), "the whole entry, not a prefix");
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]

@@ -27,7 +27,7 @@ impl Backends {
     /// The process backend and one backend per `[[backends]]` entry, with
     /// their secrets read from the environment.
     pub fn from_config(config: &Config, store: &Store) -> Result<Backends, BackendError> {
-        let process = ProcessBackend::new()
+        let process = ProcessBackend::new(store.clone())
             .map_err(|e| BackendError::Setup { name: "process".into(), message: e.to_string() })?;
         let mut paas = BTreeMap::new();
         for (index, backend) in config.backends.iter().enumerate() {

@@ -92,6 +92,15 @@ impl DemoApp {
 }
 
 async fn handle(info: &AppInfo, request: Request<Incoming>) -> Response<Body> {
+    if request.method() == hyper::Method::CONNECT {
+        // An origin server: it tunnels nothing (the gateway passes this on).
+        let mut response = text("405 method not allowed: this app does not tunnel CONNECT\n".to_owned());
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
+        return response;
+    }
     let query = request.uri().query().unwrap_or("").to_owned();
     match request.uri().path() {
         "/" => text(format!(

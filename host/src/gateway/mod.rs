@@ -121,6 +121,8 @@ impl Gateway {
         let kv = Arc::new(store.policy_kv());
         let (gate, loader) = build_policies(&config, Watching::Yes, kv, telemetry.clone()).await?;
 
+        // What a crash left running goes before any app can be woken.
+        crate::backend::sweep(&store, &config).await;
         let backends = Arc::new(Backends::from_config(&config, &store).map_err(GatewayError::Backends)?);
         let backend: Arc<dyn Backend> = match cluster.is_shared() {
             true => Arc::new(ClusterBackend::new(backends.clone(), cluster.clone())),

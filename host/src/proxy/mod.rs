@@ -229,15 +229,11 @@ impl Proxy {
         let Some(app) = self.apps.get(&name.to_ascii_lowercase()) else {
             return (None, text(StatusCode::NOT_FOUND, format!("no app named {name:?} behind this gateway")));
         };
-        // Apps are origin servers: tunnels go through Upgrade, never CONNECT.
-        if request.method() == http::Method::CONNECT {
-            let mut response =
-                text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed: the gateway does not tunnel CONNECT");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
-            return (Some(app), response);
-        }
+        // CONNECT takes the path of any request, wake included: it names an
+        // app as any request does, and only the app knows whether it
+        // tunnels (an answer of 2xx, see `forward`) or not (its own answer,
+        // such as the demo app's 405). A policy sees the method and may
+        // refuse it before anything wakes.
         // What a passive request gets instead of a 503 when the app is not awake.
         let mut asleep_answer = None;
         // Recorded with the wake this request may begin (the dashboard's
@@ -300,6 +296,7 @@ impl Proxy {
         scheme: Scheme,
     ) -> Response<ProxyBody> {
         let upgrade = tunnel::requested(request.headers()).map(|value| (value, hyper::upgrade::on(&mut request)));
+        let connect = (request.method() == http::Method::CONNECT).then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let slot = parts.extensions.remove::<ConnectionSlot>();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -352,6 +349,11 @@ impl Proxy {
                 return text(StatusCode::GATEWAY_TIMEOUT, message);
             }
         };
+        if let Some(client_upgrade) = connect
+            && response.status().is_success()
+        {
+            return self.tunnel_connect(response, client_upgrade, in_flight, app, slot);
+        }
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         let upstream_upgrade = match (&upgrade, switching) {
             (Some(_), true) => Some(hyper::upgrade::on(&mut response)),
@@ -400,6 +402,32 @@ fn upstream_failed(
         None => {
             text(StatusCode::BAD_GATEWAY, format!("502 bad gateway: app {app} did not answer: {}", root_cause(error)))
         }
+    }
+}
+
+impl Proxy {
+    /// The app accepted a CONNECT (a 2xx): its answer goes to the client,
+    /// and then both connections are one tunnel, as after a 101.
+    fn tunnel_connect(
+        &self,
+        mut response: Response<Incoming>,
+        client_upgrade: hyper::upgrade::OnUpgrade,
+        in_flight: InFlight,
+        app: String,
+        slot: Option<ConnectionSlot>,
+    ) -> Response<ProxyBody> {
+        let upstream_upgrade = hyper::upgrade::on(&mut response);
+        let (mut parts, _no_body) = response.into_parts();
+        headers::strip_hop_by_hop(&mut parts.headers);
+        // A 2xx to CONNECT has no content (RFC 9110 §9.3.6): the bytes after
+        // its head are the tunnel's.
+        parts.headers.remove(header::CONTENT_LENGTH);
+        if in_flight.cold_start {
+            parts.headers.insert(COLD_START_HEADER, HeaderValue::from_static("1"));
+        }
+        let token = self.edge.drain.token();
+        tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
+        Response::from_parts(parts, full(Bytes::new()))
     }
 }
 

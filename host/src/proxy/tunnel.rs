@@ -1,6 +1,6 @@
-//! Upgrade requests (WebSocket and others): once the app answers 101, the two
-//! connections are spliced and bytes flow both ways until either side
-//! closes. The request's in-flight guard lives as long as the tunnel, so an
+//! Upgrade requests (WebSocket and others), and CONNECT: once the app
+//! answers 101 (a CONNECT: any 2xx), the two connections are spliced and
+//! bytes flow both ways until either side closes. The request's in-flight guard lives as long as the tunnel, so an
 //! app is never put to sleep under an open WebSocket; its activity is
 //! refreshed while the tunnel is open and again when it closes.
 

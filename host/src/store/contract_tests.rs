@@ -67,6 +67,7 @@ contract!(
     formations_round_trip_and_reach_a_new_handle,
     policy_state_is_namespaced_capped_and_durable_after_a_flush,
     events_keep_the_newest_in_order_page_and_filter,
+    process_records_are_replaced_forgotten_and_reach_a_new_handle,
 );
 
 fn record(state: AppState, since: u64, activity: Option<u64>) -> AppRecord {
@@ -201,4 +202,32 @@ async fn events_keep_the_newest_in_order_page_and_filter(fixture: Fixture) {
     let page = log.recent(&EventQuery { limit: 1, before: Some(kept[0].id), ..Default::default() }).await.unwrap();
     assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [kept[1].id]);
     assert!(log.recent(&EventQuery { limit: 0, ..Default::default() }).await.unwrap().is_empty());
+}
+
+async fn process_records_are_replaced_forgotten_and_reach_a_new_handle(fixture: Fixture) {
+    use super::{ProcessId, ProcessRecord};
+    let record = |pid: i32| ProcessRecord {
+        app: "hello".into(),
+        boot_id: "boot".into(),
+        gateway: ProcessId { pid: pid - 1, start_time: 9 },
+        supervisor: ProcessId { pid, start_time: 10 },
+        group: ProcessId { pid: pid + 1, start_time: 11 },
+    };
+    {
+        let store = fixture.store().await;
+        assert!(store.load_processes().await.unwrap().is_empty());
+        store.save_process("hello", &record(100)).await.unwrap();
+        store.save_process("hello", &record(200)).await.unwrap();
+        store.save_process("other", &record(300)).await.unwrap();
+        store.save_process("gone", &record(400)).await.unwrap();
+        store.forget_process("gone").await.unwrap();
+        store.forget_process("never-saved").await.unwrap();
+        // Durable with the next flush.
+        store.flush().await.unwrap();
+    }
+    let store = fixture.store().await;
+    let mut all: Vec<(String, ProcessRecord)> =
+        store.load_processes().await.unwrap().into_iter().map(|(app, r)| (app, r.unwrap())).collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(all, vec![("hello".into(), record(200)), ("other".into(), record(300))]);
 }

@@ -1,5 +1,6 @@
 //! Everything durable, behind one handle: app records, PaaS formations,
-//! policy `kv` state and the event history. Two implementations keep the
+//! policy `kv` state, the event history, and the processes of running
+//! process apps (`processes.rs`, for the sweep after a crash). Two implementations keep the
 //! same contract (`contract_tests.rs` runs against both):
 //!
 //! - `sled/`: embedded, on the local disk, for one gateway (the default);
@@ -22,6 +23,7 @@
 mod events;
 mod formation;
 mod kv;
+mod processes;
 mod record;
 mod redis;
 mod shared;
@@ -35,6 +37,7 @@ pub(crate) mod test_redis;
 pub use events::{EventLog, EventQuery, StoredEvent};
 pub use formation::Formation;
 pub use kv::PolicyKv;
+pub use processes::{ProcessId, ProcessRecord};
 pub use record::AppRecord;
 pub use shared::{Lease, WokeListener};
 pub use sled::recovery::Recovery;

@@ -14,7 +14,9 @@
 //!   sends SIGTERM to the group and to every descendant, waits `stop_grace`,
 //!   SIGKILLs whatever is left, and exits once nothing is;
 //! - reports the app's pid, its exit and a SIGKILL to the gateway over the
-//!   socket that is its stdin (`report.rs`).
+//!   socket that is its stdin (`report.rs`);
+//! - marks the app's environment with its own pid and start time
+//!   (`MARKER_VAR`), which the sweep after a crash looks for.
 
 mod report;
 mod run;
@@ -22,3 +24,13 @@ mod tree;
 
 pub use report::Report;
 pub use run::{Options, run};
+
+/// Put in the app's environment as `<supervisor pid>:<its start time>`:
+/// what the app and its descendants inherit tells them apart from any other
+/// process if the supervisor dies with the gateway (`backend/sweep.rs`).
+pub const MARKER_VAR: &str = "PAASTIS_SUPERVISOR";
+
+/// The whole environment entry for the supervisor `pid` started at `start_time`.
+pub fn marker(pid: i32, start_time: u64) -> String {
+    format!("{MARKER_VAR}={pid}:{start_time}")
+}

@@ -89,8 +89,11 @@ fn supervise(options: Options) -> io::Result<ExitCode> {
     // start with its signals blocked: the mask is opened for the spawn, and
     // a stop signal in that moment goes to `note_stop` instead of the
     // signalfd. (A SIGCHLD then is lost, which the loop's first reap covers.)
+    let me = std::process::id() as i32;
+    let mark = format!("{me}:{}", procfs::start_time(me).unwrap_or(0));
     mask.thread_unblock().map_err(io::Error::from)?;
-    let spawned = Command::new(program).args(args).stdin(Stdio::null()).process_group(0).spawn();
+    let spawned =
+        Command::new(program).args(args).env(super::MARKER_VAR, mark).stdin(Stdio::null()).process_group(0).spawn();
     mask.thread_block().map_err(io::Error::from)?;
     let leader = match spawned {
         Ok(child) => child.id() as i32,

@@ -16,6 +16,7 @@
 //! | `p:woke`             | PUBSUB | an app name, published when its wake finished           |
 //! | `p:replicas`         | ZSET   | replica ids, scored by when each was last seen (ms)     |
 //! | `p:in-flight:<id>`   | HASH   | replica `<id>`'s requests in flight per app, with a TTL |
+//! | `p:processes:<host>` | HASH   | `<app>@<gateway pid>` → its processes on `<host>`       |
 
 #[derive(Clone, Debug)]
 pub struct Keys {
@@ -56,6 +57,12 @@ impl Keys {
 
     pub fn wake_lock(&self, app: &str) -> String {
         format!("{}:wake:{app}", self.prefix)
+    }
+
+    /// The processes of the apps running on `host` (its hostname): one
+    /// machine's, never another's (`store/processes.rs`).
+    pub fn processes(&self, host: &str) -> String {
+        format!("{}:processes:{host}", self.prefix)
     }
 
     pub fn in_flight(&self, replica: &str) -> String {

@@ -11,6 +11,7 @@ pub mod coord;
 pub mod events;
 mod keys;
 pub mod kv;
+mod processes;
 mod scripts;
 
 use super::{AppRecord, StoreError};

@@ -1,6 +1,7 @@
 //! The embedded store: sled on the local disk, for one gateway. Trees:
 //! `apps` (one JSON record per app), `formations` (`<backend>/<app>`),
-//! `policy-kv` (`kv.rs`) and `events` (`events.rs`). The gateway flushes on
+//! `policy-kv` (`kv.rs`), `events` (`events.rs`) and `processes` (app →
+//! its running processes, `../processes.rs`). The gateway flushes on
 //! its own schedule (`flush_every_ms(None)`).
 
 pub mod events;
@@ -32,6 +33,8 @@ pub struct SledStore {
     kv_dirty: Arc<AtomicBool>,
     /// PaaS formations saved before a scale to zero.
     formations: ::sled::Tree,
+    /// App → the processes it runs (`ProcessRecord` as JSON).
+    processes: ::sled::Tree,
 }
 
 impl SledStore {
@@ -58,9 +61,10 @@ impl SledStore {
         let apps = db.open_tree("apps").map_err(|e| open_err(e.to_string()))?;
         let kv_tree = db.open_tree("policy-kv").map_err(|e| open_err(e.to_string()))?;
         let formations = db.open_tree("formations").map_err(|e| open_err(e.to_string()))?;
+        let processes = db.open_tree("processes").map_err(|e| open_err(e.to_string()))?;
         let kv_dirty = Arc::new(AtomicBool::new(false));
         let policy_kv = kv::SledKv::new(kv_tree, Arc::clone(&kv_dirty));
-        Ok(SledStore { path: path.to_owned(), db, apps, policy_kv, kv_dirty, formations })
+        Ok(SledStore { path: path.to_owned(), db, apps, policy_kv, kv_dirty, formations, processes })
     }
 
     /// Reads every entry of every tree, so that damage anywhere shows now.
@@ -141,6 +145,25 @@ impl SledStore {
     pub async fn save_formation(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.formations.insert(key.as_bytes(), bytes)?;
         self.flush().await
+    }
+
+    pub fn save_process(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.processes.insert(key.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    pub fn forget_process(&self, key: &str) -> Result<(), StoreError> {
+        self.processes.remove(key.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn load_processes(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.processes.iter() {
+            let (key, value) = entry?;
+            out.push((String::from_utf8_lossy(&key).into_owned(), value.to_vec()));
+        }
+        Ok(out)
     }
 
     pub async fn flush(&self) -> Result<(), StoreError> {
