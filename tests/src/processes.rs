@@ -219,6 +219,10 @@ pub async fn a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway() {
     // down itself); then both are killed.
     let pid = |pid: u32| Pid::from_raw(pid as i32);
     kill(pid(gateway.pid()), Signal::SIGSTOP).unwrap();
+    // Delivered asynchronously: a gateway still running would see the
+    // supervisor die and stop the app itself.
+    let gateway_pid = gateway.pid();
+    wait_until(WAIT, "the gateway stopped", || crate::support::all_threads_stopped(gateway_pid)).await;
     kill(pid(supervisor), Signal::SIGKILL).unwrap();
     gateway.kill9().await;
     wait_pid_gone(supervisor, WAIT).await;

@@ -27,7 +27,8 @@ pub use client::{TestClient, TestResponse};
 pub use gateway::{GatewayBuilder, TestGateway, run_paastis, run_paastis_with_env, spawn_paastis_with_env};
 pub use logs::Logs;
 pub use process::{
-    children_of, free_port, pid_alive, port_closed, processes_with_args, python3, wait_pid_gone, wait_until,
+    all_threads_stopped, children_of, free_port, pid_alive, port_closed, processes_with_args, python3, wait_pid_gone,
+    wait_until,
 };
 
 use libtest_mimic::Trial;

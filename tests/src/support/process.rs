@@ -5,6 +5,20 @@ pub fn pid_alive(pid: u32) -> bool {
     stat_fields(pid).is_some_and(|fields| fields.first().is_some_and(|state| state != "Z"))
 }
 
+/// True once every thread of the process is stopped (by SIGSTOP): the
+/// signal is delivered asynchronously, after `kill` returns.
+pub fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    let states: Vec<Option<String>> = tasks
+        .flatten()
+        .map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            stat.rsplit_once(')')?.1.split_ascii_whitespace().next().map(str::to_owned)
+        })
+        .collect();
+    !states.is_empty() && states.iter().all(|state| state.as_deref() == Some("T"))
+}
+
 /// The fields of `/proc/<pid>/stat` after the command name (state first).
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
