@@ -5,6 +5,7 @@ mod app;
 mod cooldown;
 mod in_flight;
 mod lifecycle;
+mod machine;
 mod probe;
 mod upstream_slots;
 
