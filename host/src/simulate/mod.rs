@@ -25,11 +25,11 @@
 mod agents;
 mod args;
 mod combined;
+mod counts;
 mod engine;
 mod error;
 mod gateway_log;
 mod hit;
-mod machine;
 mod params;
 mod reader;
 mod report;
