@@ -183,6 +183,7 @@ fn main() -> ExitCode {
         simulate::bad_input_exits_2_with_a_clear_message,
         simulate::office_hours_sees_the_exact_simulated_time,
         simulate::the_report_lists_per_user_agent_the_requests_answered_without_the_app,
+        simulate::a_real_gateway_and_its_replay_agree_on_sleeps_and_cold_starts,
         tls::h1_and_h2_are_served_over_tls_through_alpn,
         tls::sni_picks_the_certificate_wildcards_included,
         tls::a_changed_certificate_is_reloaded_without_dropping_connections,

@@ -352,3 +352,46 @@ pub async fn the_report_lists_per_user_agent_the_requests_answered_without_the_a
     assert_eq!(cells(row[0]), ["0", "0", "1", "1"], "inactivity: one 503 asleep, of 1 request: {table}");
     assert_eq!(cells(row[1]), ["1", "0", "0", "1"], "answers: one answered: {table}");
 }
+
+/// The check that the simulator replays what the gateway does: the same
+/// traffic through a real gateway (process backend, 1 s idle timeout) and
+/// through `paastis simulate` on the gateway's own access log gives the
+/// same sleeps and cold starts. Three bursts of three requests, the app
+/// put to sleep between them; the first request of each burst wakes it.
+pub async fn a_real_gateway_and_its_replay_agree_on_sleeps_and_cold_starts() {
+    use crate::support::{AppBuilder, GatewayBuilder};
+    use std::time::Duration;
+    const WAIT: Duration = Duration::from_secs(20);
+    let gateway = GatewayBuilder::new().idle_timeout("1s").app(AppBuilder::new("web")).spawn().await;
+    let client = gateway.client();
+    for burst in 1..=3 {
+        for _ in 0..3 {
+            let response = client.get("web.localhost", "/").await;
+            assert_eq!(response.status, 200, "{}", response.text());
+        }
+        if burst < 3 {
+            gateway.logs.wait_for_nth("app put to sleep", "web", burst, WAIT).await;
+            // The replay's ticks fall every 10 ms on the wall clock, not
+            // on the gateway's: a short gap in the traffic gives it a tick
+            // past the idle timeout too. Shaping the traffic, not waiting
+            // for an outcome.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let logs = gateway.logs_caught_up().await;
+    let cold = logs.matching("request", |v| v["app"] == "web" && v["cold_start"] == true).len();
+    let (sleeps, requests) = (logs.count("app put to sleep", "web"), logs.count("request", "web"));
+    assert_eq!((requests, sleeps, cold), (9, 2, 3), "the gateway's own counts: {}", logs.dump());
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("gateway.jsonl");
+    std::fs::write(&log, logs.dump()).unwrap();
+    let log = log.display().to_string();
+    let args = ["--access-log", &log, "--tick", "10ms", "--param", "idle_timeout=1s", "--start", "asleep"];
+    let (report, _) = report(&args).await;
+    let web = app(&report, 0, "web");
+    assert_eq!(web["requests"], requests, "{web}");
+    assert_eq!(web["sleeps"], sleeps, "{web}");
+    assert_eq!(web["cold_starts"], cold, "{web}");
+    assert_eq!(web["wakes"], cold, "{web}");
+}

@@ -10,9 +10,9 @@
 //! attempt: one anonymous client could spawn hundreds of processes a second
 //! and flush the event history with `wake_failed` events.
 
+use crate::policy::model::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// How long the cool-down lasts after 1, 2, 3… failures in a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,8 +43,10 @@ pub struct WakeFailures {
     last: Option<(u64, Arc<str>)>,
     /// Failed wakes in a row.
     streak: u32,
-    /// No wake starts before this.
-    retry_at: Option<Instant>,
+    /// No wake starts before this, and the wait that set it. Times are the
+    /// wall clock in ms (the machine's clock, passed in); the time left is
+    /// capped by the wait, so a clock stepped back cannot stretch it.
+    retry_at: Option<(Timestamp, Duration)>,
 }
 
 /// Why an app may not be woken now.
@@ -59,11 +61,12 @@ pub struct CoolingDown {
 impl WakeFailures {
     /// Wake `attempt` failed at `now`: the streak grows and a cool-down
     /// starts. Returns its length.
-    pub fn failed(&mut self, attempt: u64, reason: Arc<str>, now: Instant, backoff: &Backoff) -> Duration {
+    pub fn failed(&mut self, attempt: u64, reason: Arc<str>, now: Timestamp, backoff: &Backoff) -> Duration {
         self.streak = self.streak.saturating_add(1);
         let wait = backoff.after(self.streak);
         self.last = Some((attempt, reason));
-        self.retry_at = Some(now + wait);
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        self.retry_at = Some((now.saturating_add(wait_ms), wait));
         wait
     }
 
@@ -81,10 +84,9 @@ impl WakeFailures {
     }
 
     /// The cool-down in force at `now`, if any.
-    pub fn cooling_down(&self, now: Instant) -> Option<CoolingDown> {
-        let retry_at = self.retry_at?;
+    pub fn cooling_down(&self, now: Timestamp) -> Option<CoolingDown> {
         let (_, reason) = self.last.as_ref()?;
-        let left = retry_at.checked_duration_since(now).filter(|left| !left.is_zero())?;
+        let left = Some(self.left(now)).filter(|left| !left.is_zero())?;
         Some(CoolingDown { reason: reason.clone(), left, failures: self.streak })
     }
 
@@ -94,8 +96,8 @@ impl WakeFailures {
     }
 
     /// The time left at `now`, for a waiter whose attempt just failed.
-    pub fn left(&self, now: Instant) -> Duration {
-        self.retry_at.and_then(|at| at.checked_duration_since(now)).unwrap_or_default()
+    pub fn left(&self, now: Timestamp) -> Duration {
+        self.retry_at.map_or(Duration::ZERO, |(at, wait)| Duration::from_millis(at.saturating_sub(now)).min(wait))
     }
 }
 
@@ -125,21 +127,22 @@ mod tests {
     #[test]
     fn a_failure_cools_down_and_a_success_forgets() {
         let backoff = Backoff::default();
-        let t0 = Instant::now();
+        let t0: Timestamp = 1_700_000_000_000;
         let mut failures = WakeFailures::default();
         assert_eq!(failures.cooling_down(t0), None);
         assert_eq!(failures.failed(1, "boom".into(), t0, &backoff), SEC);
-        let cooling = failures.cooling_down(t0 + SEC / 4).unwrap();
+        let cooling = failures.cooling_down(t0 + 250).unwrap();
         assert_eq!((cooling.left, cooling.failures, &*cooling.reason), (SEC * 3 / 4, 1, "boom"));
-        assert_eq!(failures.cooling_down(t0 + SEC), None, "over once the time is up");
+        assert_eq!(failures.cooling_down(t0 + 1000), None, "over once the time is up");
+        assert_eq!(failures.cooling_down(t0 - 3_600_000).unwrap().left, SEC, "a clock stepped back stretches nothing");
         assert_eq!(failures.of_attempt(1).map(|r| &**r), Some("boom"));
         assert_eq!(failures.of_attempt(2), None);
 
-        let t1 = t0 + SEC;
+        let t1 = t0 + 1000;
         assert_eq!(failures.failed(2, "again".into(), t1, &backoff), 2 * SEC, "doubled");
-        assert_eq!(failures.cooling_down(t1 + SEC).unwrap().failures, 2);
+        assert_eq!(failures.cooling_down(t1 + 1000).unwrap().failures, 2);
         failures.succeeded();
-        assert_eq!(failures.cooling_down(t1 + SEC), None);
+        assert_eq!(failures.cooling_down(t1 + 1000), None);
         assert_eq!(failures.of_attempt(2), None);
         assert_eq!(failures.failed(3, "x".into(), t1, &backoff), SEC, "a new streak starts small");
     }
@@ -147,7 +150,7 @@ mod tests {
     #[test]
     fn an_operator_wake_ends_the_cool_down_but_waiters_keep_their_reason() {
         let backoff = Backoff::default();
-        let t0 = Instant::now();
+        let t0: Timestamp = 1_700_000_000_000;
         let mut failures = WakeFailures::default();
         for attempt in 1..=5 {
             failures.failed(attempt, "boom".into(), t0, &backoff);

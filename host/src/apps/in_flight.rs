@@ -30,8 +30,7 @@ impl Drop for InFlight {
         if self.counted {
             self.app.touch(now_ms());
         }
-        let mut inner = self.app.lock();
-        inner.in_flight = inner.in_flight.saturating_sub(1);
+        self.app.lock().request_done();
     }
 }
 
@@ -42,17 +41,16 @@ pub(super) struct WaitSlot {
 }
 
 impl WaitSlot {
-    /// Takes a slot, counting it in `inner` (held by the caller).
-    pub(super) fn take(app: &Arc<App>, inner: &mut super::app::Inner) -> WaitSlot {
-        inner.waiting += 1;
+    /// The guard of a slot the app's machine has just counted (the caller
+    /// holds its lock): released when dropped.
+    pub(super) fn taken(app: &Arc<App>) -> WaitSlot {
         WaitSlot { app: app.clone() }
     }
 }
 
 impl Drop for WaitSlot {
     fn drop(&mut self) {
-        let mut inner = self.app.lock();
-        inner.waiting = inner.waiting.saturating_sub(1);
+        self.app.lock().release_wait_slot();
     }
 }
 

@@ -3,9 +3,10 @@
 use super::app::App;
 use super::cooldown::{Backoff, retry_after_secs};
 use super::in_flight::{InFlight, WaitSlot};
+use super::machine::{Ask, Effect, OnRequest, Request};
 use super::probe::{ProbeError, Prober};
 use crate::backend::Backend;
-use crate::policy::model::AppState;
+use crate::clock::now_ms;
 use crate::telemetry::{EventKind, Telemetry, WakeCause};
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,17 +118,11 @@ impl Lifecycle {
     /// Marks an app that runs without the gateway having woken it (found
     /// running by discovery) as awake, timed from now.
     pub fn adopt(&self, app: &App, upstream: http::Uri) -> bool {
-        {
-            let mut inner = app.lock();
-            if inner.state != AppState::Asleep {
-                return false;
-            }
-            inner.enter(AppState::Awake);
-            inner.upstream = Some(upstream);
-            inner.attempt += 1;
-            inner.failures.succeeded();
+        let now = now_ms();
+        if app.lock().adopt(upstream, now) == Effect::Nothing {
+            return false;
         }
-        app.touch(crate::clock::now_ms());
+        app.touch(now);
         self.changed(app);
         self.telemetry.events.emit(Some(app.name()), EventKind::Adopted {});
         true
@@ -137,13 +132,8 @@ impl Lifecycle {
     /// (stopped from the platform's console): asleep, so the next request
     /// wakes it rather than meeting a dead upstream.
     pub fn stopped_outside(&self, app: &App, seen_at: crate::policy::model::Timestamp) -> bool {
-        {
-            let mut inner = app.lock();
-            if inner.state != AppState::Awake || inner.in_flight > 0 || inner.since >= seen_at {
-                return false;
-            }
-            inner.enter(AppState::Asleep);
-            inner.upstream = None;
+        if app.lock().stopped_outside(seen_at, now_ms()) == Effect::Nothing {
+            return false;
         }
         self.changed(app);
         self.telemetry.events.emit(Some(app.name()), EventKind::StoppedOutside {});
@@ -174,56 +164,39 @@ impl Lifecycle {
         let mut slot: Option<WaitSlot> = None;
         loop {
             changes.borrow_and_update();
+            let ask = match admission {
+                Admission::Wake(_) => Ask::Wake,
+                Admission::Passive => Ask::Passive,
+            };
+            let request = Request { ask, waiting_on, has_slot: slot.is_some(), max_waiting: self.options.max_waiting };
             let state = {
-                let mut inner = app.lock();
-                if let Some(attempt) = waiting_on
-                    && inner.state == AppState::Asleep
-                    && let Some(reason) = inner.failures.of_attempt(attempt)
-                {
-                    let retry_after = inner.failures.left(Instant::now());
-                    return Err(AdmitError::WakeFailed {
-                        app: app.name().to_owned(),
-                        reason: reason.clone(),
-                        retry_after,
-                    });
-                }
-                // Cooling down after a failed wake: told at once, nothing started.
-                if inner.state == AppState::Asleep
-                    && matches!(admission, Admission::Wake(_))
-                    && let Some(cooling) = inner.failures.cooling_down(Instant::now())
-                {
-                    let (reason, retry_after) = (cooling.reason, cooling.left);
-                    return Err(AdmitError::WakeFailed { app: app.name().to_owned(), reason, retry_after });
-                }
-                match (inner.state, admission) {
-                    (AppState::Awake, _) => {
-                        if let Some(upstream) = inner.upstream.clone() {
-                            inner.in_flight += 1;
-                            let counted = matches!(admission, Admission::Wake(_));
-                            return Ok(InFlight::new(app.clone(), counted, upstream, waiting_on.is_some()));
+                let mut machine = app.lock();
+                match machine.on_request(request, now_ms()) {
+                    OnRequest::Serve { upstream } => {
+                        let counted = ask == Ask::Wake;
+                        return Ok(InFlight::new(app.clone(), counted, upstream, waiting_on.is_some()));
+                    }
+                    OnRequest::Wait { on, took_slot, effect } => {
+                        // Only when none is held: dropping one here would
+                        // lock the app again.
+                        if took_slot {
+                            slot = Some(WaitSlot::taken(app));
                         }
-                        inner.state
+                        if let Some(attempt) = on {
+                            waiting_on = Some(attempt);
+                        }
+                        if let (Effect::StartWake { attempt }, Admission::Wake(cause)) = (effect, admission) {
+                            self.carry_out_wake(app, attempt, cause());
+                        }
+                        machine.state()
                     }
-                    (_, Admission::Passive) => return Err(AdmitError::Asleep { app: app.name().to_owned() }),
-                    (_, Admission::Wake(_)) if slot.is_none() && inner.waiting >= self.options.max_waiting => {
-                        return Err(AdmitError::Overloaded { app: app.name().to_owned(), waiting: inner.waiting });
+                    OnRequest::WakeFailed { reason, retry_after } => {
+                        return Err(AdmitError::WakeFailed { app: app.name().to_owned(), reason, retry_after });
                     }
-                    (AppState::Asleep, Admission::Wake(cause)) => {
-                        slot.get_or_insert_with(|| WaitSlot::take(app, &mut inner));
-                        let attempt = self.begin_wake(app, &mut inner, cause());
-                        waiting_on = Some(attempt);
-                        inner.state
+                    OnRequest::Overloaded { waiting } => {
+                        return Err(AdmitError::Overloaded { app: app.name().to_owned(), waiting });
                     }
-                    (AppState::Starting, Admission::Wake(_)) => {
-                        slot.get_or_insert_with(|| WaitSlot::take(app, &mut inner));
-                        waiting_on = Some(inner.attempt);
-                        inner.state
-                    }
-                    // Wait for the stop to finish, then wake it again.
-                    (AppState::Stopping, Admission::Wake(_)) => {
-                        slot.get_or_insert_with(|| WaitSlot::take(app, &mut inner));
-                        inner.state
-                    }
+                    OnRequest::Unserved => return Err(AdmitError::Asleep { app: app.name().to_owned() }),
                 }
             };
             if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
@@ -249,22 +222,21 @@ impl Lifecycle {
     /// wake, without a request (a policy's tick, a linked app, the waiting
     /// page).
     pub fn wake_in_background(self: &Arc<Self>, app: &Arc<App>, cause: WakeCause) {
-        let mut inner = app.lock();
-        if inner.state == AppState::Asleep && inner.failures.cooling_down(Instant::now()).is_none() {
-            self.begin_wake(app, &mut inner, cause);
+        let effect = app.lock().begin_wake(now_ms());
+        if let Effect::StartWake { attempt } = effect {
+            self.carry_out_wake(app, attempt, cause);
         }
     }
 
     /// An operator's wake: ends the cool-down of an app whose wakes failed,
     /// so the wake that follows is tried at once.
     pub fn forgive_failures(&self, app: &App) {
-        app.lock().failures.forgive();
+        app.lock().forgive();
     }
 
-    fn begin_wake(self: &Arc<Self>, app: &Arc<App>, inner: &mut super::app::Inner, cause: WakeCause) -> u64 {
-        inner.attempt += 1;
-        inner.enter(AppState::Starting);
-        let attempt = inner.attempt;
+    /// Carries out the machine's `StartWake`. Called with or without the
+    /// app's lock held: it only spawns.
+    fn carry_out_wake(self: &Arc<Self>, app: &Arc<App>, attempt: u64, cause: WakeCause) {
         // Spawned, not awaited by the request: the wake must finish (or fail
         // cleanly) even if every waiting client hangs up.
         tokio::spawn(self.clone().run_wake(app.clone(), attempt, cause));
@@ -281,7 +253,6 @@ impl Lifecycle {
             });
         }
         self.changed(app);
-        attempt
     }
 
     async fn run_wake(self: Arc<Self>, app: Arc<App>, attempt: u64, cause: WakeCause) {
@@ -290,14 +261,7 @@ impl Lifecycle {
         match self.start_until_ready(&app).await {
             Ok((upstream, exited)) => {
                 let wake_ms = started.elapsed().as_secs_f64() * 1000.0;
-                {
-                    let mut inner = app.lock();
-                    inner.enter(AppState::Awake);
-                    inner.upstream = Some(upstream);
-                    inner.slept_by_gateway = false;
-                    inner.wakes += 1;
-                    inner.failures.succeeded();
-                }
+                app.lock().woken(upstream, now_ms());
                 self.changed(&app);
                 tracing::info!(app = app.name(), wake_ms = format!("{wake_ms:.1}"), "app woken");
                 self.telemetry.metrics.woken(app.name(), started.elapsed());
@@ -309,12 +273,8 @@ impl Lifecycle {
             // One log line and one event per attempt: the requests that
             // meet the cool-down log nothing.
             Err((reason, output)) => {
-                let cool_down = {
-                    let mut inner = app.lock();
-                    inner.enter(AppState::Asleep);
-                    inner.upstream = None;
-                    inner.failures.failed(attempt, reason.as_str().into(), Instant::now(), &self.options.backoff)
-                };
+                let cool_down =
+                    app.lock().wake_failed(attempt, reason.as_str().into(), now_ms(), &self.options.backoff);
                 let retry_in = humantime::format_duration(cool_down).to_string();
                 tracing::error!(app = app.name(), %reason, retry_in, "wake failed");
                 let wake_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
@@ -373,16 +333,8 @@ impl Lifecycle {
     /// wakes it again rather than meeting a dead upstream.
     async fn watch_exit(self: Arc<Self>, app: Arc<App>, attempt: u64, exited: oneshot::Receiver<String>) {
         let Ok(description) = exited.await else { return };
-        let was_awake = {
-            let mut inner = app.lock();
-            let current = inner.attempt == attempt && inner.state == AppState::Awake;
-            if current {
-                inner.enter(AppState::Asleep);
-                inner.upstream = None;
-            }
-            current
-        };
-        if was_awake {
+        let effect = app.lock().exited(attempt, now_ms());
+        if effect == Effect::Changed {
             tracing::warn!(app = app.name(), %description, "app exited by itself; it will be woken on the next request");
             self.telemetry.events.emit(Some(app.name()), EventKind::Exited { description });
             self.changed(&app);
@@ -404,12 +356,8 @@ impl Lifecycle {
     /// The cluster records the stop in the shared store in between, before
     /// the platform is asked anything.
     pub fn begin_sleep(&self, app: &App) -> bool {
-        {
-            let mut inner = app.lock();
-            if inner.state != AppState::Awake || inner.in_flight > 0 {
-                return false;
-            }
-            inner.enter(AppState::Stopping);
+        if app.lock().begin_stop(now_ms()) != Effect::Stop {
+            return false;
         }
         self.changed(app);
         true
@@ -420,12 +368,7 @@ impl Lifecycle {
         tracing::info!(app = app.name(), reason = why, "putting app to sleep");
         let started = Instant::now();
         let result = self.backend.stop(&app.config).await;
-        {
-            let mut inner = app.lock();
-            inner.enter(AppState::Asleep);
-            inner.upstream = None;
-            inner.slept_by_gateway = true;
-        }
+        app.lock().stopped(now_ms());
         self.changed(app);
         let stop_ms = started.elapsed().as_millis() as u64;
         match result {

@@ -5,6 +5,7 @@ mod app;
 mod cooldown;
 mod in_flight;
 mod lifecycle;
+mod machine;
 mod probe;
 mod upstream_slots;
 
@@ -12,6 +13,7 @@ pub use app::App;
 pub use cooldown::{Backoff, CoolingDown, retry_after_secs};
 pub use in_flight::InFlight;
 pub use lifecycle::{Admission, AdmitError, Lifecycle, LifecycleOptions};
+pub(crate) use machine::{Ask, Effect, Machine, OnRequest, Request};
 pub use probe::{ProbeError, Prober, join as join_uri, root_cause};
 pub use upstream_slots::DEFAULT_MAX_UPSTREAM_CONNECTIONS;
 

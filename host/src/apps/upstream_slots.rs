@@ -60,12 +60,10 @@ async fn queue(
     limit: u32,
     max_waiting: u32,
 ) -> Result<OwnedSemaphorePermit, AdmitError> {
-    let _slot = {
-        let mut inner = app.lock();
-        if inner.waiting >= max_waiting {
-            return Err(AdmitError::Overloaded { app: app.name().to_owned(), waiting: inner.waiting });
-        }
-        WaitSlot::take(app, &mut inner)
+    let taken = app.lock().take_wait_slot(max_waiting);
+    let _slot = match taken {
+        Ok(()) => WaitSlot::taken(app),
+        Err(waiting) => return Err(AdmitError::Overloaded { app: app.name().to_owned(), waiting }),
     };
     // Bounded like every wait of a request: a request never hangs.
     let started = Instant::now();
@@ -110,7 +108,7 @@ mod tests {
                 drop(held);
             }));
             // Each waiter is queued before the next one comes.
-            while app.lock().waiting != i + 1 {
+            while app.lock().waiting() != i + 1 {
                 tokio::task::yield_now().await;
             }
         }
@@ -119,7 +117,7 @@ mod tests {
             waiter.await.unwrap();
         }
         assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4]);
-        assert_eq!(app.lock().waiting, 0);
+        assert_eq!(app.lock().waiting(), 0);
     }
 
     #[tokio::test]
@@ -130,7 +128,7 @@ mod tests {
             let app = app.clone();
             async move { acquire(&app, in_flight(&app), 64, 1).await.map(drop) }
         });
-        while app.lock().waiting != 1 {
+        while app.lock().waiting() != 1 {
             tokio::task::yield_now().await;
         }
         let refused = acquire(&app, in_flight(&app), 64, 1).await.map(drop);

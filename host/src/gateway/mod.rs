@@ -456,7 +456,7 @@ async fn build_policies(
     crate::policy_gate::require_named_policies(&gate, &runtime, config).await?;
     for app in &config.apps {
         let entry = gate.resolve(app.name());
-        crate::policy_gate::check_params(&entry.policy, config, |a| a.name() == app.name()).await?;
+        crate::policy_gate::check_config_params(&entry.policy, config, |a| a.name() == app.name()).await?;
     }
     gate.log_serving();
     Ok((gate, loader))

@@ -18,7 +18,7 @@ mod tick_health;
 pub mod watch;
 
 pub use catalog::{Entry, Origin};
-pub use check::check_params;
+pub use check::{ParamsProbe, check_config_params, check_params};
 pub use startup::require_named_policies;
 pub use tick_health::{THE_TICK, TickAlert, TickHealth};
 

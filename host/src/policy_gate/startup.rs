@@ -4,7 +4,7 @@
 //! a silent fallback to the default policy. (At runtime a policy that goes
 //! missing is a fallback, made loud by the gate: see `PolicyGate::serving`.)
 
-use super::{PolicyGate, check_params};
+use super::{PolicyGate, check_config_params};
 use crate::config::{AppConfig, Config, ConfigError, PolicySource};
 use crate::policy::PolicyRuntime;
 use std::path::Path;
@@ -68,7 +68,7 @@ async fn why_not_loaded(
         Ok(policy) => policy,
         Err(e) => return Ok(format!("policy {name:?} in {} is refused: {e}", path.display())),
     };
-    check_params(&policy, config, serves).await?;
+    check_config_params(&policy, config, serves).await?;
     // It loads now: it changed since the directory was read.
     Ok(format!("policy {name:?} in {} was refused when the directory was read (see the log)", path.display()))
 }

@@ -10,7 +10,7 @@
 //! one log line and the previous version keeps serving. A deleted file's apps
 //! fall back to the default policy. SIGHUP re-reads the whole directory.
 
-use super::{Origin, PolicyGate, check_params};
+use super::{Origin, PolicyGate, check_config_params};
 use crate::config::policy_name_of;
 use crate::policy::PolicyRuntime;
 use crate::telemetry::EventKind as GatewayEvent;
@@ -246,7 +246,7 @@ impl Core {
             Some(wanted) => wanted == name || (!gate.has(wanted) && name == default),
             None => name == default,
         };
-        check_params(&policy, gate.config(), serves).await.map_err(|e| e.to_string())?;
+        check_config_params(&policy, gate.config(), serves).await.map_err(|e| e.to_string())?;
         Ok(policy)
     }
 

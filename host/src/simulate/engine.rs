@@ -5,13 +5,18 @@
 //! comes after it. Ticks fall on multiples of the tick interval since the
 //! epoch, and each passes its exact time as `now`, so calendar policies
 //! (office hours) see the same instants as a gateway ticking at that rate.
+//!
+//! Each app is the gateway's own `apps::Machine`, driven with the log's
+//! timestamps: a stop takes no time and a wake takes the configured wake
+//! time (no wake fails, and a request takes no time).
 
 use super::agents::{AgentCounts, Agents, Outcome as AgentOutcome};
+use super::counts::Counts;
 use super::hit::Hit;
-use super::machine::{Counts, Served, SimApp};
 use super::reader::{AppRule, LogReader};
+use crate::apps::{Ask, Effect, Machine, OnRequest, Request};
 use crate::policy::LoadedPolicy;
-use crate::policy::model::{Params, RequestDecision, Timestamp};
+use crate::policy::model::{AppView, Params, RequestDecision, Timestamp};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,7 +96,7 @@ pub async fn replay(policy: &LoadedPolicy, apps: &BTreeMap<String, Params>, cloc
     outcome.agents = agents.report();
     outcome.apps = apps
         .into_iter()
-        .map(|mut app| {
+        .map(|app| {
             let (asleep, awake) = app.close(clock.end);
             AppOutcome { name: app.name, counts: app.counts, asleep, awake }
         })
@@ -163,8 +168,8 @@ impl Replay<'_> {
                 app.forward(hit.at, self.clock.wake);
                 AgentOutcome::App
             }
-            RequestDecision::ForwardPassive => passive_outcome(app.passive(false)),
-            RequestDecision::ForwardPassiveOr(_) => passive_outcome(app.passive(true)),
+            RequestDecision::ForwardPassive => app.passive(hit.at, false),
+            RequestDecision::ForwardPassiveOr(_) => app.passive(hit.at, true),
             RequestDecision::Refuse(_) => {
                 app.counts.refused += 1;
                 AgentOutcome::Refused
@@ -183,10 +188,178 @@ impl Replay<'_> {
     }
 }
 
-fn passive_outcome(served: Served) -> AgentOutcome {
-    match served {
-        Served::ByApp => AgentOutcome::App,
-        Served::Answered => AgentOutcome::Answered,
-        Served::Unserved => AgentOutcome::Unserved,
+/// One app on the simulated clock.
+#[derive(Debug)]
+struct SimApp {
+    name: String,
+    params: Params,
+    machine: Machine,
+    /// When a starting app becomes awake.
+    ready_at: Option<Timestamp>,
+    /// Kept beside the machine, as the gateway's `App` keeps it.
+    last_activity: Option<Timestamp>,
+    counts: Counts,
+}
+
+/// Where a simulated app "answers": the machine serves requests to an
+/// upstream, which the simulation never calls.
+fn nowhere() -> http::Uri {
+    http::Uri::from_static("http://simulated.invalid")
+}
+
+/// A request as the machine sees it: nothing waits on a cap here.
+fn look(ask: Ask) -> Request {
+    Request { ask, waiting_on: None, has_slot: false, max_waiting: u32::MAX }
+}
+
+impl SimApp {
+    /// `awake` false: the app starts asleep; true: found running at `at`.
+    fn new(name: String, params: Params, awake: bool, at: Timestamp) -> SimApp {
+        let mut machine = Machine::restore(None, at);
+        if awake {
+            machine.adopt(nowhere(), at);
+        }
+        SimApp { name, params, machine, ready_at: None, last_activity: None, counts: Counts::default() }
+    }
+
+    fn view(&self) -> AppView {
+        AppView {
+            name: self.name.clone(),
+            state: self.machine.state(),
+            state_since: self.machine.since(),
+            last_activity: self.last_activity,
+            in_flight: 0,
+            params: self.params.clone(),
+        }
+    }
+
+    /// A request the policy forwards as activity: it touches the app and
+    /// wakes it if asleep. Returns whether it met a cold start.
+    fn forward(&mut self, at: Timestamp, wake: Duration) -> bool {
+        self.counts.forwarded += 1;
+        self.last_activity = Some(at);
+        let cold = match self.machine.on_request(look(Ask::Wake), at) {
+            // Served at once: it ends as it begins.
+            OnRequest::Serve { .. } => {
+                self.machine.request_done();
+                false
+            }
+            OnRequest::Wait { took_slot, effect, .. } => {
+                if took_slot {
+                    self.machine.release_wait_slot();
+                }
+                if let Effect::StartWake { .. } = effect {
+                    self.started_wake(at, wake);
+                }
+                true
+            }
+            // No wake fails here, no cap is met, and the request counts.
+            OnRequest::WakeFailed { .. } | OnRequest::Overloaded { .. } | OnRequest::Unserved => false,
+        };
+        if cold {
+            self.counts.cold_starts += 1;
+        }
+        cold
+    }
+
+    /// A passive request: served only by an awake app, never waking it;
+    /// otherwise answered by the policy (`answer`) or with a 503.
+    fn passive(&mut self, at: Timestamp, answer: bool) -> AgentOutcome {
+        if let OnRequest::Serve { .. } = self.machine.on_request(look(Ask::Passive), at) {
+            self.machine.request_done();
+            self.counts.passive += 1;
+            AgentOutcome::App
+        } else if answer {
+            self.counts.answered += 1;
+            AgentOutcome::Answered
+        } else {
+            self.counts.passive_unserved += 1;
+            AgentOutcome::Unserved
+        }
+    }
+
+    /// A wake asked by the policy on a tick; only an asleep app wakes.
+    fn policy_wake(&mut self, at: Timestamp, wake: Duration) {
+        if let Effect::StartWake { .. } = self.machine.begin_wake(at) {
+            self.counts.policy_wakes += 1;
+            self.started_wake(at, wake);
+        }
+    }
+
+    /// A sleep asked by the policy on a tick; only an awake app sleeps (the
+    /// gateway does not stop an app in the middle of its wake). The stop
+    /// takes no time.
+    fn sleep(&mut self, at: Timestamp) {
+        if self.machine.begin_stop(at) == Effect::Stop {
+            self.counts.sleeps += 1;
+            self.machine.stopped(at);
+        }
+    }
+
+    /// Finishes a wake that is due by `now`, at the time it was due.
+    fn settle(&mut self, now: Timestamp) {
+        if let Some(ready) = self.ready_at.filter(|ready| *ready <= now) {
+            self.ready_at = None;
+            self.machine.woken(nowhere(), ready);
+        }
+    }
+
+    /// Time asleep and awake up to `end`, a starting app counting as awake
+    /// as in the gateway (the platform bills a booting container).
+    fn close(&self, end: Timestamp) -> (Duration, Duration) {
+        let (asleep, awake) = self.machine.totals(end);
+        (Duration::from_millis(asleep), Duration::from_millis(awake))
+    }
+
+    fn started_wake(&mut self, at: Timestamp, wake: Duration) {
+        self.counts.wakes += 1;
+        if wake.is_zero() {
+            self.machine.woken(nowhere(), at);
+        } else {
+            self.ready_at = Some(at.saturating_add(u64::try_from(wake.as_millis()).unwrap_or(u64::MAX)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::model::AppState;
+
+    const WAKE: Duration = Duration::from_secs(5);
+
+    fn app(awake: bool) -> SimApp {
+        SimApp::new("web".into(), Params::new(), awake, 0)
+    }
+
+    #[test]
+    fn a_request_wakes_an_asleep_app_and_requests_during_the_wake_are_cold_too() {
+        let mut app = app(false);
+        assert!(app.forward(10_000, WAKE));
+        assert_eq!(app.view().state, AppState::Starting);
+        assert!(app.forward(14_999, WAKE));
+        app.settle(15_000);
+        assert_eq!((app.view().state, app.view().state_since), (AppState::Awake, 15_000));
+        assert!(!app.forward(15_000, WAKE));
+        assert_eq!((app.counts.cold_starts, app.counts.wakes), (2, 1));
+        // 10 s asleep, then 5 s starting and 5 s awake, both billed.
+        assert_eq!(app.close(20_000), (Duration::from_secs(10), Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn sleeps_count_only_from_awake_and_time_adds_up() {
+        let mut app = app(true);
+        app.sleep(60_000);
+        app.sleep(61_000);
+        assert_eq!(app.counts.sleeps, 1);
+        assert_eq!(app.passive(61_000, false), AgentOutcome::Unserved);
+        assert_eq!(app.counts.passive_unserved, 1);
+        assert_eq!(app.passive(61_000, true), AgentOutcome::Answered);
+        assert_eq!(app.counts.answered, 1);
+        app.policy_wake(120_000, Duration::ZERO);
+        assert_eq!((app.counts.wakes, app.counts.policy_wakes, app.counts.cold_starts), (1, 1, 0));
+        assert_eq!(app.close(180_000), (Duration::from_secs(60), Duration::from_secs(120)));
+        assert_eq!(app.passive(180_000, false), AgentOutcome::App);
+        assert_eq!(app.counts.passive, 1);
     }
 }

@@ -25,11 +25,11 @@
 mod agents;
 mod args;
 mod combined;
+mod counts;
 mod engine;
 mod error;
 mod gateway_log;
 mod hit;
-mod machine;
 mod params;
 mod reader;
 mod report;
@@ -40,8 +40,9 @@ pub use error::SimulateError;
 pub use report::{AppReport, PolicyReport, Report};
 
 use crate::config::{Config, SavingsConfig};
-use crate::policy::model::{AppState, AppView, Params, RequestView, Timestamp};
+use crate::policy::model::{Params, Timestamp};
 use crate::policy::{LoadedPolicy, PolicyRuntime, SandboxLimits};
+use crate::policy_gate::ParamsProbe;
 use crate::savings::{Rates, Savings};
 use engine::Clock;
 use params::ParamSpec;
@@ -257,45 +258,26 @@ fn policy_specs(args: &SimulateArgs, config: Option<&Config>) -> Result<Vec<Poli
     Ok(specs)
 }
 
-/// Checks each app's params as the gateway does at startup: a tick and a
-/// request with a scratch state; an error is a refused param.
+/// Checks each app's params with the gateway's own check (a tick and a
+/// request with a scratch state); an error is a refused param.
 async fn check_params(
     policy: &LoadedPolicy,
     label: &str,
     apps: &BTreeMap<String, Params>,
     clock: &Clock,
 ) -> Result<(), SimulateError> {
-    let policy = policy.with_scratch_kv();
-    for (app, params) in apps {
-        let view = AppView {
+    let probes: Vec<_> = apps
+        .iter()
+        .map(|(app, params)| ParamsProbe {
+            key: app.clone(),
             name: app.clone(),
-            state: AppState::Awake,
-            state_since: clock.start,
-            last_activity: None,
-            in_flight: 0,
             params: params.clone(),
-        };
-        let host = clock.domain.as_ref().map_or_else(|| app.clone(), |d| format!("{app}.{d}"));
-        let probe = RequestView {
-            method: "GET".into(),
-            path: "/".into(),
-            query: None,
-            headers: vec![("host".into(), host)],
-            client_addr: "127.0.0.1".into(),
-        };
-        let checked = match policy.on_tick(clock.start, std::slice::from_ref(&view)).await {
-            Ok(_) => policy.on_request(clock.start, &view, &probe).await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = checked {
-            return Err(SimulateError::ParamRefused {
-                policy: label.to_owned(),
-                app: app.clone(),
-                detail: e.to_string(),
-            });
-        }
-    }
-    Ok(())
+            host: clock.domain.as_ref().map_or_else(|| app.clone(), |d| format!("{app}.{d}")),
+        })
+        .collect();
+    crate::policy_gate::check_params(policy, probes, clock.start)
+        .await
+        .map_err(|(app, e)| SimulateError::ParamRefused { policy: label.to_owned(), app, detail: e.to_string() })
 }
 
 /// The config's [savings] (or the defaults), with the command line's flags over it.

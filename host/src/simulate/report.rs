@@ -2,7 +2,7 @@
 //! side by side) and the same as JSON for machines.
 
 use super::agents::AgentCounts;
-use super::machine::Counts;
+use super::counts::Counts;
 use super::reader::LineCounts;
 use crate::savings::Savings;
 use serde::Serialize;
