@@ -57,6 +57,20 @@ pub struct BudgetHeader {
     pub reset: Option<&'static str>,
 }
 
+/// TLS for the platforms' APIs: the system's roots through the platform's
+/// verifier, as reqwest would choose, but on ring named here: installing
+/// ring as the process default would let whichever crate installs first
+/// decide for every TLS config in the process (ARCHITECTURE: "TLS configs
+/// name the ring provider explicitly").
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth())
+}
+
 pub struct ApiClient {
     http: reqwest::Client,
     backend: String,
@@ -73,10 +87,9 @@ impl ApiClient {
         timeout: Duration,
         budget: Option<BudgetHeader>,
     ) -> Result<ApiClient, ApiError> {
-        // Several crates may link rustls; pick ring explicitly. Already
-        // installed by an earlier backend is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = tls_config().map_err(|e| ApiError::Other { backend: backend.to_owned(), message: e.to_string() })?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("paastis/", env!("CARGO_PKG_VERSION")))
@@ -292,4 +305,17 @@ pub(in crate::backend) fn error_chain(e: &(dyn std::error::Error + 'static)) -> 
         cur = next.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_api_tls_config_uses_ring_whatever_the_process_default() {
+        let tls = super::tls_config().unwrap();
+        let ring = rustls::crypto::ring::default_provider();
+        let names = |p: &rustls::crypto::CryptoProvider| {
+            p.cipher_suites.iter().map(|s| format!("{:?}", s.suite())).collect::<Vec<_>>()
+        };
+        assert_eq!(names(tls.crypto_provider()), names(&ring));
+    }
 }
