@@ -103,6 +103,8 @@ pub struct ActiveGuard {
     activity: Arc<Activity>,
 }
 
+impl crate::proxy::BodyGuard for ActiveGuard {}
+
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         let a = &self.activity;

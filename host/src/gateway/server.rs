@@ -4,21 +4,17 @@
 //! grace period.
 
 use super::conn_limit::{AcceptErrors, ConnectionLimit};
-use super::conn_watch::{ActiveGuard, Activity, Expiry, WatchedIo};
+use super::conn_watch::{Activity, Expiry, WatchedIo};
 use crate::proxy::drain::{Drain, DrainToken, Phase};
-use crate::proxy::{ConnectionSlot, Proxy, ProxyBody, Scheme};
+use crate::proxy::{ConnectionSlot, GuardedBody, Proxy, Scheme};
 use crate::tls::TlsTerminator;
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -172,7 +168,8 @@ impl Connection {
             async move {
                 let active = activity.begin();
                 let response = proxy.handle_on(request, remote, scheme).await;
-                Ok::<_, Infallible>(response.map(|body| ActiveBody { inner: body, _active: Some(active) }))
+                // Until its last frame: a long stream is not an idle connection.
+                Ok::<_, Infallible>(response.map(|body| GuardedBody::new(body, active)))
             }
         });
         let connection = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
@@ -206,37 +203,5 @@ impl Connection {
             }
             () = cut.reached(Phase::Cut) => {}
         }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A response body that keeps its request counted on the connection
-    /// until its last frame: a long stream is not an idle connection.
-    struct ActiveBody {
-        #[pin]
-        inner: ProxyBody,
-        _active: Option<ActiveGuard>,
-    }
-}
-
-impl Body for ActiveBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.project();
-        let polled = this.inner.poll_frame(cx);
-        if let Poll::Ready(None) | Poll::Ready(Some(Err(_))) = polled {
-            this._active.take();
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

@@ -1,53 +1,58 @@
-//! The upstream's response body, streamed through untouched, holding the
-//! request's in-flight guard until the last byte (or the client leaving).
-//! A long stream (server-sent events, a big download) also counts as
-//! activity while it flows, at most once a second.
+//! A body streamed through untouched that holds a guard until its last frame
+//! (or the client leaving), and calls it on each frame that flows:
+//!
+//! - the upstream's response body holds the request's in-flight guard
+//!   (`InFlight`), and a long stream (server-sent events, a big download)
+//!   counts as activity while it flows, at most once a second;
+//! - every response body holds its connection's activity guard
+//!   (`gateway/conn_watch.rs`), so a long stream is not an idle connection.
 
 use crate::apps::InFlight;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-const TOUCH_EVERY: Duration = Duration::from_secs(1);
+/// What a `GuardedBody` holds: dropped at the body's end.
+pub trait BodyGuard {
+    /// Called for each frame that flows.
+    fn on_frame(&mut self) {}
+}
 
 pin_project_lite::pin_project! {
-    pub struct GuardedBody {
+    pub struct GuardedBody<B, G> {
         #[pin]
-        inner: Incoming,
-        guard: Option<InFlight>,
-        last_touch: Instant,
+        inner: B,
+        guard: Option<G>,
     }
 }
 
-impl GuardedBody {
-    pub fn new(inner: Incoming, guard: InFlight) -> GuardedBody {
-        GuardedBody { inner, guard: Some(guard), last_touch: Instant::now() }
+impl<B, G> GuardedBody<B, G> {
+    pub fn new(inner: B, guard: G) -> GuardedBody<B, G> {
+        GuardedBody { inner, guard: Some(guard) }
     }
 }
 
-impl Body for GuardedBody {
+impl<B: Body<Data = Bytes>, G: BodyGuard> Body for GuardedBody<B, G> {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
         match &polled {
-            // Release the app as soon as the stream ends, not when hyper
-            // eventually drops the body.
+            // Release as soon as the stream ends, not when hyper eventually
+            // drops the body.
             Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
                 this.guard.take();
             }
-            Poll::Ready(Some(Ok(_))) if this.last_touch.elapsed() >= TOUCH_EVERY => {
-                *this.last_touch = Instant::now();
-                if let Some(guard) = this.guard.as_ref() {
-                    guard.touch();
+            Poll::Ready(Some(Ok(_))) => {
+                if let Some(guard) = this.guard.as_mut() {
+                    guard.on_frame();
                 }
             }
-            _ => {}
+            Poll::Pending => {}
         }
         polled
     }
@@ -58,5 +63,29 @@ impl Body for GuardedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+const TOUCH_EVERY: Duration = Duration::from_secs(1);
+
+/// The request's in-flight guard, touching the app at most once a second
+/// while the response flows.
+pub struct Touching {
+    guard: InFlight,
+    last_touch: Instant,
+}
+
+impl Touching {
+    pub fn new(guard: InFlight) -> Touching {
+        Touching { guard, last_touch: Instant::now() }
+    }
+}
+
+impl BodyGuard for Touching {
+    fn on_frame(&mut self) {
+        if self.last_touch.elapsed() >= TOUCH_EVERY {
+            self.last_touch = Instant::now();
+            self.guard.touch();
+        }
     }
 }

@@ -11,6 +11,7 @@ mod routing;
 mod tunnel;
 mod waiting_page;
 
+pub use body::{BodyGuard, GuardedBody};
 pub use failure_page::FAILED_HEADER;
 pub use responses::{ANSWERED_HEADER, full, text, unavailable};
 /// How the gateway names the app of a Host (the simulator reads logs the same way).
@@ -371,7 +372,7 @@ impl Proxy {
             tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
             return Response::from_parts(parts, full(Bytes::new()));
         }
-        Response::from_parts(parts, body::GuardedBody::new(body, in_flight).boxed())
+        Response::from_parts(parts, body::GuardedBody::new(body, body::Touching::new(in_flight)).boxed())
     }
 }
 
