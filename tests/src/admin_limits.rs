@@ -19,14 +19,7 @@ const MB: u64 = 1024 * 1024;
 pub async fn the_admin_api_answers_over_http2_as_over_http1() {
     let gateway = GatewayBuilder::new().app(AppBuilder::new("hello")).spawn().await;
     let admin = gateway.admin.unwrap();
-    let stream = tokio::net::TcpStream::connect(admin).await.unwrap();
-    let (mut h2, connection) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .expect("an h2 handshake");
-    tokio::spawn(connection);
+    let mut h2 = crate::support::client::h2c(admin).await;
     let mut send = async |method: Method, path: &str| {
         let request = http::Request::builder().method(method).uri(format!("http://{admin}{path}")).body(empty());
         let response = h2.send_request(request.unwrap()).await.expect("an h2 answer");

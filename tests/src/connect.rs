@@ -101,18 +101,7 @@ pub async fn connect_tunnels_when_the_app_answers_2xx() {
 pub async fn an_h2_connect_tunnels_when_the_app_answers_2xx() {
     let app = AppBuilder::new("tunnel").command(&[python3(), "-c", TUNNELLING_APP]);
     let gateway = GatewayBuilder::new().app(app).spawn().await;
-    let stream = TcpStream::connect(gateway.addr).await.unwrap();
-    let (mut h2, connection) = within(
-        WAIT,
-        "an h2 handshake",
-        hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(stream),
-        ),
-    )
-    .await
-    .expect("an h2 handshake");
-    tokio::spawn(connection);
+    let mut h2 = crate::support::client::h2c(gateway.addr).await;
     let request = http::Request::connect("tunnel.localhost:443").body(empty()).unwrap();
     let response = within(WAIT, "the CONNECT's answer", h2.send_request(request)).await.expect("an h2 answer");
     assert_eq!(response.status(), 200);

@@ -44,18 +44,7 @@ pub async fn the_host_is_never_ambiguous() {
 /// `:authority` is refused (RFC 9113 §8.3.1), and neither app is woken.
 pub async fn an_h2_host_unlike_its_authority_gets_400() {
     let gateway = two_apps().await;
-    let stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
-    let (mut h2, connection) = within(
-        WAIT,
-        "an h2 handshake",
-        hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(stream),
-        ),
-    )
-    .await
-    .expect("an h2 handshake");
-    tokio::spawn(connection);
+    let mut h2 = crate::support::client::h2c(gateway.addr).await;
     let mut send = async |authority: &str, host: &str| {
         let request = http::Request::get(format!("http://{authority}/")).header("host", host).body(empty()).unwrap();
         let response = within(WAIT, "an h2 answer", h2.send_request(request)).await.expect("an h2 answer");

@@ -73,3 +73,21 @@ impl TestClient {
         self.client.request(request).await.expect("the gateway answered")
     }
 }
+
+/// An HTTP/2 connection with prior knowledge (h2c) to `addr`, driven in the
+/// background; requests go through the returned sender.
+pub async fn h2c(addr: std::net::SocketAddr) -> hyper::client::conn::http2::SendRequest<Body> {
+    let limit = std::time::Duration::from_secs(20);
+    let handshake = async {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect for h2c");
+        hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .expect("an h2 handshake")
+    };
+    let (sender, connection) = super::within(limit, "an h2 handshake", handshake).await;
+    tokio::spawn(connection);
+    sender
+}
