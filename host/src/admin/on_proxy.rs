@@ -41,11 +41,7 @@ impl AdminHost {
 }
 
 fn is_host(host: &str, name: &str) -> bool {
-    if host.starts_with('[') {
-        return false;
-    }
-    let given = host.rsplit_once(':').map_or(host, |(given, _)| given);
-    given.strip_suffix('.').unwrap_or(given).eq_ignore_ascii_case(name)
+    crate::proxy::host_name(host).eq_ignore_ascii_case(name)
 }
 
 #[cfg(test)]

@@ -56,7 +56,9 @@ pub async fn sweep(store: &Store, config: &Config) {
             }
             Ok(record) => {
                 let app = record.app.as_str();
-                let grace = config.apps.iter().find(|a| a.name() == app).map_or(DEFAULT_GRACE, |a| a.stop_grace.0);
+                // An app no longer in the config gets the default.
+                let configured = config.apps.iter().find(|a| a.name() == app);
+                let grace = configured.map_or_else(crate::config::default_stop_grace, |a| a.stop_grace).0;
                 sweep_app(app, &record, grace).await;
             }
             Err(e) => tracing::warn!(key, error = %e, "an unreadable process record is dropped"),
@@ -77,9 +79,6 @@ fn gateway_runs(record: &ProcessRecord) -> bool {
         && record.gateway.pid != std::process::id() as i32
         && procfs::is_alive(record.gateway.pid, record.gateway.start_time)
 }
-
-/// For an app no longer in the config: the default `stop_grace`.
-const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
 async fn sweep_app(app: &str, record: &ProcessRecord, grace: Duration) {
     if procfs::boot_id() != Some(record.boot_id.as_str()) {

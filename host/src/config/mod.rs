@@ -27,7 +27,8 @@ pub use listen::ListenAddrs;
 pub use rules::RuleConfig;
 pub use savings::SavingsConfig;
 pub use schema::{
-    AppConfig, BackendKind, Config, DiscoveredApp, Isolation, PolicyConfig, PolicySource, ServerConfig, policy_name_of,
+    AppConfig, BackendKind, Config, DiscoveredApp, Isolation, PolicyConfig, PolicySource, ServerConfig,
+    default_stop_grace, policy_name_of,
 };
 pub use store::{StoreBackend, StoreConfig};
 

@@ -429,7 +429,8 @@ fn default_ready_path() -> Spanned<String> {
 fn default_wake_timeout() -> ConfigDuration {
     ConfigDuration::from_secs(60)
 }
-fn default_stop_grace() -> ConfigDuration {
+/// Also what the start sweep gives an app no longer in the config.
+pub fn default_stop_grace() -> ConfigDuration {
     ConfigDuration::from_secs(10)
 }
 

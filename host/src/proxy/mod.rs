@@ -14,9 +14,9 @@ mod waiting_page;
 pub use body::{BodyGuard, GuardedBody};
 pub use failure_page::FAILED_HEADER;
 pub use responses::{ANSWERED_HEADER, full, text, unavailable};
-/// How the gateway names the app of a Host (the simulator reads logs the same way).
-pub use routing::app_name;
 pub use routing::{HostError, request_host};
+/// How the gateway names the app of a Host (the simulator reads logs the same way).
+pub use routing::{app_name, host_name};
 pub use waiting_page::{WAITING_HEADER, WaitingPage};
 
 use crate::apps::{Admission, AdmitError, App, Apps, InFlight, root_cause};

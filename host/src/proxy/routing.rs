@@ -44,7 +44,7 @@ pub fn request_host<B>(request: &http::Request<B>) -> Result<&str, HostError> {
 /// The app is the label just before the gateway's domain:
 /// `hello.localhost` and `www.hello.localhost` both route to `hello`.
 pub fn app_name<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
-    let host = strip_port(host).trim_end_matches('.');
+    let host = host_name(host);
     let domain = domain.trim_matches('.');
     let prefix = host.len().checked_sub(domain.len() + 1)?;
     let (front, back) = host.split_at(prefix);
@@ -53,6 +53,12 @@ pub fn app_name<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
     }
     let label = front.rsplit('.').next()?;
     (!label.is_empty()).then_some(label)
+}
+
+/// A request's host as routing reads it: without its port or trailing dots
+/// (an IPv6 literal is kept whole, so it never names anything).
+pub fn host_name(host: &str) -> &str {
+    strip_port(host).trim_end_matches('.')
 }
 
 fn strip_port(host: &str) -> &str {
