@@ -3,12 +3,13 @@
 
 use crate::support::client::{Body, empty};
 use crate::support::policies;
+use crate::support::raw::read_answer;
 use crate::support::{AppBuilder, GatewayBuilder, within};
 use bytes::Bytes;
 use http::Method;
 use http_body_util::{BodyExt, StreamBody};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 const WAIT: Duration = Duration::from_secs(20);
 const MB: u64 = 1024 * 1024;
@@ -38,18 +39,6 @@ pub async fn the_admin_api_answers_over_http2_as_over_http1() {
     assert_eq!(gateway.admin().app("hello").await["state"], "awake");
 }
 
-/// Reads until the admin listener closes the connection.
-async fn read_to_close(stream: &mut tokio::net::TcpStream) -> String {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return String::from_utf8_lossy(&seen).into_owned(),
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
 /// The proxy's timers hold on the admin listener too: an idle keep-alive
 /// connection and a head that never completes are both closed.
 pub async fn idle_and_slow_admin_connections_are_closed() {
@@ -61,17 +50,17 @@ pub async fn idle_and_slow_admin_connections_are_closed() {
     let admin = gateway.admin.unwrap();
     let mut idle = tokio::net::TcpStream::connect(admin).await.unwrap();
     idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {admin}\r\n\r\n").as_bytes()).await.unwrap();
-    let answer = within(WAIT, "the idle admin connection to close", read_to_close(&mut idle)).await;
+    let answer = read_answer(&mut idle, WAIT, "the idle admin connection to close", |_| false).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "answered, then closed: {answer}");
 
     let mut slow = tokio::net::TcpStream::connect(admin).await.unwrap();
     slow.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {admin}\r\nX-Slow: ").as_bytes()).await.unwrap();
-    let answer = within(WAIT, "the slow head to be cut off", read_to_close(&mut slow)).await;
+    let answer = read_answer(&mut slow, WAIT, "the slow head to be cut off", |_| false).await;
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
 
     // A connection that says nothing at all is idle too.
     let mut silent = tokio::net::TcpStream::connect(admin).await.unwrap();
-    assert_eq!(within(WAIT, "the silent connection to close", read_to_close(&mut silent)).await, "");
+    assert_eq!(read_answer(&mut silent, WAIT, "the silent connection to close", |_| false).await, "");
 }
 
 /// A body of `len` bytes sent in 1 MiB chunks without a Content-Length, so

@@ -1,23 +1,12 @@
 //! Limits and timeouts: slowloris, idle keep-alive, a dead or slow upstream,
 //! and the cap on requests waiting for a waking app.
 
-use crate::support::{AppBuilder, GatewayBuilder, within};
+use crate::support::raw::read_answer;
+use crate::support::{AppBuilder, GatewayBuilder};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Reads until the gateway closes the connection; returns what it sent.
-async fn read_to_close(stream: &mut tokio::net::tcp::OwnedReadHalf) -> Vec<u8> {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return seen,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-}
 
 /// A client trickling its headers a byte at a time never completes them;
 /// the header read timeout closes its connection.
@@ -36,8 +25,7 @@ pub async fn a_slowloris_connection_is_closed_by_the_header_timeout() {
         #[allow(unreachable_code)]
         Ok::<(), std::io::Error>(())
     });
-    let answer = within(WAIT, "the gateway to close a slowloris connection", read_to_close(&mut read)).await;
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = read_answer(&mut read, WAIT, "the gateway to close a slowloris connection", |_| false).await;
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
     trickle.abort();
     assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0);
@@ -49,8 +37,7 @@ pub async fn an_idle_keep_alive_connection_is_closed() {
     let stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
     let (mut read, mut write) = stream.into_split();
     write.write_all(b"GET / HTTP/1.1\r\nHost: hello.localhost\r\n\r\n").await.unwrap();
-    let answer = within(WAIT, "the idle connection to be closed", read_to_close(&mut read)).await;
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = read_answer(&mut read, WAIT, "the idle connection to be closed", |_| false).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "the request itself is answered: {answer}");
     assert!(answer.contains("Hello from hello!"), "{answer}");
 }
@@ -115,8 +102,7 @@ pub async fn an_oversized_request_head_is_refused() {
     let head = format!("GET / HTTP/1.1\r\nHost: hello.localhost\r\nX-Big: {big}\r\n\r\n");
     // The gateway may close before it has read all of it.
     let _ = write.write_all(head.as_bytes()).await;
-    let answer = within(WAIT, "the oversized head to be refused", read_to_close(&mut read)).await;
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = read_answer(&mut read, WAIT, "the oversized head to be refused", |_| false).await;
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{answer}");
     assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0);
 }

@@ -73,17 +73,7 @@ impl Logs {
 
     /// Whether an event with `message` for `app` appears within `limit`.
     pub async fn appears(&self, message: &str, app: &str, limit: Duration) -> bool {
-        tokio::time::timeout(limit, async {
-            loop {
-                let notified = self.grew.notified();
-                if self.count(message, app) > 0 {
-                    return;
-                }
-                notified.await;
-            }
-        })
-        .await
-        .is_ok()
+        self.wait_until(message, |v| app.is_empty() || v["app"] == app, 1, limit).await.is_some()
     }
 
     pub async fn wait_for(&self, message: &str, app: &str, limit: Duration) -> Value {

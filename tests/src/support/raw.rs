@@ -2,13 +2,17 @@
 //! send (malformed bodies, stalls): reading the gateway's answer.
 
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// What the gateway sends on `stream` until it closes the connection (or
 /// the read fails), or until what came makes `enough` true; panics naming
 /// `what` past `limit`.
-pub async fn read_answer(stream: &mut TcpStream, limit: Duration, what: &str, enough: impl Fn(&str) -> bool) -> String {
+pub async fn read_answer(
+    stream: &mut (impl AsyncRead + Unpin),
+    limit: Duration,
+    what: &str,
+    enough: impl Fn(&str) -> bool,
+) -> String {
     let mut answer = Vec::new();
     super::within(limit, what, async {
         let mut buf = [0u8; 4096];
