@@ -1,7 +1,7 @@
 //! The admin API: apps, wake and sleep, events, policies, health, metrics.
 
 use crate::support::policies::{self, ARM_HEADER};
-use crate::support::{AppBuilder, GatewayBuilder, TestGateway};
+use crate::support::{AppBuilder, GatewayBuilder, TestGateway, within};
 use std::path::Path;
 use std::time::Duration;
 
@@ -138,10 +138,21 @@ pub async fn events_are_recorded_kept_across_restarts_and_trimmed() {
 
     let gateway = builder().spawn().await;
     let admin = gateway.admin();
-    let kept = admin.events().await;
+    let builtin = |e: &&serde_json::Value| e["kind"] == "policy_loaded" && e["origin"] == "builtin";
+    // The recorder writes this start's events a batch after they happen:
+    // read once the newest is this start's policy load.
+    let kept = within(WAIT, "this start's policy_loaded event in the history", async {
+        loop {
+            let kept = admin.events().await;
+            if kept.first().is_some_and(|e| builtin(&e)) {
+                return kept;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     assert!(kept.iter().any(|e| e["kind"] == "woken" && e["id"] == woken["id"]), "kept across restart: {kept:?}");
     // The newest: the policies this start loaded, then the last shutdown's sleep.
-    let builtin = |e: &&serde_json::Value| e["kind"] == "policy_loaded" && e["origin"] == "builtin";
     assert_eq!(kept.iter().take_while(builtin).count(), 1, "the built-in policy, loaded at start: {kept:?}");
     assert_eq!(kept[1]["kind"], "slept", "{kept:?}");
     assert_eq!(kept[1]["reason"], "gateway shutdown");
