@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::bindings::paastis::policy::types as wit;
-use crate::contract::{AppState, AppView, ParamValue, Refusal, RequestDecision, RequestView, TickPlan};
+use crate::contract::{AppState, AppView, ParamValue, Params, Refusal, RequestDecision, RequestView, TickPlan};
 
 /// A refusal body is sent to clients as is; a policy has no business sending
 /// megabytes.
@@ -21,17 +21,25 @@ pub(crate) fn app_to_wit(app: &AppView) -> wit::App {
 pub(crate) fn app_into_wit(app: AppView) -> wit::App {
     wit::App {
         name: app.name,
-        state: match app.state {
-            AppState::Asleep => wit::AppState::Asleep,
-            AppState::Starting => wit::AppState::Starting,
-            AppState::Awake => wit::AppState::Awake,
-            AppState::Stopping => wit::AppState::Stopping,
-        },
+        state: state_to_wit(app.state),
         state_since: app.state_since,
         last_activity: app.last_activity,
         in_flight: app.in_flight,
         params: app.params.into_iter().map(|(name, value)| wit::Param { name, value: param_into_wit(value) }).collect(),
     }
+}
+
+pub(crate) fn state_to_wit(state: AppState) -> wit::AppState {
+    match state {
+        AppState::Asleep => wit::AppState::Asleep,
+        AppState::Starting => wit::AppState::Starting,
+        AppState::Awake => wit::AppState::Awake,
+        AppState::Stopping => wit::AppState::Stopping,
+    }
+}
+
+pub(crate) fn params_to_wit(params: &Params) -> Vec<wit::Param> {
+    params.iter().map(|(name, value)| wit::Param { name: name.clone(), value: param_into_wit(value.clone()) }).collect()
 }
 
 fn param_into_wit(value: ParamValue) -> wit::ParamValue {

@@ -30,6 +30,8 @@ pub(crate) struct Instance {
     pub(crate) policy: bindings::Policy,
     /// The `answering` export, when the policy has it.
     pub(crate) answering: Option<crate::answering::Guest>,
+    /// The `ticking` export, when the policy has it.
+    pub(crate) ticking: Option<crate::ticking::Guest>,
     /// Shared with the store's epoch callback.
     pub(crate) clock: Arc<CallClock>,
     /// Calls it answered, so that a failure on a reused instance can be

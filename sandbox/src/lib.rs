@@ -16,6 +16,8 @@
 //! - `convert`: contract ↔ generated bindings, sanitising nonsense;
 //! - `answering`: the optional `answering` export (policies that answer
 //!   requests themselves): detected at load, its answers checked;
+//! - `ticking`: the optional `ticking` export (`on-tick` with the apps'
+//!   params shared): detected at load, its arguments built;
 //! - `output`: the guest's stdio, captured and capped;
 //! - `error`: `PolicyError`.
 
@@ -31,6 +33,7 @@ mod instance;
 pub mod kv;
 mod output;
 mod runtime;
+mod ticking;
 
 #[cfg(test)]
 mod guest_wat;

@@ -25,6 +25,7 @@ use crate::epoch::{CallClock, Expired, FIRST_DEADLINE, Panicked, Ticker};
 use crate::error::PolicyError;
 use crate::instance::{Instance, Isolation, MAX_WARM, WarmPool};
 use crate::kv::{KvBackend, MemoryKv};
+use crate::ticking::{self, Ticking};
 
 /// Bounds on every call into a policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,12 +191,14 @@ impl PolicyRuntime {
 
         let interface = describe(&self.inner.engine, &component);
         let answering = Answering::find(pre.instance_pre());
+        let ticking = Ticking::find(pre.instance_pre());
         let policy = LoadedPolicy {
             inner: Arc::new(PolicyInner {
                 name: name.into(),
                 sha256: hex::encode(Sha256::digest(wasm)),
                 interface,
                 answering,
+                ticking,
                 pre,
                 runtime: Arc::clone(&self.inner),
                 kv: Arc::clone(&self.inner.kv),
@@ -245,6 +248,8 @@ struct PolicyInner {
     interface: Interface,
     /// The optional `answering` export; `None` for policies built before it.
     answering: Option<Answering>,
+    /// The optional `ticking` export; `None` for policies built before it.
+    ticking: Option<Ticking>,
     pre: PolicyPre<CallState>,
     runtime: Arc<RuntimeInner>,
     /// The runtime's store, or a scratch one (`with_scratch_kv`).
@@ -284,8 +289,21 @@ fn describe(engine: &Engine, component: &Component) -> Interface {
 /// One call into the guest, with its arguments in the generated types.
 #[derive(Clone, Copy)]
 enum Call<'a> {
-    Request { now: Timestamp, app: &'a wit::App, request: &'a wit::Request },
-    Tick { now: Timestamp, apps: &'a [wit::App] },
+    Request {
+        now: Timestamp,
+        app: &'a wit::App,
+        request: &'a wit::Request,
+    },
+    Tick {
+        now: Timestamp,
+        apps: &'a [wit::App],
+    },
+    /// `ticking.on-tick`, for policies that export it.
+    SharedTick {
+        now: Timestamp,
+        param_sets: &'a [Vec<wit::Param>],
+        apps: &'a [ticking::AppEntry],
+    },
 }
 
 /// What the guest returned, `err` included.
@@ -322,6 +340,7 @@ impl LoadedPolicy {
                 sha256: inner.sha256.clone(),
                 interface: inner.interface.clone(),
                 answering: inner.answering.clone(),
+                ticking: inner.ticking.clone(),
                 pre: inner.pre.clone(),
                 runtime: Arc::clone(&inner.runtime),
                 kv: Arc::new(MemoryKv::default()),
@@ -375,8 +394,14 @@ impl LoadedPolicy {
     }
 
     pub async fn on_tick(&self, now: Timestamp, apps: &[AppView]) -> Result<TickPlan, PolicyError> {
-        let apps: Vec<_> = apps.iter().map(convert::app_to_wit).collect();
-        let returned = match self.inner.invoke(&Call::Tick { now, apps: &apps }).await? {
+        let answer = if self.inner.ticking.is_some() {
+            let (param_sets, apps) = ticking::shared(apps);
+            self.inner.invoke(&Call::SharedTick { now, param_sets: &param_sets, apps: &apps }).await?
+        } else {
+            let apps: Vec<_> = apps.iter().map(convert::app_to_wit).collect();
+            self.inner.invoke(&Call::Tick { now, apps: &apps }).await?
+        };
+        let returned = match answer {
             Answer::Tick(returned) => returned,
             Answer::Request(_) | Answer::Action(_) => unreachable!("a tick call answers a tick"),
         };
@@ -447,7 +472,15 @@ impl PolicyInner {
             ),
             None => None,
         };
-        Ok(Instance { store, policy, answering, clock, calls: 0 })
+        let ticking = match &self.ticking {
+            Some(ticking) => Some(
+                ticking
+                    .load(&mut store, &instance)
+                    .map_err(|e| contract("its paastis:policy/ticking export does not match the host's", e))?,
+            ),
+            None => None,
+        };
+        Ok(Instance { store, policy, answering, ticking, clock, calls: 0 })
     }
 
     /// What a call's log lines say they come from: `check` for a scratch
@@ -461,12 +494,12 @@ impl PolicyInner {
     async fn call_on(&self, mut instance: Instance, call: &Call<'_>) -> Result<Answer, PolicyError> {
         let phase = match call {
             Call::Request { .. } => "request",
-            Call::Tick { .. } => "tick",
+            Call::Tick { .. } | Call::SharedTick { .. } => "tick",
         };
         instance.store.data_mut().begin_call(self.phase(phase));
         instance.clock.begin();
         instance.store.set_epoch_deadline(FIRST_DEADLINE);
-        let Instance { store, policy, answering, clock, .. } = &mut instance;
+        let Instance { store, policy, answering, ticking, clock, .. } = &mut instance;
         let handler = policy.paastis_policy_handler();
         let running = async {
             match (*call, answering) {
@@ -479,6 +512,10 @@ impl PolicyInner {
                     handler.call_on_request(&mut *store, now, app, request).await.map(Answer::Request)
                 }
                 (Call::Tick { now, apps }, _) => handler.call_on_tick(&mut *store, now, apps).await.map(Answer::Tick),
+                (Call::SharedTick { now, param_sets, apps }, _) => match ticking {
+                    Some(ticking) => ticking.call_on_tick(&mut *store, now, param_sets, apps).await.map(Answer::Tick),
+                    None => unreachable!("a shared tick is only made for a policy that exports ticking"),
+                },
             }
         };
         let outcome = clock.run(&self.runtime.ticker, running).await;

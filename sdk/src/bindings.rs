@@ -8,10 +8,11 @@ wit_bindgen::generate!({
     // `wit/policy.wit` is a link to the workspace's contract, so the published
     // crate carries it.
     path: "wit",
-    // `answering-policy`: the required `policy` world plus the optional
-    // `answering` export, so policies can answer on hosts that look for it
-    // and still load on hosts that do not.
-    world: "paastis:policy/answering-policy",
+    // `sdk-policy`: the required `policy` world plus the optional
+    // `answering` and `ticking` exports, so policies can answer (and tick
+    // cheaply) on hosts that look for them and still load on hosts that do
+    // not.
+    world: "paastis:policy/sdk-policy",
     // A policy crate depends on `paastis-sdk` only, so the export macro must
     // be reachable from outside this crate and find the types through it.
     pub_export_macro: true,

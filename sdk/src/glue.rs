@@ -17,9 +17,11 @@ pub use crate::bindings;
 pub use crate::bindings::exports::paastis::policy::answering::Guest as AnsweringGuest;
 pub use crate::bindings::exports::paastis::policy::answering::RequestAction as WitAction;
 pub use crate::bindings::exports::paastis::policy::handler::Guest;
+pub use crate::bindings::exports::paastis::policy::ticking::AppEntry as WitAppEntry;
+pub use crate::bindings::exports::paastis::policy::ticking::Guest as TickingGuest;
 pub use std::string::String;
 pub use std::vec::Vec;
-pub use wit::{App as WitApp, Request as WitRequest, RequestDecision as WitDecision};
+pub use wit::{App as WitApp, Param as WitParam, Request as WitRequest, RequestDecision as WitDecision};
 pub use wit::{TickPlan as WitTickPlan, Timestamp as WitTimestamp};
 
 /// `answering.on-request`, which hosts that know answers call.
@@ -37,9 +39,45 @@ fn decide<P: Policy>(now: WitTimestamp, app: WitApp, request: WitRequest) -> Res
     P::on_request(&ctx).map_err(crate::PolicyError::into_message)
 }
 
-/// `handler.on-tick`.
+/// `handler.on-tick`, which only hosts that predate `ticking` call.
 pub fn on_tick<P: Policy>(now: WitTimestamp, apps: Vec<WitApp>) -> Result<WitTickPlan, String> {
-    let ctx = TickContext::new(Timestamp::from_millis(now), apps.into_iter().map(app_from).collect());
+    tick::<P>(now, apps.into_iter().map(app_from).collect())
+}
+
+/// `ticking.on-tick`: each distinct param set comes once, and the apps that
+/// have it share it.
+pub fn on_tick_shared<P: Policy>(
+    now: WitTimestamp,
+    param_sets: Vec<Vec<WitParam>>,
+    apps: Vec<WitAppEntry>,
+) -> Result<WitTickPlan, String> {
+    let sets: Vec<Params> = param_sets.into_iter().map(params_from).collect();
+    let apps = apps
+        .into_iter()
+        .map(|app| {
+            let Some(params) = usize::try_from(app.params).ok().and_then(|i| sets.get(i)) else {
+                return Err(format!(
+                    "app {:?}: the host sent params index {} of {} sets",
+                    app.name,
+                    app.params,
+                    sets.len()
+                ));
+            };
+            Ok(App {
+                name: app.name,
+                state: state_from(app.state),
+                state_since: Timestamp::from_millis(app.state_since),
+                last_activity: app.last_activity.map(Timestamp::from_millis),
+                in_flight: app.in_flight,
+                params: params.clone(),
+            })
+        })
+        .collect::<Result<Vec<App>, String>>()?;
+    tick::<P>(now, apps)
+}
+
+fn tick<P: Policy>(now: WitTimestamp, apps: Vec<App>) -> Result<WitTickPlan, String> {
+    let ctx = TickContext::new(Timestamp::from_millis(now), apps);
     match P::on_tick(&ctx) {
         Ok(TickPlan { sleep, wake }) => Ok(WitTickPlan { sleep, wake }),
         Err(e) => Err(e.into_message()),
@@ -49,16 +87,20 @@ pub fn on_tick<P: Policy>(now: WitTimestamp, apps: Vec<WitApp>) -> Result<WitTic
 fn app_from(app: WitApp) -> App {
     App {
         name: app.name,
-        state: match app.state {
-            wit::AppState::Asleep => AppState::Asleep,
-            wit::AppState::Starting => AppState::Starting,
-            wit::AppState::Awake => AppState::Awake,
-            wit::AppState::Stopping => AppState::Stopping,
-        },
+        state: state_from(app.state),
         state_since: Timestamp::from_millis(app.state_since),
         last_activity: app.last_activity.map(Timestamp::from_millis),
         in_flight: app.in_flight,
         params: params_from(app.params),
+    }
+}
+
+fn state_from(state: wit::AppState) -> AppState {
+    match state {
+        wit::AppState::Asleep => AppState::Asleep,
+        wit::AppState::Starting => AppState::Starting,
+        wit::AppState::Awake => AppState::Awake,
+        wit::AppState::Stopping => AppState::Stopping,
     }
 }
 
@@ -119,6 +161,47 @@ fn answer_into(a: Answer) -> wit_answering::Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Names each app with its `idle_timeout` param, to see which set it got.
+    struct EchoParams;
+
+    impl Policy for EchoParams {
+        fn on_request(_: &RequestContext) -> Result<Decision, crate::PolicyError> {
+            Ok(Decision::Forward)
+        }
+
+        fn on_tick(ctx: &TickContext) -> Result<TickPlan, crate::PolicyError> {
+            let mut plan = TickPlan::new();
+            for app in ctx.apps() {
+                plan.put_to_sleep(format!("{}={}", app.name(), app.params().text("idle_timeout")?));
+            }
+            Ok(plan)
+        }
+    }
+
+    fn entry(name: &str, params: u32) -> WitAppEntry {
+        WitAppEntry {
+            name: name.into(),
+            state: wit::AppState::Awake,
+            state_since: 0,
+            last_activity: None,
+            in_flight: 0,
+            params,
+        }
+    }
+
+    fn set(timeout: &str) -> Vec<WitParam> {
+        vec![WitParam { name: "idle_timeout".into(), value: wit::ParamValue::Text(timeout.into()) }]
+    }
+
+    #[test]
+    fn a_shared_tick_gives_every_app_its_set() {
+        let apps = vec![entry("a", 0), entry("b", 1), entry("c", 0)];
+        let plan = on_tick_shared::<EchoParams>(0, vec![set("15m"), set("5m")], apps);
+        assert_eq!(plan.map(|p| p.sleep), Ok(vec!["a=15m".into(), "b=5m".into(), "c=15m".into()]));
+        let err = on_tick_shared::<EchoParams>(0, vec![set("15m")], vec![entry("d", 1)]).map(|p| p.sleep);
+        assert_eq!(err, Err("app \"d\": the host sent params index 1 of 1 sets".into()));
+    }
 
     #[test]
     fn hosts_without_answers_get_the_nearest_decision() {

@@ -204,6 +204,17 @@ macro_rules! export_policy {
                 }
             }
 
+            // Hosts that share params between apps call this tick.
+            impl $crate::__private::TickingGuest for __PaastisPolicyExport {
+                fn on_tick(
+                    now: $crate::__private::WitTimestamp,
+                    param_sets: $crate::__private::Vec<$crate::__private::Vec<$crate::__private::WitParam>>,
+                    apps: $crate::__private::Vec<$crate::__private::WitAppEntry>,
+                ) -> ::core::result::Result<$crate::__private::WitTickPlan, $crate::__private::String> {
+                    $crate::__private::on_tick_shared::<$policy>(now, param_sets, apps)
+                }
+            }
+
             $crate::__private::bindings::export!(
                 __PaastisPolicyExport with_types_in $crate::__private::bindings
             );

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::time::parse_duration;
@@ -162,7 +163,9 @@ const NUMBER: &str = "a number";
 /// # Ok::<(), paastis_sdk::ParamError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Params(BTreeMap<String, ParamValue>);
+// Shared: a tick hands every app with the same params the same set, so a
+// clone is a reference count, not a copy of every string.
+pub struct Params(Arc<BTreeMap<String, ParamValue>>);
 
 impl Params {
     /// No params.
@@ -232,7 +235,7 @@ impl Params {
     /// assert_eq!(params.text("idle_timeout"), Ok("5m"));
     /// ```
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<ParamValue>) {
-        self.0.insert(name.into(), value.into());
+        Arc::make_mut(&mut self.0).insert(name.into(), value.into());
     }
 
     fn required(&self, name: &str) -> Result<&ParamValue, ParamError> {
@@ -399,7 +402,7 @@ impl Params {
 
 impl<K: Into<String>, V: Into<ParamValue>> FromIterator<(K, V)> for Params {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Params(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Params(Arc::new(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect()))
     }
 }
 

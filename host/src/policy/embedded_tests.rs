@@ -58,6 +58,8 @@ async fn loads_the_embedded_policy() {
     let policy = inactivity().await;
     assert_eq!(policy.name(), "inactivity");
     assert_eq!(policy.sha256().len(), 64);
+    // Built with the SDK: it ticks with shared params (`ticking`).
+    assert!(policy.interface().exports.iter().any(|e| e == "paastis:policy/ticking@0.1.0#on-tick"));
 }
 
 #[tokio::test]
