@@ -313,6 +313,17 @@ impl Params {
         }
     }
 
+    /// A list of strings (a single string is a list of one), empty when not
+    /// set, without copying them.
+    pub(crate) fn strings(&self, name: &str) -> Result<&[String], ParamError> {
+        match self.get(name) {
+            None => Ok(&[]),
+            Some(ParamValue::TextList(items)) => Ok(items),
+            Some(ParamValue::Text(s)) => Ok(std::slice::from_ref(s)),
+            Some(other) => Err(ParamError::mismatch(name, TEXT_LIST, other)),
+        }
+    }
+
     /// A list of strings, or `default` when not set.
     ///
     /// ```

@@ -40,20 +40,34 @@ const STATUS: &str = "an HTTP status from 200 to 599, such as 200";
 /// # Ok::<(), paastis_sdk::PolicyError>(())
 /// ```
 pub fn is_passive(params: &Params, request: &Request) -> Result<bool, PolicyError> {
+    // Read in place: this runs on every request, and copying the lists (or
+    // lowercasing every string) would be most of the call's work.
     let path = request.path();
-    if params.string_list_or("passive_paths", &[])?.iter().any(|pattern| path_matches(pattern, path)) {
+    if params.strings("passive_paths")?.iter().any(|pattern| path_matches(pattern, path)) {
         return Ok(true);
     }
     let Some(agent) = request.user_agent() else {
         return Ok(false);
     };
-    let agent = agent.to_lowercase();
     Ok(params
-        .string_list_or("passive_user_agents", &[])?
+        .strings("passive_user_agents")?
         .iter()
         // An empty entry would match every client, which is never meant.
         .filter(|needle| !needle.is_empty())
-        .any(|needle| agent.contains(&needle.to_lowercase())))
+        .any(|needle| contains_ignoring_case(agent, needle)))
+}
+
+/// Whether `haystack` contains `needle`, ignoring case: without allocating
+/// when both are ASCII (user agents nearly always are).
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if haystack.is_ascii() && needle.is_ascii() {
+        let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
+        return haystack.windows(needle.len()).any(|window| window.eq_ignore_ascii_case(needle));
+    }
+    haystack.to_lowercase().contains(&needle.to_lowercase())
 }
 
 /// What a passive request gets while `app` is not awake, from its
@@ -116,5 +130,20 @@ fn path_matches(pattern: &str, path: &str) -> bool {
     match pattern.strip_suffix('*') {
         Some(prefix) => path.starts_with(prefix),
         None => path == pattern,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_ignoring_case;
+
+    #[test]
+    fn case_is_ignored_in_ascii_and_beyond() {
+        assert!(contains_ignoring_case("Mozilla/5.0 (compatible; UptimeRobot/2.0)", "uptimerobot"));
+        assert!(contains_ignoring_case("GoogleBot", "BOT"));
+        assert!(!contains_ignoring_case("Firefox", "bot"));
+        assert!(!contains_ignoring_case("bo", "bot"));
+        assert!(contains_ignoring_case("Überwachung/1.0", "überwachung"));
+        assert!(contains_ignoring_case("anything", ""));
     }
 }
