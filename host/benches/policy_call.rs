@@ -1,6 +1,7 @@
 //! Cost of a policy call through the sandbox (a warm instance, conversions,
 //! the call itself) with the embedded default policy; the same with a fresh
-//! instance per call (`per-call` isolation); the CPU time of a call when 1,
+//! instance per call (`per-call` isolation); a tick over 500 apps (one
+//! batch) and over 10,000 (the gateway's 20 batches); the CPU time of a call when 1,
 //! 16 or 256 tasks call at once on two worker threads (it must stay flat:
 //! nothing on the way in or out of a call grows with concurrency); and the
 //! cost of loading (compiling) the policy.
@@ -59,6 +60,19 @@ fn policy_call(c: &mut Criterion) {
     c.bench_function("on_tick/500_apps", |b| {
         b.to_async(&rt).iter(|| async { policy.on_tick(NOW, &batch).await.expect("on_tick succeeds") })
     });
+    // A whole tick over 10,000 apps, as the gateway makes it: batches of 500
+    // (`policy_gate::TICK_BATCH`), one call each. The goal is 20 ms in all.
+    let all: Vec<AppView> = (0..10_000).map(app).collect();
+    let mut group = c.benchmark_group("on_tick");
+    group.sample_size(20);
+    group.bench_function("10000_apps_in_batches_of_500", |b| {
+        b.to_async(&rt).iter(|| async {
+            for batch in all.chunks(500) {
+                policy.on_tick(NOW, batch).await.expect("on_tick succeeds");
+            }
+        })
+    });
+    group.finish();
 
     let per_call_runtime =
         PolicyRuntime::new(SandboxLimits { isolation: Isolation::PerCall, ..SandboxLimits::default() })
