@@ -164,7 +164,8 @@ pub trait Policy {
     }
 }
 
-/// Exports a type implementing [`Policy`] as the component's `handler`.
+/// Exports a type implementing [`Policy`] as the component's `handler`, and as
+/// the optional `answering` and `ticking` exports that newer hosts call instead.
 ///
 /// Use it once per policy crate, at the top level. Outside WebAssembly it
 /// expands to nothing, so the same crate builds and unit-tests natively.
