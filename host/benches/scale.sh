@@ -63,7 +63,13 @@ for _ in $(seq 1 600); do
     sleep 0.1
 done
 
-rss() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$gateway/status"; }
+# total (anonymous + file-backed): the file part is mostly the binary's own
+# code, paged in from the page cache, which the kernel can drop; the
+# anonymous part is the gateway's memory proper.
+rss() {
+    awk '/^VmRSS/ { t = $2 } /^RssAnon/ { a = $2 } /^RssFile/ { f = $2 }
+         END { printf "%.1f (anon %.1f + file %.1f)", t / 1024, a / 1024, f / 1024 }' "/proc/$gateway/status"
+}
 # mean ms of the ticks since the `from` sum and count, and the upper bound
 # of the bucket holding the slowest tick since the start
 ticks() {
@@ -80,7 +86,8 @@ ticks() {
             print mean, slowest, sum, count
         }'
 }
-health() { curl -fs "http://127.0.0.1:$admin/healthz"; }
+# /healthz on one line (it answers pretty-printed JSON), for the table
+health() { curl -fs "http://127.0.0.1:$admin/healthz" | tr -d '\n' | tr -s ' '; }
 
 sleep "$TICKS"
 rss_idle=$(rss)

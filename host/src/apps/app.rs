@@ -12,14 +12,20 @@ use crate::policy::model::{AppState, AppView, Params, Timestamp};
 use crate::store::AppRecord;
 use crate::telemetry::metrics::RequestCounters;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::watch;
 
 pub struct App {
-    pub config: AppConfig,
-    pub params: Params,
+    /// Shared with the gateway's `Config` (one copy per app, not two).
+    pub config: Arc<AppConfig>,
+    /// Shared between the apps whose params are the same (most apps keep
+    /// their policy's): a map per app cost 10,000 apps 6 MiB.
+    pub params: Arc<Params>,
     inner: Mutex<Machine>,
-    changed: watch::Sender<u64>,
+    /// Made by the first waiter: most of 10,000 apps never have one, and
+    /// a channel costs about 300 bytes. A waiter subscribes before it reads
+    /// the state, so a change made before the channel exists is not missed.
+    changed: OnceLock<watch::Sender<u64>>,
     /// Milliseconds since the epoch of the last counted request; 0 = never.
     /// Kept outside the mutex: it is written on every request.
     last_activity: AtomicU64,
@@ -34,12 +40,12 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(config: AppConfig, params: Params, record: Option<&AppRecord>) -> App {
+    pub fn new(config: impl Into<Arc<AppConfig>>, params: impl Into<Arc<Params>>, record: Option<&AppRecord>) -> App {
         App {
-            config,
-            params,
+            config: config.into(),
+            params: params.into(),
             inner: Mutex::new(Machine::restore(record, now_ms())),
-            changed: watch::channel(0).0,
+            changed: OnceLock::new(),
             last_activity: AtomicU64::new(record.and_then(|r| r.last_activity).unwrap_or(0)),
             dirty: AtomicBool::new(false),
             remote_in_flight: AtomicU32::new(0),
@@ -63,13 +69,19 @@ impl App {
     }
 
     pub(super) fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
+        self.changed.get_or_init(|| watch::channel(0).0).subscribe()
     }
 
     /// Tells waiters to look again, and the flusher to persist.
     pub(super) fn notify(&self) {
         self.dirty.store(true, Ordering::Release);
-        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        self.wake_waiters();
+    }
+
+    fn wake_waiters(&self) {
+        if let Some(changed) = self.changed.get() {
+            changed.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
     pub fn touch(&self, now: Timestamp) {
@@ -107,7 +119,7 @@ impl App {
             state_since: inner.since(),
             last_activity: self.last_activity(),
             in_flight: inner.in_flight() + self.remote_in_flight(),
-            params: self.params.clone(),
+            params: Params::clone(&self.params),
         }
     }
 
@@ -163,7 +175,7 @@ impl App {
         if self.lock().apply_shared(record, upstream) == Effect::Nothing {
             return false;
         }
-        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        self.wake_waiters();
         true
     }
 

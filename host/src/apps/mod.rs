@@ -19,6 +19,7 @@ pub use upstream_slots::DEFAULT_MAX_UPSTREAM_CONNECTIONS;
 
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::policy::model::Params;
 use crate::store::{AppRecord, Store, StoreError};
 use crate::telemetry::Telemetry;
 use std::collections::BTreeMap;
@@ -35,6 +36,23 @@ pub struct Apps {
     lifecycle: Arc<Lifecycle>,
     store: Store,
     persist: Arc<Notify>,
+}
+
+/// How many distinct params `shared_params` remembers: apps mostly keep
+/// their policy's, and a long list would make the start quadratic.
+const KNOWN_PARAMS: usize = 16;
+
+/// `params`, as one of the `known` maps when equal to it, so that apps with
+/// the same params share one copy.
+fn shared_params(known: &mut Vec<Arc<Params>>, params: Params) -> Arc<Params> {
+    if let Some(same) = known.iter().find(|k| ***k == params) {
+        return same.clone();
+    }
+    let params = Arc::new(params);
+    if known.len() < KNOWN_PARAMS {
+        known.push(params.clone());
+    }
+    params
 }
 
 impl Apps {
@@ -60,6 +78,7 @@ impl Apps {
         let mut records = store.load_apps().await?;
         let persist = Arc::new(Notify::new());
         let mut by_name = BTreeMap::new();
+        let mut known_params = Vec::new();
         for app_config in &config.apps {
             let name = app_config.name().to_owned();
             let record = records.remove(&name);
@@ -72,7 +91,7 @@ impl Apps {
                     "restored app state"
                 );
             }
-            let params = app_config.params(&config.policy);
+            let params = shared_params(&mut known_params, app_config.params(&config.policy));
             by_name.insert(name, Arc::new(App::new(app_config.clone(), params, record.as_ref())));
         }
         let by_name: Registry = Arc::new(RwLock::new(by_name));
@@ -198,5 +217,50 @@ impl Apps {
         if let Err(e) = self.flush().await {
             tracing::error!(error = %e, "cannot persist app state at shutdown");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Backends;
+    use crate::policy::model::ParamValue;
+
+    #[tokio::test]
+    async fn apps_share_the_config_and_equal_params() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = |name: &str| format!("[[apps]]\nname = \"{name}\"\nbackend = \"process\"\ncommand = [\"true\"]\n");
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n[store]\npath = {:?}\n{}{}{}[apps.params]\nidle_timeout = \"5m\"\n",
+            dir.path().join("store").display().to_string(),
+            app("a"),
+            app("b"),
+            app("c"),
+        );
+        let config = Config::parse(&text, "t.toml").unwrap();
+        let store = Store::connect(&config.store).await.unwrap();
+        let backend = Arc::new(Backends::from_config(&config, &store).unwrap());
+        let apps = Apps::restore(&config, store, backend, Telemetry::default()).await.unwrap();
+        let [a, b, c] = ["a", "b", "c"].map(|name| apps.get(name).unwrap());
+
+        assert!(Arc::ptr_eq(&a.config, &config.apps[0]), "an app keeps the config's entry, not a copy");
+        assert!(Arc::ptr_eq(&a.params, &b.params), "equal params are one copy");
+        assert!(!Arc::ptr_eq(&a.params, &c.params));
+        assert_eq!(c.params.get("idle_timeout"), Some(&ParamValue::Text("5m".into())));
+        assert_ne!(a.params.get("idle_timeout"), Some(&ParamValue::Text("5m".into())));
+    }
+
+    #[test]
+    fn distinct_params_are_remembered_up_to_a_bound() {
+        let mut known = Vec::new();
+        let params = |i: i64| Params::from([("n".to_owned(), ParamValue::Integer(i))]);
+        for i in 0..(KNOWN_PARAMS as i64 + 4) {
+            shared_params(&mut known, params(i));
+        }
+        assert_eq!(known.len(), KNOWN_PARAMS);
+        let first = shared_params(&mut known, params(0));
+        assert!(Arc::ptr_eq(&first, &known[0]));
+        let beyond = shared_params(&mut known, params(KNOWN_PARAMS as i64 + 1));
+        assert_eq!(*beyond, params(KNOWN_PARAMS as i64 + 1), "past the bound, a copy of its own");
     }
 }

@@ -26,8 +26,10 @@ pub struct Config {
     pub savings: SavingsConfig,
     #[serde(default)]
     pub admin: AdminConfig,
-    #[serde(default)]
-    pub apps: Vec<AppConfig>,
+    /// Shared with the live apps (`apps::App::config`) rather than copied:
+    /// at 10,000 apps a copy each costs megabytes.
+    #[serde(default, deserialize_with = "shared_apps")]
+    pub apps: Vec<std::sync::Arc<AppConfig>>,
     #[serde(default)]
     pub backends: Vec<super::backends::BackendConfig>,
     #[serde(default)]
@@ -227,6 +229,17 @@ impl PolicySource {
 /// A policy file's name: its stem (`office-hours.wasm` is `office-hours`).
 pub fn policy_name_of(path: &std::path::Path) -> String {
     path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// `[[apps]]`, each behind an `Arc` (serde's `rc` feature would do it too,
+/// at the cost of rebuilding every crate that uses serde). Collected into a
+/// new `Vec`: `collect` would reuse the parsed list's buffer in place, and
+/// keep its megabytes (10,000 apps: 8 MiB) for a list of pointers.
+fn shared_apps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<std::sync::Arc<AppConfig>>, D::Error> {
+    let parsed = Vec::<AppConfig>::deserialize(d)?;
+    let mut apps = Vec::with_capacity(parsed.len());
+    apps.extend(parsed.into_iter().map(std::sync::Arc::new));
+    Ok(apps)
 }
 
 fn default_policy() -> Spanned<String> {

@@ -41,7 +41,12 @@ pub fn apply_rules_to_config(config: &mut Config) {
     for app in &mut config.apps {
         let BackendKind::Named(backend) = &app.backend else { continue };
         if let Some(applied) = rules.apply(backend, app.remote()) {
-            app.apply_rule(applied.policy, &applied.params, applied.links, (applied.hourly_cost, applied.containers));
+            std::sync::Arc::make_mut(app).apply_rule(
+                applied.policy,
+                &applied.params,
+                applied.links,
+                (applied.hourly_cost, applied.containers),
+            );
         }
     }
 }
