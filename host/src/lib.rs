@@ -4,7 +4,6 @@
 pub mod admin;
 pub mod apps;
 pub mod backend;
-pub mod builtin_policies;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
@@ -14,9 +13,6 @@ pub mod discovery;
 pub mod gateway;
 pub mod inspect;
 pub mod policy;
-pub mod policy_check;
-pub mod policy_gate;
-pub mod policy_template;
 pub mod proxy;
 pub mod savings;
 pub mod simulate;

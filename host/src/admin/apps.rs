@@ -21,7 +21,7 @@ struct AppReport {
     policy: String,
     policy_sha256: String,
     /// Set when `policy` is a fallback: the app's own policy cannot serve it.
-    degraded: Option<crate::policy_gate::Degraded>,
+    degraded: Option<crate::policy::Degraded>,
     hourly_cost: f64,
     containers: u32,
     savings: Savings,

@@ -25,8 +25,8 @@ pub use upload::Uploads;
 
 use crate::apps::Apps;
 use crate::config::Config;
-use crate::policy_gate::PolicyGate;
-use crate::policy_gate::watch::PolicyUploader;
+use crate::policy::PolicyGate;
+use crate::policy::watch::PolicyUploader;
 use crate::store::EventLog;
 use crate::telemetry::Telemetry;
 use auth::Denied;

@@ -3,7 +3,7 @@
 use super::AdminState;
 use super::respond::{AdminBody, error, json};
 use super::upload::UploadRefused;
-use crate::policy_gate::watch::{UploadError, Uploaded};
+use crate::policy::watch::{UploadError, Uploaded};
 use http::{HeaderValue, Response, StatusCode, header};
 use hyper::body::Incoming;
 

@@ -1,6 +1,9 @@
 //! The command line. `main.rs` only calls `cli::main`, so the integration
 //! tests can run the very same entry point as a child process.
 
+mod policy_check;
+mod policy_new;
+
 use crate::config::Config;
 use crate::demo::{DemoApp, DemoOptions};
 use crate::gateway::Gateway;
@@ -165,7 +168,7 @@ async fn run(command: Command) -> ExitCode {
             };
             // Listening before the gateway starts: a SIGTERM during the start
             // is a shutdown, not the default action (death by signal).
-            let signal = ShutdownSignal::listen();
+            let signal = crate::gateway::ShutdownSignal::listen();
             match Gateway::start(config).await {
                 Ok(gateway) => {
                     signal.wait().await;
@@ -202,15 +205,15 @@ async fn run(command: Command) -> ExitCode {
                 Err(e) => failure(e),
             }
         }
-        Command::Policy { command: PolicyCommand::Check { file } } => match crate::policy_check::check(&file).await {
+        Command::Policy { command: PolicyCommand::Check { file } } => match policy_check::check(&file).await {
             Ok((policy, size)) => {
-                print!("{}", crate::policy_check::report(&file, &policy, size));
+                print!("{}", policy_check::report(&file, &policy, size));
                 ExitCode::SUCCESS
             }
             Err(e) => usage_error(e),
         },
         Command::Policy { command: PolicyCommand::New { name, dir, sdk } } => {
-            match crate::policy_template::scaffold(&name, &dir, sdk.as_deref()) {
+            match policy_new::scaffold(&name, &dir, sdk.as_deref()) {
                 Ok(root) => {
                     let wasm = name.replace('-', "_");
                     println!(
@@ -294,45 +297,6 @@ fn causes(e: &anyhow::Error) -> String {
         }
     }
     line
-}
-
-/// Ctrl-C and SIGTERM, caught from the moment this is made.
-pub struct ShutdownSignal {
-    interrupt: Option<tokio::signal::unix::Signal>,
-    terminate: Option<tokio::signal::unix::Signal>,
-}
-
-impl ShutdownSignal {
-    pub fn listen() -> ShutdownSignal {
-        use tokio::signal::unix::{SignalKind, signal};
-        let catch = |kind: SignalKind, name: &str| match signal(kind) {
-            Ok(signal) => Some(signal),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch {name}; it will not stop the gateway cleanly");
-                None
-            }
-        };
-        ShutdownSignal {
-            interrupt: catch(SignalKind::interrupt(), "Ctrl-C"),
-            terminate: catch(SignalKind::terminate(), "SIGTERM"),
-        }
-    }
-
-    /// Resolves on Ctrl-C or SIGTERM.
-    pub async fn wait(mut self) {
-        async fn next(signal: Option<&mut tokio::signal::unix::Signal>) {
-            match signal {
-                Some(signal) => {
-                    signal.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        }
-        tokio::select! {
-            () = next(self.interrupt.as_mut()) => tracing::info!("Ctrl-C: shutting down"),
-            () = next(self.terminate.as_mut()) => tracing::info!("SIGTERM: shutting down"),
-        }
-    }
 }
 
 /// Logs go to stderr through a writer thread, so that a request never waits

@@ -120,7 +120,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot create the demo's data dir {}: {e}", options.data_dir.display()))?;
     tracing::info!(data_dir = %options.data_dir.display(), "demo state");
     let config = demo_config(&options)?;
-    let signal = crate::cli::ShutdownSignal::listen();
+    let signal = crate::gateway::ShutdownSignal::listen();
     let gateway = Gateway::start(config).await?;
     let addr = gateway.local_addr();
     let port = addr.port();

@@ -4,18 +4,20 @@
 pub(crate) mod conn_limit;
 pub(crate) mod conn_watch;
 mod server;
-mod ticker;
+mod signal;
+
+pub use signal::ShutdownSignal;
 
 use crate::admin::{AdminAuth, AdminHost, AdminLimits, AdminServer, AdminState, Uploads};
 use crate::apps::Apps;
 use crate::backend::{Backend, BackendError, Backends};
-use crate::builtin_policies::{BUILTIN_POLICIES, DEFAULT_POLICY};
 use crate::cluster::{Cluster, ClusterBackend};
 use crate::config::{AdminToken, Config, PolicySource, policy_name_of};
 use crate::discovery::Discovery;
+use crate::policy::builtin::{BUILTIN_POLICIES, DEFAULT_POLICY};
+use crate::policy::watch::PolicyLoader;
 use crate::policy::{KvBackend, MemoryKv, PolicyError, PolicyRuntime, SandboxLimits};
-use crate::policy_gate::watch::PolicyLoader;
-use crate::policy_gate::{Origin, PolicyGate};
+use crate::policy::{Origin, PolicyGate};
 use crate::proxy::Proxy;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{Recorder, Telemetry};
@@ -51,7 +53,7 @@ pub enum GatewayError {
     #[error("the built-in default policy is missing from this build")]
     NoBuiltin,
     #[error(transparent)]
-    Watch(crate::policy_gate::watch::WatchError),
+    Watch(crate::policy::watch::WatchError),
     #[error(transparent)]
     Upstream(#[from] crate::upstream::UpstreamError),
     #[error("HTTPS listener {addr}: {source}")]
@@ -271,9 +273,13 @@ impl Gateway {
         // now record what the start loaded.
         gate.started();
         let cluster_tasks = cluster.spawn(apps.clone(), backends.clone());
-        let ticking =
-            ticker::Ticking { apps: apps.clone(), policy: gate, cluster: cluster.clone(), backends: backends.clone() };
-        let ticker = tokio::spawn(ticker::run(ticking, config.policy.tick.0));
+        let ticking = crate::policy::tick::Ticking {
+            apps: apps.clone(),
+            policy: gate,
+            cluster: cluster.clone(),
+            backends: backends.clone(),
+        };
+        let ticker = tokio::spawn(crate::policy::tick::run(ticking, config.policy.tick.0));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let stop = async {
@@ -438,7 +444,7 @@ async fn build_policies(
     let runtime = PolicyRuntime::with_kv(limits, kv).map_err(load_err(DEFAULT_POLICY))?;
     let mut builtins = Vec::new();
     for name in BUILTIN_POLICIES {
-        let wasm = crate::builtin_policies::builtin(name).unwrap_or_default();
+        let wasm = crate::policy::builtin::wasm(name).unwrap_or_default();
         builtins.push(runtime.load(name, wasm).await.map_err(load_err(name))?);
     }
     let gate = Arc::new(PolicyGate::new(config.clone(), builtins, telemetry).ok_or(GatewayError::NoBuiltin)?);
@@ -453,10 +459,10 @@ async fn build_policies(
         loader.start_watching().map_err(GatewayError::Watch)?;
     }
     loader.scan().await;
-    crate::policy_gate::require_named_policies(&gate, &runtime, config).await?;
+    crate::policy::require_named_policies(&gate, &runtime, config).await?;
     for app in &config.apps {
         let entry = gate.resolve(app.name());
-        crate::policy_gate::check_config_params(&entry.policy, config, |a| a.name() == app.name()).await?;
+        crate::policy::check_config_params(&entry.policy, config, |a| a.name() == app.name()).await?;
     }
     gate.log_serving();
     Ok((gate, loader))

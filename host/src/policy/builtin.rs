@@ -1,17 +1,33 @@
-//! Policies compiled into the binary, so the gateway works out of the box.
+//! Policies compiled into the binary, so the gateway works out of the box:
+//! their names, which config checks against, and their bytes, which only
+//! the policy catalog reads.
 
 pub const DEFAULT_POLICY: &str = "inactivity";
 
 pub const BUILTIN_POLICIES: &[&str] = &[DEFAULT_POLICY];
 
+/// The default policy (`policies/inactivity`), built by `build.rs`.
+pub const INACTIVITY_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/inactivity.wasm"));
+
 pub fn is_builtin(name: &str) -> bool {
-    builtin(name).is_some()
+    BUILTIN_POLICIES.contains(&name)
 }
 
 /// The component bytes of a built-in policy.
-pub fn builtin(name: &str) -> Option<&'static [u8]> {
+pub fn wasm(name: &str) -> Option<&'static [u8]> {
     match name {
-        DEFAULT_POLICY => Some(crate::policy::INACTIVITY_WASM),
+        DEFAULT_POLICY => Some(INACTIVITY_WASM),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_builtin_name_has_bytes() {
+        for name in super::BUILTIN_POLICIES {
+            assert!(super::wasm(name).is_some_and(|w| !w.is_empty()), "{name}");
+        }
+        assert!(!super::is_builtin("office-hours.wasm"));
     }
 }

@@ -11,27 +11,41 @@
 //! A version that fails `policy.max_failures` calls in a row is reverted: its
 //! apps go to the next policy in the chain until a new version is loaded.
 
+pub mod builtin;
 mod catalog;
 mod check;
 mod startup;
+pub mod tick;
 mod tick_health;
 pub mod watch;
 
+#[cfg(test)]
+mod embedded_tests;
+
+// The sandbox crate (`paastis-sandbox`, the only crate that names wasmtime)
+// under the names the gateway uses.
+pub use paastis_sandbox::contract as model;
+pub use paastis_sandbox::kv;
+pub use paastis_sandbox::{
+    Interface, Isolation, KvBackend, KvError, LoadedPolicy, MAX_CONCURRENT_CALLS, MemoryKv, PolicyError, PolicyRuntime,
+    SandboxLimits,
+};
+
+pub use builtin::INACTIVITY_WASM;
 pub use catalog::{Entry, Origin};
 pub use check::{ParamsProbe, check_config_params, check_params};
 pub use startup::require_named_policies;
 pub use tick_health::{THE_TICK, TickAlert, TickHealth};
 
 use crate::apps::App;
-use crate::builtin_policies::DEFAULT_POLICY;
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::policy::LoadedPolicy;
-use crate::policy::model::{AppView, RequestDecision, RequestView, TickPlan};
 use crate::telemetry::{EventKind, Telemetry};
 use arc_swap::ArcSwap;
+use builtin::DEFAULT_POLICY;
 use catalog::Catalog;
 use hyper::Request;
+use model::{AppView, RequestDecision, RequestView, TickPlan};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -48,7 +48,7 @@ async fn why_not_loaded(
     config: &Config,
     serves: impl Fn(&AppConfig) -> bool,
 ) -> Result<String, ConfigError> {
-    let builtins = crate::builtin_policies::BUILTIN_POLICIES.join(", ");
+    let builtins = crate::policy::builtin::BUILTIN_POLICIES.join(", ");
     let Some(dir) = &config.policy.dir else {
         return Ok(format!("unknown policy {name:?}: not a built-in ({builtins}), and there is no policy.dir"));
     };

@@ -9,7 +9,7 @@ use crate::apps::Apps;
 use crate::backend::Backends;
 use crate::cluster::Cluster;
 use crate::policy::model::{AppView, Timestamp};
-use crate::policy_gate::{PolicyGate, THE_TICK};
+use crate::policy::{PolicyGate, THE_TICK};
 use crate::telemetry::WakeCause;
 use futures_util::FutureExt;
 use std::collections::HashMap;

@@ -21,8 +21,8 @@ pub use waiting_page::{WAITING_HEADER, WaitingPage};
 
 use crate::apps::{Admission, AdmitError, App, Apps, InFlight, root_cause};
 use crate::clock::now_ms;
+use crate::policy::PolicyGate;
 use crate::policy::model::{AppState, Refusal, RequestDecision};
-use crate::policy_gate::PolicyGate;
 use crate::telemetry::metrics::{NO_APP, RequestCounters};
 use crate::telemetry::{Telemetry, WakeCause};
 use crate::upstream::{Upstream, UpstreamClient, is_connect_timeout};

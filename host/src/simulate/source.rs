@@ -21,12 +21,15 @@ impl PolicySpec {
             _ => (None, spec),
         };
         let (name, wasm) = match PolicySource::of(source) {
-            PolicySource::Builtin { name, wasm } => (name, wasm.to_vec()),
+            PolicySource::Builtin(name) => {
+                let wasm = crate::policy::builtin::wasm(&name).unwrap_or_default().to_vec();
+                (name, wasm)
+            }
             PolicySource::File(path) => (policy_name_of(&path), read(&path)?),
             PolicySource::Dir(name) => match dir {
                 Some(dir) => (name.clone(), read(&dir.join(format!("{name}.wasm")))?),
                 None => {
-                    let builtins = crate::builtin_policies::BUILTIN_POLICIES.join(", ");
+                    let builtins = crate::policy::builtin::BUILTIN_POLICIES.join(", ");
                     return Err(format!("{name:?} is neither a built-in policy ({builtins}) nor a .wasm file"));
                 }
             },
