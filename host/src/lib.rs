@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod discovery;
+mod error_chain;
 pub mod gateway;
 pub mod inspect;
 pub mod policy;

@@ -42,7 +42,7 @@ pub struct AdminState {
     pub uploader: PolicyUploader,
     pub events: EventLog,
     /// How far the event recorder got, so `/events` shows what came before it.
-    pub recorded: crate::telemetry::RecordedProgress,
+    pub recorded: crate::store::RecordedProgress,
     pub telemetry: Telemetry,
     pub config: Arc<Config>,
     /// Who may use the admin listener (`server.admin_host` has its own).

@@ -14,7 +14,7 @@ pub use cooldown::{Backoff, CoolingDown, retry_after_secs};
 pub use in_flight::InFlight;
 pub use lifecycle::{Admission, AdmitError, Lifecycle, LifecycleOptions};
 pub(crate) use machine::{Ask, Effect, Machine, OnRequest, Request};
-pub use probe::{ProbeError, Prober, join as join_uri, root_cause};
+pub use probe::{ProbeError, Prober};
 pub use upstream_slots::DEFAULT_MAX_UPSTREAM_CONNECTIONS;
 
 use crate::backend::Backend;

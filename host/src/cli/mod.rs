@@ -280,23 +280,8 @@ fn usage_error(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn failure(e: anyhow::Error) -> ExitCode {
-    eprintln!("paastis: {}", causes(&e));
+    eprintln!("paastis: {}", crate::error_chain::causes(e.as_ref()));
     ExitCode::FAILURE
-}
-
-/// The error and its causes on one line, each said once: many errors already
-/// quote their source in their own message, which `{:#}` would repeat.
-fn causes(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain().map(ToString::to_string) {
-        if !line.contains(&cause) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&cause);
-        }
-    }
-    line
 }
 
 /// Logs go to stderr through a writer thread, so that a request never waits
@@ -331,7 +316,7 @@ fn colours_wanted(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool 
 
 #[cfg(test)]
 mod tests {
-    use super::{Cli, Command, causes, colours_wanted};
+    use super::{Cli, Command, colours_wanted};
     use clap::Parser;
 
     #[test]
@@ -340,15 +325,6 @@ mod tests {
         assert!(colours_wanted(true, Some("".into())), "an empty NO_COLOR does not count");
         assert!(!colours_wanted(true, Some("1".into())));
         assert!(!colours_wanted(false, None));
-    }
-
-    #[test]
-    fn a_cause_quoted_by_its_error_is_said_once() {
-        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
-        let e = anyhow::Error::new(io).context("cannot listen on 127.0.0.1:9180: Address already in use");
-        assert_eq!(causes(&e), "cannot listen on 127.0.0.1:9180: Address already in use");
-        let e = anyhow::anyhow!("disk full").context("cannot flush");
-        assert_eq!(causes(&e), "cannot flush: disk full");
     }
 
     #[test]

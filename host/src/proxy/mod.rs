@@ -19,8 +19,9 @@ pub use routing::{HostError, request_host};
 pub use routing::{app_name, host_name};
 pub use waiting_page::{WAITING_HEADER, WaitingPage};
 
-use crate::apps::{Admission, AdmitError, App, Apps, InFlight, root_cause};
+use crate::apps::{Admission, AdmitError, App, Apps, InFlight};
 use crate::clock::now_ms;
+use crate::error_chain::root_cause;
 use crate::policy::PolicyGate;
 use crate::policy::model::{AppState, Refusal, RequestDecision};
 use crate::telemetry::metrics::{NO_APP, RequestCounters};
@@ -301,7 +302,7 @@ impl Proxy {
         let (mut parts, body) = request.into_parts();
         let slot = parts.extensions.remove::<ConnectionSlot>();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri = match crate::apps::join_uri(&in_flight.upstream, path) {
+        let uri = match crate::upstream::join_uri(&in_flight.upstream, path) {
             Ok(uri) => uri,
             Err(e) => return text(StatusCode::BAD_REQUEST, e),
         };

@@ -126,7 +126,7 @@ impl Body for WatchedBody {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                let _ = this.watch.failure.set(Failure::Unreadable(crate::apps::root_cause(&e)));
+                let _ = this.watch.failure.set(Failure::Unreadable(crate::error_chain::root_cause(&e)));
                 Poll::Ready(Some(Err(BodyError::Unreadable(e))))
             }
             Poll::Ready(None) => {

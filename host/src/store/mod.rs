@@ -25,6 +25,7 @@ mod formation;
 mod kv;
 mod processes;
 mod record;
+mod recorder;
 mod redis;
 mod shared;
 mod sled;
@@ -39,6 +40,7 @@ pub use formation::Formation;
 pub use kv::PolicyKv;
 pub use processes::{ProcessId, ProcessRecord};
 pub use record::AppRecord;
+pub use recorder::{RecordedProgress, Recorder};
 pub use shared::{Lease, WokeListener};
 pub use sled::recovery::Recovery;
 

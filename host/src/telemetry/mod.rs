@@ -1,15 +1,13 @@
 //! What the gateway tells its operators: a stream of events (wakes, sleeps,
 //! failures, policy changes) and Prometheus metrics. The request and tick
-//! paths record into it; the recorder persists the events; the admin API
+//! paths record into it; the store's recorder persists the events; the admin API
 //! reads from both.
 
 pub mod events;
 pub mod metrics;
-pub mod recorder;
 
 pub use events::{Event, EventBus, EventKind, WakeCause};
 pub use metrics::Metrics;
-pub use recorder::{RecordedProgress, Recorder};
 
 use std::sync::Arc;
 

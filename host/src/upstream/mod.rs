@@ -100,19 +100,18 @@ fn webpki_roots_store() -> RootCertStore {
     RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }
 }
 
+/// The upstream's URI with a request's path and query.
+pub fn join_uri(upstream: &http::Uri, path_and_query: &str) -> Result<http::Uri, String> {
+    let mut parts = upstream.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().map_err(|e| format!("bad path {path_and_query:?}: {e}"))?);
+    http::Uri::from_parts(parts).map_err(|e| e.to_string())
+}
+
 /// Whether a client error is the upstream taking too long to connect (a
 /// 504) rather than refusing or failing (a 502).
 pub fn is_connect_timeout(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
+    crate::error_chain::chain(e)
+        .any(|err| err.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut))
 }
 
 mod hedged;

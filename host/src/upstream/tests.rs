@@ -50,7 +50,7 @@ async fn tls_app() -> TlsApp {
 
 async fn get(client: &UpstreamClient, uri: String) -> Result<String, String> {
     let request = http::Request::get(uri).body(Empty::new().map_err(|never| match never {}).boxed()).unwrap();
-    let response = client.request(request).await.map_err(|e| crate::apps::root_cause(&e))?;
+    let response = client.request(request).await.map_err(|e| crate::error_chain::root_cause(&e))?;
     let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
     Ok(String::from_utf8_lossy(&body).into_owned())
 }

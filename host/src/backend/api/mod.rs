@@ -297,14 +297,7 @@ async fn error_message(response: reqwest::Response) -> String {
 /// The error and its causes, "a: b: c", since reqwest's top level alone
 /// ("error sending request") hides the cause (kube's errors too).
 pub(in crate::backend) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(next) = cur {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
-        cur = next.source();
-    }
-    text
+    crate::error_chain::causes(e)
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! read, so a crash loses at most the batch in flight; at shutdown the
 //! recorder drains what is left before the final flush.
 
-use super::{Event, EventBus};
-use crate::store::EventLog;
+use super::EventLog;
+use crate::telemetry::{Event, EventBus};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
