@@ -45,8 +45,8 @@ pub enum Admission<'a> {
 
 pub struct Lifecycle {
     backend: Arc<dyn Backend>,
-    /// The registry, to find linked apps (set once by `Apps`).
-    registry: std::sync::OnceLock<super::Registry>,
+    /// The registry, to find linked apps.
+    registry: super::Registry,
     /// Asks the flusher to persist now: state changes are rare and precious.
     persist: Arc<Notify>,
     telemetry: Telemetry,
@@ -66,41 +66,21 @@ pub struct LifecycleOptions {
     pub max_upstream_connections: u32,
 }
 
-impl Default for LifecycleOptions {
-    fn default() -> Self {
-        LifecycleOptions {
-            prober: Prober::default(),
-            max_waiting: u32::MAX,
-            backoff: Backoff::default(),
-            max_upstream_connections: super::upstream_slots::DEFAULT_MAX_UPSTREAM_CONNECTIONS,
-        }
-    }
-}
-
 impl Lifecycle {
-    pub fn new(backend: Arc<dyn Backend>, persist: Arc<Notify>, telemetry: Telemetry) -> Arc<Lifecycle> {
-        Lifecycle::with_options(backend, persist, telemetry, LifecycleOptions::default())
-    }
-
-    pub fn with_options(
+    pub(super) fn new(
         backend: Arc<dyn Backend>,
+        registry: super::Registry,
         persist: Arc<Notify>,
         telemetry: Telemetry,
         options: LifecycleOptions,
     ) -> Arc<Lifecycle> {
-        let registry = std::sync::OnceLock::new();
         Arc::new(Lifecycle { backend, registry, persist, telemetry, options })
-    }
-
-    pub(super) fn set_registry(&self, registry: super::Registry) {
-        let _ = self.registry.set(registry);
     }
 
     /// The apps `app` links to, found by gateway name or, on the same
     /// backend, by platform name.
     fn linked(&self, app: &App) -> Vec<Arc<App>> {
-        let Some(registry) = self.registry.get() else { return Vec::new() };
-        let apps = registry.read().unwrap_or_else(|p| p.into_inner());
+        let apps = self.registry.read().unwrap_or_else(|p| p.into_inner());
         app.config
             .links
             .iter()

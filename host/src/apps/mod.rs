@@ -82,8 +82,7 @@ impl Apps {
             backoff: config.edge.failed_wake_backoff(),
             max_upstream_connections: config.edge.max_upstream_connections,
         };
-        let lifecycle = Lifecycle::with_options(backend, persist.clone(), telemetry, options);
-        lifecycle.set_registry(by_name.clone());
+        let lifecycle = Lifecycle::new(backend, by_name.clone(), persist.clone(), telemetry, options);
         Ok(Apps { by_name, lifecycle, store, persist })
     }
 
