@@ -4,14 +4,14 @@
 use std::error::Error;
 
 /// The error and its causes, outermost first.
-pub fn chain<'a>(e: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+pub(crate) fn chain<'a>(e: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
     std::iter::successors(Some(e), |&e| e.source())
 }
 
 /// The error and its causes on one line, "a: b: c", each said once: the top
 /// level alone ("error sending request", "client error (Connect)") hides the
 /// cause, and many errors already quote their source in their own message.
-pub fn causes(e: &(dyn Error + 'static)) -> String {
+pub(crate) fn causes(e: &(dyn Error + 'static)) -> String {
     let mut line = String::new();
     for cause in chain(e).map(ToString::to_string) {
         if !line.contains(&cause) {
@@ -26,7 +26,7 @@ pub fn causes(e: &(dyn Error + 'static)) -> String {
 
 /// The innermost error's message: "connection refused" says more than
 /// hyper's "client error (Connect)".
-pub fn root_cause(e: &(dyn Error + 'static)) -> String {
+pub(crate) fn root_cause(e: &(dyn Error + 'static)) -> String {
     chain(e).last().map(ToString::to_string).unwrap_or_default()
 }
 

@@ -23,7 +23,7 @@ const MAX_RETRY: Duration = Duration::from_millis(50);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
+pub(crate) enum ProbeError {
     /// Still no good answer at the deadline: the last attempt's failure.
     #[error("{0}")]
     NotReady(String),
@@ -33,18 +33,12 @@ pub enum ProbeError {
 }
 
 #[derive(Clone)]
-pub struct Prober {
+pub(crate) struct Prober {
     client: UpstreamClient,
 }
 
-impl Default for Prober {
-    fn default() -> Self {
-        Prober::new(&Upstream::default())
-    }
-}
-
 impl Prober {
-    pub fn new(upstream: &Upstream) -> Prober {
+    pub(crate) fn new(upstream: &Upstream) -> Prober {
         // Probes must never reuse a connection to a previous incarnation of
         // the app, so no pooling.
         Prober { client: upstream.unpooled() }
@@ -52,7 +46,7 @@ impl Prober {
 
     /// Polls until the app answers or `deadline` passes. With an `owner`,
     /// an answer counts only from the app's own listener.
-    pub async fn wait_ready(
+    pub(crate) async fn wait_ready(
         &self,
         upstream: &http::Uri,
         ready_path: &str,

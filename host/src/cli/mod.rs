@@ -135,7 +135,7 @@ pub fn main() -> ExitCode {
     main_from(std::env::args_os())
 }
 
-pub fn main_from<I, T>(args: I) -> ExitCode
+pub(crate) fn main_from<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,

@@ -225,7 +225,7 @@ impl PolicySource {
 }
 
 /// A policy file's name: its stem (`office-hours.wasm` is `office-hours`).
-pub fn policy_name_of(path: &std::path::Path) -> String {
+pub(crate) fn policy_name_of(path: &std::path::Path) -> String {
     path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
 }
 
@@ -430,7 +430,7 @@ fn default_wake_timeout() -> ConfigDuration {
     ConfigDuration::from_secs(60)
 }
 /// Also what the start sweep gives an app no longer in the config.
-pub fn default_stop_grace() -> ConfigDuration {
+pub(crate) fn default_stop_grace() -> ConfigDuration {
     ConfigDuration::from_secs(10)
 }
 

@@ -6,7 +6,7 @@ pub(crate) mod conn_watch;
 mod server;
 mod signal;
 
-pub use signal::ShutdownSignal;
+pub(crate) use signal::ShutdownSignal;
 
 use crate::admin::{AdminAuth, AdminHost, AdminLimits, AdminServer, AdminState, Uploads};
 use crate::apps::Apps;
@@ -360,7 +360,7 @@ fn announce_recovery(path: &std::path::Path, recovery: &crate::store::Recovery, 
 /// Everything `start` checks before touching the network: the config as
 /// parsed, the policies, and each policy's view of its apps' params. No
 /// store: policies get in-memory state.
-pub async fn check(config: Config) -> Result<(), GatewayError> {
+pub(crate) async fn check(config: Config) -> Result<(), GatewayError> {
     config.admin_token()?;
     check_edge(&config)?;
     check_policy_dir(&config)?;

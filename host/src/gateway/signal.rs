@@ -2,13 +2,13 @@
 //! stop the gateway through it.
 
 /// Ctrl-C and SIGTERM, caught from the moment this is made.
-pub struct ShutdownSignal {
+pub(crate) struct ShutdownSignal {
     interrupt: Option<tokio::signal::unix::Signal>,
     terminate: Option<tokio::signal::unix::Signal>,
 }
 
 impl ShutdownSignal {
-    pub fn listen() -> ShutdownSignal {
+    pub(crate) fn listen() -> ShutdownSignal {
         use tokio::signal::unix::{SignalKind, signal};
         let catch = |kind: SignalKind, name: &str| match signal(kind) {
             Ok(signal) => Some(signal),
@@ -24,7 +24,7 @@ impl ShutdownSignal {
     }
 
     /// Resolves on Ctrl-C or SIGTERM.
-    pub async fn wait(mut self) {
+    pub(crate) async fn wait(mut self) {
         async fn next(signal: Option<&mut tokio::signal::unix::Signal>) {
             match signal {
                 Some(signal) => {

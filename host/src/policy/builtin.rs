@@ -2,19 +2,19 @@
 //! their names, which config checks against, and their bytes, which only
 //! the policy catalog reads.
 
-pub const DEFAULT_POLICY: &str = "inactivity";
+pub(crate) const DEFAULT_POLICY: &str = "inactivity";
 
-pub const BUILTIN_POLICIES: &[&str] = &[DEFAULT_POLICY];
+pub(crate) const BUILTIN_POLICIES: &[&str] = &[DEFAULT_POLICY];
 
 /// The default policy (`policies/inactivity`), built by `build.rs`.
 pub const INACTIVITY_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/inactivity.wasm"));
 
-pub fn is_builtin(name: &str) -> bool {
+pub(crate) fn is_builtin(name: &str) -> bool {
     BUILTIN_POLICIES.contains(&name)
 }
 
 /// The component bytes of a built-in policy.
-pub fn wasm(name: &str) -> Option<&'static [u8]> {
+pub(crate) fn wasm(name: &str) -> Option<&'static [u8]> {
     match name {
         DEFAULT_POLICY => Some(INACTIVITY_WASM),
         _ => None,

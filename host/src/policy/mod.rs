@@ -11,31 +11,29 @@
 //! A version that fails `policy.max_failures` calls in a row is reverted: its
 //! apps go to the next policy in the chain until a new version is loaded.
 
-pub mod builtin;
+pub(crate) mod builtin;
 mod catalog;
 mod check;
 mod startup;
-pub mod tick;
+pub(crate) mod tick;
 mod tick_health;
-pub mod watch;
+pub(crate) mod watch;
 
 #[cfg(test)]
 mod embedded_tests;
 
 // The sandbox crate (`paastis-sandbox`, the only crate that names wasmtime)
 // under the names the gateway uses.
-pub use paastis_sandbox::contract as model;
-pub use paastis_sandbox::kv;
-pub use paastis_sandbox::{
-    Interface, Isolation, KvBackend, KvError, LoadedPolicy, MAX_CONCURRENT_CALLS, MemoryKv, PolicyError, PolicyRuntime,
-    SandboxLimits,
+pub(crate) use paastis_sandbox::contract as model;
+pub(crate) use paastis_sandbox::kv;
+pub(crate) use paastis_sandbox::{
+    Isolation, KvBackend, LoadedPolicy, MemoryKv, PolicyError, PolicyRuntime, SandboxLimits,
 };
 
-pub use builtin::INACTIVITY_WASM;
-pub use catalog::{Entry, Origin};
-pub use check::{ParamsProbe, check_config_params, check_params};
-pub use startup::require_named_policies;
-pub use tick_health::{THE_TICK, TickAlert, TickHealth};
+pub(crate) use catalog::{Entry, Origin};
+pub(crate) use check::{ParamsProbe, check_config_params, check_params};
+pub(crate) use startup::require_named_policies;
+pub(crate) use tick_health::{THE_TICK, TickHealth};
 
 use crate::apps::App;
 use crate::clock::now_ms;
@@ -53,7 +51,7 @@ use std::sync::{Arc, Mutex};
 
 /// A loaded policy as the admin API shows it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct PolicyInfo {
+pub(crate) struct PolicyInfo {
     pub name: String,
     pub sha256: String,
     /// `builtin`, or the file it was loaded from.
@@ -71,7 +69,7 @@ pub struct PolicyInfo {
 /// policy in the chain serves it. Shown in `/apps`, `/healthz` and the
 /// dashboard, logged as an error and recorded as a `policy_fallback` event.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Degraded {
+pub(crate) struct Degraded {
     /// The policy the app asks for: its own, else the default.
     pub wanted: String,
     /// The policy serving it instead.
@@ -87,7 +85,7 @@ struct Served {
     degraded: Option<Degraded>,
 }
 
-pub struct PolicyGate {
+pub(crate) struct PolicyGate {
     catalog: ArcSwap<Catalog>,
     builtins: HashMap<String, Arc<Entry>>,
     /// Serves when nothing else can; never reverted.
@@ -116,12 +114,12 @@ type HeldEvent = (Option<String>, EventKind);
 /// apps than this makes several calls, each with the usual CPU budget and
 /// memory cap, so that no number of apps makes the tick exceed them (which
 /// would put no app to sleep ever again).
-pub const TICK_BATCH: usize = 500;
+pub(crate) const TICK_BATCH: usize = 500;
 
 impl PolicyGate {
     /// A gate with the built-in policies; `builtin` must hold the default
     /// built-in (`inactivity`), the last resort.
-    pub fn new(config: Arc<Config>, builtins: Vec<LoadedPolicy>, telemetry: Telemetry) -> Option<PolicyGate> {
+    pub(crate) fn new(config: Arc<Config>, builtins: Vec<LoadedPolicy>, telemetry: Telemetry) -> Option<PolicyGate> {
         let builtins: HashMap<String, Arc<Entry>> =
             builtins.into_iter().map(|p| (p.name().to_owned(), Entry::new(p, Origin::Builtin))).collect();
         let last_resort = builtins.get(DEFAULT_POLICY)?.clone();
@@ -158,7 +156,7 @@ impl PolicyGate {
 
     /// Emits an event; before `started`, holds it: a start that fails (a
     /// refused policy, a port in use) leaves nothing in the event history.
-    pub fn emit(&self, app: Option<&str>, kind: EventKind) {
+    pub(crate) fn emit(&self, app: Option<&str>, kind: EventKind) {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         match held.as_mut() {
             Some(queue) => queue.push((app.map(str::to_owned), kind)),
@@ -168,7 +166,7 @@ impl PolicyGate {
 
     /// The gateway is up: emits the events held since the start began, in
     /// order, and every later one at once.
-    pub fn started(&self) {
+    pub(crate) fn started(&self) {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         for (app, kind) in held.take().unwrap_or_default() {
             self.telemetry.events.emit(app.as_deref(), kind);
@@ -176,39 +174,34 @@ impl PolicyGate {
     }
 
     /// Which policies' ticks fail now.
-    pub fn tick_health(&self) -> &TickHealth {
+    pub(crate) fn tick_health(&self) -> &TickHealth {
         &self.tick_health
     }
 
-    pub fn telemetry(&self) -> &Telemetry {
+    pub(crate) fn telemetry(&self) -> &Telemetry {
         &self.telemetry
     }
 
-    pub fn config(&self) -> &Arc<Config> {
+    pub(crate) fn config(&self) -> &Arc<Config> {
         &self.config
     }
 
-    /// Failed policy calls since the start.
-    pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
-    }
-
     /// True when the catalog holds this policy (not reverted).
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.catalog.load().get(name).is_some()
     }
 
-    pub fn loaded_version(&self, name: &str) -> Option<String> {
+    pub(crate) fn loaded_version(&self, name: &str) -> Option<String> {
         self.catalog.load().get_any(name).map(|e| e.policy.sha256().to_owned())
     }
 
-    pub fn names_from_dir(&self) -> Vec<String> {
+    pub(crate) fn names_from_dir(&self) -> Vec<String> {
         self.catalog.load().names_from_dir()
     }
 
     /// Every loaded policy, by name, with which of `apps` it serves now
     /// (the registry's names: apps come from the config and from discovery).
-    pub fn policies(&self, apps: &[String]) -> Vec<PolicyInfo> {
+    pub(crate) fn policies(&self, apps: &[String]) -> Vec<PolicyInfo> {
         let catalog = self.catalog.load();
         let mut out: Vec<PolicyInfo> = catalog
             .entries()
@@ -233,7 +226,7 @@ impl PolicyGate {
     }
 
     /// The policy that serves `app` now.
-    pub fn resolve(&self, app: &str) -> Arc<Entry> {
+    pub(crate) fn resolve(&self, app: &str) -> Arc<Entry> {
         self.resolve_in(&self.catalog.load(), app)
     }
 
@@ -257,7 +250,7 @@ impl PolicyGate {
     }
 
     /// Whether `app` is served by another policy than the one it asks for.
-    pub fn degraded(&self, app: &str) -> Option<Degraded> {
+    pub(crate) fn degraded(&self, app: &str) -> Option<Degraded> {
         self.degraded_in(&self.catalog.load(), app)
     }
 
@@ -278,13 +271,13 @@ impl PolicyGate {
     }
 
     /// Serves an app found at runtime with the policy its rule names.
-    pub fn set_policy(&self, app: &str, policy: &str) {
+    pub(crate) fn set_policy(&self, app: &str, policy: &str) {
         self.discovered.write().unwrap_or_else(|p| p.into_inner()).insert(app.to_owned(), policy.to_owned());
         self.log_serving();
     }
 
     /// Installs a version, atomically for every app it serves.
-    pub fn install(&self, name: &str, policy: LoadedPolicy, origin: Origin) {
+    pub(crate) fn install(&self, name: &str, policy: LoadedPolicy, origin: Origin) {
         let previous = self.loaded_version(name);
         tracing::info!(
             policy = name,
@@ -309,7 +302,7 @@ impl PolicyGate {
     }
 
     /// Removes a policy (its file was deleted); its apps fall back.
-    pub fn remove(&self, name: &str) {
+    pub(crate) fn remove(&self, name: &str) {
         let builtin = self.builtins.get(name).cloned();
         self.catalog.rcu(|catalog| catalog.without(name, builtin.clone()));
         tracing::info!(policy = name, "policy removed; its apps fall back to the default policy");
@@ -320,7 +313,7 @@ impl PolicyGate {
     /// Logs, for each app whose serving version changed, which one serves it;
     /// an app that falls back from the policy it asks for is an error and an
     /// event (`policy_fallback`), and so is its return (`policy_restored`).
-    pub fn log_serving(&self) {
+    pub(crate) fn log_serving(&self) {
         let catalog = self.catalog.load();
         let mut apps: Vec<String> = self.config.apps.iter().map(|a| a.name().to_owned()).collect();
         apps.extend(self.discovered.read().unwrap_or_else(|p| p.into_inner()).keys().cloned());
@@ -386,7 +379,7 @@ impl PolicyGate {
         }
     }
 
-    pub async fn on_request<B>(&self, app: &App, request: &Request<B>, client: SocketAddr) -> RequestDecision {
+    pub(crate) async fn on_request<B>(&self, app: &App, request: &Request<B>, client: SocketAddr) -> RequestDecision {
         if !self.call_on_request {
             return RequestDecision::Forward;
         }
@@ -413,7 +406,7 @@ impl PolicyGate {
     /// `TICK_BATCH` apps is asked in several calls; a call that fails takes
     /// no action for its apps, counts once towards the policy's failures, and
     /// raises the tick alert (see `tick_health`).
-    pub async fn on_tick(&self, apps: Vec<AppView>) -> TickPlan {
+    pub(crate) async fn on_tick(&self, apps: Vec<AppView>) -> TickPlan {
         let catalog = self.catalog.load();
         let mut groups: Vec<(Arc<Entry>, Vec<AppView>)> = Vec::new();
         for view in apps {

@@ -10,7 +10,7 @@ use crate::policy::PolicyRuntime;
 use std::path::Path;
 
 /// The first policy the config names that is not loaded, as a config error.
-pub async fn require_named_policies(
+pub(crate) async fn require_named_policies(
     gate: &PolicyGate,
     runtime: &PolicyRuntime,
     config: &Config,

@@ -35,9 +35,9 @@ mod reader;
 mod report;
 mod source;
 
-pub use args::{OutputFormat, SimulateArgs, StartState};
-pub use error::SimulateError;
-pub use report::{AppReport, PolicyReport, Report};
+pub(crate) use args::{OutputFormat, SimulateArgs, StartState};
+pub(crate) use error::SimulateError;
+pub(crate) use report::{AppReport, PolicyReport, Report};
 
 use crate::config::{Config, SavingsConfig};
 use crate::policy::ParamsProbe;
@@ -59,7 +59,7 @@ const CALL_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Runs the simulation and renders its report in the asked format.
 /// Skipped lines are reported on stderr.
-pub async fn run(args: SimulateArgs) -> Result<String, SimulateError> {
+pub(crate) async fn run(args: SimulateArgs) -> Result<String, SimulateError> {
     let format = args.format;
     let report = simulate(args).await?;
     warn_skipped(&report.log, &report.lines);
@@ -78,7 +78,7 @@ fn warn_skipped(log: &str, lines: &LineCounts) {
     eprintln!("paastis: {log}: skipped {} unparseable lines ({})", lines.unparseable, listed.join("; "));
 }
 
-pub async fn simulate(args: SimulateArgs) -> Result<Report, SimulateError> {
+pub(crate) async fn simulate(args: SimulateArgs) -> Result<Report, SimulateError> {
     if args.tick.is_zero() {
         return Err(SimulateError::Usage("--tick must be longer than zero".into()));
     }

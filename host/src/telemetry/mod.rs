@@ -3,17 +3,18 @@
 //! paths record into it; the store's recorder persists the events; the admin API
 //! reads from both.
 
-pub mod events;
-pub mod metrics;
+pub(crate) mod events;
+pub(crate) mod metrics;
 
-pub use events::{Event, EventBus, EventKind, WakeCause};
-pub use metrics::Metrics;
+pub(crate) use events::EventBus;
+pub use events::{Event, EventKind, WakeCause};
+pub(crate) use metrics::Metrics;
 
 use std::sync::Arc;
 
 /// Cheap to clone; every part of the gateway that records holds one.
 #[derive(Clone, Default)]
-pub struct Telemetry {
+pub(crate) struct Telemetry {
     pub events: EventBus,
     pub metrics: Arc<Metrics>,
 }

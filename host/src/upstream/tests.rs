@@ -68,7 +68,14 @@ async fn https_upstreams_are_verified_against_the_extra_ca() {
     assert_eq!(get(&trusting.unpooled(), uri.clone()).await.unwrap(), "hello over tls");
 
     // The webpki roots alone do not know this CA: the handshake is refused.
-    let error = get(&Upstream::default().pooled(Duration::from_secs(30)), uri).await.unwrap_err();
+    let error = get(
+        &Upstream::with_roots(super::webpki_roots_store(), Duration::from_secs(5))
+            .unwrap()
+            .pooled(Duration::from_secs(30)),
+        uri,
+    )
+    .await
+    .unwrap_err();
     assert!(error.to_lowercase().contains("certificate"), "{error}");
 }
 
