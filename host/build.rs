@@ -1,6 +1,6 @@
 //! Builds the default policy (`policies/inactivity`) to a WebAssembly
 //! component and leaves it at `$OUT_DIR/inactivity.wasm`, where
-//! `policy::INACTIVITY_WASM` embeds it, so the gateway binary carries a
+//! `policy::builtin::INACTIVITY_WASM` embeds it, so the gateway binary carries a
 //! working policy without any file next to it.
 
 #[path = "build_support/wasm_policies.rs"]

@@ -23,8 +23,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use paastis::config::Config;
-use paastis::gateway::Gateway;
+use paastis::Config;
+use paastis::Gateway;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -333,7 +333,7 @@ async fn main() {
         return;
     }
     // The gateway runs in this process; its app supervisors are the real binary.
-    paastis::backend::set_supervisor_executable(EXE.into());
+    paastis::testing::set_supervisor_executable(EXE.into());
     let secs = knob("BENCH_SECS", 5);
     let concurrency = knob("BENCH_CONCURRENCY", 32);
     let cold_runs = knob("BENCH_COLD_RUNS", 10);

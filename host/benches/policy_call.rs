@@ -15,8 +15,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 #[path = "common/fixtures.rs"]
 mod fixtures;
 
-use paastis::policy::model::{AppState, AppView, ParamValue, RequestView};
-use paastis::policy::{INACTIVITY_WASM, Isolation, PolicyRuntime, SandboxLimits};
+use paastis::testing::contract::{AppState, AppView, ParamValue, RequestView};
+use paastis::testing::{INACTIVITY_WASM, Isolation, PolicyRuntime, SandboxLimits};
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -96,7 +96,7 @@ fn policy_call(c: &mut Criterion) {
 /// CPU time per call (the process's, user and system) while `tasks` tasks
 /// call at once on a two-thread runtime: wall time would halve with the
 /// second thread and hide what matters, a cost that grows with concurrency.
-fn concurrent(c: &mut Criterion, policy: &paastis::policy::LoadedPolicy) {
+fn concurrent(c: &mut Criterion, policy: &paastis::testing::LoadedPolicy) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     let one = app(0);
     let req = request();

@@ -13,8 +13,8 @@ mod office_hours;
 #[path = "common/fixtures.rs"]
 mod fixtures;
 
-use paastis::policy::model::{AppState, AppView, ParamValue, RequestView};
-use paastis::policy::{INACTIVITY_WASM, LoadedPolicy, PolicyRuntime, SandboxLimits};
+use paastis::testing::contract::{AppState, AppView, ParamValue, RequestView};
+use paastis::testing::{INACTIVITY_WASM, LoadedPolicy, PolicyRuntime, SandboxLimits};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

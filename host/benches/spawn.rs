@@ -16,8 +16,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use paastis::config::Config;
-use paastis::gateway::Gateway;
+use paastis::Config;
+use paastis::Gateway;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -203,7 +203,7 @@ async fn main() {
         panic!("python3 is missing: apt-get install -y python3");
     }
     // The gateway runs in this process; its supervisors are the real binary.
-    paastis::backend::set_supervisor_executable(EXE.into());
+    paastis::testing::set_supervisor_executable(EXE.into());
     let starts = Starts::default();
     if tracing::subscriber::set_global_default(tracing_subscriber::registry().with(starts.clone())).is_err() {
         panic!("cannot install the bench's tracing subscriber");

@@ -103,6 +103,7 @@ pub fn build(workspace: &Path, target_dir: &Path, packages: &[&str], purpose: &s
                     | "CARGO_PROFILE_RELEASE_OPT_LEVEL"
                     | "CARGO_PROFILE_RELEASE_CODEGEN_UNITS"
                     | "CARGO_PROFILE_RELEASE_STRIP"
+                    | "CARGO_PROFILE_RELEASE_SPLIT_DEBUGINFO"
             )
         {
             cmd.env_remove(key);
@@ -111,8 +112,10 @@ pub fn build(workspace: &Path, target_dir: &Path, packages: &[&str], purpose: &s
 
     // The gateway compiles these modules at every load: small, optimised,
     // debug-info-free modules compile much faster (the workspace's release
-    // profile keeps line tables for the host, which would make them 15x bigger).
+    // profile keeps line tables for the host, which would make them 15x bigger;
+    // its split debug info has no meaning for a wasm component).
     cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_SPLIT_DEBUGINFO", "off")
         .env("CARGO_PROFILE_RELEASE_LTO", "true")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s");

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    paastis::cli::main()
+    paastis::main()
 }

@@ -22,7 +22,7 @@ pub struct Rates {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Savings {
+pub(crate) struct Savings {
     pub hours_asleep: f64,
     pub hours_awake: f64,
     /// Spared by sleeping: `hours_asleep × hourly_cost`.
@@ -36,7 +36,7 @@ pub struct Savings {
 }
 
 impl Savings {
-    pub fn of(asleep: Duration, awake: Duration, rates: &Rates) -> Savings {
+    pub(crate) fn of(asleep: Duration, awake: Duration, rates: &Rates) -> Savings {
         let hours_asleep = asleep.as_secs_f64() / 3600.0;
         let hours_awake = awake.as_secs_f64() / 3600.0;
         let energy_saved_kwh = hours_asleep * f64::from(rates.containers) * rates.container_watts / 1000.0;
@@ -51,7 +51,7 @@ impl Savings {
     }
 
     /// The sum of several apps' savings (the totals line).
-    pub fn total<'a>(all: impl IntoIterator<Item = &'a Savings>) -> Savings {
+    pub(crate) fn total<'a>(all: impl IntoIterator<Item = &'a Savings>) -> Savings {
         all.into_iter().fold(Savings::default(), |mut sum, s| {
             sum.hours_asleep += s.hours_asleep;
             sum.hours_awake += s.hours_awake;

@@ -175,7 +175,7 @@ async fn loads_of(gateway: &TestGateway, policy: &str) -> usize {
 pub async fn policies_are_listed_and_uploaded_like_dropped_files() {
     let dir = tempfile::tempdir().unwrap();
     // The policy `hello` asks for must be there at start: a copy of inactivity.
-    install(dir.path(), "swappable", paastis::policy::INACTIVITY_WASM);
+    install(dir.path(), "swappable", paastis::testing::INACTIVITY_WASM);
     let gateway = GatewayBuilder::new()
         .policy_dir(dir.path())
         .app(AppBuilder::new("hello").policy("swappable"))

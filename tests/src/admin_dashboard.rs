@@ -11,7 +11,7 @@ use crate::support::history::{HOUR_MS, History, policy, request};
 use crate::support::{AppBuilder, GatewayBuilder};
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::{Client, Locator};
-use paastis::telemetry::EventKind;
+use paastis::testing::EventKind;
 use serde_json::json;
 use std::time::Duration;
 
@@ -155,7 +155,7 @@ fn screenshot_dir() -> std::path::PathBuf {
 
 pub async fn the_timeline_draws_the_bands_of_a_known_history() {
     let dir = tempfile::tempdir().expect("data dir");
-    let t0 = paastis::clock::now_ms();
+    let t0 = paastis::testing::now_ms();
     let h = |hours: u64| t0 - hours * HOUR_MS;
     let browser_ua = "Mozilla/5.0 (X11; Linux x86_64)";
     let failure = "exited with status 1 before answering on /";
@@ -192,7 +192,7 @@ pub async fn the_timeline_draws_the_bands_of_a_known_history() {
         .spawn()
         .await;
     // A real wake, whose cause the timeline must show, once it is in the history.
-    let woke = paastis::clock::now_ms();
+    let woke = paastis::testing::now_ms();
     // The demo app's own 404: the request reached it.
     assert_eq!(gateway.client().get("steady.localhost", "/from-the-test").await.status, 404);
     let admin = gateway.admin();
@@ -281,7 +281,7 @@ pub async fn the_timeline_draws_the_bands_of_a_known_history() {
         }
     })
     .await;
-    let now = paastis::clock::now_ms();
+    let now = paastis::testing::now_ms();
     let ms_to_h = |ms: u64| ms as f64 / HOUR_MS as f64;
     // nightly, asleep from the history's start to 22 h ago and in its gaps; steady since 20 h ago, until the test woke it.
     let nightly = ms_to_h(h(22) - 1800 - h(30))
@@ -309,7 +309,7 @@ pub async fn two_hundred_apps_are_sorted_filtered_and_paged() {
     const APPS: usize = 200;
     const EVENTS_PER_APP: u64 = 50;
     let dir = tempfile::tempdir().expect("data dir");
-    let now = paastis::clock::now_ms();
+    let now = paastis::testing::now_ms();
     let week = 7 * 24 * HOUR_MS;
     let mut history = History::new();
     let mut gateway = GatewayBuilder::new().data_dir(dir.path());

@@ -4,7 +4,7 @@
 
 use crate::support::history::{HOUR_MS, History};
 use crate::support::{AppBuilder, GatewayBuilder};
-use paastis::telemetry::EventKind;
+use paastis::testing::EventKind;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ fn bands(timeline: &Value) -> Vec<(String, u64, u64)> {
 
 pub async fn timelines_and_daily_savings_come_from_the_history() {
     let dir = tempfile::tempdir().expect("data dir");
-    let t0 = paastis::clock::now_ms();
+    let t0 = paastis::testing::now_ms();
     let h = |hours: u64| t0 - hours * HOUR_MS;
     History::new()
         .event(
@@ -45,7 +45,7 @@ pub async fn timelines_and_daily_savings_come_from_the_history() {
         .spawn()
         .await;
     let admin = gateway.admin();
-    let woke = paastis::clock::now_ms();
+    let woke = paastis::testing::now_ms();
     assert_eq!(admin.post("/apps/other/wake").await.status, 200);
 
     // One app: awake until it was put to sleep 10 h ago, asleep since.

@@ -108,7 +108,7 @@ fn yaml(path: &str) -> serde_json::Value {
 pub async fn the_kubernetes_manifests_carry_a_config_the_gateway_accepts() {
     let config_map = yaml("deploy/kubernetes/configmap.yaml");
     let text = config_map["data"]["paastis.toml"].as_str().expect("data.paastis.toml");
-    let config = paastis::config::Config::parse(text, "deploy/kubernetes/configmap.yaml")
+    let config = paastis::Config::parse(text, "deploy/kubernetes/configmap.yaml")
         .unwrap_or_else(|e| panic!("the ConfigMap's config is refused: {e}"));
     let store = format!("{:?}", config.store.backend.get_ref());
     assert!(store.eq_ignore_ascii_case("redis"), "replicas share Redis, not {store}");

@@ -39,7 +39,7 @@ async fn until_status(gateway: &TestGateway, host: &str, status: u16) {
 /// `hello` asks for `swappable`, which must exist at start: it starts as a
 /// copy of `inactivity` (answers 200); `other` has the default.
 async fn gateway_with_dir(dir: &Path, extra: impl FnOnce(GatewayBuilder) -> GatewayBuilder) -> TestGateway {
-    install(dir, "swappable", paastis::policy::INACTIVITY_WASM);
+    install(dir, "swappable", paastis::testing::INACTIVITY_WASM);
     let builder = GatewayBuilder::new()
         .policy_dir(dir)
         .app(AppBuilder::new("hello").policy("swappable"))
@@ -70,7 +70,7 @@ pub async fn a_swap_under_load_fails_no_request() {
             })
         })
         .collect();
-    let (teapot, inactivity) = (teapot(), paastis::policy::INACTIVITY_WASM.to_vec());
+    let (teapot, inactivity) = (teapot(), paastis::testing::INACTIVITY_WASM.to_vec());
     for round in 0..6 {
         let (bytes, expected) = if round % 2 == 0 { (&teapot, 418) } else { (&inactivity, 200) };
         install(dir.path(), "swappable", bytes);

@@ -52,7 +52,7 @@ macro_rules! trials {
 
 fn main() -> ExitCode {
     if std::env::var_os(support::EXEC_AS_PAASTIS).is_some() {
-        return paastis::cli::main();
+        return paastis::main();
     }
     let args = libtest_mimic::Arguments::from_args();
     let tests = trials![

@@ -164,7 +164,7 @@ pub async fn a_policy_built_before_answers_keeps_loading() {
 /// exports, or refuses it with a reason and a non-zero exit.
 pub async fn policy_check_describes_good_files_and_refuses_bad_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let good = paastis::policy::INACTIVITY_WASM;
+    let good = paastis::testing::INACTIVITY_WASM;
     let cases: [(&str, &[u8]); 5] = [
         ("good.wasm", good),
         ("garbage.wasm", b"this is not webassembly"),

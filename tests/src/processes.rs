@@ -247,7 +247,7 @@ pub async fn a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway() {
 /// gateway still runs (another gateway on this host) is left to it. The
 /// process each would name survives the sweep.
 pub async fn the_sweep_never_signals_a_process_that_is_not_the_one_recorded() {
-    use paastis::store::{ProcessId, ProcessRecord, Store};
+    use paastis::testing::{ProcessId, ProcessRecord, Store};
     let dir = tempfile::tempdir().unwrap();
     let mut bystander = std::process::Command::new("sleep").arg("120").spawn().unwrap();
     let start_time = |pid: u32| -> u64 {

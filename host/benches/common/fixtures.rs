@@ -1,6 +1,6 @@
 //! The request the policy benches show a policy: a typical API call.
 
-use paastis::policy::model::RequestView;
+use paastis::testing::contract::RequestView;
 
 pub fn request(host: &str) -> RequestView {
     RequestView {

@@ -21,7 +21,7 @@ struct AppReport {
     policy: String,
     policy_sha256: String,
     /// Set when `policy` is a fallback: the app's own policy cannot serve it.
-    degraded: Option<crate::policy_gate::Degraded>,
+    degraded: Option<crate::policy::Degraded>,
     hourly_cost: f64,
     containers: u32,
     savings: Savings,
@@ -81,7 +81,7 @@ fn report(state: &AdminState, app: &App) -> AppReport {
     }
 }
 
-pub fn list(state: &AdminState) -> Response<AdminBody> {
+pub(super) fn list(state: &AdminState) -> Response<AdminBody> {
     let apps: Vec<AppReport> = state.apps.iter().map(|app| report(state, &app)).collect();
     let total = Savings::total(apps.iter().map(|a| &a.savings));
     let savings = &state.config.savings;
@@ -102,7 +102,7 @@ pub fn list(state: &AdminState) -> Response<AdminBody> {
 /// Wakes the app and answers once it is ready (or failed), within its
 /// `wake_timeout`. Counts as activity, so the idle clock restarts: an
 /// operator who wakes an app wants it to stay up a while.
-pub async fn wake(state: &AdminState, name: &str) -> Response<AdminBody> {
+pub(super) async fn wake(state: &AdminState, name: &str) -> Response<AdminBody> {
     let Some(app) = state.apps.get(name) else { return unknown(name) };
     app.touch(now_ms());
     tracing::info!(app = name, "wake requested on the admin API");
@@ -128,7 +128,7 @@ pub async fn wake(state: &AdminState, name: &str) -> Response<AdminBody> {
 
 /// Puts an awake app to sleep now. Asleep already is success; an app that
 /// is starting, stopping or serving requests is a 409 with the reason.
-pub async fn sleep(state: &AdminState, name: &str) -> Response<AdminBody> {
+pub(super) async fn sleep(state: &AdminState, name: &str) -> Response<AdminBody> {
     let Some(app) = state.apps.get(name) else { return unknown(name) };
     tracing::info!(app = name, "sleep requested on the admin API");
     let before = app.view();

@@ -14,14 +14,14 @@
 use http::{HeaderMap, Method, header};
 use subtle::ConstantTimeEq;
 
-pub struct AdminAuth {
+pub(crate) struct AdminAuth {
     token: Option<String>,
     required: bool,
     loopback: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Denied {
+pub(crate) enum Denied {
     /// No valid token: 401 with a WWW-Authenticate challenge.
     Unauthorized(&'static str),
     /// A request the admin API never serves from here: 403.
@@ -32,13 +32,13 @@ impl AdminAuth {
     /// `required` applies when no token is configured (a listener off
     /// loopback refuses to start without one); a configured token is
     /// always required.
-    pub fn new(token: Option<String>, required: bool, loopback: bool) -> AdminAuth {
+    pub(crate) fn new(token: Option<String>, required: bool, loopback: bool) -> AdminAuth {
         let required = required || token.is_some();
         AdminAuth { token, required, loopback }
     }
 
     /// `host` is the request's (Host, or :authority on HTTP/2).
-    pub fn check(&self, method: &Method, host: &str, headers: &HeaderMap) -> Result<(), Denied> {
+    pub(crate) fn check(&self, method: &Method, host: &str, headers: &HeaderMap) -> Result<(), Denied> {
         if self.loopback && !is_loopback_host(host) {
             return Err(Denied::Forbidden("this admin listener only answers to localhost names"));
         }
@@ -96,7 +96,7 @@ fn is_loopback_host(host: &str) -> bool {
 /// Removes from `headers` every `Authorization: Bearer <admin token>`: the
 /// proxy calls it so the admin token never reaches an app, whatever the
 /// client sends. Other credentials pass through untouched.
-pub fn strip_admin_bearer(headers: &mut HeaderMap, token: &str) {
+pub(crate) fn strip_admin_bearer(headers: &mut HeaderMap, token: &str) {
     let values: Vec<_> = headers.get_all(header::AUTHORIZATION).iter().cloned().collect();
     let kept: Vec<_> = values
         .iter()

@@ -18,11 +18,11 @@ const ASSETS: [(&str, &str, &str); 6] = [
     ("/dashboard.js", include_str!("dashboard/dashboard.js"), JS),
 ];
 
-pub fn asset(path: &str) -> Option<(&'static str, &'static str)> {
+pub(super) fn asset(path: &str) -> Option<(&'static str, &'static str)> {
     ASSETS.iter().find(|(p, _, _)| *p == path).map(|(_, body, kind)| (*body, *kind))
 }
 
-pub fn page() -> Response<AdminBody> {
+pub(super) fn page() -> Response<AdminBody> {
     let mut response = with_type(StatusCode::OK, INDEX, "text/html; charset=utf-8");
     // Only this listener's own script and style; no framing by other sites.
     response.headers_mut().insert(
@@ -34,7 +34,7 @@ pub fn page() -> Response<AdminBody> {
     response
 }
 
-pub fn serve(path: &str) -> Response<AdminBody> {
+pub(super) fn serve(path: &str) -> Response<AdminBody> {
     match asset(path) {
         Some((body, kind)) => with_type(StatusCode::OK, body, kind),
         None => super::respond::error(StatusCode::NOT_FOUND, "no such asset"),

@@ -10,7 +10,7 @@ const MAX_LIMIT: usize = 1000;
 /// How long a read waits for the recorder to write what came before it.
 const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
 
-pub async fn list(state: &AdminState, query: Option<&str>) -> Response<AdminBody> {
+pub(super) async fn list(state: &AdminState, query: Option<&str>) -> Response<AdminBody> {
     let mut wanted = EventQuery { limit: DEFAULT_LIMIT, ..EventQuery::default() };
     for (key, value) in query.unwrap_or("").split('&').filter_map(|kv| kv.split_once('=')) {
         match key {

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-pub fn scrape(state: &AdminState, headers: &HeaderMap) -> Response<AdminBody> {
+pub(super) fn scrape(state: &AdminState, headers: &HeaderMap) -> Response<AdminBody> {
     let metrics = &state.telemetry.metrics;
     for s in [AppState::Asleep, AppState::Starting, AppState::Awake, AppState::Stopping] {
         let count = state.apps.iter().filter(|app| app.state() == s).count();

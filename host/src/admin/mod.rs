@@ -6,7 +6,7 @@
 //! forwards to apps (see `auth::strip_admin_bearer`).
 
 mod apps;
-pub mod auth;
+pub(crate) mod auth;
 mod dashboard;
 mod events;
 mod metrics;
@@ -17,16 +17,16 @@ mod server;
 mod timeline;
 mod upload;
 
-pub use auth::{AdminAuth, strip_admin_bearer};
-pub use on_proxy::AdminHost;
-pub use respond::AdminBody;
-pub use server::{AdminLimits, AdminServer};
-pub use upload::Uploads;
+pub(crate) use auth::{AdminAuth, strip_admin_bearer};
+pub(crate) use on_proxy::AdminHost;
+pub(crate) use respond::AdminBody;
+pub(crate) use server::{AdminLimits, AdminServer};
+pub(crate) use upload::Uploads;
 
 use crate::apps::Apps;
 use crate::config::Config;
-use crate::policy_gate::PolicyGate;
-use crate::policy_gate::watch::PolicyUploader;
+use crate::policy::PolicyGate;
+use crate::policy::watch::PolicyUploader;
 use crate::store::EventLog;
 use crate::telemetry::Telemetry;
 use auth::Denied;
@@ -36,13 +36,13 @@ use respond::error;
 use std::sync::Arc;
 
 /// Everything the handlers read or act on.
-pub struct AdminState {
+pub(crate) struct AdminState {
     pub apps: Arc<Apps>,
     pub gate: Arc<PolicyGate>,
     pub uploader: PolicyUploader,
     pub events: EventLog,
     /// How far the event recorder got, so `/events` shows what came before it.
-    pub recorded: crate::telemetry::RecordedProgress,
+    pub recorded: crate::store::RecordedProgress,
     pub telemetry: Telemetry,
     pub config: Arc<Config>,
     /// Who may use the admin listener (`server.admin_host` has its own).
@@ -64,7 +64,7 @@ enum Door {
 }
 
 /// Answers one request on the admin listener.
-pub async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<AdminBody> {
+pub(crate) async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<AdminBody> {
     serve(state, &state.auth, Door::Listener, request).await
 }
 

@@ -14,7 +14,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use std::sync::Arc;
 
-pub struct AdminHost {
+pub(crate) struct AdminHost {
     /// Lowercase, without a trailing dot.
     name: String,
     state: Arc<AdminState>,
@@ -22,7 +22,7 @@ pub struct AdminHost {
 }
 
 impl AdminHost {
-    pub fn new(name: String, state: Arc<AdminState>, token: String) -> AdminHost {
+    pub(crate) fn new(name: String, state: Arc<AdminState>, token: String) -> AdminHost {
         // Not a loopback listener: any Host may reach the proxy's port, so
         // only the token decides.
         AdminHost { name, state, auth: AdminAuth::new(Some(token), true, false) }
@@ -31,11 +31,11 @@ impl AdminHost {
     /// Whether `host` (a request's Host or :authority) is the admin host:
     /// compared without case, port or trailing dot, as app routing reads
     /// hosts. An IPv6 literal never is.
-    pub fn matches(&self, host: &str) -> bool {
+    pub(crate) fn matches(&self, host: &str) -> bool {
         is_host(host, &self.name)
     }
 
-    pub async fn handle(&self, request: Request<Incoming>) -> Response<AdminBody> {
+    pub(crate) async fn handle(&self, request: Request<Incoming>) -> Response<AdminBody> {
         super::serve(&self.state, &self.auth, Door::AdminHost, request).await
     }
 }

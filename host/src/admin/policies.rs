@@ -3,16 +3,16 @@
 use super::AdminState;
 use super::respond::{AdminBody, error, json};
 use super::upload::UploadRefused;
-use crate::policy_gate::watch::{UploadError, Uploaded};
+use crate::policy::watch::{UploadError, Uploaded};
 use http::{HeaderValue, Response, StatusCode, header};
 use hyper::body::Incoming;
 
-pub fn list(state: &AdminState) -> Response<AdminBody> {
+pub(super) fn list(state: &AdminState) -> Response<AdminBody> {
     let apps: Vec<String> = state.apps.iter().map(|app| app.name().to_owned()).collect();
     json(StatusCode::OK, &serde_json::json!({ "policies": state.gate.policies(&apps) }))
 }
 
-pub async fn upload(state: &AdminState, name: &str, request: http::Request<Incoming>) -> Response<AdminBody> {
+pub(super) async fn upload(state: &AdminState, name: &str, request: http::Request<Incoming>) -> Response<AdminBody> {
     let (parts, mut body) = request.into_parts();
     let received = async {
         let turn = state.uploads.begin()?;

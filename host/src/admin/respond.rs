@@ -6,9 +6,9 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
-pub type AdminBody = Full<Bytes>;
+pub(crate) type AdminBody = Full<Bytes>;
 
-pub fn json(status: StatusCode, value: &impl Serialize) -> Response<AdminBody> {
+pub(super) fn json(status: StatusCode, value: &impl Serialize) -> Response<AdminBody> {
     match serde_json::to_vec_pretty(value) {
         Ok(body) => with_type(status, body, "application/json"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot encode the answer: {e}")),
@@ -16,12 +16,12 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Response<AdminBody> {
 }
 
 /// `{"error": message}` with `status`.
-pub fn error(status: StatusCode, message: &str) -> Response<AdminBody> {
+pub(super) fn error(status: StatusCode, message: &str) -> Response<AdminBody> {
     let body = serde_json::json!({ "error": message }).to_string();
     with_type(status, body.into_bytes(), "application/json")
 }
 
-pub fn with_type(status: StatusCode, body: impl Into<Bytes>, content_type: &'static str) -> Response<AdminBody> {
+pub(super) fn with_type(status: StatusCode, body: impl Into<Bytes>, content_type: &'static str) -> Response<AdminBody> {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     let headers = response.headers_mut();

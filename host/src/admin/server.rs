@@ -24,7 +24,7 @@ const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 /// How admin connections are bounded.
 #[derive(Clone, Copy, Debug)]
-pub struct AdminLimits {
+pub(crate) struct AdminLimits {
     pub header_read_timeout: Duration,
     pub idle_keep_alive: Duration,
     /// Open admin connections at most; the next wait to be accepted. Its
@@ -42,7 +42,7 @@ impl Default for AdminLimits {
     }
 }
 
-pub struct AdminServer {
+pub(crate) struct AdminServer {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
@@ -50,19 +50,23 @@ pub struct AdminServer {
 
 impl AdminServer {
     /// Serves `state` on an already bound listener.
-    pub fn spawn(listener: TcpListener, state: Arc<AdminState>, limits: AdminLimits) -> std::io::Result<AdminServer> {
+    pub(crate) fn spawn(
+        listener: TcpListener,
+        state: Arc<AdminState>,
+        limits: AdminLimits,
+    ) -> std::io::Result<AdminServer> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(serve(listener, state, limits, stopped));
         Ok(AdminServer { addr, stop, task })
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Stops accepting and drains the requests in flight.
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         let _ = self.stop.send(());
         if let Err(e) = self.task.await {
             tracing::error!(error = %e, "admin listener failed during shutdown");

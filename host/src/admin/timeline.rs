@@ -47,7 +47,7 @@ struct DailySavings {
 }
 
 /// One app's timeline.
-pub async fn one(state: &AdminState, name: &str, query: Option<&str>) -> Response<AdminBody> {
+pub(super) async fn one(state: &AdminState, name: &str, query: Option<&str>) -> Response<AdminBody> {
     let Some(app) = state.apps.get(name) else {
         return error(StatusCode::NOT_FOUND, &format!("no app named {name:?}"));
     };
@@ -72,7 +72,7 @@ pub async fn one(state: &AdminState, name: &str, query: Option<&str>) -> Respons
 
 /// Several apps' timelines from one read of the history: those named in
 /// `apps` (comma-separated, as the dashboard's current page), else all.
-pub async fn many(state: &AdminState, query: Option<&str>) -> Response<AdminBody> {
+pub(super) async fn many(state: &AdminState, query: Option<&str>) -> Response<AdminBody> {
     let span = match span_of(query) {
         Ok(span) => span,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
@@ -97,7 +97,7 @@ pub async fn many(state: &AdminState, query: Option<&str>) -> Response<AdminBody
 }
 
 /// Savings per day over every app, priced as `/apps` prices them.
-pub async fn daily(state: &AdminState, query: Option<&str>) -> Response<AdminBody> {
+pub(super) async fn daily(state: &AdminState, query: Option<&str>) -> Response<AdminBody> {
     let mut count = 7;
     let mut offset = 0;
     for (key, value) in pairs(query) {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-pub struct Uploads {
+pub(crate) struct Uploads {
     one_at_a_time: Semaphore,
     max_bytes: u64,
     /// The longest a client may pause between two chunks of its upload.
@@ -19,7 +19,7 @@ pub struct Uploads {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum UploadRefused {
+pub(crate) enum UploadRefused {
     #[error("another policy upload is in progress; try again in a moment")]
     Busy,
     #[error("a policy upload is at most {max} bytes ([admin] max_upload_bytes)")]
@@ -33,23 +33,23 @@ pub enum UploadRefused {
 }
 
 /// The right to upload, held until the upload is installed or refused.
-pub struct UploadTurn<'a> {
+pub(crate) struct UploadTurn<'a> {
     _permit: SemaphorePermit<'a>,
 }
 
 impl Uploads {
-    pub fn new(max_bytes: u64, chunk_timeout: Duration) -> Uploads {
+    pub(crate) fn new(max_bytes: u64, chunk_timeout: Duration) -> Uploads {
         Uploads { one_at_a_time: Semaphore::new(1), max_bytes, chunk_timeout }
     }
 
     /// Takes the upload slot, or refuses at once when it is taken.
-    pub fn begin(&self) -> Result<UploadTurn<'_>, UploadRefused> {
+    pub(crate) fn begin(&self) -> Result<UploadTurn<'_>, UploadRefused> {
         let permit = self.one_at_a_time.try_acquire().map_err(|_| UploadRefused::Busy)?;
         Ok(UploadTurn { _permit: permit })
     }
 
     /// Refuses a body whose declared length is over the limit, unread.
-    pub fn check_declared(&self, headers: &HeaderMap) -> Result<(), UploadRefused> {
+    pub(crate) fn check_declared(&self, headers: &HeaderMap) -> Result<(), UploadRefused> {
         let declared =
             headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         match declared {
@@ -60,7 +60,7 @@ impl Uploads {
 
     /// Streams the body into a temp file, then reads back the (bounded)
     /// bytes for validation. `_turn` proves the caller holds the slot.
-    pub async fn receive(&self, _turn: &UploadTurn<'_>, body: &mut Incoming) -> Result<Vec<u8>, UploadRefused> {
+    pub(crate) async fn receive(&self, _turn: &UploadTurn<'_>, body: &mut Incoming) -> Result<Vec<u8>, UploadRefused> {
         let mut file = tokio::fs::File::from_std(tempfile::tempfile()?);
         let mut received: u64 = 0;
         loop {
@@ -87,7 +87,7 @@ impl Uploads {
 /// Before refusing an upload, reads and drops what the client is still
 /// sending, for a moment: a client busy writing its body would otherwise
 /// meet a closed connection (a broken pipe) instead of the answer.
-pub async fn linger(body: &mut Incoming) {
+pub(super) async fn linger(body: &mut Incoming) {
     let _ = tokio::time::timeout(LINGER, async { while let Some(Ok(_)) = body.frame().await {} }).await;
 }
 

@@ -15,12 +15,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::watch;
 
-pub struct App {
+pub(crate) struct App {
     /// Shared with the gateway's `Config` (one copy per app, not two).
-    pub config: Arc<AppConfig>,
+    pub(crate) config: Arc<AppConfig>,
     /// Shared between the apps whose params are the same (most apps keep
     /// their policy's): a map per app cost 10,000 apps 6 MiB.
-    pub params: Arc<Params>,
+    pub(crate) params: Arc<Params>,
     inner: Mutex<Machine>,
     /// Made by the first waiter: most of 10,000 apps never have one, and
     /// a channel costs about 300 bytes. A waiter subscribes before it reads
@@ -40,7 +40,7 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(config: impl Into<Arc<AppConfig>>, params: impl Into<Arc<Params>>, record: Option<&AppRecord>) -> App {
+    pub(crate) fn new(config: impl Into<Arc<AppConfig>>, params: impl Into<Arc<Params>>, record: Option<&AppRecord>) -> App {
         App {
             config: config.into(),
             params: params.into(),
@@ -54,7 +54,7 @@ impl App {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.config.name()
     }
 
@@ -84,34 +84,34 @@ impl App {
         }
     }
 
-    pub fn touch(&self, now: Timestamp) {
+    pub(crate) fn touch(&self, now: Timestamp) {
         self.last_activity.fetch_max(now, Ordering::AcqRel);
         self.dirty.store(true, Ordering::Release);
     }
 
-    pub fn last_activity(&self) -> Option<Timestamp> {
+    pub(crate) fn last_activity(&self) -> Option<Timestamp> {
         match self.last_activity.load(Ordering::Acquire) {
             0 => None,
             t => Some(t),
         }
     }
 
-    pub fn state(&self) -> AppState {
+    pub(crate) fn state(&self) -> AppState {
         self.lock().state()
     }
 
     /// Whether the last wake failed and no new one began since: a waiting
     /// page would only loop on a failing app.
-    pub fn last_wake_failed(&self) -> bool {
+    pub(crate) fn last_wake_failed(&self) -> bool {
         self.lock().last_wake_failed()
     }
 
     /// The cool-down after failed wakes, while it lasts.
-    pub fn cooling_down(&self) -> Option<CoolingDown> {
+    pub(crate) fn cooling_down(&self) -> Option<CoolingDown> {
         self.lock().cooling_down(now_ms())
     }
 
-    pub fn view(&self) -> AppView {
+    pub(crate) fn view(&self) -> AppView {
         let inner = self.lock();
         AppView {
             name: self.name().to_owned(),
@@ -124,45 +124,45 @@ impl App {
     }
 
     /// Time spent asleep and awake so far, the current state included.
-    pub fn time_asleep_awake(&self) -> (std::time::Duration, std::time::Duration) {
+    pub(crate) fn time_asleep_awake(&self) -> (std::time::Duration, std::time::Duration) {
         let (asleep, awake) = self.lock().totals(now_ms());
         (std::time::Duration::from_millis(asleep), std::time::Duration::from_millis(awake))
     }
 
     /// Wakes since the app was first seen.
-    pub fn wakes(&self) -> u64 {
+    pub(crate) fn wakes(&self) -> u64 {
         self.lock().wakes()
     }
 
     /// The record to persist, if anything changed since the last call.
-    pub fn take_dirty_record(&self) -> Option<AppRecord> {
+    pub(crate) fn take_dirty_record(&self) -> Option<AppRecord> {
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return None;
         }
         Some(self.record())
     }
 
-    pub fn record(&self) -> AppRecord {
+    pub(crate) fn record(&self) -> AppRecord {
         self.lock().record(self.last_activity())
     }
 
     /// Activity another replica saw (from the shared store): kept if newer,
     /// and not marked dirty, since the store already has it.
-    pub fn observe_activity(&self, at: Timestamp) {
+    pub(crate) fn observe_activity(&self, at: Timestamp) {
         self.last_activity.fetch_max(at, Ordering::AcqRel);
     }
 
     /// Requests in flight here, on this replica only.
-    pub fn local_in_flight(&self) -> u32 {
+    pub(crate) fn local_in_flight(&self) -> u32 {
         self.lock().in_flight()
     }
 
     /// Requests in flight on the other replicas, as last exchanged.
-    pub fn remote_in_flight(&self) -> u32 {
+    pub(crate) fn remote_in_flight(&self) -> u32 {
         self.remote_in_flight.load(Ordering::Acquire)
     }
 
-    pub fn set_remote_in_flight(&self, requests: u32) {
+    pub(crate) fn set_remote_in_flight(&self, requests: u32) {
         self.remote_in_flight.store(requests, Ordering::Release);
     }
 
@@ -171,7 +171,7 @@ impl App {
     /// comes from the restore. An app in transition is left alone, and one
     /// with requests in flight here is not put to sleep. `upstream` is where
     /// an awake app answers. Returns whether the state changed.
-    pub fn apply_shared(&self, record: &AppRecord, upstream: Option<http::Uri>) -> bool {
+    pub(crate) fn apply_shared(&self, record: &AppRecord, upstream: Option<http::Uri>) -> bool {
         if self.lock().apply_shared(record, upstream) == Effect::Nothing {
             return false;
         }
@@ -180,7 +180,7 @@ impl App {
     }
 
     /// Marks a flush as failed so its records are written again next time.
-    pub fn mark_dirty(&self) {
+    pub(crate) fn mark_dirty(&self) {
         self.dirty.store(true, Ordering::Release);
     }
 }

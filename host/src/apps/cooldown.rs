@@ -37,7 +37,7 @@ impl Backoff {
 
 /// One app's failed wakes: the last one and the streak it ends.
 #[derive(Debug, Default)]
-pub struct WakeFailures {
+pub(super) struct WakeFailures {
     /// The attempt that failed last, and why; kept until a wake succeeds, so
     /// the requests waiting on that attempt learn its fate.
     last: Option<(u64, Arc<str>)>,
@@ -51,7 +51,7 @@ pub struct WakeFailures {
 
 /// Why an app may not be woken now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CoolingDown {
+pub(crate) struct CoolingDown {
     pub reason: Arc<str>,
     /// Until the next wake may start.
     pub left: Duration,
@@ -61,7 +61,7 @@ pub struct CoolingDown {
 impl WakeFailures {
     /// Wake `attempt` failed at `now`: the streak grows and a cool-down
     /// starts. Returns its length.
-    pub fn failed(&mut self, attempt: u64, reason: Arc<str>, now: Timestamp, backoff: &Backoff) -> Duration {
+    pub(super) fn failed(&mut self, attempt: u64, reason: Arc<str>, now: Timestamp, backoff: &Backoff) -> Duration {
         self.streak = self.streak.saturating_add(1);
         let wait = backoff.after(self.streak);
         self.last = Some((attempt, reason));
@@ -71,38 +71,38 @@ impl WakeFailures {
     }
 
     /// A wake succeeded (or the app was found running): the streak is over.
-    pub fn succeeded(&mut self) {
+    pub(super) fn succeeded(&mut self) {
         *self = WakeFailures::default();
     }
 
     /// An operator asked for a wake: the cool-down ends now, and the next
     /// failure starts again from the initial backoff. The last reason stays
     /// for the requests still waiting on that attempt.
-    pub fn forgive(&mut self) {
+    pub(super) fn forgive(&mut self) {
         self.streak = 0;
         self.retry_at = None;
     }
 
     /// The cool-down in force at `now`, if any.
-    pub fn cooling_down(&self, now: Timestamp) -> Option<CoolingDown> {
+    pub(super) fn cooling_down(&self, now: Timestamp) -> Option<CoolingDown> {
         let (_, reason) = self.last.as_ref()?;
         let left = Some(self.left(now)).filter(|left| !left.is_zero())?;
         Some(CoolingDown { reason: reason.clone(), left, failures: self.streak })
     }
 
     /// Why `attempt` failed, if it did.
-    pub fn of_attempt(&self, attempt: u64) -> Option<&Arc<str>> {
+    pub(super) fn of_attempt(&self, attempt: u64) -> Option<&Arc<str>> {
         self.last.as_ref().filter(|(failed, _)| *failed == attempt).map(|(_, reason)| reason)
     }
 
     /// The time left at `now`, for a waiter whose attempt just failed.
-    pub fn left(&self, now: Timestamp) -> Duration {
+    pub(super) fn left(&self, now: Timestamp) -> Duration {
         self.retry_at.map_or(Duration::ZERO, |(at, wait)| Duration::from_millis(at.saturating_sub(now)).min(wait))
     }
 }
 
 /// `Retry-After` for a wait of `left`: whole seconds, rounded up, at least 1.
-pub fn retry_after_secs(left: Duration) -> u32 {
+pub(crate) fn retry_after_secs(left: Duration) -> u32 {
     let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
     u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
 }

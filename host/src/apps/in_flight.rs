@@ -7,7 +7,7 @@ use crate::clock::now_ms;
 use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
 
-pub struct InFlight {
+pub(crate) struct InFlight {
     app: Arc<App>,
     counted: bool,
     pub upstream: http::Uri,
@@ -60,12 +60,12 @@ impl InFlight {
         self.slot = Some(slot);
     }
 
-    pub fn app_name(&self) -> &str {
+    pub(crate) fn app_name(&self) -> &str {
         self.app.name()
     }
 
     /// Counts as activity now (a long-lived stream or tunnel still open).
-    pub fn touch(&self) {
+    pub(crate) fn touch(&self) {
         if self.counted {
             self.app.touch(now_ms());
         }

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 /// Why a request could not be admitted to its app.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum AdmitError {
+pub(crate) enum AdmitError {
     #[error("app {app} is asleep, and this request does not wake it")]
     Asleep { app: String },
     /// The wake failed, or an earlier one did and the app is cooling down.
@@ -34,7 +34,7 @@ pub enum AdmitError {
 const OUTPUT_SETTLE: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Copy)]
-pub enum Admission<'a> {
+pub(crate) enum Admission<'a> {
     /// Counted as activity, and wakes the app if needed. The cause is made
     /// only if this request begins a wake (and recorded with it), so a
     /// request to an awake app copies nothing.
@@ -43,10 +43,10 @@ pub enum Admission<'a> {
     Passive,
 }
 
-pub struct Lifecycle {
+pub(crate) struct Lifecycle {
     backend: Arc<dyn Backend>,
-    /// The registry, to find linked apps (set once by `Apps`).
-    registry: std::sync::OnceLock<super::Registry>,
+    /// The registry, to find linked apps.
+    registry: super::Registry,
     /// Asks the flusher to persist now: state changes are rare and precious.
     persist: Arc<Notify>,
     telemetry: Telemetry,
@@ -55,7 +55,7 @@ pub struct Lifecycle {
 
 /// What `[edge]` says about waking apps.
 #[derive(Clone)]
-pub struct LifecycleOptions {
+pub(crate) struct LifecycleOptions {
     /// Polls a starting app until it is ready.
     pub prober: Prober,
     /// Requests that may wait on one waking app.
@@ -66,41 +66,21 @@ pub struct LifecycleOptions {
     pub max_upstream_connections: u32,
 }
 
-impl Default for LifecycleOptions {
-    fn default() -> Self {
-        LifecycleOptions {
-            prober: Prober::default(),
-            max_waiting: u32::MAX,
-            backoff: Backoff::default(),
-            max_upstream_connections: super::upstream_slots::DEFAULT_MAX_UPSTREAM_CONNECTIONS,
-        }
-    }
-}
-
 impl Lifecycle {
-    pub fn new(backend: Arc<dyn Backend>, persist: Arc<Notify>, telemetry: Telemetry) -> Arc<Lifecycle> {
-        Lifecycle::with_options(backend, persist, telemetry, LifecycleOptions::default())
-    }
-
-    pub fn with_options(
+    pub(super) fn new(
         backend: Arc<dyn Backend>,
+        registry: super::Registry,
         persist: Arc<Notify>,
         telemetry: Telemetry,
         options: LifecycleOptions,
     ) -> Arc<Lifecycle> {
-        let registry = std::sync::OnceLock::new();
         Arc::new(Lifecycle { backend, registry, persist, telemetry, options })
-    }
-
-    pub(super) fn set_registry(&self, registry: super::Registry) {
-        let _ = self.registry.set(registry);
     }
 
     /// The apps `app` links to, found by gateway name or, on the same
     /// backend, by platform name.
     fn linked(&self, app: &App) -> Vec<Arc<App>> {
-        let Some(registry) = self.registry.get() else { return Vec::new() };
-        let apps = registry.read().unwrap_or_else(|p| p.into_inner());
+        let apps = self.registry.read().unwrap_or_else(|p| p.into_inner());
         app.config
             .links
             .iter()
@@ -117,7 +97,7 @@ impl Lifecycle {
 
     /// Marks an app that runs without the gateway having woken it (found
     /// running by discovery) as awake, timed from now.
-    pub fn adopt(&self, app: &App, upstream: http::Uri) -> bool {
+    pub(crate) fn adopt(&self, app: &App, upstream: http::Uri) -> bool {
         let now = now_ms();
         if app.lock().adopt(upstream, now) == Effect::Nothing {
             return false;
@@ -131,7 +111,7 @@ impl Lifecycle {
     /// An app discovery found stopped while the gateway thought it awake
     /// (stopped from the platform's console): asleep, so the next request
     /// wakes it rather than meeting a dead upstream.
-    pub fn stopped_outside(&self, app: &App, seen_at: crate::policy::model::Timestamp) -> bool {
+    pub(crate) fn stopped_outside(&self, app: &App, seen_at: crate::policy::model::Timestamp) -> bool {
         if app.lock().stopped_outside(seen_at, now_ms()) == Effect::Nothing {
             return false;
         }
@@ -140,11 +120,11 @@ impl Lifecycle {
         true
     }
 
-    pub fn telemetry(&self) -> &Telemetry {
+    pub(crate) fn telemetry(&self) -> &Telemetry {
         &self.telemetry
     }
 
-    pub fn backend(&self) -> &Arc<dyn Backend> {
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }
 
@@ -155,7 +135,11 @@ impl Lifecycle {
 
     /// Waits until the app can take this request (waking it once for all
     /// concurrent callers) and counts the request in flight.
-    pub async fn admit(self: &Arc<Self>, app: &Arc<App>, admission: Admission<'_>) -> Result<InFlight, AdmitError> {
+    pub(crate) async fn admit(
+        self: &Arc<Self>,
+        app: &Arc<App>,
+        admission: Admission<'_>,
+    ) -> Result<InFlight, AdmitError> {
         let started = Instant::now();
         let deadline = started + app.config.wake_timeout.0;
         let mut changes = app.subscribe();
@@ -213,7 +197,7 @@ impl Lifecycle {
     /// connection slot free for this admitted request (at most
     /// `max_upstream_connections` at once), up to the app's `wake_timeout`.
     /// The request keeps the slot until its response ends.
-    pub async fn upstream_slot(&self, app: &Arc<App>, in_flight: InFlight) -> Result<InFlight, AdmitError> {
+    pub(crate) async fn upstream_slot(&self, app: &Arc<App>, in_flight: InFlight) -> Result<InFlight, AdmitError> {
         let (limit, waiting) = (self.options.max_upstream_connections, self.options.max_waiting);
         super::upstream_slots::acquire(app, in_flight, limit, waiting).await
     }
@@ -221,7 +205,7 @@ impl Lifecycle {
     /// Wakes an app if it is asleep and not cooling down after a failed
     /// wake, without a request (a policy's tick, a linked app, the waiting
     /// page).
-    pub fn wake_in_background(self: &Arc<Self>, app: &Arc<App>, cause: WakeCause) {
+    pub(crate) fn wake_in_background(self: &Arc<Self>, app: &Arc<App>, cause: WakeCause) {
         let effect = app.lock().begin_wake(now_ms());
         if let Effect::StartWake { attempt } = effect {
             self.carry_out_wake(app, attempt, cause);
@@ -230,7 +214,7 @@ impl Lifecycle {
 
     /// An operator's wake: ends the cool-down of an app whose wakes failed,
     /// so the wake that follows is tried at once.
-    pub fn forgive_failures(&self, app: &App) {
+    pub(crate) fn forgive_failures(&self, app: &App) {
         app.lock().forgive();
     }
 
@@ -343,7 +327,7 @@ impl Lifecycle {
 
     /// Puts an awake app with nothing in flight to sleep. Returns false, and
     /// does nothing, for any other app.
-    pub async fn sleep(self: &Arc<Self>, app: &Arc<App>, why: &str) -> bool {
+    pub(crate) async fn sleep(self: &Arc<Self>, app: &Arc<App>, why: &str) -> bool {
         if !self.begin_sleep(app) {
             return false;
         }
@@ -355,7 +339,7 @@ impl Lifecycle {
     /// as stopping (from then on its record says asleep), or returns false.
     /// The cluster records the stop in the shared store in between, before
     /// the platform is asked anything.
-    pub fn begin_sleep(&self, app: &App) -> bool {
+    pub(crate) fn begin_sleep(&self, app: &App) -> bool {
         if app.lock().begin_stop(now_ms()) != Effect::Stop {
             return false;
         }
@@ -364,7 +348,7 @@ impl Lifecycle {
     }
 
     /// The second half of `sleep`: stops the app that `begin_sleep` marked.
-    pub async fn finish_sleep(self: &Arc<Self>, app: &Arc<App>, why: &str) {
+    pub(crate) async fn finish_sleep(self: &Arc<Self>, app: &Arc<App>, why: &str) {
         tracing::info!(app = app.name(), reason = why, "putting app to sleep");
         let started = Instant::now();
         let result = self.backend.stop(&app.config).await;

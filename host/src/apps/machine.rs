@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug)]
-pub struct Machine {
+pub(crate) struct Machine {
     state: AppState,
     since: Timestamp,
     /// Where the app answers while awake.
@@ -42,7 +42,7 @@ pub struct Machine {
 
 /// What a transition asks its caller to carry out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// The event does not apply in this state: nothing changed.
     Nothing,
     /// The state changed: tell the waiters, persist.
@@ -56,7 +56,7 @@ pub enum Effect {
 
 /// What a request asks of its app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ask {
+pub(crate) enum Ask {
     /// Counted as activity, and wakes the app if needed.
     Wake,
     /// Served only if the app is awake.
@@ -66,7 +66,7 @@ pub enum Ask {
 /// One look of a request at its app (a request looks again after every
 /// change while it waits).
 #[derive(Debug, Clone, Copy)]
-pub struct Request {
+pub(crate) struct Request {
     pub ask: Ask,
     /// The wake this request waits on, if it saw one begin.
     pub waiting_on: Option<u64>,
@@ -78,7 +78,7 @@ pub struct Request {
 
 /// The answer to a request's look.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OnRequest {
+pub(crate) enum OnRequest {
     /// Awake: counted in flight; send it to `upstream`.
     Serve { upstream: http::Uri },
     /// Wait for the next change, then look again. `took_slot`: counted as
@@ -96,7 +96,7 @@ pub enum OnRequest {
 
 impl Machine {
     /// The app as the gateway starts it, from what the store remembers.
-    pub fn restore(record: Option<&AppRecord>, now: Timestamp) -> Machine {
+    pub(crate) fn restore(record: Option<&AppRecord>, now: Timestamp) -> Machine {
         let (since, slept_by_gateway, wakes) = match record {
             // The process of an app that was awake did not survive the
             // gateway, so every app starts asleep; an app that was already
@@ -131,24 +131,24 @@ impl Machine {
         }
     }
 
-    pub fn state(&self) -> AppState {
+    pub(crate) fn state(&self) -> AppState {
         self.state
     }
 
-    pub fn since(&self) -> Timestamp {
+    pub(crate) fn since(&self) -> Timestamp {
         self.since
     }
 
-    pub fn in_flight(&self) -> u32 {
+    pub(crate) fn in_flight(&self) -> u32 {
         self.in_flight
     }
 
     #[cfg(test)]
-    pub fn waiting(&self) -> u32 {
+    pub(crate) fn waiting(&self) -> u32 {
         self.waiting
     }
 
-    pub fn wakes(&self) -> u64 {
+    pub(crate) fn wakes(&self) -> u64 {
         self.wakes
     }
 
@@ -162,7 +162,7 @@ impl Machine {
     }
 
     /// Totals asleep and awake up to `now`, the current state included.
-    pub fn totals(&self, now: Timestamp) -> (u64, u64) {
+    pub(crate) fn totals(&self, now: Timestamp) -> (u64, u64) {
         let spent = now.saturating_sub(self.since);
         match self.state {
             AppState::Asleep => (self.asleep_ms + spent, self.awake_ms),
@@ -172,7 +172,7 @@ impl Machine {
 
     /// A request looks at the app. The order matters: the fate of the wake
     /// it waited on first, then the cool-down, then the state.
-    pub fn on_request(&mut self, request: Request, now: Timestamp) -> OnRequest {
+    pub(crate) fn on_request(&mut self, request: Request, now: Timestamp) -> OnRequest {
         if let Some(attempt) = request.waiting_on
             && self.state == AppState::Asleep
             && let Some(reason) = self.failures.of_attempt(attempt)
@@ -218,13 +218,13 @@ impl Machine {
     }
 
     /// A request that took a waiting slot no longer waits.
-    pub fn release_wait_slot(&mut self) {
+    pub(crate) fn release_wait_slot(&mut self) {
         self.waiting = self.waiting.saturating_sub(1);
     }
 
     /// Takes a waiting slot for a request that waits for an upstream
     /// connection, or says how many already wait.
-    pub fn take_wait_slot(&mut self, max_waiting: u32) -> Result<(), u32> {
+    pub(crate) fn take_wait_slot(&mut self, max_waiting: u32) -> Result<(), u32> {
         if self.waiting >= max_waiting {
             return Err(self.waiting);
         }
@@ -233,13 +233,13 @@ impl Machine {
     }
 
     /// A request served by `on_request` ended.
-    pub fn request_done(&mut self) {
+    pub(crate) fn request_done(&mut self) {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
     /// A wake without a request (a tick, a linked app, the waiting page):
     /// only an asleep app that is not cooling down wakes.
-    pub fn begin_wake(&mut self, now: Timestamp) -> Effect {
+    pub(crate) fn begin_wake(&mut self, now: Timestamp) -> Effect {
         if self.state != AppState::Asleep || self.failures.cooling_down(now).is_some() {
             return Effect::Nothing;
         }
@@ -253,7 +253,7 @@ impl Machine {
     }
 
     /// The wake succeeded: the app answers at `upstream`.
-    pub fn woken(&mut self, upstream: http::Uri, now: Timestamp) {
+    pub(crate) fn woken(&mut self, upstream: http::Uri, now: Timestamp) {
         self.enter(AppState::Awake, now);
         self.upstream = Some(upstream);
         self.slept_by_gateway = false;
@@ -263,7 +263,13 @@ impl Machine {
 
     /// Wake `attempt` failed: the app is asleep and cools down. Returns the
     /// cool-down.
-    pub fn wake_failed(&mut self, attempt: u64, reason: Arc<str>, now: Timestamp, backoff: &Backoff) -> Duration {
+    pub(crate) fn wake_failed(
+        &mut self,
+        attempt: u64,
+        reason: Arc<str>,
+        now: Timestamp,
+        backoff: &Backoff,
+    ) -> Duration {
         self.enter(AppState::Asleep, now);
         self.upstream = None;
         self.failures.failed(attempt, reason, now, backoff)
@@ -271,7 +277,7 @@ impl Machine {
 
     /// An app found running without the gateway having woken it: awake from
     /// now, and whatever wake failed before is forgotten.
-    pub fn adopt(&mut self, upstream: http::Uri, now: Timestamp) -> Effect {
+    pub(crate) fn adopt(&mut self, upstream: http::Uri, now: Timestamp) -> Effect {
         if self.state != AppState::Asleep {
             return Effect::Nothing;
         }
@@ -284,7 +290,7 @@ impl Machine {
 
     /// An app found stopped at `seen_at` (from the platform's console) while
     /// awake since before then, with nothing in flight: asleep.
-    pub fn stopped_outside(&mut self, seen_at: Timestamp, now: Timestamp) -> Effect {
+    pub(crate) fn stopped_outside(&mut self, seen_at: Timestamp, now: Timestamp) -> Effect {
         if self.state != AppState::Awake || self.in_flight > 0 || self.since >= seen_at {
             return Effect::Nothing;
         }
@@ -295,7 +301,7 @@ impl Machine {
 
     /// The process of wake `attempt` exited by itself: asleep, if that wake
     /// is still the app's and it is awake.
-    pub fn exited(&mut self, attempt: u64, now: Timestamp) -> Effect {
+    pub(crate) fn exited(&mut self, attempt: u64, now: Timestamp) -> Effect {
         if self.attempt != attempt || self.state != AppState::Awake {
             return Effect::Nothing;
         }
@@ -306,7 +312,7 @@ impl Machine {
 
     /// Puts the app to sleep: only an awake app with nothing in flight
     /// stops. From here its record says asleep.
-    pub fn begin_stop(&mut self, now: Timestamp) -> Effect {
+    pub(crate) fn begin_stop(&mut self, now: Timestamp) -> Effect {
         if self.state != AppState::Awake || self.in_flight > 0 {
             return Effect::Nothing;
         }
@@ -316,30 +322,30 @@ impl Machine {
 
     /// The stop asked by `begin_stop` ended. A stop the backend could not
     /// confirm counts too: the next request tries a clean start.
-    pub fn stopped(&mut self, now: Timestamp) {
+    pub(crate) fn stopped(&mut self, now: Timestamp) {
         self.enter(AppState::Asleep, now);
         self.upstream = None;
         self.slept_by_gateway = true;
     }
 
     /// An operator asked for a wake: the cool-down ends now.
-    pub fn forgive(&mut self) {
+    pub(crate) fn forgive(&mut self) {
         self.failures.forgive();
     }
 
     /// The cool-down after failed wakes in force at `now`, if any.
-    pub fn cooling_down(&self, now: Timestamp) -> Option<CoolingDown> {
+    pub(crate) fn cooling_down(&self, now: Timestamp) -> Option<CoolingDown> {
         self.failures.cooling_down(now)
     }
 
     /// Whether the last wake failed and no new one began since.
-    pub fn last_wake_failed(&self) -> bool {
+    pub(crate) fn last_wake_failed(&self) -> bool {
         self.state == AppState::Asleep && self.failures.of_attempt(self.attempt).is_some()
     }
 
     /// The record to persist. A transition in progress is persisted as where
     /// it may end; see `AppRecord`.
-    pub fn record(&self, last_activity: Option<Timestamp>) -> AppRecord {
+    pub(crate) fn record(&self, last_activity: Option<Timestamp>) -> AppRecord {
         let (state, slept_by_gateway) = match self.state {
             AppState::Starting => (AppState::Asleep, self.slept_by_gateway),
             AppState::Stopping => (AppState::Asleep, true),
@@ -360,7 +366,7 @@ impl Machine {
     /// one's, or when this one's only comes from the restore. An app in
     /// transition is left alone, and one with requests in flight is not put
     /// to sleep. `upstream` is where an awake app answers.
-    pub fn apply_shared(&mut self, record: &AppRecord, upstream: Option<http::Uri>) -> Effect {
+    pub(crate) fn apply_shared(&mut self, record: &AppRecord, upstream: Option<http::Uri>) -> Effect {
         let settled = matches!(self.state, AppState::Asleep | AppState::Awake);
         if !settled || record.state == self.state || !(self.restored || record.state_since > self.since) {
             return Effect::Nothing;

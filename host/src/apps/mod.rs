@@ -9,13 +9,13 @@ mod machine;
 mod probe;
 mod upstream_slots;
 
-pub use app::App;
-pub use cooldown::{Backoff, CoolingDown, retry_after_secs};
-pub use in_flight::InFlight;
-pub use lifecycle::{Admission, AdmitError, Lifecycle, LifecycleOptions};
+pub(crate) use app::App;
+pub(crate) use cooldown::{Backoff, retry_after_secs};
+pub(crate) use in_flight::InFlight;
+pub(crate) use lifecycle::{Admission, AdmitError, Lifecycle, LifecycleOptions};
 pub(crate) use machine::{Ask, Effect, Machine, OnRequest, Request};
-pub use probe::{ProbeError, Prober, join as join_uri, root_cause};
-pub use upstream_slots::DEFAULT_MAX_UPSTREAM_CONNECTIONS;
+pub(crate) use probe::Prober;
+pub(crate) use upstream_slots::DEFAULT_MAX_UPSTREAM_CONNECTIONS;
 
 use crate::backend::Backend;
 use crate::config::Config;
@@ -28,9 +28,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 /// The apps by name. Shared with the lifecycle, which looks up linked apps.
-pub type Registry = Arc<RwLock<BTreeMap<String, Arc<App>>>>;
+pub(crate) type Registry = Arc<RwLock<BTreeMap<String, Arc<App>>>>;
 
-pub struct Apps {
+pub(crate) struct Apps {
     /// Grows at runtime: discovery adds the apps it finds.
     by_name: Registry,
     lifecycle: Arc<Lifecycle>,
@@ -56,19 +56,10 @@ fn shared_params(known: &mut Vec<Arc<Params>>, params: Params) -> Arc<Params> {
 }
 
 impl Apps {
-    /// Builds the apps from the config and what the store remembers of them.
-    pub async fn restore(
-        config: &Config,
-        store: Store,
-        backend: Arc<dyn Backend>,
-        telemetry: Telemetry,
-    ) -> Result<Apps, StoreError> {
-        Apps::restore_with(config, store, backend, telemetry, &crate::upstream::Upstream::default()).await
-    }
-
-    /// As `restore`, probing apps through `upstream` and capping the
-    /// requests waiting on a waking app as `[edge]` says.
-    pub async fn restore_with(
+    /// Builds the apps from the config and what the store remembers of
+    /// them, probing apps through `upstream` and capping the requests
+    /// waiting on a waking app as `[edge]` says.
+    pub(crate) async fn restore_with(
         config: &Config,
         store: Store,
         backend: Arc<dyn Backend>,
@@ -101,8 +92,7 @@ impl Apps {
             backoff: config.edge.failed_wake_backoff(),
             max_upstream_connections: config.edge.max_upstream_connections,
         };
-        let lifecycle = Lifecycle::with_options(backend, persist.clone(), telemetry, options);
-        lifecycle.set_registry(by_name.clone());
+        let lifecycle = Lifecycle::new(backend, by_name.clone(), persist.clone(), telemetry, options);
         Ok(Apps { by_name, lifecycle, store, persist })
     }
 
@@ -111,26 +101,18 @@ impl Apps {
         self.by_name.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, name: &str) -> Option<Arc<App>> {
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<App>> {
         self.read().get(name).cloned()
     }
 
     /// A snapshot of the apps, in name order.
-    pub fn iter(&self) -> impl Iterator<Item = Arc<App>> + use<> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Arc<App>> + use<> {
         self.read().values().cloned().collect::<Vec<_>>().into_iter()
-    }
-
-    pub fn len(&self) -> usize {
-        self.read().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.read().is_empty()
     }
 
     /// Adds an app found at runtime, with what the store remembers of it.
     /// Returns `None` when an app of that name already exists.
-    pub async fn insert(
+    pub(crate) async fn insert(
         &self,
         config: crate::config::AppConfig,
         params: crate::policy::model::Params,
@@ -152,18 +134,18 @@ impl Apps {
         Some(app)
     }
 
-    pub fn lifecycle(&self) -> &Arc<Lifecycle> {
+    pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
         &self.lifecycle
     }
 
     /// Writes `app`'s record now, even if the flusher has already taken it
     /// in hand (it may not have written it yet).
-    pub async fn save(&self, app: &App) -> Result<(), StoreError> {
+    pub(crate) async fn save(&self, app: &App) -> Result<(), StoreError> {
         self.store.save_apps(&[(app.name().to_owned(), app.record())]).await
     }
 
     /// Writes every app changed since the last flush.
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         let dirty: Vec<(String, AppRecord)> =
             self.iter().filter_map(|app| app.take_dirty_record().map(|r| (app.name().to_owned(), r))).collect();
         let result = self.store.save_apps(&dirty).await;
@@ -179,7 +161,7 @@ impl Apps {
 
     /// Flushes every `interval`, and at once when a state changes. Runs until
     /// the task is dropped.
-    pub async fn run_flusher(self: Arc<Self>, interval: Duration) {
+    pub(crate) async fn run_flusher(self: Arc<Self>, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Said once per outage, not once per interval.
@@ -205,7 +187,7 @@ impl Apps {
     }
 
     /// Puts every awake app to sleep and persists the result (shutdown).
-    pub async fn stop_all(&self) {
+    pub(crate) async fn stop_all(&self) {
         let lifecycle = &self.lifecycle;
         // PaaS apps run on without the gateway: left as they are, and
         // adopted again at the next start.
@@ -240,7 +222,8 @@ mod tests {
         let config = Config::parse(&text, "t.toml").unwrap();
         let store = Store::connect(&config.store).await.unwrap();
         let backend = Arc::new(Backends::from_config(&config, &store).unwrap());
-        let apps = Apps::restore(&config, store, backend, Telemetry::default()).await.unwrap();
+        let upstream = crate::upstream::Upstream::new(None, std::time::Duration::from_secs(5)).unwrap();
+        let apps = Apps::restore_with(&config, store, backend, Telemetry::default(), &upstream).await.unwrap();
         let [a, b, c] = ["a", "b", "c"].map(|name| apps.get(name).unwrap());
 
         assert!(Arc::ptr_eq(&a.config, &config.apps[0]), "an app keeps the config's entry, not a copy");

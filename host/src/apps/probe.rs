@@ -23,7 +23,7 @@ const MAX_RETRY: Duration = Duration::from_millis(50);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
+pub(crate) enum ProbeError {
     /// Still no good answer at the deadline: the last attempt's failure.
     #[error("{0}")]
     NotReady(String),
@@ -33,18 +33,12 @@ pub enum ProbeError {
 }
 
 #[derive(Clone)]
-pub struct Prober {
+pub(crate) struct Prober {
     client: UpstreamClient,
 }
 
-impl Default for Prober {
-    fn default() -> Self {
-        Prober::new(&Upstream::default())
-    }
-}
-
 impl Prober {
-    pub fn new(upstream: &Upstream) -> Prober {
+    pub(crate) fn new(upstream: &Upstream) -> Prober {
         // Probes must never reuse a connection to a previous incarnation of
         // the app, so no pooling.
         Prober { client: upstream.unpooled() }
@@ -52,14 +46,14 @@ impl Prober {
 
     /// Polls until the app answers or `deadline` passes. With an `owner`,
     /// an answer counts only from the app's own listener.
-    pub async fn wait_ready(
+    pub(crate) async fn wait_ready(
         &self,
         upstream: &http::Uri,
         ready_path: &str,
         deadline: Instant,
         owner: Option<&ListenerOwner>,
     ) -> Result<(), ProbeError> {
-        let uri = join(upstream, ready_path).map_err(ProbeError::NotReady)?;
+        let uri = crate::upstream::join_uri(upstream, ready_path).map_err(ProbeError::NotReady)?;
         let started = Instant::now();
         loop {
             let last = match self.probe_once(&uri).await {
@@ -87,7 +81,7 @@ impl Prober {
         let response = tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(request))
             .await
             .map_err(|_| format!("no answer on {uri} within {ATTEMPT_TIMEOUT:?}"))?
-            .map_err(|e| format!("no answer on {uri}: {}", root_cause(&e)))?;
+            .map_err(|e| format!("no answer on {uri}: {}", crate::error_chain::root_cause(&e)))?;
         // A gateway-ish "not yet" status means the app's own front is up but
         // the app is not; anything else is the app answering.
         match response.status().as_u16() {
@@ -100,22 +94,6 @@ impl Prober {
 /// How long to wait before the next attempt, `waited` into the wake.
 fn retry_delay(waited: Duration) -> Duration {
     (waited / 100).clamp(MIN_RETRY, MAX_RETRY)
-}
-
-pub fn join(upstream: &http::Uri, path_and_query: &str) -> Result<http::Uri, String> {
-    let mut parts = upstream.clone().into_parts();
-    parts.path_and_query = Some(path_and_query.parse().map_err(|e| format!("bad path {path_and_query:?}: {e}"))?);
-    http::Uri::from_parts(parts).map_err(|e| e.to_string())
-}
-
-/// The innermost error's message: "connection refused" says more than
-/// hyper's "client error (Connect)".
-pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 #[cfg(test)]

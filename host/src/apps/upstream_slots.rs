@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
 /// The default of `max_upstream_connections`, per app.
-pub const DEFAULT_MAX_UPSTREAM_CONNECTIONS: u32 = 64;
+pub(crate) const DEFAULT_MAX_UPSTREAM_CONNECTIONS: u32 = 64;
 
 /// One app's slots, made on first use (the cap comes from the app's config
 /// or `[edge]`, known to the lifecycle rather than to the app).

@@ -6,26 +6,25 @@
 use super::api::{ApiClient, ApiError, Auth};
 use super::paas::{Platform, RemoteApp};
 use super::secret::Secret;
-use crate::config::PlatformKind;
 use crate::store::Formation;
 use http::HeaderValue;
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::time::Instant;
 
-pub const OAUTH_API_URL: &str = "https://api.clever-cloud.com";
-pub const TOKEN_API_URL: &str = "https://api-bridge.clever-cloud.com";
+pub(super) const OAUTH_API_URL: &str = "https://api.clever-cloud.com";
+pub(super) const TOKEN_API_URL: &str = "https://api-bridge.clever-cloud.com";
 /// Clever Cloud has instances, not process types: the formation is the
 /// count of running instances under this key.
-pub const INSTANCES: &str = "instances";
+pub(super) const INSTANCES: &str = "instances";
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-pub enum Credentials {
+pub(super) enum Credentials {
     Bearer(Secret),
     OAuth { consumer_key: Secret, consumer_secret: Secret, token: Secret, token_secret: Secret },
 }
 
-pub struct CleverCloud {
+pub(super) struct CleverCloud {
     api: ApiClient,
     base: String,
     /// `/v2/self` or `/v2/organisations/{org}`.
@@ -35,7 +34,7 @@ pub struct CleverCloud {
 }
 
 impl CleverCloud {
-    pub fn new(
+    pub(super) fn new(
         api: ApiClient,
         base: Option<&str>,
         org: Option<&str>,
@@ -103,17 +102,13 @@ fn is_gone(state: &str) -> bool {
 
 impl CleverCloud {
     /// `app_<uuid>` is served at `app-<uuid>.cleverapps.io`.
-    pub fn default_upstream(&self, id: &str) -> String {
+    pub(super) fn default_upstream(&self, id: &str) -> String {
         format!("https://{}.cleverapps.io", id.replace('_', "-"))
     }
 }
 
 #[async_trait::async_trait]
 impl Platform for CleverCloud {
-    fn kind(&self) -> PlatformKind {
-        PlatformKind::CleverCloud
-    }
-
     async fn list(&self) -> Result<Vec<RemoteApp>, ApiError> {
         let response = self.call("GET applications", reqwest::Method::GET, "/applications").await?;
         let apps: Vec<Application> = self.api.json("GET applications", response).await?;

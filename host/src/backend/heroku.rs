@@ -6,25 +6,24 @@
 use super::api::{ApiClient, ApiError, Auth, BudgetHeader};
 use super::paas::{Platform, RemoteApp};
 use super::secret::Secret;
-use crate::config::PlatformKind;
 use crate::store::Formation;
 use http::HeaderValue;
 use serde::Deserialize;
 use std::time::Duration;
 
-pub const DEFAULT_API_URL: &str = "https://api.heroku.com";
-pub const ACCEPT: &str = "application/vnd.heroku+json; version=3";
-pub const BUDGET: BudgetHeader =
+pub(super) const DEFAULT_API_URL: &str = "https://api.heroku.com";
+pub(super) const ACCEPT: &str = "application/vnd.heroku+json; version=3";
+pub(super) const BUDGET: BudgetHeader =
     BudgetHeader { name: "ratelimit-remaining", low: 10, refill: Duration::from_millis(800), reset: None };
 
-pub struct Heroku {
+pub(super) struct Heroku {
     api: ApiClient,
     base: String,
     auth: StaticBearer,
 }
 
 impl Heroku {
-    pub fn new(api: ApiClient, base: Option<&str>, token: Secret) -> Result<Heroku, ApiError> {
+    pub(super) fn new(api: ApiClient, base: Option<&str>, token: Secret) -> Result<Heroku, ApiError> {
         let header = token.header("Bearer ").map_err(|e| api.error(e))?;
         let base = base.unwrap_or(DEFAULT_API_URL).trim_end_matches('/').to_owned();
         Ok(Heroku { api, base, auth: StaticBearer(header) })
@@ -57,7 +56,7 @@ impl Heroku {
     /// For an app whose `web_url` Heroku does not give. Apps created since
     /// late 2023 have a random suffix in their host, so `web_url` comes
     /// first.
-    pub fn default_upstream(&self, app: &str) -> String {
+    pub(super) fn default_upstream(&self, app: &str) -> String {
         format!("https://{app}.herokuapp.com")
     }
 }
@@ -69,10 +68,6 @@ fn upstream_of(web_url: &str) -> String {
 
 #[async_trait::async_trait]
 impl Platform for Heroku {
-    fn kind(&self) -> PlatformKind {
-        PlatformKind::Heroku
-    }
-
     async fn list(&self) -> Result<Vec<RemoteApp>, ApiError> {
         let response = self.call("GET /apps", reqwest::Method::GET, "/apps", None).await?;
         let apps: Vec<AppBody> = self.api.json("GET /apps", response).await?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 #[derive(Clone, Copy, Debug)]
-pub enum Hook {
+pub(crate) enum Hook {
     BeforeStart,
     AfterStart,
     BeforeStop,
@@ -28,12 +28,12 @@ impl Hook {
 }
 
 #[derive(Clone, Default)]
-pub struct Hooks {
+pub(crate) struct Hooks {
     config: HooksConfig,
 }
 
 impl Hooks {
-    pub fn new(config: HooksConfig) -> Hooks {
+    pub(crate) fn new(config: HooksConfig) -> Hooks {
         Hooks { config }
     }
 
@@ -46,7 +46,7 @@ impl Hooks {
         }
     }
 
-    pub async fn run(&self, hook: Hook, app: &AppConfig) {
+    pub(crate) async fn run(&self, hook: Hook, app: &AppConfig) {
         let Some(script) = self.command(hook) else { return };
         let backend = app.backend.name();
         match run_shell(script, hook, app.name(), backend, self.config.timeout.0).await {

@@ -24,14 +24,14 @@ enum Write {
 const SETTLE_LIMIT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
-pub struct Ledger {
+pub(super) struct Ledger {
     writes: mpsc::UnboundedSender<Write>,
     /// This gateway: while it runs, its apps are not a crash's leftovers.
     gateway: ProcessId,
 }
 
 impl Ledger {
-    pub fn new(store: Store) -> Ledger {
+    pub(super) fn new(store: Store) -> Ledger {
         let (writes, mut queue) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut batch = Vec::new();
@@ -54,7 +54,7 @@ impl Ledger {
     }
 
     /// Records `app`'s processes (durably, soon after).
-    pub fn record(&self, app: &str, supervisor: ProcessId, group: ProcessId) {
+    pub(super) fn record(&self, app: &str, supervisor: ProcessId, group: ProcessId) {
         let Some(boot_id) = crate::backend::procfs::boot_id() else {
             tracing::warn!(app, "the boot id cannot be read: this app's processes are not recorded for the sweep");
             return;
@@ -70,13 +70,13 @@ impl Ledger {
     }
 
     /// Forgets `app`'s record: its processes are all gone.
-    pub fn forget(&self, app: &str) {
+    pub(super) fn forget(&self, app: &str) {
         let _ = self.writes.send(Write::Forget(self.key(app)));
     }
 
     /// Waits (bounded) until every write queued so far is durable: at
     /// shutdown, so that a clean stop leaves no record behind.
-    pub async fn settle(&self) {
+    pub(super) async fn settle(&self) {
         let (tx, rx) = oneshot::channel();
         if self.writes.send(Write::Settled(tx)).is_ok() && tokio::time::timeout(SETTLE_LIMIT, rx).await.is_err() {
             tracing::warn!(limit = ?SETTLE_LIMIT, "the apps' process records were not all forgotten at shutdown");

@@ -8,7 +8,7 @@ use super::procfs;
 
 /// The app's side of the check: its port and its processes.
 #[derive(Clone, Debug)]
-pub struct ListenerOwner {
+pub(crate) struct ListenerOwner {
     pub(super) port: u16,
     /// The app's first process: it usually holds the socket itself.
     pub(super) leader: i32,
@@ -17,7 +17,7 @@ pub struct ListenerOwner {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum NotOwned {
+pub(crate) enum NotOwned {
     #[error("port {port} is in use by another process: it answered, but the socket listening there is not the app's")]
     Foreign { port: u16 },
     #[error("port {port} answered, but no socket listening there can be found in /proc/net/tcp")]
@@ -29,7 +29,7 @@ pub enum NotOwned {
 impl ListenerOwner {
     /// Ok when the app's own processes hold every socket listening on its
     /// port. Reads /proc, so it runs off the async workers.
-    pub async fn verify(&self) -> Result<(), NotOwned> {
+    pub(crate) async fn verify(&self) -> Result<(), NotOwned> {
         let owner = self.clone();
         let port = self.port;
         tokio::task::spawn_blocking(move || owner.verify_now())

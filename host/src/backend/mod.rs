@@ -1,32 +1,33 @@
 //! Backends start and stop apps. The gateway knows them only through the
 //! `Backend` trait, so a local process and a PaaS app look alike to it.
 
-pub mod api;
+pub(crate) mod api;
 mod clever_cloud;
 mod heroku;
-pub mod hooks;
+pub(crate) mod hooks;
 mod kubernetes;
 mod ledger;
 mod listener;
 mod output;
-pub mod paas;
+pub(crate) mod paas;
 mod pidfd;
 mod process;
 mod procfs;
 mod render;
 mod router;
 mod scalingo;
-pub mod secret;
+pub(crate) mod secret;
 mod spawner;
-pub mod supervisor;
+pub(crate) mod supervisor;
 mod sweep;
 
-pub use listener::{ListenerOwner, NotOwned};
-pub use output::OutputTail;
-pub use paas::{PaasBackend, RemoteApp};
-pub use process::{ProcessBackend, set_supervisor_executable};
-pub use router::Backends;
-pub use sweep::sweep;
+pub(crate) use listener::{ListenerOwner, NotOwned};
+pub(crate) use output::OutputTail;
+pub(crate) use paas::{PaasBackend, RemoteApp};
+pub(crate) use process::ProcessBackend;
+pub use process::set_supervisor_executable;
+pub(crate) use router::Backends;
+pub(crate) use sweep::sweep;
 
 use crate::config::AppConfig;
 use tokio::sync::oneshot;
@@ -51,7 +52,7 @@ pub enum BackendError {
 }
 
 /// A started app: where to send its traffic, and how to learn that it died.
-pub struct Running {
+pub(crate) struct Running {
     /// Base URI of the app, such as `http://127.0.0.1:9001`.
     pub upstream: http::Uri,
     /// Resolves with a description when the app exits by itself. `None` for
@@ -65,7 +66,7 @@ pub struct Running {
 }
 
 #[async_trait::async_trait]
-pub trait Backend: Send + Sync + 'static {
+pub(crate) trait Backend: Send + Sync + 'static {
     async fn start(&self, app: &AppConfig) -> Result<Running, BackendError>;
 
     /// Stops the app and returns once it is stopped.

@@ -17,7 +17,7 @@ const MAX_LINE: usize = 16 * 1024;
 
 /// The last lines an app wrote, stdout and stderr interleaved as read.
 #[derive(Clone)]
-pub struct OutputTail {
+pub(crate) struct OutputTail {
     lines: Arc<Mutex<Tail>>,
     /// How many of the app's streams are still open.
     open: Arc<watch::Sender<usize>>,
@@ -60,19 +60,19 @@ impl OutputTail {
 
     /// The last lines, once every stream has ended (the app's processes
     /// are gone and all they wrote was read), or after `limit`.
-    pub async fn settled(&self, limit: Duration) -> Vec<String> {
+    pub(crate) async fn settled(&self, limit: Duration) -> Vec<String> {
         let mut open = self.open.subscribe();
         let _ = tokio::time::timeout(limit, open.wait_for(|open| *open == 0)).await;
         self.lines()
     }
 
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap_or_else(|p| p.into_inner()).lines.iter().cloned().collect()
     }
 }
 
 /// Logs what the app writes to `stdout` and `stderr` and keeps its tail.
-pub fn forward(
+pub(super) fn forward(
     app: &str,
     stdout: Option<impl AsyncRead + Unpin + Send + 'static>,
     stderr: Option<impl AsyncRead + Unpin + Send + 'static>,

@@ -12,7 +12,7 @@
 
 use super::api::ApiError;
 use super::{Backend, BackendError, Running};
-use crate::config::{AppConfig, PlatformKind};
+use crate::config::AppConfig;
 use crate::store::{Formation, Store};
 use futures_util::stream::BoxStream;
 use std::collections::HashMap;
@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 /// An app as a platform lists it.
 #[derive(Debug, Clone)]
-pub struct RemoteApp {
+pub(crate) struct RemoteApp {
     /// What the API calls take: the name (Scalingo, Heroku), the id (Clever
     /// Cloud, Render) or `kind/namespace/name` (Kubernetes).
     pub id: String,
@@ -35,7 +35,7 @@ pub struct RemoteApp {
 
 /// Where the size to restore at wake is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SavedSize {
+pub(crate) enum SavedSize {
     /// In the gateway's store, written before the scale to zero and kept.
     Store,
     /// In the gateway's store, and forgotten once the app is woken: a saved
@@ -46,8 +46,7 @@ pub enum SavedSize {
 }
 
 #[async_trait::async_trait]
-pub trait Platform: Send + Sync + 'static {
-    fn kind(&self) -> PlatformKind;
+pub(crate) trait Platform: Send + Sync + 'static {
     async fn list(&self) -> Result<Vec<RemoteApp>, ApiError>;
     /// The current amount of each process type.
     async fn formation(&self, app: &str) -> Result<Formation, ApiError>;
@@ -86,11 +85,11 @@ pub trait Platform: Send + Sync + 'static {
 }
 
 /// Every type of `formation` at zero.
-pub fn zero(formation: &Formation) -> Formation {
+pub(crate) fn zero(formation: &Formation) -> Formation {
     formation.keys().map(|k| (k.clone(), 0)).collect()
 }
 
-pub struct PaasBackend {
+pub(crate) struct PaasBackend {
     name: String,
     platform: Box<dyn Platform>,
     store: Store,
@@ -99,7 +98,7 @@ pub struct PaasBackend {
     ops: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-pub fn is_zero(formation: &Formation) -> bool {
+pub(crate) fn is_zero(formation: &Formation) -> bool {
     formation.values().all(|n| *n == 0)
 }
 
@@ -122,33 +121,34 @@ fn same(a: &Formation, b: &Formation) -> bool {
 }
 
 impl PaasBackend {
-    pub fn new(name: &str, platform: Box<dyn Platform>, store: Store, upstream_template: Option<String>) -> Self {
+    pub(crate) fn new(
+        name: &str,
+        platform: Box<dyn Platform>,
+        store: Store,
+        upstream_template: Option<String>,
+    ) -> Self {
         PaasBackend { name: name.to_owned(), platform, store, upstream_template, ops: Mutex::new(HashMap::new()) }
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn kind(&self) -> PlatformKind {
-        self.platform.kind()
-    }
-
-    pub async fn list(&self) -> Result<Vec<RemoteApp>, ApiError> {
+    pub(crate) async fn list(&self) -> Result<Vec<RemoteApp>, ApiError> {
         self.platform.list().await
     }
 
-    pub fn watch(&self) -> Option<BoxStream<'static, Result<RemoteApp, ApiError>>> {
+    pub(crate) fn watch(&self) -> Option<BoxStream<'static, Result<RemoteApp, ApiError>>> {
         self.platform.watch()
     }
 
-    pub async fn is_running(&self, remote: &str) -> Result<bool, ApiError> {
+    pub(crate) async fn is_running(&self, remote: &str) -> Result<bool, ApiError> {
         self.platform.is_running(remote).await
     }
 
     /// Where the app's traffic goes: its own override, the backend's
     /// template, or what the platform says.
-    pub async fn upstream_of(&self, app: &AppConfig) -> Result<http::Uri, BackendError> {
+    pub(crate) async fn upstream_of(&self, app: &AppConfig) -> Result<http::Uri, BackendError> {
         let text = match (app.upstream(), &self.upstream_template) {
             (Some(own), _) => own.to_owned(),
             (None, Some(template)) => template.replace("{app}", app.remote()),

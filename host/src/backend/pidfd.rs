@@ -8,14 +8,14 @@ use nix::sys::signal::Signal;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-pub struct PidFd {
+pub(super) struct PidFd {
     fd: OwnedFd,
 }
 
 impl PidFd {
     /// Opens the process that is `pid` now. Safe from recycling only when
     /// the caller knows `pid` cannot have been reused (an unreaped child).
-    pub fn open(pid: i32) -> io::Result<PidFd> {
+    pub(super) fn open(pid: i32) -> io::Result<PidFd> {
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1;
         // it touches no memory of ours.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -29,7 +29,7 @@ impl PidFd {
 
     /// Opens `pid` only if it is the process that started at `start_time`:
     /// `None` when that process is gone (its pid free or reused).
-    pub fn open_verified(pid: i32, start_time: u64) -> io::Result<Option<PidFd>> {
+    pub(super) fn open_verified(pid: i32, start_time: u64) -> io::Result<Option<PidFd>> {
         let handle = match PidFd::open(pid) {
             Ok(handle) => handle,
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
@@ -41,7 +41,7 @@ impl PidFd {
     }
 
     /// Sends `signal`; a process that already exited is not an error.
-    pub fn signal(&self, signal: Signal) -> io::Result<()> {
+    pub(super) fn signal(&self, signal: Signal) -> io::Result<()> {
         // SAFETY: pidfd_send_signal with a null siginfo and no flags reads
         // no memory of ours.
         let rc = unsafe {

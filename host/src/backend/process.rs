@@ -63,7 +63,7 @@ struct Supervised {
     done: watch::Receiver<bool>,
 }
 
-pub struct ProcessBackend {
+pub(crate) struct ProcessBackend {
     spawner: Spawner,
     children: Mutex<HashMap<String, Supervised>>,
     ledger: Ledger,
@@ -71,7 +71,7 @@ pub struct ProcessBackend {
 
 impl ProcessBackend {
     /// Records each running app's processes in `store`.
-    pub fn new(store: Store) -> std::io::Result<ProcessBackend> {
+    pub(crate) fn new(store: Store) -> std::io::Result<ProcessBackend> {
         Ok(ProcessBackend {
             spawner: Spawner::start(tokio::runtime::Handle::current())?,
             children: Mutex::new(HashMap::new()),

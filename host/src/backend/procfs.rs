@@ -8,7 +8,7 @@ use std::io::{self, BufRead};
 
 /// One line of `/proc/<pid>/stat`, the fields we use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
+pub(super) struct Stat {
     pub pid: i32,
     pub ppid: i32,
     pub pgrp: i32,
@@ -17,7 +17,7 @@ pub struct Stat {
     pub zombie: bool,
 }
 
-pub fn stat(pid: i32) -> io::Result<Stat> {
+pub(super) fn stat(pid: i32) -> io::Result<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     parse_stat(pid, &text).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad /proc/{pid}/stat")))
 }
@@ -38,19 +38,19 @@ fn parse_stat(pid: i32, text: &str) -> Option<Stat> {
 }
 
 /// The start time of `pid`, if it exists (zombies included).
-pub fn start_time(pid: i32) -> Option<u64> {
+pub(super) fn start_time(pid: i32) -> Option<u64> {
     stat(pid).ok().map(|s| s.start_time)
 }
 
 /// True when `pid` is the process that started at `start_time`, and has not
 /// exited.
-pub fn is_alive(pid: i32, start_time: u64) -> bool {
+pub(super) fn is_alive(pid: i32, start_time: u64) -> bool {
     stat(pid).is_ok_and(|s| s.start_time == start_time && !s.zombie)
 }
 
 /// Every process on the machine. Processes that vanish during the scan are
 /// skipped.
-pub fn all() -> io::Result<Vec<Stat>> {
+pub(super) fn all() -> io::Result<Vec<Stat>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
         let Ok(entry) = entry else { continue };
@@ -64,7 +64,7 @@ pub fn all() -> io::Result<Vec<Stat>> {
 
 /// The living processes below `root` (not `root` itself), parents before
 /// their children.
-pub fn descendants(root: i32) -> io::Result<Vec<Stat>> {
+pub(super) fn descendants(root: i32) -> io::Result<Vec<Stat>> {
     let mut children: HashMap<i32, Vec<Stat>> = HashMap::new();
     for stat in all()? {
         children.entry(stat.ppid).or_default().push(stat);
@@ -84,7 +84,7 @@ pub fn descendants(root: i32) -> io::Result<Vec<Stat>> {
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`): pids and start
 /// times mean something only within one boot. `None` if it cannot be read.
-pub fn boot_id() -> Option<&'static str> {
+pub(super) fn boot_id() -> Option<&'static str> {
     static BOOT_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     BOOT_ID
         .get_or_init(|| {
@@ -96,14 +96,14 @@ pub fn boot_id() -> Option<&'static str> {
 
 /// Whether the environment `pid` was started with holds `entry` (such as
 /// `NAME=value`) exactly. False when it cannot be read (gone, or not ours).
-pub fn environ_has(pid: i32, entry: &str) -> bool {
+pub(super) fn environ_has(pid: i32, entry: &str) -> bool {
     std::fs::read(format!("/proc/{pid}/environ"))
         .is_ok_and(|environ| environ.split(|b| *b == 0).any(|e| e == entry.as_bytes()))
 }
 
 /// The inodes of the sockets `pid` holds open. Unreadable fds (the process
 /// exited, or is not ours to look at) are skipped.
-pub fn socket_inodes(pid: i32) -> HashSet<u64> {
+pub(super) fn socket_inodes(pid: i32) -> HashSet<u64> {
     let mut out = HashSet::new();
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return out };
     for fd in fds.flatten() {
@@ -123,7 +123,7 @@ fn socket_inode(link: &str) -> Option<u64> {
 /// The inodes of the TCP sockets listening on `port` that a connection to
 /// `127.0.0.1:port` can reach: bound to 127.0.0.1, to 0.0.0.0, to `::` or to
 /// `::ffff:127.0.0.1`.
-pub fn loopback_listeners(port: u16) -> io::Result<Vec<u64>> {
+pub(super) fn loopback_listeners(port: u16) -> io::Result<Vec<u64>> {
     let mut out = listeners_in("/proc/net/tcp", port, &["0100007F", "00000000"])?;
     // IPv6 addresses are four 32-bit words, each printed in host order.
     let v6 = ["00000000000000000000000000000000", "0000000000000000FFFF00000100007F"];

@@ -13,28 +13,27 @@
 use super::api::{ApiClient, ApiError, Auth, BudgetHeader};
 use super::paas::{Platform, RemoteApp, SavedSize};
 use super::secret::Secret;
-use crate::config::PlatformKind;
 use crate::store::Formation;
 use http::HeaderValue;
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::time::Instant;
 
-pub const DEFAULT_API_URL: &str = "https://api.render.com/v1";
+pub(super) const DEFAULT_API_URL: &str = "https://api.render.com/v1";
 /// The one "process type" of a Render service.
-pub const INSTANCES: &str = "instances";
+pub(super) const INSTANCES: &str = "instances";
 /// Render documents `limit` up to 100.
 const PAGE: usize = 100;
 /// Longest a suspend, a resume or a deploy is followed.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-pub const BUDGET: BudgetHeader = BudgetHeader {
+pub(super) const BUDGET: BudgetHeader = BudgetHeader {
     name: "ratelimit-remaining",
     low: 5,
     refill: Duration::from_millis(600),
     reset: Some("ratelimit-reset"),
 };
 
-pub struct Render {
+pub(super) struct Render {
     api: ApiClient,
     base: String,
     owner_id: Option<String>,
@@ -43,7 +42,7 @@ pub struct Render {
 }
 
 impl Render {
-    pub fn new(
+    pub(super) fn new(
         api: ApiClient,
         base: Option<&str>,
         owner_id: Option<&str>,
@@ -155,7 +154,7 @@ impl Render {
 
 /// Why a suspended service must stay so, or `None` when the gateway may
 /// resume it: only `user` suspended it, and that user was the gateway.
-pub fn refusal(suspenders: &[String], slept_by_gateway: bool) -> Option<String> {
+pub(super) fn refusal(suspenders: &[String], slept_by_gateway: bool) -> Option<String> {
     let others: Vec<&str> = suspenders.iter().map(String::as_str).filter(|s| *s != "user").collect();
     if !others.is_empty() {
         return Some(format!(
@@ -171,10 +170,6 @@ pub fn refusal(suspenders: &[String], slept_by_gateway: bool) -> Option<String> 
 
 #[async_trait::async_trait]
 impl Platform for Render {
-    fn kind(&self) -> PlatformKind {
-        PlatformKind::Render
-    }
-
     async fn list(&self) -> Result<Vec<RemoteApp>, ApiError> {
         let mut apps = Vec::new();
         let mut cursor: Option<String> = None;

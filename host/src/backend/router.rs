@@ -17,7 +17,7 @@ use crate::store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub struct Backends {
+pub(crate) struct Backends {
     process: ProcessBackend,
     paas: BTreeMap<String, Arc<PaasBackend>>,
     hooks: Hooks,
@@ -26,7 +26,7 @@ pub struct Backends {
 impl Backends {
     /// The process backend and one backend per `[[backends]]` entry, with
     /// their secrets read from the environment.
-    pub fn from_config(config: &Config, store: &Store) -> Result<Backends, BackendError> {
+    pub(crate) fn from_config(config: &Config, store: &Store) -> Result<Backends, BackendError> {
         let process = ProcessBackend::new(store.clone())
             .map_err(|e| BackendError::Setup { name: "process".into(), message: e.to_string() })?;
         let mut paas = BTreeMap::new();
@@ -43,18 +43,18 @@ impl Backends {
     /// What `from_config` would refuse, without a store or a process
     /// spawner: each backend's credentials are in the environment
     /// (`paastis check`).
-    pub fn check(config: &Config) -> Result<(), BackendError> {
+    pub(crate) fn check(config: &Config) -> Result<(), BackendError> {
         for (index, backend) in config.backends.iter().enumerate() {
             platform(backend).map_err(|e| setup_error(config, index, e))?;
         }
         Ok(())
     }
 
-    pub fn paas(&self) -> impl Iterator<Item = &Arc<PaasBackend>> {
+    pub(crate) fn paas(&self) -> impl Iterator<Item = &Arc<PaasBackend>> {
         self.paas.values()
     }
 
-    pub fn get_paas(&self, name: &str) -> Option<&Arc<PaasBackend>> {
+    pub(crate) fn get_paas(&self, name: &str) -> Option<&Arc<PaasBackend>> {
         self.paas.get(name)
     }
 

@@ -6,7 +6,6 @@
 use super::api::{ApiClient, ApiError, Auth};
 use super::paas::{Platform, RemoteApp};
 use super::secret::Secret;
-use crate::config::PlatformKind;
 use crate::store::Formation;
 use base64::Engine;
 use http::HeaderValue;
@@ -14,14 +13,14 @@ use serde::Deserialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
-pub const DEFAULT_AUTH_URL: &str = "https://auth.scalingo.com";
-pub const DEFAULT_REGION: &str = "osc-fr1";
+pub(super) const DEFAULT_AUTH_URL: &str = "https://auth.scalingo.com";
+pub(super) const DEFAULT_REGION: &str = "osc-fr1";
 /// What an exchanged token lasts when it does not say.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// The most an operation may take before the gateway gives up on it.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-pub struct Scalingo {
+pub(super) struct Scalingo {
     api: ApiClient,
     base: String,
     region: String,
@@ -30,7 +29,7 @@ pub struct Scalingo {
 }
 
 impl Scalingo {
-    pub fn new(
+    pub(super) fn new(
         api: ApiClient,
         region: Option<&str>,
         base: Option<&str>,
@@ -83,17 +82,13 @@ impl Scalingo {
 }
 
 impl Scalingo {
-    pub fn default_upstream(&self, app: &str) -> String {
+    pub(super) fn default_upstream(&self, app: &str) -> String {
         format!("https://{app}.{}.scalingo.io", self.region)
     }
 }
 
 #[async_trait::async_trait]
 impl Platform for Scalingo {
-    fn kind(&self) -> PlatformKind {
-        PlatformKind::Scalingo
-    }
-
     async fn list(&self) -> Result<Vec<RemoteApp>, ApiError> {
         let body: AppsBody = self.get("GET /v1/apps", &format!("{}/v1/apps", self.base)).await?;
         Ok(body

@@ -5,15 +5,15 @@
 use std::fmt;
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
-    pub fn new(value: String) -> Secret {
+    pub(crate) fn new(value: String) -> Secret {
         Secret(value)
     }
 
     /// Reads the secret from `var`; the error names the variable, never a value.
-    pub fn from_env(var: &str) -> Result<Secret, String> {
+    pub(crate) fn from_env(var: &str) -> Result<Secret, String> {
         match std::env::var(var) {
             Ok(value) if !value.trim().is_empty() => Ok(Secret(value.trim().to_owned())),
             Ok(_) => Err(format!("environment variable {var} is empty")),
@@ -22,12 +22,12 @@ impl Secret {
         }
     }
 
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
     /// A header value marked sensitive, so HTTP libraries redact it too.
-    pub fn header(&self, prefix: &str) -> Result<http::HeaderValue, String> {
+    pub(crate) fn header(&self, prefix: &str) -> Result<http::HeaderValue, String> {
         let mut value = http::HeaderValue::from_str(&format!("{prefix}{}", self.0))
             .map_err(|_| "a credential holds characters not allowed in an HTTP header".to_owned())?;
         value.set_sensitive(true);

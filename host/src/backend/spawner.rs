@@ -18,12 +18,12 @@ use tokio::sync::oneshot;
 type Job = (Command, oneshot::Sender<std::io::Result<Child>>);
 
 #[derive(Clone)]
-pub struct Spawner {
+pub(super) struct Spawner {
     jobs: mpsc::Sender<Job>,
 }
 
 impl Spawner {
-    pub fn start(runtime: tokio::runtime::Handle) -> std::io::Result<Spawner> {
+    pub(super) fn start(runtime: tokio::runtime::Handle) -> std::io::Result<Spawner> {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new().name("paastis-spawner".into()).spawn(move || {
             // tokio::process needs the runtime's reactor to reap the child.
@@ -39,7 +39,7 @@ impl Spawner {
         Ok(Spawner { jobs: tx })
     }
 
-    pub async fn spawn(&self, command: Command) -> std::io::Result<Child> {
+    pub(super) async fn spawn(&self, command: Command) -> std::io::Result<Child> {
         let (tx, rx) = oneshot::channel();
         self.jobs.send((command, tx)).map_err(|_| std::io::Error::other("the spawner thread has stopped"))?;
         rx.await.map_err(|_| std::io::Error::other("the spawner thread has stopped"))?

@@ -40,7 +40,7 @@ const CHECK_EVERY: Duration = Duration::from_millis(10);
 /// Sweeps every app's record in the store, all apps at once (a stop_grace
 /// each, not one after the other). Never fails the start: what cannot be
 /// read or swept is logged.
-pub async fn sweep(store: &Store, config: &Config) {
+pub(crate) async fn sweep(store: &Store, config: &Config) {
     let records = match store.load_processes().await {
         Ok(records) => records,
         Err(e) => {

@@ -15,7 +15,7 @@ use super::Cluster;
 use std::time::Duration;
 use tokio::time::Instant;
 
-pub async fn run(cluster: Cluster) {
+pub(super) async fn run(cluster: Cluster) {
     let lease = cluster.inner.lease;
     let renew_every = lease / 3;
     let follower_poll = (lease / 10).clamp(Duration::from_millis(50), Duration::from_secs(1));

@@ -25,8 +25,8 @@ mod sleep;
 mod sync;
 mod wake;
 
-pub use sleep::sleep_if_still_idle;
-pub use wake::ClusterBackend;
+pub(crate) use sleep::sleep_if_still_idle;
+pub(crate) use wake::ClusterBackend;
 
 use crate::apps::Apps;
 use crate::backend::Backends;
@@ -40,7 +40,7 @@ use tokio::time::Instant;
 
 /// This replica in its cluster: cheap to clone.
 #[derive(Clone)]
-pub struct Cluster {
+pub(crate) struct Cluster {
     inner: Arc<Inner>,
 }
 
@@ -62,7 +62,7 @@ struct Inner {
 
 /// What `/healthz` says of this replica.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Health {
+pub(crate) struct Health {
     pub role: &'static str,
     pub store: &'static str,
     pub replica: String,
@@ -70,13 +70,13 @@ pub struct Health {
 
 impl Cluster {
     /// One gateway on its own store: always the leader.
-    pub fn solo(store: Store, telemetry: Telemetry) -> Cluster {
+    pub(crate) fn solo(store: Store, telemetry: Telemetry) -> Cluster {
         telemetry.metrics.leader.set(1);
         Cluster::new(store, telemetry, Duration::from_secs(15), Duration::from_secs(1), false)
     }
 
     /// A replica of the cluster sharing `store` (Redis).
-    pub fn shared(store: Store, telemetry: Telemetry, lease: Duration, flush_interval: Duration) -> Cluster {
+    pub(crate) fn shared(store: Store, telemetry: Telemetry, lease: Duration, flush_interval: Duration) -> Cluster {
         Cluster::new(store, telemetry, lease, flush_interval, true)
     }
 
@@ -96,16 +96,16 @@ impl Cluster {
         Cluster { inner: Arc::new(inner) }
     }
 
-    pub fn replica(&self) -> &str {
+    pub(crate) fn replica(&self) -> &str {
         &self.inner.replica
     }
 
     /// "sled" or "redis".
-    pub fn store_kind(&self) -> &'static str {
+    pub(crate) fn store_kind(&self) -> &'static str {
         self.inner.store.kind()
     }
 
-    pub fn is_shared(&self) -> bool {
+    pub(crate) fn is_shared(&self) -> bool {
         self.inner.shared
     }
 
@@ -116,7 +116,7 @@ impl Cluster {
     /// Whether this replica may act as the leader now: it holds the lease
     /// and can prove it (its last renewal is recent enough). Checked before
     /// every tick and every sleep.
-    pub fn is_leader(&self) -> bool {
+    pub(crate) fn is_leader(&self) -> bool {
         if !self.inner.shared {
             return true;
         }
@@ -124,11 +124,11 @@ impl Cluster {
         leads_until.is_some_and(|until| Instant::now() < until)
     }
 
-    pub fn is_degraded(&self) -> bool {
+    pub(crate) fn is_degraded(&self) -> bool {
         self.inner.degraded.load(Ordering::Acquire)
     }
 
-    pub fn health(&self) -> Health {
+    pub(crate) fn health(&self) -> Health {
         Health {
             role: if self.is_leader() { "leader" } else { "follower" },
             store: if self.is_degraded() { "degraded" } else { "ok" },
@@ -155,7 +155,7 @@ impl Cluster {
     }
 
     /// Starts the lease and sync loops (nothing with sled).
-    pub fn spawn(&self, apps: Arc<Apps>, backends: Arc<Backends>) -> Vec<JoinHandle<()>> {
+    pub(crate) fn spawn(&self, apps: Arc<Apps>, backends: Arc<Backends>) -> Vec<JoinHandle<()>> {
         if !self.inner.shared {
             return Vec::new();
         }
@@ -169,7 +169,7 @@ impl Cluster {
     /// Leaves the cluster at shutdown: gives the lease up at once (another
     /// replica takes over without waiting for it to expire) and withdraws
     /// this replica's in-flight counts. Stops acting first.
-    pub async fn leave(&self) {
+    pub(crate) async fn leave(&self) {
         if !self.inner.shared {
             return;
         }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 /// Puts `app` to sleep as the policy asked, if it is still idle. `seen` is
 /// the last activity the policy saw.
-pub async fn sleep_if_still_idle(
+pub(crate) async fn sleep_if_still_idle(
     cluster: &Cluster,
     apps: &Arc<Apps>,
     backends: &Backends,

@@ -24,7 +24,7 @@ use crate::store::{AppRecord, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub async fn run(cluster: Cluster, apps: Arc<Apps>, backends: Arc<Backends>) {
+pub(super) async fn run(cluster: Cluster, apps: Arc<Apps>, backends: Arc<Backends>) {
     let mut ticker = tokio::time::interval(cluster.inner.flush_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -36,7 +36,7 @@ pub async fn run(cluster: Cluster, apps: Arc<Apps>, backends: Arc<Backends>) {
 impl Cluster {
     /// One exchange now (also at startup, before serving, so a restarted
     /// replica starts from the cluster's view rather than "all asleep").
-    pub async fn sync_now(&self, apps: &Apps, backends: &Backends) {
+    pub(crate) async fn sync_now(&self, apps: &Apps, backends: &Backends) {
         if !self.is_shared() {
             return;
         }

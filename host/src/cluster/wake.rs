@@ -32,13 +32,13 @@ use tokio::time::Instant;
 /// The longest a waiter sleeps between two looks at the lock.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-pub struct ClusterBackend {
+pub(crate) struct ClusterBackend {
     backends: Arc<Backends>,
     cluster: Cluster,
 }
 
 impl ClusterBackend {
-    pub fn new(backends: Arc<Backends>, cluster: Cluster) -> ClusterBackend {
+    pub(crate) fn new(backends: Arc<Backends>, cluster: Cluster) -> ClusterBackend {
         ClusterBackend { backends, cluster }
     }
 
@@ -122,7 +122,7 @@ impl Backend for ClusterBackend {
 /// Ends the wakes this replica holds the lock for, once they are over:
 /// the app's record is flushed (so the others find it awake), `p:woke` is
 /// published, then the lock released. A failed wake releases it too.
-pub async fn announce_wakes(cluster: Cluster, apps: Arc<Apps>) {
+pub(super) async fn announce_wakes(cluster: Cluster, apps: Arc<Apps>) {
     let mut events = apps.lifecycle().telemetry().events.subscribe();
     loop {
         let event = match events.recv().await {

@@ -7,8 +7,8 @@ use toml::Spanned;
 
 /// Where the admin listener binds unless told otherwise: loopback only, so a
 /// gateway started with no `[admin]` section exposes nothing new.
-pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9180";
-pub const DEFAULT_TOKEN_ENV: &str = "PAASTIS_ADMIN_TOKEN";
+pub(crate) const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9180";
+pub(crate) const DEFAULT_TOKEN_ENV: &str = "PAASTIS_ADMIN_TOKEN";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

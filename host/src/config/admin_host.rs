@@ -33,7 +33,7 @@ pub(super) fn validate(config: &Config, text: &str, file: &str) -> Result<(), Co
 }
 
 /// The admin host as the proxy matches it: lowercase, no trailing dot.
-pub fn admin_host(config: &Config) -> Option<String> {
+pub(crate) fn admin_host(config: &Config) -> Option<String> {
     let host = config.server.admin_host.as_ref()?.get_ref();
     Some(host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase())
 }

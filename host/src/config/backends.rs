@@ -226,7 +226,7 @@ fn validate_kubernetes(backend: &BackendConfig, i: usize) -> Result<(), KeyError
 }
 
 /// An upstream must be an absolute http(s) URL.
-pub fn check_upstream(text: &str) -> Result<(), String> {
+pub(super) fn check_upstream(text: &str) -> Result<(), String> {
     let uri: http::Uri = text.parse().map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     match (uri.scheme_str(), uri.authority()) {
         (Some("http" | "https"), Some(_)) => Ok(()),

@@ -16,26 +16,26 @@ mod savings;
 mod schema;
 mod store;
 
-pub use admin::{AdminConfig, AdminToken, DEFAULT_ADMIN_LISTEN, DEFAULT_TOKEN_ENV};
-pub use admin_host::admin_host;
-pub use backends::{BackendConfig, PlatformKind};
-pub use duration::ConfigDuration;
-pub use edge::{CertFiles, EdgeConfig, HttpsListener};
-pub use error::ConfigError;
-pub use hooks::HooksConfig;
-pub use listen::ListenAddrs;
-pub use rules::RuleConfig;
-pub use savings::SavingsConfig;
-pub use schema::{
-    AppConfig, BackendKind, Config, DiscoveredApp, Isolation, PolicyConfig, PolicySource, ServerConfig,
-    default_stop_grace, policy_name_of,
+pub(crate) use admin::{AdminToken, DEFAULT_ADMIN_LISTEN};
+pub(crate) use admin_host::admin_host;
+pub(crate) use backends::{BackendConfig, PlatformKind};
+pub(crate) use duration::ConfigDuration;
+pub(crate) use edge::{CertFiles, EdgeConfig};
+pub(crate) use error::ConfigError;
+pub(crate) use hooks::HooksConfig;
+pub(crate) use listen::ListenAddrs;
+pub(crate) use rules::RuleConfig;
+pub(crate) use savings::SavingsConfig;
+pub use schema::Config;
+pub(crate) use schema::{
+    AppConfig, BackendKind, DiscoveredApp, Isolation, PolicySource, default_stop_grace, policy_name_of,
 };
-pub use store::{StoreBackend, StoreConfig};
+pub(crate) use store::{StoreBackend, StoreConfig};
 
 use std::path::Path;
 
 /// The variable `paastis serve` reads its config from when given no file.
-pub const CONFIG_ENV: &str = "PAASTIS_CONFIG";
+pub(crate) const CONFIG_ENV: &str = "PAASTIS_CONFIG";
 
 impl Config {
     /// The config in the `PAASTIS_CONFIG` variable (TOML text), for a

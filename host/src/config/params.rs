@@ -10,7 +10,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ConfigParams {
+pub(super) struct ConfigParams {
     pub values: Params,
     /// Where each param is written, to point at it when the policy refuses it.
     pub spans: BTreeMap<String, Range<usize>>,

@@ -199,8 +199,8 @@ impl PolicyConfig {
 /// Where a named policy comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PolicySource {
-    /// Compiled into the binary.
-    Builtin { name: String, wasm: &'static [u8] },
+    /// Compiled into the binary (`policy::builtin` holds its bytes).
+    Builtin(String),
     /// A component file given by path (ends in `.wasm`).
     File(PathBuf),
     /// `NAME.wasm` in the watched `policy.dir`.
@@ -209,8 +209,8 @@ pub enum PolicySource {
 
 impl PolicySource {
     pub fn of(name: &str) -> PolicySource {
-        if let Some(wasm) = crate::builtin_policies::builtin(name) {
-            PolicySource::Builtin { name: name.to_owned(), wasm }
+        if crate::policy::builtin::is_builtin(name) {
+            PolicySource::Builtin(name.to_owned())
         } else if name.ends_with(".wasm") {
             PolicySource::File(PathBuf::from(name))
         } else {
@@ -220,14 +220,14 @@ impl PolicySource {
 
     pub fn name(&self) -> String {
         match self {
-            PolicySource::Builtin { name, .. } | PolicySource::Dir(name) => name.clone(),
+            PolicySource::Builtin(name) | PolicySource::Dir(name) => name.clone(),
             PolicySource::File(path) => policy_name_of(path),
         }
     }
 }
 
 /// A policy file's name: its stem (`office-hours.wasm` is `office-hours`).
-pub fn policy_name_of(path: &std::path::Path) -> String {
+pub(crate) fn policy_name_of(path: &std::path::Path) -> String {
     path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
 }
 
@@ -243,7 +243,7 @@ fn shared_apps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<std::sync::
 }
 
 fn default_policy() -> Spanned<String> {
-    Spanned::new(0..0, crate::builtin_policies::DEFAULT_POLICY.to_owned())
+    Spanned::new(0..0, crate::policy::builtin::DEFAULT_POLICY.to_owned())
 }
 fn default_tick() -> ConfigDuration {
     ConfigDuration::from_secs(1)
@@ -443,7 +443,7 @@ fn default_wake_timeout() -> ConfigDuration {
     ConfigDuration::from_secs(60)
 }
 /// Also what the start sweep gives an app no longer in the config.
-pub fn default_stop_grace() -> ConfigDuration {
+pub(crate) fn default_stop_grace() -> ConfigDuration {
     ConfigDuration::from_secs(10)
 }
 
@@ -584,7 +584,7 @@ impl Config {
             }
             if let Some(policy) = &app.policy {
                 match PolicySource::of(policy.get_ref()) {
-                    PolicySource::Builtin { .. } => {}
+                    PolicySource::Builtin(_) => {}
                     PolicySource::Dir(name) if self.policy.dir.is_some() && is_policy_name(&name) => {}
                     PolicySource::Dir(name) if self.policy.dir.is_some() => {
                         return Err(err(
@@ -623,7 +623,7 @@ fn unknown_policy(name: &str) -> String {
     format!(
         "unknown policy {name:?}: not a built-in ({}), and no policy.dir to find {name}.wasm in; \
          or give a path ending in .wasm",
-        crate::builtin_policies::BUILTIN_POLICIES.join(", ")
+        crate::policy::builtin::BUILTIN_POLICIES.join(", ")
     )
 }
 

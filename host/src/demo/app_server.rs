@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
-pub struct DemoApp {
+pub(crate) struct DemoApp {
     pub name: String,
     pub port: u16,
     pub boot_delay: Duration,
@@ -42,7 +42,7 @@ struct AppInfo {
 }
 
 impl DemoApp {
-    pub async fn run(self) -> std::io::Result<()> {
+    pub(crate) async fn run(self) -> std::io::Result<()> {
         let started = Instant::now();
         // Stands in for a real app's boot: nothing listens until it is over.
         tokio::time::sleep(self.boot_delay).await;

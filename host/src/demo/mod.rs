@@ -4,7 +4,7 @@
 mod app_server;
 mod tls;
 
-pub use app_server::DemoApp;
+pub(crate) use app_server::DemoApp;
 
 use crate::config::Config;
 use crate::gateway::Gateway;
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub struct DemoOptions {
+pub(crate) struct DemoOptions {
     /// Where the gateway listens (both loopbacks by default).
     pub listen: Vec<SocketAddr>,
     pub idle_timeout: Duration,
@@ -28,7 +28,7 @@ pub struct DemoOptions {
 /// system temp dir. `$XDG_STATE_HOME/paastis/demo`, else the XDG default
 /// `~/.local/state/paastis/demo`, else a new temporary directory; the demo
 /// prints which.
-pub fn default_data_dir() -> std::io::Result<PathBuf> {
+pub(crate) fn default_data_dir() -> std::io::Result<PathBuf> {
     match state_home(std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME")) {
         Some(dir) => Ok(dir.join("paastis").join("demo")),
         None => tempfile::Builder::new().prefix("paastis-demo-").tempdir().map(tempfile::TempDir::keep),
@@ -43,7 +43,7 @@ fn state_home(xdg: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>)
 
 /// The demo's config, written as TOML so it goes through the same parser and
 /// checks as a user's file.
-pub fn demo_config(options: &DemoOptions) -> anyhow::Result<Config> {
+pub(crate) fn demo_config(options: &DemoOptions) -> anyhow::Result<Config> {
     let exe = std::env::current_exe()?;
     let exe = toml::Value::String(exe.display().to_string());
     let data = toml::Value::String(options.data_dir.display().to_string());
@@ -115,12 +115,12 @@ fn reachable(listen: &[SocketAddr]) -> Vec<SocketAddr> {
     kept
 }
 
-pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create the demo's data dir {}: {e}", options.data_dir.display()))?;
     tracing::info!(data_dir = %options.data_dir.display(), "demo state");
     let config = demo_config(&options)?;
-    let signal = crate::cli::ShutdownSignal::listen();
+    let signal = crate::gateway::ShutdownSignal::listen();
     let gateway = Gateway::start(config).await?;
     let addr = gateway.local_addr();
     let port = addr.port();

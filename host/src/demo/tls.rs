@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 /// (a wildcard needs two labels under it).
 const NAMES: [&str; 4] = ["localhost", "hello.localhost", "slow.localhost", "127.0.0.1"];
 
-pub fn cert_path(data_dir: &Path) -> PathBuf {
+pub(super) fn cert_path(data_dir: &Path) -> PathBuf {
     data_dir.join("tls").join("demo-cert.pem")
 }
 
-pub fn write_self_signed(data_dir: &Path) -> anyhow::Result<CertFiles> {
+pub(super) fn write_self_signed(data_dir: &Path) -> anyhow::Result<CertFiles> {
     let names: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
     let generated = rcgen::generate_simple_self_signed(names)?;
     let cert = cert_path(data_dir);

@@ -5,15 +5,15 @@
 //! stopped from outside the gateway is marked asleep. The gateway's own app
 //! is never served.
 
-pub mod rules;
+pub(crate) mod rules;
 
 use crate::apps::{App, Apps};
 use crate::backend::api::ApiError;
 use crate::backend::{PaasBackend, RemoteApp};
 use crate::clock::now_ms;
 use crate::config::{AppConfig, BackendConfig, BackendKind, Config, ConfigDuration, DiscoveredApp, PlatformKind};
+use crate::policy::PolicyGate;
 use crate::policy::model::AppState;
-use crate::policy_gate::PolicyGate;
 use crate::telemetry::EventKind;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -22,7 +22,7 @@ use rules::Rules;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-pub struct Discovery {
+pub(crate) struct Discovery {
     apps: Arc<Apps>,
     backend: Arc<PaasBackend>,
     config: BackendConfig,
@@ -36,7 +36,7 @@ pub struct Discovery {
 
 /// Fills, in the `[[apps]]` of PaaS backends, what the rules say and the
 /// app entry does not (policy, params, links, pricing).
-pub fn apply_rules_to_config(config: &mut Config) {
+pub(crate) fn apply_rules_to_config(config: &mut Config) {
     let rules = Rules::new(&config.rules);
     for app in &mut config.apps {
         let BackendKind::Named(backend) = &app.backend else { continue };
@@ -52,7 +52,7 @@ pub fn apply_rules_to_config(config: &mut Config) {
 }
 
 impl Discovery {
-    pub fn new(
+    pub(crate) fn new(
         apps: Arc<Apps>,
         backend: Arc<PaasBackend>,
         global: Arc<Config>,
@@ -100,7 +100,7 @@ impl Discovery {
 
     /// Follows the platform's changes when it pushes them, else runs a
     /// round at once, then every interval, until the task is dropped.
-    pub async fn run(self) {
+    pub(crate) async fn run(self) {
         let mut seen = HashSet::new();
         if let Some(changes) = self.backend.watch() {
             return self.follow(changes, &mut seen).await;

@@ -6,13 +6,13 @@ use crate::config::RuleConfig;
 use crate::policy::model::{ParamValue, Params};
 use regex::Regex;
 
-pub struct Rules {
+pub(crate) struct Rules {
     rules: Vec<(Regex, RuleConfig)>,
 }
 
 /// What a rule says about one app, groups substituted.
 #[derive(Debug, Default, PartialEq)]
-pub struct Applied {
+pub(crate) struct Applied {
     pub name: Option<String>,
     pub upstream: Option<String>,
     pub policy: Option<String>,
@@ -25,7 +25,7 @@ pub struct Applied {
 impl Rules {
     /// The rules of the config; a regex was already checked when the config
     /// was loaded, so one that does not compile here is skipped.
-    pub fn new(config: &[RuleConfig]) -> Rules {
+    pub(crate) fn new(config: &[RuleConfig]) -> Rules {
         let rules = config
             .iter()
             .filter_map(|rule| {
@@ -37,7 +37,7 @@ impl Rules {
     }
 
     /// The first rule for `backend` that matches the platform name `remote`.
-    pub fn apply(&self, backend: &str, remote: &str) -> Option<Applied> {
+    pub(crate) fn apply(&self, backend: &str, remote: &str) -> Option<Applied> {
         let (regex, rule) = self
             .rules
             .iter()

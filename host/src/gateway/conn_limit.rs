@@ -19,7 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Descriptors kept out of the proxy's share for everything but client and
 /// upstream sockets: the store's files, listeners, policy files and their
 /// watcher, app processes' pipes and sockets, the log.
-pub const RESERVED_FDS: u64 = 256;
+pub(crate) const RESERVED_FDS: u64 = 256;
 /// The default never goes below this, however low the open files limit.
 const MIN_DEFAULT: usize = 16;
 /// How long an accept loop pauses after running out of descriptors.
@@ -30,7 +30,7 @@ const WARN_EVERY: Duration = Duration::from_secs(60);
 const NR_OPEN_DEFAULT: u64 = 1 << 20;
 
 /// `edge.max_connections` when the config does not set it.
-pub fn default_max_connections(open_files: u64, admin_connections: usize) -> usize {
+pub(crate) fn default_max_connections(open_files: u64, admin_connections: usize) -> usize {
     let spare = open_files.saturating_sub(RESERVED_FDS + admin_connections as u64);
     usize::try_from(spare / 2).unwrap_or(usize::MAX).max(MIN_DEFAULT)
 }
@@ -38,7 +38,7 @@ pub fn default_max_connections(open_files: u64, admin_connections: usize) -> usi
 /// Raises the soft limit on open files to the hard limit (as most servers
 /// do: the soft default of 1024 is for select()-era programs), and returns
 /// the soft limit in force. Apps started afterwards inherit it.
-pub fn raise_open_files_limit() -> Option<u64> {
+pub(crate) fn raise_open_files_limit() -> Option<u64> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok(limits) => limits,
@@ -65,7 +65,7 @@ pub fn raise_open_files_limit() -> Option<u64> {
 
 /// The connection slots of one listener group (the proxy's listeners, or
 /// the admin API's), shared by its accept loops.
-pub struct ConnectionLimit {
+pub(crate) struct ConnectionLimit {
     /// `proxy` or `admin`, for the log.
     group: &'static str,
     max: usize,
@@ -76,19 +76,19 @@ pub struct ConnectionLimit {
 
 /// One accept loop's side of an out-of-descriptors episode.
 #[derive(Default)]
-pub struct AcceptErrors {
+pub(crate) struct AcceptErrors {
     failing: bool,
 }
 
 impl AcceptErrors {
     /// An accept went through: an episode, if any, is over.
-    pub fn succeeded(&mut self) {
+    pub(crate) fn succeeded(&mut self) {
         self.failing = false;
     }
 }
 
 impl ConnectionLimit {
-    pub fn new(group: &'static str, max: usize) -> Arc<ConnectionLimit> {
+    pub(crate) fn new(group: &'static str, max: usize) -> Arc<ConnectionLimit> {
         let max = max.clamp(1, Semaphore::MAX_PERMITS);
         Arc::new(ConnectionLimit {
             group,
@@ -101,7 +101,7 @@ impl ConnectionLimit {
 
     /// A slot for the next connection, taken before accepting it; at the
     /// limit, waits for a connection to close.
-    pub async fn acquire(&self) -> OwnedSemaphorePermit {
+    pub(crate) async fn acquire(&self) -> OwnedSemaphorePermit {
         if let Ok(slot) = self.slots.clone().try_acquire_owned() {
             return slot;
         }
@@ -123,7 +123,7 @@ impl ConnectionLimit {
     /// After a failed accept: pauses the loop (a retry at once would fail
     /// the same way), and warns at the start of an out-of-descriptors
     /// episode.
-    pub async fn accept_failed(&self, loop_errors: &mut AcceptErrors, error: &std::io::Error) {
+    pub(crate) async fn accept_failed(&self, loop_errors: &mut AcceptErrors, error: &std::io::Error) {
         let exhausted =
             matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM));
         if !exhausted {

@@ -18,7 +18,7 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
 /// Why a connection's watch fired.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Expiry {
+pub(crate) enum Expiry {
     /// Bytes of a request head came, but not the whole head in time.
     SlowHead,
     /// Nothing in flight for the idle limit.
@@ -26,7 +26,7 @@ pub enum Expiry {
 }
 
 /// What is going on on one connection.
-pub struct Activity {
+pub(crate) struct Activity {
     born: Instant,
     active: AtomicUsize,
     /// Milliseconds after `born` when the connection last became idle.
@@ -40,7 +40,7 @@ pub struct Activity {
 }
 
 impl Activity {
-    pub fn new(h2: bool) -> Arc<Activity> {
+    pub(crate) fn new(h2: bool) -> Arc<Activity> {
         Arc::new(Activity {
             born: Instant::now(),
             active: AtomicUsize::new(0),
@@ -57,7 +57,7 @@ impl Activity {
 
     /// A request's head was parsed: it is in flight until the guard drops
     /// (at the end of its response body).
-    pub fn begin(self: &Arc<Self>) -> ActiveGuard {
+    pub(crate) fn begin(self: &Arc<Self>) -> ActiveGuard {
         self.active.fetch_add(1, Ordering::AcqRel);
         self.head_started.store(0, Ordering::Release);
         ActiveGuard { activity: self.clone() }
@@ -77,7 +77,7 @@ impl Activity {
     }
 
     /// Resolves when a limit is passed.
-    pub async fn expired(&self, header_read_timeout: Duration, idle: Duration) -> Expiry {
+    pub(crate) async fn expired(&self, header_read_timeout: Duration, idle: Duration) -> Expiry {
         loop {
             let began = self.head_began.notified();
             let (deadline_ms, why) = match self.head_started.load(Ordering::Acquire) {
@@ -99,7 +99,7 @@ impl Activity {
     }
 }
 
-pub struct ActiveGuard {
+pub(crate) struct ActiveGuard {
     activity: Arc<Activity>,
 }
 
@@ -124,7 +124,7 @@ pin_project! {
 }
 
 impl<S> WatchedIo<S> {
-    pub fn new(inner: S, activity: Arc<Activity>) -> WatchedIo<S> {
+    pub(crate) fn new(inner: S, activity: Arc<Activity>) -> WatchedIo<S> {
         WatchedIo { inner, activity, first_read: true }
     }
 }

@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// What a connection may do before it is closed.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(super) struct Limits {
     /// A request head not complete by then closes the connection (slowloris);
     /// it also bounds the TLS handshake.
     pub header_read_timeout: Duration,
@@ -30,7 +30,7 @@ pub struct Limits {
     pub idle_keep_alive: Duration,
 }
 
-pub struct Listener {
+pub(super) struct Listener {
     pub tcp: TcpListener,
     /// Present on HTTPS listeners.
     pub tls: Option<Arc<TlsTerminator>>,
@@ -42,7 +42,7 @@ impl Listener {
     }
 }
 
-pub async fn serve(
+pub(super) async fn serve(
     listeners: Vec<Listener>,
     proxy: Arc<Proxy>,
     stop: impl Future<Output = ()>,

@@ -5,12 +5,12 @@ use crate::policy::model::Timestamp;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `2026-11-30T01:00:12Z` (to the second, UTC).
-pub fn rfc3339(at: Timestamp) -> String {
+pub(super) fn rfc3339(at: Timestamp) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(at)).to_string()
 }
 
 /// `3h 12m`: to the minute from an hour on, to the second below.
-pub fn duration(ms: u64) -> String {
+pub(super) fn duration(ms: u64) -> String {
     let secs = ms / 1000;
     let rounded = if secs >= 3600 { secs / 60 * 60 } else { secs };
     humantime::format_duration(Duration::from_secs(rounded)).to_string()
@@ -18,7 +18,7 @@ pub fn duration(ms: u64) -> String {
 
 /// "asleep since 2026-11-30T01:00:12Z, 3h 12m; last request
 /// 2026-11-30T00:59:40Z, 3h 12m ago", for a record as of `now`.
-pub fn summary(state: &str, since: Timestamp, last_activity: Option<Timestamp>, now: Timestamp) -> String {
+pub(super) fn summary(state: &str, since: Timestamp, last_activity: Option<Timestamp>, now: Timestamp) -> String {
     let mut line = format!("{state} since {}, {}", rfc3339(since), duration(now.saturating_sub(since)));
     match last_activity {
         Some(at) => line.push_str(&format!("; last request {}, {} ago", rfc3339(at), duration(now.saturating_sub(at)))),
@@ -27,7 +27,7 @@ pub fn summary(state: &str, since: Timestamp, last_activity: Option<Timestamp>, 
     line
 }
 
-pub fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 

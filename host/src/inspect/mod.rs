@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 /// Where to find the store.
-pub enum Target {
+pub(crate) enum Target {
     /// A sled directory (`--store`).
     Sled(PathBuf),
     /// The `[store]` of a config file (`--config`): sled or Redis.
@@ -29,7 +29,7 @@ pub enum Target {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum InspectError {
+pub(crate) enum InspectError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -42,7 +42,7 @@ const AFTER_DAMAGE: &str = "the next `paastis serve` moves this store to <path>.
 const RESTARTS_ASLEEP: &str = "apps recorded awake restart asleep: their processes did not outlive the gateway, \
      and discovery adopts PaaS apps that still run";
 
-pub async fn inspect(target: Target) -> Result<Value, InspectError> {
+pub(crate) async fn inspect(target: Target) -> Result<Value, InspectError> {
     let (store, process_apps) = match target {
         Target::Sled(path) => match Store::open(&path) {
             Ok(store) => (store, None),

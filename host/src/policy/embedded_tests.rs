@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use tokio::sync::OnceCell;
 
-use super::INACTIVITY_WASM;
+use super::builtin::INACTIVITY_WASM;
 use super::model::{AppState, AppView, ParamValue, RequestDecision, RequestView};
 use super::{LoadedPolicy, PolicyRuntime, SandboxLimits};
 

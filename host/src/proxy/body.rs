@@ -15,13 +15,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// What a `GuardedBody` holds: dropped at the body's end.
-pub trait BodyGuard {
+pub(crate) trait BodyGuard {
     /// Called for each frame that flows.
     fn on_frame(&mut self) {}
 }
 
 pin_project_lite::pin_project! {
-    pub struct GuardedBody<B, G> {
+    pub(crate) struct GuardedBody<B, G> {
         #[pin]
         inner: B,
         guard: Option<G>,
@@ -29,7 +29,7 @@ pin_project_lite::pin_project! {
 }
 
 impl<B, G> GuardedBody<B, G> {
-    pub fn new(inner: B, guard: G) -> GuardedBody<B, G> {
+    pub(crate) fn new(inner: B, guard: G) -> GuardedBody<B, G> {
         GuardedBody { inner, guard: Some(guard) }
     }
 }
@@ -70,13 +70,13 @@ const TOUCH_EVERY: Duration = Duration::from_secs(1);
 
 /// The request's in-flight guard, touching the app at most once a second
 /// while the response flows.
-pub struct Touching {
+pub(super) struct Touching {
     guard: InFlight,
     last_touch: Instant,
 }
 
 impl Touching {
-    pub fn new(guard: InFlight) -> Touching {
+    pub(super) fn new(guard: InFlight) -> Touching {
         Touching { guard, last_touch: Instant::now() }
     }
 }

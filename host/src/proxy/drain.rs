@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     Serving,
     /// Finish in-flight requests, take no new ones.
     Draining,
@@ -17,7 +17,7 @@ pub enum Phase {
 /// Hands out tokens to connections and tunnels, and drives the shutdown.
 /// Cloning it does not count as something to wait for; a token does.
 #[derive(Clone)]
-pub struct Drain {
+pub(crate) struct Drain {
     tx: Arc<watch::Sender<Phase>>,
 }
 
@@ -29,13 +29,13 @@ impl Default for Drain {
 
 impl Drain {
     /// Held by whatever must be waited for at shutdown.
-    pub fn token(&self) -> DrainToken {
+    pub(crate) fn token(&self) -> DrainToken {
         DrainToken { rx: self.tx.subscribe() }
     }
 
     /// Asks every token holder to finish, waits up to `grace` for them all
     /// to be gone, then cuts the rest. Returns how many were cut (0 or "some").
-    pub async fn drain(&self, grace: Duration) -> bool {
+    pub(crate) async fn drain(&self, grace: Duration) -> bool {
         self.tx.send_replace(Phase::Draining);
         if tokio::time::timeout(grace, self.tx.closed()).await.is_ok() {
             return true;
@@ -47,13 +47,13 @@ impl Drain {
     }
 }
 
-pub struct DrainToken {
+pub(crate) struct DrainToken {
     rx: watch::Receiver<Phase>,
 }
 
 impl DrainToken {
     /// Resolves once the phase is at least `phase`.
-    pub async fn reached(&mut self, phase: Phase) {
+    pub(crate) async fn reached(&mut self, phase: Phase) {
         let rank = |p: Phase| p as u8;
         // An error means the gateway is gone: treat it as cut.
         let _ = self.rx.wait_for(|p| rank(*p) >= rank(phase)).await;

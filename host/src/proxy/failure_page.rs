@@ -10,9 +10,9 @@ use http::{HeaderValue, Response, StatusCode, header};
 const TEMPLATE: &str = include_str!("failure_page.html");
 
 /// Marks the failure page, so scripts and tests can tell it from the app.
-pub const FAILED_HEADER: &str = "x-paastis-wake-failed";
+pub(crate) const FAILED_HEADER: &str = "x-paastis-wake-failed";
 
-pub fn render(app: &str, retry_after_secs: u32) -> Response<ProxyBody> {
+pub(super) fn render(app: &str, retry_after_secs: u32) -> Response<ProxyBody> {
     let retry = retry_after_secs.to_string();
     let body = TEMPLATE.replace("{{app}}", &super::waiting_page::escape(app)).replace("{{retry}}", &retry);
     let mut response = Response::new(full(body));

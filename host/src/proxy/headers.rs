@@ -16,7 +16,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 
 /// Drops hop-by-hop headers, including those the Connection header names.
 /// `Upgrade` goes too: an upgrade is put back explicitly by the tunnel code.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -31,7 +31,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Adds X-Forwarded-For (appending to a chain already there), -Proto and -Host.
-pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, proto: &'static str, host: Option<&HeaderValue>) {
+pub(super) fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, proto: &'static str, host: Option<&HeaderValue>) {
     let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(existing) if !existing.trim().is_empty() => format!("{existing}, {client}"),
         _ => client.to_string(),

@@ -2,7 +2,7 @@
 //! if needed) → upstream, with the body streamed both ways.
 
 mod body;
-pub mod drain;
+pub(crate) mod drain;
 mod failure_page;
 mod headers;
 mod request_body;
@@ -11,18 +11,18 @@ mod routing;
 mod tunnel;
 mod waiting_page;
 
-pub use body::{BodyGuard, GuardedBody};
-pub use failure_page::FAILED_HEADER;
-pub use responses::{ANSWERED_HEADER, full, text, unavailable};
-pub use routing::{HostError, request_host};
+pub(crate) use body::{BodyGuard, GuardedBody};
+pub(crate) use responses::{ANSWERED_HEADER, full, text, unavailable};
+pub(crate) use routing::request_host;
 /// How the gateway names the app of a Host (the simulator reads logs the same way).
-pub use routing::{app_name, host_name};
-pub use waiting_page::{WAITING_HEADER, WaitingPage};
+pub(crate) use routing::{app_name, host_name};
+pub(crate) use waiting_page::WaitingPage;
 
-use crate::apps::{Admission, AdmitError, App, Apps, InFlight, root_cause};
+use crate::apps::{Admission, AdmitError, App, Apps, InFlight};
 use crate::clock::now_ms;
+use crate::error_chain::root_cause;
+use crate::policy::PolicyGate;
 use crate::policy::model::{AppState, Refusal, RequestDecision};
-use crate::policy_gate::PolicyGate;
 use crate::telemetry::metrics::{NO_APP, RequestCounters};
 use crate::telemetry::{Telemetry, WakeCause};
 use crate::upstream::{Upstream, UpstreamClient, is_connect_timeout};
@@ -37,26 +37,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
 /// A client connection's place in `edge.max_connections`, shared by the
 /// connection and the tunnel it may turn into: the place is free once both
 /// have dropped it.
 #[derive(Clone)]
-pub struct ConnectionSlot(
+pub(crate) struct ConnectionSlot(
     #[allow(dead_code, reason = "held, never read: dropping it frees the place")] Arc<dyn std::any::Any + Send + Sync>,
 );
 
 impl ConnectionSlot {
-    pub fn new(held: impl std::any::Any + Send + Sync) -> ConnectionSlot {
+    pub(crate) fn new(held: impl std::any::Any + Send + Sync) -> ConnectionSlot {
         ConnectionSlot(Arc::new(held))
     }
 }
 
 /// Marks responses whose request waited for a cold start.
-pub const COLD_START_HEADER: &str = "x-paastis-cold-start";
+pub(crate) const COLD_START_HEADER: &str = "x-paastis-cold-start";
 
-pub struct Proxy {
+pub(crate) struct Proxy {
     apps: Arc<Apps>,
     policy: Arc<PolicyGate>,
     client: UpstreamClient,
@@ -72,7 +72,7 @@ pub struct Proxy {
 }
 
 /// How the proxy faces clients and upstreams (from `[edge]`).
-pub struct EdgeOptions {
+pub(crate) struct EdgeOptions {
     pub upstream: Upstream,
     pub connect_timeout: Duration,
     /// From the request body's end to the response head (see `request_body`).
@@ -88,30 +88,15 @@ pub struct EdgeOptions {
     pub drain: Drain,
 }
 
-impl Default for EdgeOptions {
-    fn default() -> Self {
-        EdgeOptions {
-            upstream: Upstream::default(),
-            connect_timeout: Duration::from_secs(5),
-            response_timeout: Duration::from_secs(60),
-            request_body_timeout: Duration::from_secs(60),
-            waiting_page_default: false,
-            waiting_page: WaitingPage::default(),
-            redirect_to_https_port: None,
-            drain: Drain::default(),
-        }
-    }
-}
-
 /// Which kind of listener a request came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
+pub(crate) enum Scheme {
     Http,
     Https,
 }
 
 impl Scheme {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Scheme::Http => "http",
             Scheme::Https => "https",
@@ -120,11 +105,7 @@ impl Scheme {
 }
 
 impl Proxy {
-    pub fn new(apps: Arc<Apps>, policy: Arc<PolicyGate>, domain: String, telemetry: Telemetry) -> Proxy {
-        Proxy::with_edge(apps, policy, domain, telemetry, EdgeOptions::default())
-    }
-
-    pub fn with_edge(
+    pub(crate) fn with_edge(
         apps: Arc<Apps>,
         policy: Arc<PolicyGate>,
         domain: String,
@@ -146,25 +127,20 @@ impl Proxy {
     }
 
     /// Never forwards `Authorization: Bearer <token>` to an app.
-    pub fn with_admin_token(mut self, token: Option<String>) -> Proxy {
+    pub(crate) fn with_admin_token(mut self, token: Option<String>) -> Proxy {
         self.admin_token = token;
         self
     }
 
     /// Serves the admin API to requests for its host, before any app routing.
-    pub fn with_admin_host(mut self, admin_host: Option<crate::admin::AdminHost>) -> Proxy {
+    pub(crate) fn with_admin_host(mut self, admin_host: Option<crate::admin::AdminHost>) -> Proxy {
         self.admin_host = admin_host;
         self
     }
 
-    /// Answers one request that came in over plain HTTP.
-    pub async fn handle(&self, request: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
-        self.handle_on(request, client, Scheme::Http).await
-    }
-
     /// Answers one request, and records it: the access log line (target
     /// `paastis::access`) and the requests metric.
-    pub async fn handle_on(
+    pub(crate) async fn handle_on(
         &self,
         request: Request<Incoming>,
         client: SocketAddr,
@@ -301,7 +277,7 @@ impl Proxy {
         let (mut parts, body) = request.into_parts();
         let slot = parts.extensions.remove::<ConnectionSlot>();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri = match crate::apps::join_uri(&in_flight.upstream, path) {
+        let uri = match crate::upstream::join_uri(&in_flight.upstream, path) {
             Ok(uri) => uri,
             Err(e) => return text(StatusCode::BAD_REQUEST, e),
         };

@@ -27,7 +27,7 @@ use tokio::time::Sleep;
 
 /// What the client's body fails with, as the upstream client sees it.
 #[derive(Debug, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     #[error("the request body cannot be read: {0}")]
     Unreadable(#[source] hyper::Error),
     #[error("the client sent no part of the request body for {0:?}")]
@@ -36,7 +36,7 @@ pub enum BodyError {
 
 /// Why the client's body did not arrive whole, once it did not.
 #[derive(Debug)]
-pub enum Failure {
+pub(super) enum Failure {
     /// A read error, with its root cause.
     Unreadable(String),
     /// The client was silent for `request_body_timeout`.
@@ -44,7 +44,7 @@ pub enum Failure {
 }
 
 pin_project_lite::pin_project! {
-    pub struct WatchedBody {
+    pub(crate) struct WatchedBody {
         #[pin]
         inner: Incoming,
         watch: Arc<Shared>,
@@ -69,17 +69,17 @@ struct Shared {
 }
 
 /// The watch on one body, kept by the proxy while the request is sent.
-pub struct BodyWatch(Arc<Shared>);
+pub(super) struct BodyWatch(Arc<Shared>);
 
 impl BodyWatch {
-    pub fn failure(&self) -> Option<&Failure> {
+    pub(super) fn failure(&self) -> Option<&Failure> {
         self.0.failure.get()
     }
 }
 
 /// Why the app's answer did not come in time.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Late {
+pub(super) enum Late {
     /// No response head within the response timeout after the body was sent.
     NoAnswer,
     /// The app did not take the next chunk of the body for the response timeout.
@@ -89,7 +89,7 @@ pub enum Late {
 impl WatchedBody {
     /// Wraps a body that is not known to be empty; `idle_limit` is
     /// `request_body_timeout`.
-    pub fn new(inner: Incoming, idle_limit: Duration) -> (WatchedBody, BodyWatch) {
+    pub(super) fn new(inner: Incoming, idle_limit: Duration) -> (WatchedBody, BodyWatch) {
         let shared = Arc::new(Shared {
             born: Instant::now(),
             failure: OnceLock::new(),
@@ -126,7 +126,7 @@ impl Body for WatchedBody {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                let _ = this.watch.failure.set(Failure::Unreadable(crate::apps::root_cause(&e)));
+                let _ = this.watch.failure.set(Failure::Unreadable(crate::error_chain::root_cause(&e)));
                 Poll::Ready(Some(Err(BodyError::Unreadable(e))))
             }
             Poll::Ready(None) => {
@@ -165,7 +165,7 @@ impl Body for WatchedBody {
 /// one, it runs from the body's last chunk, and before that only while the
 /// app holds a chunk without asking for the next (the client's pace is the
 /// body's own timer's business).
-pub async fn answer<F: Future>(sent: F, body: Option<&BodyWatch>, timeout: Duration) -> Result<F::Output, Late> {
+pub(super) async fn answer<F: Future>(sent: F, body: Option<&BodyWatch>, timeout: Duration) -> Result<F::Output, Late> {
     let Some(BodyWatch(watch)) = body else {
         return tokio::time::timeout(timeout, sent).await.map_err(|_| Late::NoAnswer);
     };

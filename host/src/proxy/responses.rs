@@ -6,11 +6,11 @@ use bytes::Bytes;
 use http::{Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 
-pub fn full(body: impl Into<Bytes>) -> ProxyBody {
+pub(crate) fn full(body: impl Into<Bytes>) -> ProxyBody {
     Full::new(body.into()).map_err(|never| match never {}).boxed()
 }
 
-pub fn text(status: StatusCode, message: impl Into<String>) -> Response<ProxyBody> {
+pub(crate) fn text(status: StatusCode, message: impl Into<String>) -> Response<ProxyBody> {
     let mut body = message.into();
     body.push('\n');
     let mut response = Response::new(full(body));
@@ -21,19 +21,19 @@ pub fn text(status: StatusCode, message: impl Into<String>) -> Response<ProxyBod
 }
 
 /// A 503 that tells clients when to try again.
-pub fn unavailable(message: impl Into<String>, retry_after_secs: u32) -> Response<ProxyBody> {
+pub(crate) fn unavailable(message: impl Into<String>, retry_after_secs: u32) -> Response<ProxyBody> {
     let mut response = text(StatusCode::SERVICE_UNAVAILABLE, message);
     response.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
     response
 }
 
 /// Marks responses a policy sent in the app's place.
-pub const ANSWERED_HEADER: &str = "x-paastis-answered";
+pub(crate) const ANSWERED_HEADER: &str = "x-paastis-answered";
 
 /// A policy's answer, as it asked. The sandbox has checked the status,
 /// header names and values; one that still does not fit `http` is dropped
 /// rather than failing the answer.
-pub fn answered(answer: crate::policy::model::Answer) -> Response<ProxyBody> {
+pub(super) fn answered(answer: crate::policy::model::Answer) -> Response<ProxyBody> {
     let mut response = Response::new(full(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in answer.headers {

@@ -6,7 +6,7 @@ use http::header::HOST;
 /// front proxy and the gateway reading different hosts from one request
 /// is how requests get smuggled to the wrong app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum HostError {
+pub(crate) enum HostError {
     #[error("missing Host header")]
     Missing,
     #[error("more than one Host header")]
@@ -22,7 +22,7 @@ pub enum HostError {
 /// header (RFC 9112 §3.2.2). Otherwise the one Host header. Two Host
 /// headers (RFC 9112 §3.2), or an HTTP/2 `host` that disagrees with
 /// `:authority` (RFC 9113 §8.3.1), are refused.
-pub fn request_host<B>(request: &http::Request<B>) -> Result<&str, HostError> {
+pub(crate) fn request_host<B>(request: &http::Request<B>) -> Result<&str, HostError> {
     let mut hosts = request.headers().get_all(HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
@@ -43,7 +43,7 @@ pub fn request_host<B>(request: &http::Request<B>) -> Result<&str, HostError> {
 
 /// The app is the label just before the gateway's domain:
 /// `hello.localhost` and `www.hello.localhost` both route to `hello`.
-pub fn app_name<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
+pub(crate) fn app_name<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
     let host = host_name(host);
     let domain = domain.trim_matches('.');
     let prefix = host.len().checked_sub(domain.len() + 1)?;
@@ -57,7 +57,7 @@ pub fn app_name<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
 
 /// A request's host as routing reads it: without its port or trailing dots
 /// (an IPv6 literal is kept whole, so it never names anything).
-pub fn host_name(host: &str) -> &str {
+pub(crate) fn host_name(host: &str) -> &str {
     strip_port(host).trim_end_matches('.')
 }
 

@@ -20,7 +20,7 @@ const LINGER: Duration = Duration::from_secs(5);
 
 /// Whether the request asks to switch protocols (HTTP/1.1 `Connection:
 /// upgrade` with an `Upgrade` header).
-pub fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
+pub(super) fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
     let upgrade = headers.get(header::UPGRADE)?;
     let connection_says_upgrade = headers
         .get_all(header::CONNECTION)
@@ -32,14 +32,14 @@ pub fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
 }
 
 /// Puts back the two headers that hop-by-hop stripping removed.
-pub fn restore_headers(headers: &mut HeaderMap, upgrade: HeaderValue) {
+pub(super) fn restore_headers(headers: &mut HeaderMap, upgrade: HeaderValue) {
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, upgrade);
 }
 
 /// `_slot` keeps the client connection counted in `max_connections` while
 /// the tunnel lives.
-pub async fn splice(
+pub(super) async fn splice(
     client: OnUpgrade,
     upstream: OnUpgrade,
     guard: InFlight,

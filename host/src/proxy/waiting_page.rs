@@ -8,12 +8,12 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use std::path::Path;
 
 /// Marks the waiting page, so scripts and tests can tell it from the app.
-pub const WAITING_HEADER: &str = "x-paastis-waiting";
+pub(crate) const WAITING_HEADER: &str = "x-paastis-waiting";
 
 const BUILTIN: &str = include_str!("waiting_page.html");
 
 #[derive(Clone)]
-pub struct WaitingPage {
+pub(crate) struct WaitingPage {
     template: String,
 }
 
@@ -25,13 +25,13 @@ impl Default for WaitingPage {
 
 impl WaitingPage {
     /// A user's template; `{{app}}` stands for the app's name.
-    pub fn load(path: &Path) -> std::io::Result<WaitingPage> {
+    pub(crate) fn load(path: &Path) -> std::io::Result<WaitingPage> {
         Ok(WaitingPage { template: std::fs::read_to_string(path)? })
     }
 
     /// Whether this request comes from a browser that can take the page: a
     /// GET (or HEAD) for HTML that is not an upgrade.
-    pub fn suits<B>(request: &Request<B>) -> bool {
+    pub(crate) fn suits<B>(request: &Request<B>) -> bool {
         let html = request
             .headers()
             .get_all(header::ACCEPT)
@@ -43,7 +43,7 @@ impl WaitingPage {
             && !request.headers().contains_key(header::UPGRADE)
     }
 
-    pub fn render(&self, app: &str) -> Response<ProxyBody> {
+    pub(crate) fn render(&self, app: &str) -> Response<ProxyBody> {
         let body = self.template.replace("{{app}}", &escape(app));
         let mut response = Response::new(full(body));
         // 503 so crawlers and monitors do not take it for the app's page.

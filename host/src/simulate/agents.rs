@@ -17,7 +17,7 @@ const NONE: &str = "(none)";
 
 /// What happened to one request, as far as this report cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(super) enum Outcome {
     /// The app served it (or would have, after a wake).
     App,
     Answered,
@@ -27,7 +27,7 @@ pub enum Outcome {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct AgentCounts {
+pub(crate) struct AgentCounts {
     pub user_agent: String,
     /// Requests from this agent, all outcomes.
     pub requests: u64,
@@ -38,18 +38,18 @@ pub struct AgentCounts {
 }
 
 impl AgentCounts {
-    pub fn without_app(&self) -> u64 {
+    pub(crate) fn without_app(&self) -> u64 {
         self.answered + self.refused + self.unserved
     }
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Agents {
+pub(super) struct Agents {
     by_agent: BTreeMap<String, AgentCounts>,
 }
 
 impl Agents {
-    pub fn record(&mut self, agent: Option<&str>, outcome: Outcome) {
+    pub(super) fn record(&mut self, agent: Option<&str>, outcome: Outcome) {
         let agent = agent.filter(|a| !a.is_empty()).unwrap_or(NONE);
         let key = if self.by_agent.contains_key(agent) || self.by_agent.len() < MAX_AGENTS { agent } else { OTHERS };
         let counts = self
@@ -67,7 +67,7 @@ impl Agents {
 
     /// The agents with at least one request answered without the app, most
     /// such requests first.
-    pub fn report(self) -> Vec<AgentCounts> {
+    pub(super) fn report(self) -> Vec<AgentCounts> {
         let mut agents: Vec<AgentCounts> = self.by_agent.into_values().filter(|a| a.without_app() > 0).collect();
         agents.sort_by(|a, b| b.without_app().cmp(&a.without_app()).then_with(|| a.user_agent.cmp(&b.user_agent)));
         agents

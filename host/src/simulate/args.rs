@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
-pub struct SimulateArgs {
+pub(crate) struct SimulateArgs {
     /// The log to replay: nginx/Apache combined (plain, or with the virtual
     /// host first or last) or the gateway's `--log-format json` log.
     #[arg(long, value_name = "FILE")]
@@ -61,7 +61,7 @@ pub struct SimulateArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StartState {
+pub(crate) enum StartState {
     /// As apps run before Paastis: sleeping must be earned, and savings are
     /// not overstated.
     Awake,
@@ -69,7 +69,7 @@ pub enum StartState {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Table,
     Json,
 }

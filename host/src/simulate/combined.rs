@@ -13,7 +13,7 @@ use crate::policy::model::Timestamp;
 
 /// What a combined line says about one request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CombinedLine<'a> {
+pub(super) struct CombinedLine<'a> {
     pub at: Timestamp,
     pub host: Option<&'a str>,
     pub client: &'a str,
@@ -91,7 +91,7 @@ fn looks_like_host(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'_'))
 }
 
-pub fn parse(line: &str) -> Result<CombinedLine<'_>, String> {
+pub(super) fn parse(line: &str) -> Result<CombinedLine<'_>, String> {
     let fields = fields(line)?;
     let time_at = fields
         .iter()

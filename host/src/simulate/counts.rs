@@ -2,7 +2,7 @@
 
 /// What happened to one app during a replay.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// Requests replayed, whatever the policy decided.
     pub requests: u64,
     /// Requests the policy forwarded as activity.

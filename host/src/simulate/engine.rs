@@ -23,7 +23,7 @@ use std::time::Duration;
 
 /// What every replay of one log shares.
 #[derive(Debug, Clone)]
-pub struct Clock {
+pub(super) struct Clock {
     pub log: PathBuf,
     pub rule: AppRule,
     /// The first request of the log.
@@ -41,7 +41,7 @@ pub struct Clock {
 
 /// One app's result.
 #[derive(Debug, Clone)]
-pub struct AppOutcome {
+pub(super) struct AppOutcome {
     pub name: String,
     pub counts: Counts,
     pub asleep: Duration,
@@ -49,7 +49,7 @@ pub struct AppOutcome {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Outcome {
+pub(super) struct Outcome {
     pub apps: Vec<AppOutcome>,
     /// Calls that failed; the simulation then does what the gateway does
     /// (forward the request, take no action on the tick).
@@ -71,7 +71,11 @@ struct Replay<'a> {
     agents: Agents,
 }
 
-pub async fn replay(policy: &LoadedPolicy, apps: &BTreeMap<String, Params>, clock: &Clock) -> std::io::Result<Outcome> {
+pub(super) async fn replay(
+    policy: &LoadedPolicy,
+    apps: &BTreeMap<String, Params>,
+    clock: &Clock,
+) -> std::io::Result<Outcome> {
     let tick_ms = u64::try_from(clock.tick.as_millis()).unwrap_or(u64::MAX).max(1);
     let mut replay = Replay {
         policy,

@@ -4,7 +4,7 @@ use crate::config::ConfigError;
 use crate::policy::PolicyError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SimulateError {
+pub(crate) enum SimulateError {
     #[error("cannot read the log {path}: {source}")]
     Read { path: String, source: std::io::Error },
 
@@ -35,7 +35,7 @@ pub enum SimulateError {
 
 impl SimulateError {
     /// Bad input rather than a failure of the simulator itself.
-    pub fn is_usage(&self) -> bool {
+    pub(crate) fn is_usage(&self) -> bool {
         !matches!(self, SimulateError::Setup(_) | SimulateError::Policy { source: PolicyError::Setup(_), .. })
     }
 }

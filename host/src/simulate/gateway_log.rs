@@ -19,7 +19,7 @@ const ACCESS_TARGET: &str = "paastis::access";
 const NO_APP: &str = crate::telemetry::metrics::NO_APP;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct AccessLine {
+pub(super) struct AccessLine {
     /// When the request arrived: the line's time less the time it took.
     pub at: Timestamp,
     pub app: String,
@@ -31,13 +31,13 @@ pub struct AccessLine {
 
 /// What one JSON line is.
 #[derive(Debug, Clone, PartialEq)]
-pub enum JsonLine {
+pub(super) enum JsonLine {
     Request(AccessLine),
     /// A request for no app (an unknown host) or a line about something else.
     Other,
 }
 
-pub fn parse(line: &str) -> Result<JsonLine, String> {
+pub(super) fn parse(line: &str) -> Result<JsonLine, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     let Some(object) = value.as_object() else {
         return Err("not a JSON object".into());

@@ -5,7 +5,7 @@ use crate::policy::model::{RequestView, Timestamp};
 /// A request as a log line records it. Fields a format does not carry are
 /// `None` (the gateway's log has no Host or Referer; combined has no app).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Hit {
+pub(super) struct Hit {
     /// 1-based line number in the log, for messages.
     pub line: usize,
     /// When the request arrived, in ms since the Unix epoch.
@@ -24,7 +24,7 @@ impl Hit {
     /// The request as the gateway would show it to the policy: the headers a
     /// log keeps (Host, User-Agent, Referer), and `host_fallback` as Host
     /// when the log has none.
-    pub fn view(&self, host_fallback: &str) -> RequestView {
+    pub(super) fn view(&self, host_fallback: &str) -> RequestView {
         let (path, query) = match self.target.split_once('?') {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
             None => (self.target.clone(), None),

@@ -35,14 +35,14 @@ mod reader;
 mod report;
 mod source;
 
-pub use args::{OutputFormat, SimulateArgs, StartState};
-pub use error::SimulateError;
-pub use report::{AppReport, PolicyReport, Report};
+pub(crate) use args::{OutputFormat, SimulateArgs, StartState};
+pub(crate) use error::SimulateError;
+pub(crate) use report::{AppReport, PolicyReport, Report};
 
 use crate::config::{Config, SavingsConfig};
+use crate::policy::ParamsProbe;
 use crate::policy::model::{Params, Timestamp};
 use crate::policy::{LoadedPolicy, PolicyRuntime, SandboxLimits};
-use crate::policy_gate::ParamsProbe;
 use crate::savings::{Rates, Savings};
 use engine::Clock;
 use params::ParamSpec;
@@ -59,7 +59,7 @@ const CALL_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Runs the simulation and renders its report in the asked format.
 /// Skipped lines are reported on stderr.
-pub async fn run(args: SimulateArgs) -> Result<String, SimulateError> {
+pub(crate) async fn run(args: SimulateArgs) -> Result<String, SimulateError> {
     let format = args.format;
     let report = simulate(args).await?;
     warn_skipped(&report.log, &report.lines);
@@ -78,7 +78,7 @@ fn warn_skipped(log: &str, lines: &LineCounts) {
     eprintln!("paastis: {log}: skipped {} unparseable lines ({})", lines.unparseable, listed.join("; "));
 }
 
-pub async fn simulate(args: SimulateArgs) -> Result<Report, SimulateError> {
+pub(crate) async fn simulate(args: SimulateArgs) -> Result<Report, SimulateError> {
     if args.tick.is_zero() {
         return Err(SimulateError::Usage("--tick must be longer than zero".into()));
     }
@@ -242,7 +242,7 @@ fn scan(args: &SimulateArgs, rule: &AppRule, log: &str) -> Result<Scan, Simulate
 
 fn policy_specs(args: &SimulateArgs, config: Option<&Config>) -> Result<Vec<PolicySpec>, SimulateError> {
     let default = config
-        .map_or_else(|| crate::builtin_policies::DEFAULT_POLICY.to_owned(), |c| c.policy.default.get_ref().clone());
+        .map_or_else(|| crate::policy::builtin::DEFAULT_POLICY.to_owned(), |c| c.policy.default.get_ref().clone());
     let given = if args.policies.is_empty() { vec![default] } else { args.policies.clone() };
     let dir = config.and_then(|c| c.policy.dir.as_deref());
     let mut specs: Vec<PolicySpec> = Vec::new();
@@ -275,9 +275,11 @@ async fn check_params(
             host: clock.domain.as_ref().map_or_else(|| app.clone(), |d| format!("{app}.{d}")),
         })
         .collect();
-    crate::policy_gate::check_params(policy, probes, clock.start)
-        .await
-        .map_err(|(app, e)| SimulateError::ParamRefused { policy: label.to_owned(), app, detail: e.to_string() })
+    crate::policy::check_params(policy, probes, clock.start).await.map_err(|(app, e)| SimulateError::ParamRefused {
+        policy: label.to_owned(),
+        app,
+        detail: e.to_string(),
+    })
 }
 
 /// The config's [savings] (or the defaults), with the command line's flags over it.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// One `--param`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParamSpec {
+pub(super) struct ParamSpec {
     /// Only for the `--policy` with this label.
     pub policy: Option<String>,
     /// Only for this app.
@@ -17,7 +17,7 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
-    pub fn parse(spec: &str) -> Result<ParamSpec, String> {
+    pub(super) fn parse(spec: &str) -> Result<ParamSpec, String> {
         let (scope, value) = spec.split_once('=').ok_or("expected [LABEL/][APP:]KEY=VALUE")?;
         let (policy, rest) = match scope.split_once('/') {
             Some((policy, rest)) => (Some(policy), rest),
@@ -68,7 +68,7 @@ fn value_of(text: &str) -> Result<ParamValue, String> {
 
 /// The params of `app` under the policy labelled `policy`: `base` (from the
 /// config), then the `--param`s that apply, the more specific last.
-pub fn merged(base: &Params, specs: &[ParamSpec], policy: &str, app: &str) -> Params {
+pub(super) fn merged(base: &Params, specs: &[ParamSpec], policy: &str, app: &str) -> Params {
     let mut merged = base.clone();
     let mut applying: Vec<&ParamSpec> = specs
         .iter()
@@ -81,7 +81,11 @@ pub fn merged(base: &Params, specs: &[ParamSpec], policy: &str, app: &str) -> Pa
 
 /// Labels and apps a `--param` names that do not exist: a typo would
 /// otherwise be silently ignored.
-pub fn check_scopes(specs: &[ParamSpec], labels: &[String], apps: &BTreeMap<String, Params>) -> Result<(), String> {
+pub(super) fn check_scopes(
+    specs: &[ParamSpec],
+    labels: &[String],
+    apps: &BTreeMap<String, Params>,
+) -> Result<(), String> {
     for spec in specs {
         if let Some(policy) = &spec.policy
             && !labels.contains(policy)

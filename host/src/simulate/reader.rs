@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// How lines are turned into requests for apps.
 #[derive(Debug, Clone, Default)]
-pub struct AppRule {
+pub(super) struct AppRule {
     /// Every request is for this app (`--app`).
     pub app: Option<String>,
     /// Apps are named by the label before this domain, as the gateway routes;
@@ -27,7 +27,7 @@ pub struct AppRule {
 const LISTED: usize = 5;
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct LineCounts {
+pub(crate) struct LineCounts {
     pub lines: u64,
     pub requests: u64,
     /// Lines that could not be read as a request: counted and skipped.
@@ -43,12 +43,12 @@ pub struct LineCounts {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Unparseable {
+pub(crate) struct Unparseable {
     pub line: usize,
     pub reason: String,
 }
 
-pub struct LogReader<R> {
+pub(super) struct LogReader<R> {
     input: BufReader<R>,
     rule: AppRule,
     buf: Vec<u8>,
@@ -58,13 +58,13 @@ pub struct LogReader<R> {
 }
 
 impl LogReader<std::fs::File> {
-    pub fn open(path: &Path, rule: AppRule) -> std::io::Result<Self> {
+    pub(super) fn open(path: &Path, rule: AppRule) -> std::io::Result<Self> {
         Ok(LogReader::new(std::fs::File::open(path)?, rule))
     }
 }
 
 impl<R: Read> LogReader<R> {
-    pub fn new(input: R, rule: AppRule) -> Self {
+    pub(super) fn new(input: R, rule: AppRule) -> Self {
         LogReader {
             input: BufReader::with_capacity(1 << 16, input),
             rule,
@@ -76,7 +76,7 @@ impl<R: Read> LogReader<R> {
     }
 
     /// The next request, or `None` at the end of the input.
-    pub fn next_hit(&mut self) -> std::io::Result<Option<Hit>> {
+    pub(super) fn next_hit(&mut self) -> std::io::Result<Option<Hit>> {
         loop {
             self.buf.clear();
             if self.input.read_until(b'\n', &mut self.buf)? == 0 {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::fmt::Write;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub log: String,
     /// RFC 3339, UTC.
     pub from: String,
@@ -25,7 +25,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PolicyReport {
+pub(crate) struct PolicyReport {
     pub label: String,
     pub source: String,
     pub sha256: String,
@@ -40,7 +40,7 @@ pub struct PolicyReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct AppReport {
+pub(crate) struct AppReport {
     pub app: String,
     #[serde(flatten)]
     pub counts: Counts,
@@ -49,7 +49,7 @@ pub struct AppReport {
 }
 
 impl AppReport {
-    pub fn total(apps: &[AppReport]) -> AppReport {
+    pub(crate) fn total(apps: &[AppReport]) -> AppReport {
         let mut counts = Counts::default();
         for app in apps {
             let c = &app.counts;
@@ -69,12 +69,12 @@ impl AppReport {
 }
 
 impl Report {
-    pub fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         // A report is plain data: serializing it cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
 
-    pub fn table(&self) -> String {
+    pub(crate) fn table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,

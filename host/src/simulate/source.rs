@@ -5,7 +5,7 @@ use crate::config::{PolicySource, policy_name_of};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct PolicySpec {
+pub(super) struct PolicySpec {
     pub label: String,
     /// The built-in name or the path, as given.
     pub source: String,
@@ -15,18 +15,21 @@ pub struct PolicySpec {
 impl PolicySpec {
     /// `dir` is the config's `policy.dir`, where a bare name that is not
     /// built in is looked for as `NAME.wasm`.
-    pub fn parse(spec: &str, dir: Option<&std::path::Path>) -> Result<PolicySpec, String> {
+    pub(super) fn parse(spec: &str, dir: Option<&std::path::Path>) -> Result<PolicySpec, String> {
         let (label, source) = match spec.split_once('=') {
             Some((label, source)) if is_label(label) => (Some(label.to_owned()), source),
             _ => (None, spec),
         };
         let (name, wasm) = match PolicySource::of(source) {
-            PolicySource::Builtin { name, wasm } => (name, wasm.to_vec()),
+            PolicySource::Builtin(name) => {
+                let wasm = crate::policy::builtin::wasm(&name).unwrap_or_default().to_vec();
+                (name, wasm)
+            }
             PolicySource::File(path) => (policy_name_of(&path), read(&path)?),
             PolicySource::Dir(name) => match dir {
                 Some(dir) => (name.clone(), read(&dir.join(format!("{name}.wasm")))?),
                 None => {
-                    let builtins = crate::builtin_policies::BUILTIN_POLICIES.join(", ");
+                    let builtins = crate::policy::builtin::BUILTIN_POLICIES.join(", ");
                     return Err(format!("{name:?} is neither a built-in policy ({builtins}) nor a .wasm file"));
                 }
             },
@@ -40,7 +43,7 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
 }
 
 /// Labels are short names: letters, digits, `-`, `_` and `.`.
-pub fn is_label(s: &str) -> bool {
+pub(super) fn is_label(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
@@ -51,7 +54,10 @@ mod tests {
     #[test]
     fn a_builtin_by_name_with_or_without_label() {
         let plain = PolicySpec::parse("inactivity", None).unwrap();
-        assert_eq!((plain.label.as_str(), plain.wasm.as_slice()), ("inactivity", crate::policy::INACTIVITY_WASM));
+        assert_eq!(
+            (plain.label.as_str(), plain.wasm.as_slice()),
+            ("inactivity", crate::policy::builtin::INACTIVITY_WASM)
+        );
         assert_eq!(PolicySpec::parse("short=inactivity", None).unwrap().label, "short");
     }
 

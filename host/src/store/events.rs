@@ -1,5 +1,5 @@
 //! The event history: every telemetry event, numbered and kept up to a
-//! retention limit, newest last. The recorder (`telemetry::recorder`)
+//! retention limit, newest last. The recorder (`store::recorder`)
 //! appends in batches and makes each batch durable before taking the next,
 //! so a crash loses at most the batch being written (events emitted in the
 //! same few milliseconds). With Redis, the replicas share one history and

@@ -6,7 +6,7 @@ use super::{Backend, Store, StoreError};
 use std::collections::BTreeMap;
 
 /// Process type → amount, such as `web` → 2, `worker` → 1.
-pub type Formation = BTreeMap<String, u32>;
+pub(crate) type Formation = BTreeMap<String, u32>;
 
 impl Store {
     /// The saved formation of `app` of `backend`, if any.

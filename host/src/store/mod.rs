@@ -25,22 +25,27 @@ mod formation;
 mod kv;
 mod processes;
 mod record;
+mod recorder;
 mod redis;
 mod shared;
 mod sled;
 
 #[cfg(test)]
 mod contract_tests;
+// Shared with the integration tests (`tests/src/support/redis.rs`), where
+// its items are their crate's public test support.
 #[cfg(test)]
+#[allow(unreachable_pub)]
 pub(crate) mod test_redis;
 
-pub use events::{EventLog, EventQuery, StoredEvent};
-pub use formation::Formation;
-pub use kv::PolicyKv;
+pub(crate) use events::{EventLog, EventQuery};
+pub(crate) use formation::Formation;
+pub(crate) use kv::PolicyKv;
 pub use processes::{ProcessId, ProcessRecord};
-pub use record::AppRecord;
-pub use shared::{Lease, WokeListener};
-pub use sled::recovery::Recovery;
+pub(crate) use record::AppRecord;
+pub(crate) use recorder::{RecordedProgress, Recorder};
+pub(crate) use shared::WokeListener;
+pub(crate) use sled::recovery::Recovery;
 
 use crate::config::{StoreBackend, StoreConfig};
 use std::collections::HashMap;

@@ -160,7 +160,7 @@ fn capped(text: &str) -> String {
 /// A broadcast of events. Emitting never blocks and never fails: with no
 /// subscriber, or a lagging one, events are simply not kept.
 #[derive(Clone)]
-pub struct EventBus {
+pub(crate) struct EventBus {
     sender: broadcast::Sender<Event>,
     /// Events emitted so far, so a reader can wait until the recorder has
     /// written everything emitted before its request.
@@ -174,18 +174,18 @@ impl Default for EventBus {
 }
 
 impl EventBus {
-    pub fn emit(&self, app: Option<&str>, kind: EventKind) {
+    pub(crate) fn emit(&self, app: Option<&str>, kind: EventKind) {
         // Counted before it is sent: a recorder never gets ahead of the count.
         self.emitted.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let _ = self.sender.send(Event { at: now_ms(), app: app.map(str::to_owned), kind });
     }
 
     /// How many events were emitted so far.
-    pub fn emitted(&self) -> u64 {
+    pub(crate) fn emitted(&self) -> u64 {
         self.emitted.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
     }
 }

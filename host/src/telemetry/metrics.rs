@@ -12,37 +12,37 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The `app` label of a request that reached no app.
-pub const NO_APP: &str = "-";
+pub(crate) const NO_APP: &str = "-";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     pub app: String,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct AppLabels {
+pub(crate) struct AppLabels {
     pub app: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PhaseLabels {
+pub(crate) struct PhaseLabels {
     /// `request` or `tick`.
     pub phase: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PolicyFailureLabels {
+pub(crate) struct PolicyFailureLabels {
     pub policy: String,
     pub phase: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct StateLabels {
+pub(crate) struct StateLabels {
     pub state: &'static str,
 }
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub wake_duration: Family<AppLabels, Histogram>,
@@ -66,12 +66,12 @@ pub struct Metrics {
 /// per status and then shared, rather than looked up by hashing a freshly
 /// allocated label set on every request.
 #[derive(Default)]
-pub struct RequestCounters {
+pub(crate) struct RequestCounters {
     by_status: arc_swap::ArcSwap<Vec<(u16, Counter)>>,
 }
 
 impl RequestCounters {
-    pub fn inc(&self, metrics: &Metrics, app: &str, status: u16) {
+    pub(crate) fn inc(&self, metrics: &Metrics, app: &str, status: u16) {
         if let Some((_, counter)) = self.by_status.load().iter().find(|(s, _)| *s == status) {
             counter.inc();
             return;
@@ -134,15 +134,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn request(&self, app: &str, status: u16) {
-        self.requests.get_or_create(&RequestLabels { app: app.to_owned(), status }).inc();
-    }
-
-    pub fn woken(&self, app: &str, took: Duration) {
+    pub(crate) fn woken(&self, app: &str, took: Duration) {
         self.wake_duration.get_or_create(&AppLabels { app: app.to_owned() }).observe(took.as_secs_f64());
     }
 
-    pub fn policy_call(&self, phase: &'static str, took: Duration) {
+    pub(crate) fn policy_call(&self, phase: &'static str, took: Duration) {
         match phase {
             "request" => self.request_calls.observe(took.as_secs_f64()),
             "tick" => self.tick_calls.observe(took.as_secs_f64()),
@@ -150,16 +146,16 @@ impl Metrics {
         }
     }
 
-    pub fn tick(&self, took: Duration) {
+    pub(crate) fn tick(&self, took: Duration) {
         self.tick_duration.observe(took.as_secs_f64());
     }
 
-    pub fn policy_failed(&self, policy: &str, phase: &'static str) {
+    pub(crate) fn policy_failed(&self, policy: &str, phase: &'static str) {
         self.policy_failures.get_or_create(&PolicyFailureLabels { policy: policy.to_owned(), phase }).inc();
     }
 
     /// The registry in Prometheus text format.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -174,8 +170,9 @@ mod tests {
     #[test]
     fn encodes_recorded_values() {
         let metrics = Metrics::default();
-        metrics.request("hello", 200);
-        metrics.request("hello", 200);
+        let hello = RequestCounters::default();
+        hello.inc(&metrics, "hello", 200);
+        hello.inc(&metrics, "hello", 200);
         metrics.woken("hello", Duration::from_millis(30));
         metrics.policy_failed("teapot", "request");
         let counters = RequestCounters::default();

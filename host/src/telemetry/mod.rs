@@ -1,21 +1,20 @@
 //! What the gateway tells its operators: a stream of events (wakes, sleeps,
 //! failures, policy changes) and Prometheus metrics. The request and tick
-//! paths record into it; the recorder persists the events; the admin API
+//! paths record into it; the store's recorder persists the events; the admin API
 //! reads from both.
 
-pub mod events;
-pub mod metrics;
-pub mod recorder;
+pub(crate) mod events;
+pub(crate) mod metrics;
 
-pub use events::{Event, EventBus, EventKind, WakeCause};
-pub use metrics::Metrics;
-pub use recorder::{RecordedProgress, Recorder};
+pub(crate) use events::EventBus;
+pub use events::{Event, EventKind, WakeCause};
+pub(crate) use metrics::Metrics;
 
 use std::sync::Arc;
 
 /// Cheap to clone; every part of the gateway that records holds one.
 #[derive(Clone, Default)]
-pub struct Telemetry {
+pub(crate) struct Telemetry {
     pub events: EventBus,
     pub metrics: Arc<Metrics>,
 }

@@ -15,7 +15,7 @@ const NOT_SEEN: &str = "no event about this app before this";
 
 /// The timeline of one app over `window`, from its events (oldest first)
 /// and its live state. `window.to` is normally now.
-pub fn build(events: &[Event], live: Live, coverage: &Coverage, window: Window) -> Timeline {
+pub(crate) fn build(events: &[Event], live: Live, coverage: &Coverage, window: Window) -> Timeline {
     let mut bands = Bands::default();
     let mut wakes = Vec::new();
     let known_from = match coverage.from {

@@ -11,7 +11,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// One calendar day, `[from, to)`; today's ends now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Day {
+pub(crate) struct Day {
     /// `YYYY-MM-DD` in the offset the days were cut in.
     pub date: String,
     pub from: Timestamp,
@@ -19,7 +19,7 @@ pub struct Day {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DaySavings {
+pub(crate) struct DaySavings {
     #[serde(flatten)]
     pub day: Day,
     #[serde(flatten)]
@@ -30,7 +30,7 @@ pub struct DaySavings {
 
 /// The last `count` days up to `now`, oldest first, cut at midnight
 /// `utc_offset_min` minutes east of UTC.
-pub fn days(now: Timestamp, count: u32, utc_offset_min: i32) -> Vec<Day> {
+pub(crate) fn days(now: Timestamp, count: u32, utc_offset_min: i32) -> Vec<Day> {
     let offset_ms = i64::from(utc_offset_min) * 60_000;
     let now = i64::try_from(now).unwrap_or(i64::MAX);
     let local = now.saturating_add(offset_ms);
@@ -56,7 +56,7 @@ fn date_of(at: Timestamp, offset_ms: i64) -> String {
 }
 
 /// Each day's savings over all `apps` (their rates and bands).
-pub fn savings_per_day<'a>(
+pub(crate) fn savings_per_day<'a>(
     days: &[Day],
     apps: impl IntoIterator<Item = (&'a Rates, &'a [Band])> + Clone,
 ) -> Vec<DaySavings> {

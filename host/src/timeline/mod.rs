@@ -22,9 +22,9 @@ mod steps;
 #[cfg(test)]
 mod tests;
 
-pub use build::build;
-pub use daily::{DaySavings, days, savings_per_day};
-pub use read::{History, read};
+pub(crate) use build::build;
+pub(crate) use daily::{DaySavings, days, savings_per_day};
+pub(crate) use read::{History, read};
 
 use crate::policy::model::{AppState, Timestamp};
 use crate::telemetry::WakeCause;
@@ -33,7 +33,7 @@ use serde::Serialize;
 /// What an app was doing over a band of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BandState {
+pub(crate) enum BandState {
     Asleep,
     /// Booting: from the start of a wake until the app answered (or the
     /// wake failed). Billed like awake.
@@ -45,7 +45,7 @@ pub enum BandState {
 
 /// `[from, to)`, in milliseconds since the epoch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Band {
+pub(crate) struct Band {
     pub from: Timestamp,
     pub to: Timestamp,
     pub state: BandState,
@@ -57,7 +57,7 @@ pub struct Band {
 
 /// One wake, successful or not.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WakeMark {
+pub(crate) struct WakeMark {
     /// When the wake began (`at` less its duration, when that is known).
     pub started: Timestamp,
     /// When the app answered, or the wake gave up.
@@ -74,7 +74,7 @@ pub struct WakeMark {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Timeline {
+pub(crate) struct Timeline {
     /// In order, without gaps, covering the window.
     pub bands: Vec<Band>,
     /// Those that ended within the window, in order.
@@ -83,14 +83,14 @@ pub struct Timeline {
 
 /// `[from, to)`: usually ending now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
+pub(crate) struct Window {
     pub from: Timestamp,
     pub to: Timestamp,
 }
 
 /// How far back the history is complete.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Coverage {
+pub(crate) struct Coverage {
     /// Every event from then on is in the history; `None` when the history
     /// is empty.
     pub from: Option<Timestamp>,
@@ -101,7 +101,7 @@ pub struct Coverage {
 
 /// The app as it is now: where the history's last band ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Live {
+pub(crate) struct Live {
     pub state: AppState,
     pub since: Timestamp,
 }

@@ -13,19 +13,19 @@ const PAGE: usize = 1000;
 
 /// The events since some time, by app, oldest first.
 #[derive(Debug, Default)]
-pub struct History {
+pub(crate) struct History {
     pub coverage: Coverage,
     by_app: HashMap<String, Vec<Event>>,
 }
 
 impl History {
     /// `app`'s events, oldest first.
-    pub fn of(&self, app: &str) -> &[Event] {
+    pub(crate) fn of(&self, app: &str) -> &[Event] {
         self.by_app.get(app).map_or(&[], Vec::as_slice)
     }
 
     /// From events in any order (as the store or a test has them).
-    pub fn from_events(events: impl IntoIterator<Item = Event>, coverage: Coverage) -> History {
+    pub(crate) fn from_events(events: impl IntoIterator<Item = Event>, coverage: Coverage) -> History {
         let mut by_app: HashMap<String, Vec<Event>> = HashMap::new();
         for event in events {
             if let Some(app) = &event.app {
@@ -43,7 +43,7 @@ impl History {
 /// Every event at or after `since`, and how far back the history is
 /// complete. `retention` is the store's (`admin.event_retention`): a
 /// history that holds that many events has dropped older ones.
-pub async fn read(log: &EventLog, since: Timestamp, retention: u64) -> Result<History, StoreError> {
+pub(crate) async fn read(log: &EventLog, since: Timestamp, retention: u64) -> Result<History, StoreError> {
     let mut kept = Vec::new();
     let mut before = None;
     let mut read = 0u64;

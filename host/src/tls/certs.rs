@@ -28,7 +28,7 @@ pub enum CertError {
 
 /// Every certificate of one listener, indexed by the names they cover.
 #[derive(Debug, Default)]
-pub struct CertSet {
+pub(crate) struct CertSet {
     exact: HashMap<String, Arc<CertifiedKey>>,
     /// Keyed by the parent domain: `*.example.com` is under `example.com`.
     wildcard: HashMap<String, Arc<CertifiedKey>>,
@@ -37,7 +37,7 @@ pub struct CertSet {
 }
 
 impl CertSet {
-    pub fn load(files: &[CertFiles]) -> Result<CertSet, CertError> {
+    pub(crate) fn load(files: &[CertFiles]) -> Result<CertSet, CertError> {
         let provider = rustls::crypto::ring::default_provider();
         let mut set = CertSet::default();
         for pair in files {
@@ -56,7 +56,7 @@ impl CertSet {
         Ok(set)
     }
 
-    pub fn choose(&self, server_name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+    pub(crate) fn choose(&self, server_name: Option<&str>) -> Option<Arc<CertifiedKey>> {
         let Some(name) = server_name else { return self.fallback.clone() };
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         if let Some(key) = self.exact.get(&name) {
@@ -136,7 +136,7 @@ fn is_wildcard_under_one_label(name: &str) -> bool {
 /// Picks a certificate per handshake from the current set, which a reload
 /// swaps whole: handshakes in progress keep the set they started with.
 #[derive(Debug)]
-pub struct SniResolver {
+pub(super) struct SniResolver {
     pub(super) current: arc_swap::ArcSwap<CertSet>,
 }
 

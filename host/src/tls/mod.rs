@@ -5,7 +5,7 @@
 
 mod certs;
 
-pub use certs::{CertError, CertSet};
+pub(crate) use certs::{CertError, CertSet};
 
 use crate::config::CertFiles;
 use certs::SniResolver;
@@ -32,13 +32,13 @@ pub enum TlsError {
 }
 
 /// An HTTPS listener's TLS side. Dropping it stops the reload watch.
-pub struct TlsTerminator {
+pub(crate) struct TlsTerminator {
     acceptor: TlsAcceptor,
     _watch: Debouncer<RecommendedWatcher, RecommendedCache>,
 }
 
 impl TlsTerminator {
-    pub fn new(files: &[CertFiles]) -> Result<TlsTerminator, TlsError> {
+    pub(crate) fn new(files: &[CertFiles]) -> Result<TlsTerminator, TlsError> {
         let resolver = Arc::new(SniResolver { current: arc_swap::ArcSwap::from_pointee(CertSet::load(files)?) });
         let mut config =
             rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -50,7 +50,7 @@ impl TlsTerminator {
         Ok(TlsTerminator { acceptor: TlsAcceptor::from(Arc::new(config)), _watch: watch })
     }
 
-    pub fn acceptor(&self) -> &TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> &TlsAcceptor {
         &self.acceptor
     }
 }

@@ -27,12 +27,12 @@ type Connected = <HttpConnector as Service<Uri>>::Response;
 type ConnectError = <HttpConnector as Service<Uri>>::Error;
 
 #[derive(Clone)]
-pub struct HedgedConnector {
+pub(crate) struct HedgedConnector {
     inner: HttpConnector,
 }
 
 impl HedgedConnector {
-    pub fn new(inner: HttpConnector) -> HedgedConnector {
+    pub(crate) fn new(inner: HttpConnector) -> HedgedConnector {
         HedgedConnector { inner }
     }
 }

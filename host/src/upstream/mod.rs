@@ -20,8 +20,8 @@ use std::time::Duration;
 /// Request bodies sent upstream: the client's, or nothing (probes). The
 /// error is boxed so the proxy's watched body can fail with its own reasons
 /// (a stalled client), not only hyper's.
-pub type UpstreamBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
-pub type UpstreamClient = Client<HttpsConnector<HedgedConnector>, UpstreamBody>;
+pub(crate) type UpstreamBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+pub(crate) type UpstreamClient = Client<HttpsConnector<HedgedConnector>, UpstreamBody>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -32,21 +32,12 @@ pub enum UpstreamError {
 }
 
 #[derive(Clone)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     connector: HttpsConnector<HedgedConnector>,
 }
 
-impl Default for Upstream {
-    /// The webpki roots only, with a 5 s connect timeout.
-    fn default() -> Self {
-        let roots = webpki_roots_store();
-        // Infallible with the ring provider's safe defaults.
-        Upstream::with_roots(roots, Duration::from_secs(5)).unwrap_or_else(|e| unreachable!("{e}"))
-    }
-}
-
 impl Upstream {
-    pub fn new(ca_file: Option<&Path>, connect_timeout: Duration) -> Result<Upstream, UpstreamError> {
+    pub(crate) fn new(ca_file: Option<&Path>, connect_timeout: Duration) -> Result<Upstream, UpstreamError> {
         let mut roots = webpki_roots_store();
         if let Some(path) = ca_file {
             let bad = |reason: String| UpstreamError::CaFile { path: path.to_owned(), reason };
@@ -85,13 +76,13 @@ impl Upstream {
     }
 
     /// A pooled client, for proxying.
-    pub fn pooled(&self, idle: Duration) -> UpstreamClient {
+    pub(crate) fn pooled(&self, idle: Duration) -> UpstreamClient {
         Client::builder(TokioExecutor::new()).pool_idle_timeout(idle).build(self.connector.clone())
     }
 
     /// A client that never reuses a connection: a probe must not reach a
     /// previous incarnation of the app through a pooled socket.
-    pub fn unpooled(&self) -> UpstreamClient {
+    pub(crate) fn unpooled(&self) -> UpstreamClient {
         Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(self.connector.clone())
     }
 }
@@ -100,19 +91,18 @@ fn webpki_roots_store() -> RootCertStore {
     RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }
 }
 
+/// The upstream's URI with a request's path and query.
+pub(crate) fn join_uri(upstream: &http::Uri, path_and_query: &str) -> Result<http::Uri, String> {
+    let mut parts = upstream.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().map_err(|e| format!("bad path {path_and_query:?}: {e}"))?);
+    http::Uri::from_parts(parts).map_err(|e| e.to_string())
+}
+
 /// Whether a client error is the upstream taking too long to connect (a
 /// 504) rather than refusing or failing (a 502).
-pub fn is_connect_timeout(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
+pub(crate) fn is_connect_timeout(e: &hyper_util::client::legacy::Error) -> bool {
+    crate::error_chain::chain(e)
+        .any(|err| err.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut))
 }
 
 mod hedged;

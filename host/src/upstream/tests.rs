@@ -50,7 +50,7 @@ async fn tls_app() -> TlsApp {
 
 async fn get(client: &UpstreamClient, uri: String) -> Result<String, String> {
     let request = http::Request::get(uri).body(Empty::new().map_err(|never| match never {}).boxed()).unwrap();
-    let response = client.request(request).await.map_err(|e| crate::apps::root_cause(&e))?;
+    let response = client.request(request).await.map_err(|e| crate::error_chain::root_cause(&e))?;
     let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
@@ -68,7 +68,14 @@ async fn https_upstreams_are_verified_against_the_extra_ca() {
     assert_eq!(get(&trusting.unpooled(), uri.clone()).await.unwrap(), "hello over tls");
 
     // The webpki roots alone do not know this CA: the handshake is refused.
-    let error = get(&Upstream::default().pooled(Duration::from_secs(30)), uri).await.unwrap_err();
+    let error = get(
+        &Upstream::with_roots(super::webpki_roots_store(), Duration::from_secs(5))
+            .unwrap()
+            .pooled(Duration::from_secs(30)),
+        uri,
+    )
+    .await
+    .unwrap_err();
     assert!(error.to_lowercase().contains("certificate"), "{error}");
 }
 

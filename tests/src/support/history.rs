@@ -2,7 +2,7 @@
 //! data dir before the gateway starts there: hours and days of past that a
 //! test could not wait for.
 
-use paastis::telemetry::{Event, EventKind, WakeCause};
+use paastis::testing::{Event, EventKind, WakeCause};
 use std::path::Path;
 
 pub const HOUR_MS: u64 = 3600 * 1000;
@@ -51,7 +51,7 @@ impl History {
     /// dir `dir` (see `GatewayBuilder::data_dir`), keeping `retention`.
     pub async fn write(mut self, dir: &Path, retention: u64) {
         self.events.sort_by_key(|e| e.at);
-        let store = paastis::store::Store::open(&dir.join("store")).expect("open the store to seed");
+        let store = paastis::testing::Store::open(&dir.join("store")).expect("open the store to seed");
         let log = store.events(retention).await.expect("open the event history");
         log.append(&self.events).await.expect("append the seeded events");
         log.flush().await.expect("flush the seeded events");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-pub struct Limiter {
+pub(crate) struct Limiter {
     limit: usize,
     window: Duration,
     state: Mutex<State>,
@@ -21,11 +21,11 @@ struct State {
 }
 
 impl Limiter {
-    pub fn per_minute(limit: u32) -> Limiter {
+    pub(crate) fn per_minute(limit: u32) -> Limiter {
         Limiter::new(limit, Duration::from_secs(60))
     }
 
-    pub fn new(limit: u32, window: Duration) -> Limiter {
+    pub(crate) fn new(limit: u32, window: Duration) -> Limiter {
         Limiter {
             limit: limit.max(1) as usize,
             window,
@@ -36,7 +36,7 @@ impl Limiter {
 
     /// Waits until a call may be sent, and counts it. Holding the lock while
     /// waiting keeps callers in order.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         let mut state = self.state.lock().await;
         if let Some(until) = state.paused_until.take() {
             tokio::time::sleep_until(until).await;
@@ -56,7 +56,7 @@ impl Limiter {
     }
 
     /// Delays the next call by `delay` (the platform said its budget is low).
-    pub async fn pause(&self, delay: Duration) {
+    pub(crate) async fn pause(&self, delay: Duration) {
         let until = Instant::now() + delay;
         {
             let mut paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
@@ -67,7 +67,7 @@ impl Limiter {
     }
 
     /// How long the current pause still lasts.
-    pub fn pause_left(&self) -> Option<Duration> {
+    pub(crate) fn pause_left(&self) -> Option<Duration> {
         let paused = *self.paused.lock().unwrap_or_else(|p| p.into_inner());
         paused.map(|until| until.saturating_duration_since(Instant::now())).filter(|left| !left.is_zero())
     }

@@ -6,14 +6,14 @@
 mod limiter;
 mod retry;
 
-pub use limiter::Limiter;
-pub use retry::{RetryPolicy, retryable};
+pub(crate) use limiter::Limiter;
+pub(crate) use retry::{RetryPolicy, retryable};
 
 use http::HeaderValue;
 use std::time::Duration;
 
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("{backend}: {call} answered {status}: {message}")]
     Status { backend: String, call: String, status: u16, message: String },
     #[error("{backend}: {call} failed: {message}")]
@@ -27,7 +27,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self {
             ApiError::Status { status, .. } => Some(*status),
             _ => None,
@@ -37,7 +37,7 @@ impl ApiError {
 
 /// Credentials that give an Authorization header, refreshed on demand.
 #[async_trait::async_trait]
-pub trait Auth: Send + Sync {
+pub(crate) trait Auth: Send + Sync {
     async fn header(&self, api: &ApiClient) -> Result<HeaderValue, ApiError>;
     /// The platform refused the header: the next call gets a fresh one.
     fn invalidate(&self);
@@ -45,7 +45,7 @@ pub trait Auth: Send + Sync {
 
 /// How a platform reports its remaining call budget.
 #[derive(Clone, Copy)]
-pub struct BudgetHeader {
+pub(crate) struct BudgetHeader {
     pub name: &'static str,
     /// Below this many calls left, slow down.
     pub low: u64,
@@ -71,7 +71,7 @@ fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
         .with_no_client_auth())
 }
 
-pub struct ApiClient {
+pub(crate) struct ApiClient {
     http: reqwest::Client,
     backend: String,
     limiter: Limiter,
@@ -80,7 +80,7 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(
+    pub(crate) fn new(
         backend: &str,
         per_minute: u32,
         retry: RetryPolicy,
@@ -98,17 +98,13 @@ impl ApiClient {
         Ok(ApiClient { http, backend: backend.to_owned(), limiter: Limiter::per_minute(per_minute), retry, budget })
     }
 
-    pub fn backend(&self) -> &str {
+    pub(crate) fn backend(&self) -> &str {
         &self.backend
-    }
-
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
     }
 
     /// Sends the request `build` makes (once per attempt), retrying what is
     /// worth retrying. Any other answer, success or not, is returned.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         call: &str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
@@ -188,7 +184,7 @@ impl ApiClient {
 
     /// `send` with credentials: a 401 invalidates them and the call is made
     /// once more with fresh ones.
-    pub async fn send_authed(
+    pub(crate) async fn send_authed(
         &self,
         call: &str,
         auth: &dyn Auth,
@@ -210,7 +206,7 @@ impl ApiClient {
 
     /// The JSON body of a successful answer; any other status is an error
     /// carrying the platform's message.
-    pub async fn json<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn json<T: serde::de::DeserializeOwned>(
         &self,
         call: &str,
         response: reqwest::Response,
@@ -229,7 +225,7 @@ impl ApiClient {
     }
 
     /// The answer if it is a success, else an error with its message.
-    pub async fn success(&self, call: &str, response: reqwest::Response) -> Result<reqwest::Response, ApiError> {
+    pub(crate) async fn success(&self, call: &str, response: reqwest::Response) -> Result<reqwest::Response, ApiError> {
         if response.status().is_success() {
             return Ok(response);
         }
@@ -242,7 +238,7 @@ impl ApiClient {
         })
     }
 
-    pub fn error(&self, message: impl Into<String>) -> ApiError {
+    pub(crate) fn error(&self, message: impl Into<String>) -> ApiError {
         ApiError::Other { backend: self.backend.clone(), message: message.into() }
     }
 
@@ -297,14 +293,7 @@ async fn error_message(response: reqwest::Response) -> String {
 /// The error and its causes, "a: b: c", since reqwest's top level alone
 /// ("error sending request") hides the cause (kube's errors too).
 pub(in crate::backend) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(next) = cur {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
-        cur = next.source();
-    }
-    text
+    crate::error_chain::causes(e)
 }
 
 #[cfg(test)]

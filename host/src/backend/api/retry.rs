@@ -3,14 +3,14 @@
 use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     pub max_retries: u32,
     pub backoff: Duration,
     pub max_wait: Duration,
 }
 
 /// Statuses worth retrying: rate limited, or the platform having a bad moment.
-pub fn retryable(status: u16) -> bool {
+pub(crate) fn retryable(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
@@ -19,7 +19,7 @@ impl RetryPolicy {
     /// Retry-After when it gave one, else exponential backoff. `None` when
     /// the server asks for more than `max_wait`: better a clear failure now
     /// than a request hanging for an hour.
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
         match retry_after {
             Some(wait) if wait > self.max_wait => None,
             Some(wait) => Some(wait),
@@ -29,7 +29,7 @@ impl RetryPolicy {
 }
 
 /// Parses Retry-After: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(super) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -41,7 +41,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 /// Parses a rate limit reset (Render's `Ratelimit-Reset`): documented as
 /// epoch seconds, shown in examples as seconds from now; both are accepted
 /// (a value past 2001 as epoch seconds).
-pub fn parse_reset(value: &str) -> Option<Duration> {
+pub(super) fn parse_reset(value: &str) -> Option<Duration> {
     let secs = value.trim().parse::<u64>().ok()?;
     if secs < 1_000_000_000 {
         return Some(Duration::from_secs(secs));

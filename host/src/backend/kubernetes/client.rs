@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 /// Where the cluster's address and credentials come from.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub(crate) enum Source {
     /// A kubeconfig file, and the context to use (its current one if none).
     Kubeconfig { path: std::path::PathBuf, context: Option<String> },
     /// The pod's service account (`KUBERNETES_SERVICE_HOST`, the token and
@@ -25,7 +25,7 @@ pub enum Source {
 impl Source {
     /// What `paastis check` can verify without the network: the file
     /// parses and has the context, or the pod's environment is there.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         match self {
             Source::Kubeconfig { path, context } => {
                 let kubeconfig = read(path)?;
@@ -42,7 +42,7 @@ impl Source {
         }
     }
 
-    pub async fn connect(&self) -> Result<kube::Client, String> {
+    pub(crate) async fn connect(&self) -> Result<kube::Client, String> {
         let config = match self {
             Source::Kubeconfig { path, context } => {
                 let options = KubeConfigOptions { context: context.clone(), ..KubeConfigOptions::default() };

@@ -12,11 +12,10 @@
 mod client;
 mod workload;
 
-pub use client::Source;
+pub(super) use client::Source;
 
 use super::api::{ApiError, Limiter, RetryPolicy, error_chain, retryable};
 use super::paas::{Platform, RemoteApp, SavedSize};
-use crate::config::PlatformKind;
 use crate::store::Formation;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -29,13 +28,13 @@ use tokio::sync::OnceCell;
 use workload::{Id, Kind, ORIGINAL_REPLICAS, Observed, UPSTREAM, Workload};
 
 /// The one "process type" of a workload.
-pub const REPLICAS: &str = "replicas";
-pub const DEFAULT_SELECTOR: &str = "paastis.io/enabled=true";
+pub(super) const REPLICAS: &str = "replicas";
+pub(super) const DEFAULT_SELECTOR: &str = "paastis.io/enabled=true";
 /// Longest a wake waits for a ready replica (the app's `wake_timeout`
 /// usually ends it first).
 const READY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-pub struct Kubernetes {
+pub(super) struct Kubernetes {
     backend: String,
     source: Source,
     client: OnceCell<kube::Client>,
@@ -64,7 +63,7 @@ macro_rules! with_kind {
 }
 
 impl Kubernetes {
-    pub fn new(
+    pub(super) fn new(
         backend: &str,
         source: Source,
         namespaces: Vec<String>,
@@ -265,10 +264,6 @@ impl Kubernetes {
 
 #[async_trait::async_trait]
 impl Platform for Kubernetes {
-    fn kind(&self) -> PlatformKind {
-        PlatformKind::Kubernetes
-    }
-
     async fn list(&self) -> Result<Vec<RemoteApp>, ApiError> {
         let mut apps = Vec::new();
         for namespace in self.scopes() {

@@ -9,22 +9,22 @@ use kube::ResourceExt;
 use std::collections::BTreeMap;
 
 /// Where the replicas to restore are kept while the workload sleeps.
-pub const ORIGINAL_REPLICAS: &str = "paastis.io/original-replicas";
+pub(super) const ORIGINAL_REPLICAS: &str = "paastis.io/original-replicas";
 /// Names the gateway app (else `<name>-<namespace>`).
-pub const APP: &str = "paastis.io/app";
+pub(super) const APP: &str = "paastis.io/app";
 /// Where the traffic goes (else the Service that selects the pods).
-pub const UPSTREAM: &str = "paastis.io/upstream";
+pub(super) const UPSTREAM: &str = "paastis.io/upstream";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     Deployment,
     StatefulSet,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Deployment, Kind::StatefulSet];
+    pub(super) const ALL: [Kind; 2] = [Kind::Deployment, Kind::StatefulSet];
 
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Kind::Deployment => "deployment",
             Kind::StatefulSet => "statefulset",
@@ -34,14 +34,14 @@ impl Kind {
 
 /// A workload as the platform's app id says it: `kind/namespace/name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Id {
+pub(super) struct Id {
     pub kind: Kind,
     pub namespace: String,
     pub name: String,
 }
 
 impl Id {
-    pub fn parse(id: &str) -> Option<Id> {
+    pub(super) fn parse(id: &str) -> Option<Id> {
         let mut parts = id.splitn(3, '/');
         let kind = match parts.next()? {
             "deployment" => Kind::Deployment,
@@ -62,7 +62,7 @@ impl std::fmt::Display for Id {
 
 /// What the backend reads of a workload.
 #[derive(Debug, Clone)]
-pub struct Observed {
+pub(super) struct Observed {
     pub id: Id,
     pub replicas: i32,
     pub ready: i32,
@@ -75,24 +75,24 @@ pub struct Observed {
 
 impl Observed {
     /// The gateway app's name: the annotation, else `<name>-<namespace>`.
-    pub fn app_name(&self) -> String {
+    pub(super) fn app_name(&self) -> String {
         self.annotations.get(APP).cloned().unwrap_or_else(|| format!("{}-{}", self.id.name, self.id.namespace))
     }
 
     /// The replicas the gateway's sleep saved, if it saved any.
-    pub fn original_replicas(&self) -> Option<i32> {
+    pub(super) fn original_replicas(&self) -> Option<i32> {
         self.annotations.get(ORIGINAL_REPLICAS)?.trim().parse().ok().filter(|n| *n > 0)
     }
 
     /// Serving, and the controller has seen the latest spec.
-    pub fn is_ready(&self) -> bool {
+    pub(super) fn is_ready(&self) -> bool {
         self.ready >= 1 && self.observed_generation.unwrap_or(0) >= self.generation.unwrap_or(0)
     }
 
     /// Running for discovery: serving once a replica is ready. `None` for a
     /// workload the gateway put to sleep itself (at zero with the
     /// annotation), which it knows already, and for one still starting.
-    pub fn running(&self) -> Option<bool> {
+    pub(super) fn running(&self) -> Option<bool> {
         match (self.replicas, self.original_replicas()) {
             (0, Some(_)) => None,
             (0, None) => Some(false),
@@ -103,7 +103,7 @@ impl Observed {
 }
 
 /// A Deployment or a StatefulSet.
-pub trait Workload:
+pub(super) trait Workload:
     kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
     + Clone
     + serde::de::DeserializeOwned
@@ -157,7 +157,7 @@ workload!(StatefulSet, Kind::StatefulSet);
 
 /// `http://<service>.<namespace>.svc:<port>` of the first Service whose
 /// selector picks these pod labels.
-pub fn service_upstream(
+pub(super) fn service_upstream(
     services: &[Service],
     namespace: &str,
     pod_labels: &BTreeMap<String, String>,

@@ -22,15 +22,15 @@ mod report;
 mod run;
 mod tree;
 
-pub use report::Report;
-pub use run::{Options, run};
+pub(crate) use report::Report;
+pub(crate) use run::{Options, run};
 
 /// Put in the app's environment as `<supervisor pid>:<its start time>`:
 /// what the app and its descendants inherit tells them apart from any other
 /// process if the supervisor dies with the gateway (`backend/sweep.rs`).
-pub const MARKER_VAR: &str = "PAASTIS_SUPERVISOR";
+pub(crate) const MARKER_VAR: &str = "PAASTIS_SUPERVISOR";
 
 /// The whole environment entry for the supervisor `pid` started at `start_time`.
-pub fn marker(pid: i32, start_time: u64) -> String {
+pub(crate) fn marker(pid: i32, start_time: u64) -> String {
     format!("{MARKER_VAR}={pid}:{start_time}")
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Report {
+pub(crate) enum Report {
     /// The app runs: its pid (also its process group) and start time.
     Started { pid: i32, start_time: u64 },
     /// The command could not be started (no such program, not executable…).
@@ -31,7 +31,7 @@ impl fmt::Display for Report {
 }
 
 impl Report {
-    pub fn parse(line: &str) -> Option<Report> {
+    pub(crate) fn parse(line: &str) -> Option<Report> {
         let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
         Some(match word {
             "started" => {

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// What the gateway passes on the `paastis supervise` command line.
-pub struct Options {
+pub(crate) struct Options {
     /// The gateway's pid: if it is not our parent by the time PDEATHSIG is
     /// armed, it already died and nobody would ever stop us.
     pub parent: i32,
@@ -38,7 +38,7 @@ const KILL_AGAIN: Duration = Duration::from_millis(20);
 /// The gateway died before the supervisor could tie itself to it.
 const EXIT_ORPHANED: u8 = 3;
 
-pub fn run(options: Options) -> ExitCode {
+pub(crate) fn run(options: Options) -> ExitCode {
     match supervise(options) {
         Ok(code) => code,
         // Our stderr is the app's: the gateway logs this as app output.

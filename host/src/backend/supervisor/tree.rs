@@ -9,7 +9,7 @@ use crate::backend::procfs;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-pub struct Tree {
+pub(super) struct Tree {
     /// The app's first process, leader of its process group.
     leader: i32,
     leader_reaped: bool,
@@ -18,21 +18,21 @@ pub struct Tree {
 }
 
 impl Tree {
-    pub fn new(leader: i32) -> Tree {
+    pub(super) fn new(leader: i32) -> Tree {
         Tree { leader, leader_reaped: false, root: std::process::id() as i32 }
     }
 
     /// Once reaped, the leader's pid, and with it the group id, may be
     /// given to an unrelated process: the group is then reached through the
     /// descendants only.
-    pub fn leader_reaped(&mut self) {
+    pub(super) fn leader_reaped(&mut self) {
         self.leader_reaped = true;
     }
 
     /// Sends `signals`, in order, to every process of the app; returns how
     /// many descendants were found (0 when /proc could not be read, and only
     /// the group was reached).
-    pub fn signal(&self, signals: &[Signal]) -> usize {
+    pub(super) fn signal(&self, signals: &[Signal]) -> usize {
         if !self.leader_reaped {
             for signal in signals {
                 // ESRCH: the whole group is gone already.

@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 const WOKE_BACKLOG: usize = 256;
 
 impl RedisStore {
-    pub async fn claim_lease(&self, replica: &str, ttl: Duration) -> Result<Lease, StoreError> {
+    pub(crate) async fn claim_lease(&self, replica: &str, ttl: Duration) -> Result<Lease, StoreError> {
         let keys = self.keys().clone();
         let (replica, ms) = (replica.to_owned(), ttl.as_millis() as u64);
         let (held, epoch, holder): (i64, u64, Option<String>) = self
@@ -33,11 +33,11 @@ impl RedisStore {
         Ok(Lease { held: held == 1, epoch, holder })
     }
 
-    pub async fn release_lease(&self, replica: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn release_lease(&self, replica: &str) -> Result<bool, StoreError> {
         self.release_if_held(self.keys().leader.clone(), replica).await
     }
 
-    pub async fn try_lock_app(&self, app: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+    pub(crate) async fn try_lock_app(&self, app: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
         let key = self.keys().wake_lock(app);
         let (holder, ms) = (holder.to_owned(), ttl.as_millis().max(1) as u64);
         let held: i64 = self
@@ -46,7 +46,7 @@ impl RedisStore {
         Ok(held == 1)
     }
 
-    pub async fn unlock_app(&self, app: &str, holder: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn unlock_app(&self, app: &str, holder: &str) -> Result<bool, StoreError> {
         self.release_if_held(self.keys().wake_lock(app), holder).await
     }
 
@@ -58,7 +58,7 @@ impl RedisStore {
         Ok(deleted == 1)
     }
 
-    pub async fn publish_woke(&self, app: &str) -> Result<(), StoreError> {
+    pub(crate) async fn publish_woke(&self, app: &str) -> Result<(), StoreError> {
         let (channel, app) = (self.keys().woke.clone(), app.to_owned());
         self.run(
             |mut c| async move { ::redis::cmd("PUBLISH").arg(&channel).arg(&app).query_async::<i64>(&mut c).await },
@@ -71,7 +71,7 @@ impl RedisStore {
     /// connection per store, started on first use and reconnected after a
     /// drop; a wake missed while disconnected is caught by the waiters'
     /// polling.
-    pub fn woke_listener(&self) -> broadcast::Receiver<String> {
+    pub(crate) fn woke_listener(&self) -> broadcast::Receiver<String> {
         let sender = self.inner_woke().get_or_init(|| {
             let (sender, _) = broadcast::channel(WOKE_BACKLOG);
             tokio::spawn(listen_woke(
@@ -85,7 +85,7 @@ impl RedisStore {
         sender.subscribe()
     }
 
-    pub async fn load_activity(&self) -> Result<HashMap<String, Timestamp>, StoreError> {
+    pub(crate) async fn load_activity(&self) -> Result<HashMap<String, Timestamp>, StoreError> {
         let key = self.keys().activity.clone();
         let all: Vec<(String, f64)> = self
             .run(|mut c| async move {
@@ -97,7 +97,7 @@ impl RedisStore {
 
     /// Publishes this replica's in-flight counts (replacing the previous
     /// ones) with an expiry, and reads every other live replica's.
-    pub async fn exchange_in_flight(
+    pub(crate) async fn exchange_in_flight(
         &self,
         replica: &str,
         counts: &[(String, u32)],
@@ -145,7 +145,7 @@ impl RedisStore {
     }
 
     /// Forgets this replica's in-flight counts (clean shutdown).
-    pub async fn leave(&self, replica: &str) -> Result<(), StoreError> {
+    pub(crate) async fn leave(&self, replica: &str) -> Result<(), StoreError> {
         let keys = self.keys().clone();
         let replica = replica.to_owned();
         self.run(|mut c| async move {

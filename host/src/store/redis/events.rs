@@ -12,17 +12,17 @@ use crate::telemetry::Event;
 const PAGE: usize = 256;
 
 #[derive(Clone)]
-pub struct RedisEvents {
+pub(crate) struct RedisEvents {
     store: RedisStore,
     retention: u64,
 }
 
 impl RedisEvents {
-    pub fn new(store: RedisStore, retention: u64) -> RedisEvents {
+    pub(crate) fn new(store: RedisStore, retention: u64) -> RedisEvents {
         RedisEvents { store, retention: retention.max(1) }
     }
 
-    pub async fn append(&self, events: &[Event]) -> Result<(), StoreError> {
+    pub(crate) async fn append(&self, events: &[Event]) -> Result<(), StoreError> {
         let mut args: Vec<Vec<u8>> = vec![self.retention.to_string().into_bytes()];
         for event in events {
             args.push(serde_json::to_vec(event).map_err(|e| StoreError::Io(e.to_string()))?);
@@ -41,7 +41,7 @@ impl RedisEvents {
         Ok(())
     }
 
-    pub async fn recent(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+    pub(crate) async fn recent(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let mut out = Vec::new();
         // Exclusive upper bound on ids, lowered page by page.
         let mut upper = query.before.map_or_else(|| "+inf".to_owned(), |b| format!("({b}"));

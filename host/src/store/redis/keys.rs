@@ -19,7 +19,7 @@
 //! | `p:processes:<host>` | HASH   | `<app>@<gateway pid>` → its processes on `<host>`       |
 
 #[derive(Clone, Debug)]
-pub struct Keys {
+pub(crate) struct Keys {
     prefix: String,
     pub apps: String,
     pub apps_since: String,
@@ -36,7 +36,7 @@ pub struct Keys {
 }
 
 impl Keys {
-    pub fn new(prefix: &str) -> Keys {
+    pub(crate) fn new(prefix: &str) -> Keys {
         let key = |name: &str| format!("{prefix}:{name}");
         Keys {
             prefix: prefix.to_owned(),
@@ -55,17 +55,17 @@ impl Keys {
         }
     }
 
-    pub fn wake_lock(&self, app: &str) -> String {
+    pub(crate) fn wake_lock(&self, app: &str) -> String {
         format!("{}:wake:{app}", self.prefix)
     }
 
     /// The processes of the apps running on `host` (its hostname): one
     /// machine's, never another's (`store/processes.rs`).
-    pub fn processes(&self, host: &str) -> String {
+    pub(crate) fn processes(&self, host: &str) -> String {
         format!("{}:processes:{host}", self.prefix)
     }
 
-    pub fn in_flight(&self, replica: &str) -> String {
+    pub(crate) fn in_flight(&self, replica: &str) -> String {
         format!("{}:in-flight:{replica}", self.prefix)
     }
 }

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
-pub struct WriteBehindKv {
+pub(crate) struct WriteBehindKv {
     state: Arc<Mutex<State>>,
     /// One flush at a time, so two cannot interleave their version checks.
     flushing: Arc<tokio::sync::Mutex<()>>,
@@ -54,7 +54,7 @@ fn field(ns: &str, key: &str) -> Result<String, KvError> {
 }
 
 impl WriteBehindKv {
-    pub fn new(conn: ConnectionManager, keys: Keys, at: String) -> WriteBehindKv {
+    pub(crate) fn new(conn: ConnectionManager, keys: Keys, at: String) -> WriteBehindKv {
         WriteBehindKv { state: Arc::default(), flushing: Arc::default(), conn, keys: Arc::new(keys), at: at.into() }
     }
 
@@ -65,7 +65,7 @@ impl WriteBehindKv {
     }
 
     /// Replaces the memory with the hash in Redis, keeping unsent writes.
-    pub async fn reload(&self) -> Result<(), StoreError> {
+    pub(crate) async fn reload(&self) -> Result<(), StoreError> {
         let (hash, version_key) = (self.keys.policy_kv.clone(), self.keys.policy_kv_version.clone());
         let (all, version): (BTreeMap<Vec<u8>, Vec<u8>>, Option<i64>) =
             super::run(&self.conn, &self.at, |mut c| async move {
@@ -100,7 +100,7 @@ impl WriteBehindKv {
     /// Sends the unsent writes and bumps the version in one transaction;
     /// reloads when another replica moved the version meanwhile. On failure
     /// the writes stay unsent (unless rewritten since) for the next flush.
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         let _one = self.flushing.lock().await;
         let (unsent, known) = self.with(|s| (std::mem::take(&mut s.unsent), s.version));
         let (hash, version_key) = (self.keys.policy_kv.clone(), self.keys.policy_kv_version.clone());

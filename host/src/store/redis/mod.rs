@@ -7,10 +7,10 @@
 //! error within a second, never a hang; the callers decide what an error
 //! means (the cluster marks the store degraded and serves on).
 
-pub mod coord;
-pub mod events;
+pub(super) mod coord;
+pub(super) mod events;
 mod keys;
-pub mod kv;
+pub(super) mod kv;
 mod processes;
 mod scripts;
 
@@ -31,7 +31,7 @@ const OP_TIMEOUT: Duration = Duration::from_secs(1);
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
-pub struct RedisStore {
+pub(super) struct RedisStore {
     inner: Arc<Inner>,
 }
 
@@ -51,7 +51,7 @@ struct Inner {
 
 impl RedisStore {
     /// Reads the URL from the environment variable `url_env`.
-    pub async fn connect(url_env: &str, prefix: &str) -> Result<RedisStore, StoreError> {
+    pub(super) async fn connect(url_env: &str, prefix: &str) -> Result<RedisStore, StoreError> {
         let url = std::env::var(url_env)
             .ok()
             .filter(|u| !u.trim().is_empty())
@@ -59,7 +59,7 @@ impl RedisStore {
         Self::open(&url, prefix, url_env).await
     }
 
-    pub async fn connect_url(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
+    pub(super) async fn connect_url(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
         Self::open(url, prefix, "the given URL").await
     }
 
@@ -110,7 +110,7 @@ impl RedisStore {
         }
     }
 
-    pub fn at(&self) -> &str {
+    pub(super) fn at(&self) -> &str {
         &self.inner.at
     }
 
@@ -135,19 +135,19 @@ impl RedisStore {
         run(&self.inner.conn, &self.inner.at, call).await
     }
 
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
         self.run(|mut c| async move { ::redis::cmd("PING").query_async::<()>(&mut c).await }).await
     }
 
-    pub fn events(&self, retention: u64) -> events::RedisEvents {
+    pub(super) fn events(&self, retention: u64) -> events::RedisEvents {
         events::RedisEvents::new(self.clone(), retention)
     }
 
-    pub fn policy_kv(&self) -> kv::WriteBehindKv {
+    pub(super) fn policy_kv(&self) -> kv::WriteBehindKv {
         self.inner.kv.clone()
     }
 
-    pub async fn load_apps(&self) -> Result<HashMap<String, AppRecord>, StoreError> {
+    pub(super) async fn load_apps(&self) -> Result<HashMap<String, AppRecord>, StoreError> {
         let keys = self.keys().clone();
         let (records, activity): RecordsAndActivity = self
             .run(|mut c| async move {
@@ -172,7 +172,7 @@ impl RedisStore {
         Ok(out)
     }
 
-    pub async fn load_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
+    pub(super) async fn load_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
         let keys = self.keys().clone();
         let owned = name.to_owned();
         let (bytes, activity): (Option<Vec<u8>>, Option<f64>) = self
@@ -196,7 +196,7 @@ impl RedisStore {
 
     /// One script for the whole batch, so the "latest transition wins" rule
     /// (`record::merge`) holds against concurrent replicas.
-    pub async fn save_apps(&self, records: &[(String, AppRecord)]) -> Result<(), StoreError> {
+    pub(super) async fn save_apps(&self, records: &[(String, AppRecord)]) -> Result<(), StoreError> {
         if !records.is_empty() {
             let mut args: Vec<Vec<u8>> = Vec::with_capacity(records.len() * 4);
             for (name, record) in records {
@@ -220,7 +220,7 @@ impl RedisStore {
         self.flush().await
     }
 
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    pub(super) async fn flush(&self) -> Result<(), StoreError> {
         self.inner.kv.flush().await
     }
 
@@ -230,7 +230,7 @@ impl RedisStore {
         Ok(())
     }
 
-    pub async fn load_formations(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    pub(super) async fn load_formations(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let key = self.keys().formations.clone();
         let all: HashMap<String, Vec<u8>> =
             self.run(|mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }).await?;
@@ -245,7 +245,7 @@ impl RedisStore {
     /// From Redis (another replica may have saved it); from the copy in
     /// memory when Redis does not answer, so a wake during an outage still
     /// restores the saved amounts.
-    pub async fn load_formation(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(super) async fn load_formation(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let hash = self.keys().formations.clone();
         let field = key.to_owned();
         let read = self.run(|mut c| async move {
@@ -270,7 +270,7 @@ impl RedisStore {
         }
     }
 
-    pub async fn save_formation(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+    pub(super) async fn save_formation(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         let hash = self.keys().formations.clone();
         let (field, value) = (key.to_owned(), bytes.clone());
         self.run(|mut c| async move {

@@ -24,7 +24,7 @@ impl RedisStore {
         self.keys().processes(hostname())
     }
 
-    pub async fn save_process(&self, app: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+    pub(crate) async fn save_process(&self, app: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         let (key, field) = (self.processes_key(), app.to_owned());
         self.run(|mut c| async move {
             ::redis::cmd("HSET").arg(&key).arg(&field).arg(&bytes).query_async::<()>(&mut c).await
@@ -32,13 +32,13 @@ impl RedisStore {
         .await
     }
 
-    pub async fn forget_process(&self, app: &str) -> Result<(), StoreError> {
+    pub(crate) async fn forget_process(&self, app: &str) -> Result<(), StoreError> {
         let (key, field) = (self.processes_key(), app.to_owned());
         self.run(|mut c| async move { ::redis::cmd("HDEL").arg(&key).arg(&field).query_async::<()>(&mut c).await })
             .await
     }
 
-    pub async fn load_processes(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    pub(crate) async fn load_processes(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let key = self.processes_key();
         let all: HashMap<String, Vec<u8>> =
             self.run(|mut c| async move { ::redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }).await?;

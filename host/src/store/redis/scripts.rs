@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 /// KEYS: apps, apps:since, activity. ARGV: quadruples of name, state_since,
 /// record JSON, last activity ("" for none). A record replaces the stored
 /// one unless the stored transition is newer; activity only grows.
-pub static SAVE_APPS: LazyLock<::redis::Script> = LazyLock::new(|| {
+pub(super) static SAVE_APPS: LazyLock<::redis::Script> = LazyLock::new(|| {
     ::redis::Script::new(
         r#"
 for i = 1, #ARGV, 4 do
@@ -28,7 +28,7 @@ return 1
 /// KEYS: events, events:seq. ARGV: retention, then one event JSON object
 /// per event. Numbers the events, stores each with its id spliced in, drops
 /// what falls out of retention; returns the first id given.
-pub static APPEND_EVENTS: LazyLock<::redis::Script> = LazyLock::new(|| {
+pub(super) static APPEND_EVENTS: LazyLock<::redis::Script> = LazyLock::new(|| {
     ::redis::Script::new(
         r#"
 local n = #ARGV - 1
@@ -51,7 +51,7 @@ return first
 /// KEYS: leader, leader:epoch. ARGV: replica id, lease in ms. Takes the
 /// lease if nobody holds it, renews it if this replica does. Returns
 /// {held (0/1), epoch, holder}.
-pub static CLAIM_LEASE: LazyLock<::redis::Script> = LazyLock::new(|| {
+pub(super) static CLAIM_LEASE: LazyLock<::redis::Script> = LazyLock::new(|| {
     ::redis::Script::new(
         r#"
 local holder = redis.call('GET', KEYS[1])
@@ -70,7 +70,7 @@ return {0, tonumber(redis.call('GET', KEYS[2]) or '0'), holder}
 /// KEYS: an app's lock. ARGV: holder, expiry in ms. Takes the lock if it is
 /// free, renews it if `holder` holds it; returns 1 then, 0 if someone else
 /// holds it.
-pub static LOCK_APP: LazyLock<::redis::Script> = LazyLock::new(|| {
+pub(super) static LOCK_APP: LazyLock<::redis::Script> = LazyLock::new(|| {
     ::redis::Script::new(
         r#"
 local holder = redis.call('GET', KEYS[1])
@@ -88,7 +88,7 @@ return 0
 
 /// KEYS: a lease or lock. ARGV: its holder. Deletes it only if that holder
 /// still holds it, so a late release never frees someone else's lock.
-pub static RELEASE_IF_HELD: LazyLock<::redis::Script> = LazyLock::new(|| {
+pub(super) static RELEASE_IF_HELD: LazyLock<::redis::Script> = LazyLock::new(|| {
     ::redis::Script::new(
         r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then

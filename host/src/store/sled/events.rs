@@ -8,7 +8,7 @@ use crate::telemetry::Event;
 use std::sync::Mutex;
 
 #[derive(Clone)]
-pub struct SledEvents {
+pub(crate) struct SledEvents {
     db: ::sled::Db,
     tree: ::sled::Tree,
     retention: u64,
@@ -27,7 +27,7 @@ impl SledEvents {
 
     /// Appends the events in one atomic batch and drops what falls out of
     /// the retention window. Not on disk until `flush`.
-    pub fn append(&self, events: &[Event]) -> Result<(), StoreError> {
+    pub(crate) fn append(&self, events: &[Event]) -> Result<(), StoreError> {
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         let mut batch = ::sled::Batch::default();
         let mut id = *next;
@@ -49,14 +49,14 @@ impl SledEvents {
         Ok(())
     }
 
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;
         Ok(())
     }
 
     /// The newest events matching `query`, newest first. A record that does
     /// not decode (written by a future version, say) is skipped and logged.
-    pub fn recent(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+    pub(crate) fn recent(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let upper = query.before.unwrap_or(u64::MAX);
         let mut out = Vec::new();
         for entry in self.tree.range(..upper.to_be_bytes()).rev() {

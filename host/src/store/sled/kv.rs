@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use crate::policy::kv::{KvBackend, KvError, MAX_KEYS};
 
 #[derive(Clone)]
-pub struct SledKv {
+pub(crate) struct SledKv {
     tree: ::sled::Tree,
     /// Shared with the `Store`: set by writes, taken by its flush.
     dirty: Arc<AtomicBool>,

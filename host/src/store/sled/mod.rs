@@ -4,9 +4,9 @@
 //! its running processes, `../processes.rs`). The gateway flushes on
 //! its own schedule (`flush_every_ms(None)`).
 
-pub mod events;
-pub mod kv;
-pub mod recovery;
+pub(super) mod events;
+pub(super) mod kv;
+pub(super) mod recovery;
 
 use super::{AppRecord, StoreError};
 use std::collections::HashMap;
@@ -21,10 +21,10 @@ impl From<::sled::Error> for StoreError {
 }
 
 /// Why a store cannot be opened while a gateway runs on it.
-pub const LOCKED: &str = "it is locked by another running paastis";
+pub(super) const LOCKED: &str = "it is locked by another running paastis";
 
 #[derive(Clone)]
-pub struct SledStore {
+pub(super) struct SledStore {
     path: PathBuf,
     db: ::sled::Db,
     apps: ::sled::Tree,
@@ -40,7 +40,7 @@ pub struct SledStore {
 impl SledStore {
     /// Opens without reading anything through: damage may show later
     /// (`recovery::open_checked` is the careful way in).
-    pub fn open_unchecked(path: &Path) -> Result<SledStore, StoreError> {
+    pub(super) fn open_unchecked(path: &Path) -> Result<SledStore, StoreError> {
         let open_err = |message: String| StoreError::Open { path: path.to_owned(), message };
         let db = ::sled::Config::new()
             .path(path)
@@ -78,20 +78,20 @@ impl SledStore {
         Ok(())
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn events(&self, retention: u64) -> Result<events::SledEvents, StoreError> {
+    pub(super) fn events(&self, retention: u64) -> Result<events::SledEvents, StoreError> {
         let tree = self.db.open_tree("events")?;
         events::SledEvents::new(self.db.clone(), tree, retention)
     }
 
-    pub fn policy_kv(&self) -> kv::SledKv {
+    pub(super) fn policy_kv(&self) -> kv::SledKv {
         self.policy_kv.clone()
     }
 
-    pub fn load_apps(&self) -> Result<HashMap<String, AppRecord>, StoreError> {
+    pub(super) fn load_apps(&self) -> Result<HashMap<String, AppRecord>, StoreError> {
         let mut out = HashMap::new();
         for entry in self.apps.iter() {
             let (key, value) = entry?;
@@ -101,7 +101,7 @@ impl SledStore {
         Ok(out)
     }
 
-    pub fn load_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
+    pub(super) fn load_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
         match self.apps.get(name.as_bytes())? {
             None => Ok(None),
             Some(value) => decode(name, &value).map(Some),
@@ -110,7 +110,7 @@ impl SledStore {
 
     /// One writer (the flusher) at a time, so reading the stored record to
     /// merge with it needs no transaction.
-    pub async fn save_apps(&self, records: &[(String, AppRecord)]) -> Result<(), StoreError> {
+    pub(super) async fn save_apps(&self, records: &[(String, AppRecord)]) -> Result<(), StoreError> {
         if records.is_empty() {
             if self.kv_dirty.load(Ordering::Acquire) {
                 self.flush().await?;
@@ -129,11 +129,11 @@ impl SledStore {
         self.flush().await
     }
 
-    pub fn load_formation(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(super) fn load_formation(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.formations.get(key.as_bytes())?.map(|v| v.to_vec()))
     }
 
-    pub fn load_formations(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    pub(super) fn load_formations(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
         for entry in self.formations.iter() {
             let (key, value) = entry?;
@@ -142,22 +142,22 @@ impl SledStore {
         Ok(out)
     }
 
-    pub async fn save_formation(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+    pub(super) async fn save_formation(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.formations.insert(key.as_bytes(), bytes)?;
         self.flush().await
     }
 
-    pub fn save_process(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+    pub(super) fn save_process(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.processes.insert(key.as_bytes(), bytes)?;
         Ok(())
     }
 
-    pub fn forget_process(&self, key: &str) -> Result<(), StoreError> {
+    pub(super) fn forget_process(&self, key: &str) -> Result<(), StoreError> {
         self.processes.remove(key.as_bytes())?;
         Ok(())
     }
 
-    pub fn load_processes(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    pub(super) fn load_processes(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
         for entry in self.processes.iter() {
             let (key, value) = entry?;
@@ -166,7 +166,7 @@ impl SledStore {
         Ok(out)
     }
 
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    pub(super) async fn flush(&self) -> Result<(), StoreError> {
         // Cleared before flushing: a write that lands during the flush sets
         // it again and is caught by the next one.
         let was_dirty = self.kv_dirty.swap(false, Ordering::AcqRel);

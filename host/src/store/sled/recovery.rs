@@ -26,7 +26,7 @@ pub struct Recovery {
 }
 
 /// Why a store could not be used.
-pub enum OpenFailure {
+pub(crate) enum OpenFailure {
     /// Damaged: worth moving aside.
     Damaged(String),
     /// Anything else (locked, permissions): an error as it is.
@@ -36,7 +36,7 @@ pub enum OpenFailure {
 /// Opens the store and reads every tree through, so that damage shows now
 /// rather than in the middle of serving. A panic inside sled counts as
 /// damage.
-pub fn open_checked(path: &Path) -> Result<SledStore, OpenFailure> {
+pub(crate) fn open_checked(path: &Path) -> Result<SledStore, OpenFailure> {
     if let Some(missing) = missing_file(path) {
         return Err(OpenFailure::Damaged(missing));
     }
@@ -73,7 +73,7 @@ fn missing_file(path: &Path) -> Option<String> {
 }
 
 /// Opens the store, moving it aside and starting afresh if it is damaged.
-pub fn open_or_recover(path: &Path) -> Result<(SledStore, Option<Recovery>), StoreError> {
+pub(crate) fn open_or_recover(path: &Path) -> Result<(SledStore, Option<Recovery>), StoreError> {
     let damage = match open_checked(path) {
         Ok(store) => return Ok((store, None)),
         Err(OpenFailure::Refused(e)) => return Err(e),

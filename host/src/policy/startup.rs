@@ -10,7 +10,7 @@ use crate::policy::PolicyRuntime;
 use std::path::Path;
 
 /// The first policy the config names that is not loaded, as a config error.
-pub async fn require_named_policies(
+pub(crate) async fn require_named_policies(
     gate: &PolicyGate,
     runtime: &PolicyRuntime,
     config: &Config,
@@ -48,7 +48,7 @@ async fn why_not_loaded(
     config: &Config,
     serves: impl Fn(&AppConfig) -> bool,
 ) -> Result<String, ConfigError> {
-    let builtins = crate::builtin_policies::BUILTIN_POLICIES.join(", ");
+    let builtins = crate::policy::builtin::BUILTIN_POLICIES.join(", ");
     let Some(dir) = &config.policy.dir else {
         return Ok(format!("unknown policy {name:?}: not a built-in ({builtins}), and there is no policy.dir"));
     };

@@ -16,7 +16,7 @@ const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
 const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Debug, thiserror::Error)]
-pub enum TemplateError {
+pub(super) enum TemplateError {
     #[error("{0:?} is not a policy name: use lowercase letters, digits and '-', starting with a letter")]
     Name(String),
     #[error("{0} already exists; choose another name or directory")]
@@ -31,7 +31,7 @@ pub enum TemplateError {
 
 /// Creates `parent/name/` and returns its path. `sdk` is an explicit SDK
 /// directory to depend on by path (`--sdk`).
-pub fn scaffold(name: &str, parent: &Path, sdk: Option<&Path>) -> Result<PathBuf, TemplateError> {
+pub(super) fn scaffold(name: &str, parent: &Path, sdk: Option<&Path>) -> Result<PathBuf, TemplateError> {
     let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !valid {

@@ -34,7 +34,7 @@ pub enum WatchError {
     Signal(std::io::Error),
 }
 
-pub struct PolicyLoader {
+pub(crate) struct PolicyLoader {
     core: Arc<Core>,
     watch: Option<Watch>,
 }
@@ -52,12 +52,12 @@ struct Core {
 /// Installs uploaded policies (`PUT /policies/{name}` on the admin API)
 /// through the same steps as the directory, then persists them into it.
 #[derive(Clone)]
-pub struct PolicyUploader {
+pub(crate) struct PolicyUploader {
     core: Arc<Core>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum UploadError {
+pub(crate) enum UploadError {
     #[error("{0:?} is not a policy name (letters, digits, '-' and '_', at most 64)")]
     BadName(String),
     #[error("no policy.dir is configured: an uploaded policy would not survive a restart, so uploads are refused")]
@@ -74,7 +74,7 @@ pub enum UploadError {
 
 /// The outcome of an accepted upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Uploaded {
+pub(crate) enum Uploaded {
     Installed {
         sha256: String,
         path: PathBuf,
@@ -103,18 +103,18 @@ struct Watch {
 }
 
 impl PolicyLoader {
-    pub fn new(gate: Arc<PolicyGate>, runtime: PolicyRuntime, dir: Option<PathBuf>) -> PolicyLoader {
+    pub(crate) fn new(gate: Arc<PolicyGate>, runtime: PolicyRuntime, dir: Option<PathBuf>) -> PolicyLoader {
         let core = Arc::new(Core { gate, runtime, dir, serial: tokio::sync::Mutex::new(()) });
         PolicyLoader { core, watch: None }
     }
 
     /// A handle for uploads, valid while the gateway runs.
-    pub fn uploader(&self) -> PolicyUploader {
+    pub(crate) fn uploader(&self) -> PolicyUploader {
         PolicyUploader { core: self.core.clone() }
     }
 
     /// Starts watching the directory and SIGHUP; events queue until `spawn`.
-    pub fn start_watching(&mut self) -> Result<(), WatchError> {
+    pub(crate) fn start_watching(&mut self) -> Result<(), WatchError> {
         let hangup =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(WatchError::Signal)?;
         let (tx, events) = mpsc::unbounded_channel();
@@ -136,17 +136,17 @@ impl PolicyLoader {
     }
 
     /// Loads every policy file in the directory, and drops the ones gone.
-    pub async fn scan(&self) {
+    pub(crate) async fn scan(&self) {
         self.core.scan().await
     }
 
     /// Brings one file's policy up to date with the file.
-    pub async fn sync(&self, path: &Path) {
+    pub(crate) async fn sync(&self, path: &Path) {
         self.core.sync(path).await
     }
 
     /// Acts on the watched events and SIGHUP until the task is dropped.
-    pub fn spawn(mut self) -> Result<tokio::task::JoinHandle<()>, WatchError> {
+    pub(crate) fn spawn(mut self) -> Result<tokio::task::JoinHandle<()>, WatchError> {
         if self.watch.is_none() {
             self.start_watching()?;
         }
@@ -192,7 +192,7 @@ impl PolicyLoader {
 
 impl Core {
     /// Loads every policy file in the directory, and drops the ones gone.
-    pub async fn scan(&self) {
+    pub(crate) async fn scan(&self) {
         let Some(dir) = &self.dir else { return };
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
@@ -213,7 +213,7 @@ impl Core {
     }
 
     /// Brings one file's policy up to date with the file.
-    pub async fn sync(&self, path: &Path) {
+    pub(crate) async fn sync(&self, path: &Path) {
         let _serial = self.serial.lock().await;
         let name = policy_name_of(path);
         let bytes = match std::fs::read(path) {
@@ -278,7 +278,7 @@ impl PolicyUploader {
     /// and swaps it in. The watcher then finds the version already loaded
     /// and does nothing. A refused upload changes nothing, on disk or in
     /// memory, and is logged and emitted like a refused file.
-    pub async fn upload(&self, name: &str, bytes: &[u8]) -> Result<Uploaded, UploadError> {
+    pub(crate) async fn upload(&self, name: &str, bytes: &[u8]) -> Result<Uploaded, UploadError> {
         let core = &self.core;
         if !is_policy_name(name) {
             return Err(UploadError::BadName(name.to_owned()));

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Where a loaded policy came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Builtin,
     /// Given by path as the default policy; loaded once.
     File(PathBuf),
@@ -20,7 +20,7 @@ pub enum Origin {
 
 /// One version of a policy and its health. A new version is a new entry, so
 /// it starts with a clean record.
-pub struct Entry {
+pub(crate) struct Entry {
     pub policy: LoadedPolicy,
     pub origin: Origin,
     /// When this version was installed (ms since the epoch).
@@ -30,7 +30,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn new(policy: LoadedPolicy, origin: Origin) -> Arc<Entry> {
+    pub(crate) fn new(policy: LoadedPolicy, origin: Origin) -> Arc<Entry> {
         let loaded_at = crate::clock::now_ms();
         Arc::new(Entry {
             policy,
@@ -41,7 +41,7 @@ impl Entry {
         })
     }
 
-    pub fn succeeded(&self) {
+    pub(crate) fn succeeded(&self) {
         // A load before the store keeps the hot path free of cache-line writes.
         if self.consecutive_failures.load(Ordering::Relaxed) != 0 {
             self.consecutive_failures.store(0, Ordering::Relaxed);
@@ -49,36 +49,36 @@ impl Entry {
     }
 
     /// Counts a failure; returns the number in a row.
-    pub fn failed(&self) -> u32 {
+    pub(crate) fn failed(&self) -> u32 {
         self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Marks the version as reverted; true the first time only.
-    pub fn revert(&self) -> bool {
+    pub(crate) fn revert(&self) -> bool {
         !self.reverted.swap(true, Ordering::AcqRel)
     }
 
-    pub fn is_reverted(&self) -> bool {
+    pub(crate) fn is_reverted(&self) -> bool {
         self.reverted.load(Ordering::Acquire)
     }
 }
 
 #[derive(Default, Clone)]
-pub struct Catalog {
+pub(super) struct Catalog {
     by_name: HashMap<String, Arc<Entry>>,
 }
 
 impl Catalog {
     /// The named policy, unless it was reverted for failing.
-    pub fn get(&self, name: &str) -> Option<&Arc<Entry>> {
+    pub(super) fn get(&self, name: &str) -> Option<&Arc<Entry>> {
         self.by_name.get(name).filter(|e| !e.is_reverted())
     }
 
-    pub fn get_any(&self, name: &str) -> Option<&Arc<Entry>> {
+    pub(super) fn get_any(&self, name: &str) -> Option<&Arc<Entry>> {
         self.by_name.get(name)
     }
 
-    pub fn with(&self, name: &str, entry: Arc<Entry>) -> Catalog {
+    pub(super) fn with(&self, name: &str, entry: Arc<Entry>) -> Catalog {
         let mut next = self.clone();
         next.by_name.insert(name.to_owned(), entry);
         next
@@ -86,7 +86,7 @@ impl Catalog {
 
     /// Without the named policy; a built-in of the same name, if any, comes
     /// back in its place.
-    pub fn without(&self, name: &str, builtin: Option<Arc<Entry>>) -> Catalog {
+    pub(super) fn without(&self, name: &str, builtin: Option<Arc<Entry>>) -> Catalog {
         let mut next = self.clone();
         match builtin {
             Some(entry) => next.by_name.insert(name.to_owned(), entry),
@@ -96,11 +96,11 @@ impl Catalog {
     }
 
     /// Every entry, reverted ones included.
-    pub fn entries(&self) -> impl Iterator<Item = (&String, &Arc<Entry>)> {
+    pub(super) fn entries(&self) -> impl Iterator<Item = (&String, &Arc<Entry>)> {
         self.by_name.iter()
     }
 
-    pub fn names_from_dir(&self) -> Vec<String> {
+    pub(super) fn names_from_dir(&self) -> Vec<String> {
         self.by_name.iter().filter(|(_, e)| matches!(e.origin, Origin::Dir(_))).map(|(n, _)| n.clone()).collect()
     }
 }

@@ -9,7 +9,7 @@ use crate::apps::Apps;
 use crate::backend::Backends;
 use crate::cluster::Cluster;
 use crate::policy::model::{AppView, Timestamp};
-use crate::policy_gate::{PolicyGate, THE_TICK};
+use crate::policy::{PolicyGate, THE_TICK};
 use crate::telemetry::WakeCause;
 use futures_util::FutureExt;
 use std::collections::HashMap;
@@ -19,14 +19,14 @@ use std::time::{Duration, Instant};
 
 /// What a tick acts on.
 #[derive(Clone)]
-pub struct Ticking {
+pub(crate) struct Ticking {
     pub apps: Arc<Apps>,
     pub policy: Arc<PolicyGate>,
     pub cluster: Cluster,
     pub backends: Arc<Backends>,
 }
 
-pub async fn run(ticking: Ticking, every: Duration) {
+pub(crate) async fn run(ticking: Ticking, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     // A slow tick must not be followed by a burst of catch-up ticks.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -51,7 +51,7 @@ pub async fn run(ticking: Ticking, every: Duration) {
     }
 }
 
-pub async fn tick(ticking: &Ticking) {
+pub(crate) async fn tick(ticking: &Ticking) {
     // One decision per tick for the whole cluster: a follower does nothing.
     if !ticking.cluster.is_leader() {
         return;

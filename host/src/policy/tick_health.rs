@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 /// What fails when the tick itself fails (a panic), rather than a policy.
-pub const THE_TICK: &str = "*";
+pub(crate) const THE_TICK: &str = "*";
 
 /// One policy whose ticks fail, as `/healthz` shows it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct TickAlert {
+pub(crate) struct TickAlert {
     /// The policy whose ticks fail (`*`: the tick itself).
     pub policy: String,
     /// When its first failed tick of this run of failures happened.
@@ -25,12 +25,12 @@ pub struct TickAlert {
 }
 
 #[derive(Default)]
-pub struct TickHealth {
+pub(crate) struct TickHealth {
     failing: Mutex<BTreeMap<String, TickAlert>>,
 }
 
 impl TickHealth {
-    pub fn failed(&self, policy: &str, error: &str, events: &EventBus) {
+    pub(crate) fn failed(&self, policy: &str, error: &str, events: &EventBus) {
         let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(alert) = failing.get_mut(policy) {
             alert.failed_ticks += 1;
@@ -48,7 +48,7 @@ impl TickHealth {
         events.emit(None, EventKind::TickFailed { policy: policy.to_owned(), error: error.to_owned() });
     }
 
-    pub fn succeeded(&self, policy: &str, events: &EventBus) {
+    pub(crate) fn succeeded(&self, policy: &str, events: &EventBus) {
         let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(alert) = failing.remove(policy) {
             tracing::info!(policy, failed_ticks = alert.failed_ticks, "the tick works again");
@@ -59,7 +59,7 @@ impl TickHealth {
     /// Clears the alerts of policies that serve none of the apps any more
     /// (reverted or removed): their apps moved to a policy whose ticks are
     /// judged on their own.
-    pub fn forget_all_but(&self, serving: &HashSet<&str>, events: &EventBus) {
+    pub(crate) fn forget_all_but(&self, serving: &HashSet<&str>, events: &EventBus) {
         let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
         let gone: Vec<String> =
             failing.keys().filter(|p| p.as_str() != THE_TICK && !serving.contains(p.as_str())).cloned().collect();
@@ -72,7 +72,7 @@ impl TickHealth {
     }
 
     /// The policies whose ticks fail now.
-    pub fn alerts(&self) -> Vec<TickAlert> {
+    pub(crate) fn alerts(&self) -> Vec<TickAlert> {
         self.failing.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
     }
 }

@@ -6,7 +6,7 @@ use crate::policy::{LoadedPolicy, PolicyError, PolicyRuntime, SandboxLimits};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
-pub enum CheckError {
+pub(super) enum CheckError {
     #[error("cannot read {path}: {source}")]
     Read {
         path: String,
@@ -21,7 +21,7 @@ pub enum CheckError {
     },
 }
 
-pub async fn check(path: &Path) -> Result<(LoadedPolicy, usize), CheckError> {
+pub(super) async fn check(path: &Path) -> Result<(LoadedPolicy, usize), CheckError> {
     let shown = path.display().to_string();
     let wasm = std::fs::read(path).map_err(|source| CheckError::Read { path: shown.clone(), source })?;
     let name = path.file_stem().map_or_else(|| shown.clone(), |s| s.to_string_lossy().into_owned());
@@ -32,7 +32,7 @@ pub async fn check(path: &Path) -> Result<(LoadedPolicy, usize), CheckError> {
 }
 
 /// The report printed for a file that passes.
-pub fn report(path: &Path, policy: &LoadedPolicy, size: usize) -> String {
+pub(super) fn report(path: &Path, policy: &LoadedPolicy, size: usize) -> String {
     let interface = policy.interface();
     let mut out = format!(
         "{}: ok, a paastis:policy component\n  name:    {}\n  size:    {size} bytes\n  sha256:  {}\n  exports:\n",

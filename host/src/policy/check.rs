@@ -9,7 +9,7 @@ use crate::policy::{LoadedPolicy, PolicyError};
 
 /// One app as a params check shows it to a policy. `key` names it to the
 /// caller (an index into the config, an app name).
-pub struct ParamsProbe<K> {
+pub(crate) struct ParamsProbe<K> {
     pub key: K,
     pub name: String,
     pub params: Params,
@@ -21,7 +21,7 @@ pub struct ParamsProbe<K> {
 /// plain request to it, at `now`, without acting on the answers. The one
 /// check of startup, `paastis check`, a policy upload and `paastis
 /// simulate`: the first app whose params the policy refuses, and why.
-pub async fn check_params<K>(
+pub(crate) async fn check_params<K>(
     policy: &LoadedPolicy,
     apps: impl IntoIterator<Item = ParamsProbe<K>>,
     now: Timestamp,
@@ -58,7 +58,7 @@ pub async fn check_params<K>(
 
 /// `check_params` for the apps of `config` that `apps` selects, now; a
 /// refusal is a config error at the app's params.
-pub async fn check_config_params(
+pub(crate) async fn check_config_params(
     policy: &LoadedPolicy,
     config: &Config,
     apps: impl Fn(&AppConfig) -> bool,

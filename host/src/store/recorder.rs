@@ -3,13 +3,13 @@
 //! read, so a crash loses at most the batch in flight; at shutdown the
 //! recorder drains what is left before the final flush.
 
-use super::{Event, EventBus};
-use crate::store::EventLog;
+use super::EventLog;
+use crate::telemetry::{Event, EventBus};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub struct Recorder {
+pub(crate) struct Recorder {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
     progress: watch::Receiver<u64>,
@@ -18,14 +18,14 @@ pub struct Recorder {
 /// How far the recorder got, in the bus's count of emitted events: readers
 /// of the history wait on it to see their own writes.
 #[derive(Clone)]
-pub struct RecordedProgress {
+pub(crate) struct RecordedProgress {
     progress: watch::Receiver<u64>,
 }
 
 impl RecordedProgress {
     /// Waits until every event emitted before `target` is in the store, at
     /// most `limit`; false when the limit passed first.
-    pub async fn caught_up(&self, target: u64, limit: std::time::Duration) -> bool {
+    pub(crate) async fn caught_up(&self, target: u64, limit: std::time::Duration) -> bool {
         let mut progress = self.progress.clone();
         matches!(tokio::time::timeout(limit, progress.wait_for(|n| *n >= target)).await, Ok(Ok(_)))
     }
@@ -33,7 +33,7 @@ impl RecordedProgress {
 
 impl Recorder {
     /// Subscribes now, so that nothing emitted after this call is missed.
-    pub fn spawn(bus: &EventBus, log: EventLog) -> Recorder {
+    pub(crate) fn spawn(bus: &EventBus, log: EventLog) -> Recorder {
         let events = bus.subscribe();
         // Subscribed first: whatever was emitted before is not ours to wait on.
         let (progress_tx, progress) = watch::channel(bus.emitted());
@@ -42,12 +42,12 @@ impl Recorder {
         Recorder { stop, task, progress }
     }
 
-    pub fn progress(&self) -> RecordedProgress {
+    pub(crate) fn progress(&self) -> RecordedProgress {
         RecordedProgress { progress: self.progress.clone() }
     }
 
     /// Records the events already emitted, then returns.
-    pub async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let _ = self.stop.send(());
         if let Err(e) = self.task.await {
             tracing::error!(error = %e, "the event recorder failed");

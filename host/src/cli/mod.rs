@@ -1,6 +1,9 @@
 //! The command line. `main.rs` only calls `cli::main`, so the integration
 //! tests can run the very same entry point as a child process.
 
+mod policy_check;
+mod policy_new;
+
 use crate::config::Config;
 use crate::demo::{DemoApp, DemoOptions};
 use crate::gateway::Gateway;
@@ -132,7 +135,7 @@ pub fn main() -> ExitCode {
     main_from(std::env::args_os())
 }
 
-pub fn main_from<I, T>(args: I) -> ExitCode
+pub(crate) fn main_from<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -165,7 +168,7 @@ async fn run(command: Command) -> ExitCode {
             };
             // Listening before the gateway starts: a SIGTERM during the start
             // is a shutdown, not the default action (death by signal).
-            let signal = ShutdownSignal::listen();
+            let signal = crate::gateway::ShutdownSignal::listen();
             match Gateway::start(config).await {
                 Ok(gateway) => {
                     signal.wait().await;
@@ -202,15 +205,15 @@ async fn run(command: Command) -> ExitCode {
                 Err(e) => failure(e),
             }
         }
-        Command::Policy { command: PolicyCommand::Check { file } } => match crate::policy_check::check(&file).await {
+        Command::Policy { command: PolicyCommand::Check { file } } => match policy_check::check(&file).await {
             Ok((policy, size)) => {
-                print!("{}", crate::policy_check::report(&file, &policy, size));
+                print!("{}", policy_check::report(&file, &policy, size));
                 ExitCode::SUCCESS
             }
             Err(e) => usage_error(e),
         },
         Command::Policy { command: PolicyCommand::New { name, dir, sdk } } => {
-            match crate::policy_template::scaffold(&name, &dir, sdk.as_deref()) {
+            match policy_new::scaffold(&name, &dir, sdk.as_deref()) {
                 Ok(root) => {
                     let wasm = name.replace('-', "_");
                     println!(
@@ -277,62 +280,8 @@ fn usage_error(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn failure(e: anyhow::Error) -> ExitCode {
-    eprintln!("paastis: {}", causes(&e));
+    eprintln!("paastis: {}", crate::error_chain::causes(e.as_ref()));
     ExitCode::FAILURE
-}
-
-/// The error and its causes on one line, each said once: many errors already
-/// quote their source in their own message, which `{:#}` would repeat.
-fn causes(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain().map(ToString::to_string) {
-        if !line.contains(&cause) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&cause);
-        }
-    }
-    line
-}
-
-/// Ctrl-C and SIGTERM, caught from the moment this is made.
-pub struct ShutdownSignal {
-    interrupt: Option<tokio::signal::unix::Signal>,
-    terminate: Option<tokio::signal::unix::Signal>,
-}
-
-impl ShutdownSignal {
-    pub fn listen() -> ShutdownSignal {
-        use tokio::signal::unix::{SignalKind, signal};
-        let catch = |kind: SignalKind, name: &str| match signal(kind) {
-            Ok(signal) => Some(signal),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch {name}; it will not stop the gateway cleanly");
-                None
-            }
-        };
-        ShutdownSignal {
-            interrupt: catch(SignalKind::interrupt(), "Ctrl-C"),
-            terminate: catch(SignalKind::terminate(), "SIGTERM"),
-        }
-    }
-
-    /// Resolves on Ctrl-C or SIGTERM.
-    pub async fn wait(mut self) {
-        async fn next(signal: Option<&mut tokio::signal::unix::Signal>) {
-            match signal {
-                Some(signal) => {
-                    signal.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        }
-        tokio::select! {
-            () = next(self.interrupt.as_mut()) => tracing::info!("Ctrl-C: shutting down"),
-            () = next(self.terminate.as_mut()) => tracing::info!("SIGTERM: shutting down"),
-        }
-    }
 }
 
 /// Logs go to stderr through a writer thread, so that a request never waits
@@ -367,7 +316,7 @@ fn colours_wanted(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool 
 
 #[cfg(test)]
 mod tests {
-    use super::{Cli, Command, causes, colours_wanted};
+    use super::{Cli, Command, colours_wanted};
     use clap::Parser;
 
     #[test]
@@ -376,15 +325,6 @@ mod tests {
         assert!(colours_wanted(true, Some("".into())), "an empty NO_COLOR does not count");
         assert!(!colours_wanted(true, Some("1".into())));
         assert!(!colours_wanted(false, None));
-    }
-
-    #[test]
-    fn a_cause_quoted_by_its_error_is_said_once() {
-        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
-        let e = anyhow::Error::new(io).context("cannot listen on 127.0.0.1:9180: Address already in use");
-        assert_eq!(causes(&e), "cannot listen on 127.0.0.1:9180: Address already in use");
-        let e = anyhow::anyhow!("disk full").context("cannot flush");
-        assert_eq!(causes(&e), "cannot flush: disk full");
     }
 
     #[test]

@@ -1,0 +1,59 @@
+//! A start's policies: the built-in ones, the default policy, the policies
+//! directory, then each app's policy asked about the app's params. `paastis
+//! check` runs the same, without watching and with in-memory state.
+
+use super::GatewayError;
+use crate::config::{Config, PolicySource, policy_name_of};
+use crate::policy::builtin::{BUILTIN_POLICIES, DEFAULT_POLICY};
+use crate::policy::watch::PolicyLoader;
+use crate::policy::{KvBackend, Origin, PolicyGate, PolicyRuntime, SandboxLimits};
+use crate::telemetry::Telemetry;
+use std::sync::Arc;
+
+#[derive(PartialEq)]
+pub(super) enum Watching {
+    Yes,
+    No,
+}
+
+pub(super) async fn build_policies(
+    config: &Arc<Config>,
+    watching: Watching,
+    kv: Arc<dyn KvBackend>,
+    telemetry: Telemetry,
+) -> Result<(Arc<PolicyGate>, PolicyLoader), GatewayError> {
+    let isolation = match config.policy.isolation {
+        crate::config::Isolation::Reuse => crate::policy::Isolation::Reuse,
+        crate::config::Isolation::PerCall => crate::policy::Isolation::PerCall,
+    };
+    let limits = SandboxLimits { call_timeout: config.policy.call_timeout.0, isolation, ..SandboxLimits::default() };
+    let load_err = |name: &str| {
+        let name = name.to_owned();
+        move |source| GatewayError::Policy { name, source }
+    };
+    let runtime = PolicyRuntime::with_kv(limits, kv).map_err(load_err(DEFAULT_POLICY))?;
+    let mut builtins = Vec::new();
+    for name in BUILTIN_POLICIES {
+        let wasm = crate::policy::builtin::wasm(name).unwrap_or_default();
+        builtins.push(runtime.load(name, wasm).await.map_err(load_err(name))?);
+    }
+    let gate = Arc::new(PolicyGate::new(config.clone(), builtins, telemetry).ok_or(GatewayError::NoBuiltin)?);
+    if let PolicySource::File(path) = config.policy.source() {
+        let name = policy_name_of(&path);
+        let wasm = std::fs::read(&path).map_err(|source| GatewayError::PolicyFile { path: path.clone(), source })?;
+        let policy = runtime.load(&name, &wasm).await.map_err(load_err(&name))?;
+        gate.install(&name, policy, Origin::File(path));
+    }
+    let mut loader = PolicyLoader::new(gate.clone(), runtime.clone(), config.policy.dir.clone());
+    if watching == Watching::Yes {
+        loader.start_watching().map_err(GatewayError::Watch)?;
+    }
+    loader.scan().await;
+    crate::policy::require_named_policies(&gate, &runtime, config).await?;
+    for app in &config.apps {
+        let entry = gate.resolve(app.name());
+        crate::policy::check_config_params(&entry.policy, config, |a| a.name() == app.name()).await?;
+    }
+    gate.log_serving();
+    Ok((gate, loader))
+}
