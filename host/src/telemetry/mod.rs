@@ -4,10 +4,12 @@
 //! reads from both.
 
 pub mod events;
+mod log_writer;
 pub mod metrics;
 pub mod recorder;
 
 pub use events::{Event, EventBus, EventKind, WakeCause};
+pub use log_writer::{LogGuard, start as log_writer};
 pub use metrics::Metrics;
 pub use recorder::{RecordedProgress, Recorder};
 
