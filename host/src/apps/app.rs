@@ -40,7 +40,11 @@ pub(crate) struct App {
 }
 
 impl App {
-    pub(crate) fn new(config: impl Into<Arc<AppConfig>>, params: impl Into<Arc<Params>>, record: Option<&AppRecord>) -> App {
+    pub(crate) fn new(
+        config: impl Into<Arc<AppConfig>>,
+        params: impl Into<Arc<Params>>,
+        record: Option<&AppRecord>,
+    ) -> App {
         App {
             config: config.into(),
             params: params.into(),

@@ -148,7 +148,13 @@ where
         return crate::backend::supervisor::run(crate::backend::supervisor::Options { parent, grace, command });
     }
     // Held until the end: dropping it writes out the log lines still queued.
-    let _log_writer = init_logging(cli.log_format);
+    let _log_writer = match init_logging(cli.log_format) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("paastis: cannot start the log writer thread: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -285,17 +291,13 @@ fn failure(e: anyhow::Error) -> ExitCode {
 }
 
 /// Logs go to stderr through a writer thread, so that a request never waits
-/// for a write (the access log has a line per request); the thread writes
-/// through a buffer, flushed whenever no line is queued. Lines are never
-/// dropped: when the thread falls behind, loggers wait.
-fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// for a write (the access log has a line per request), in batches
+/// (`telemetry::log_writer`). Lines are never dropped: when the thread falls
+/// behind, loggers wait.
+fn init_logging(format: LogFormat) -> std::io::Result<crate::telemetry::LogGuard> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let stderr = std::io::BufWriter::with_capacity(64 << 10, std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("paastis-log")
-        .finish(stderr);
+    let (writer, guard) = crate::telemetry::log_writer(std::io::stderr())?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colours_wanted(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
@@ -304,7 +306,7 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-    guard
+    Ok(guard)
 }
 
 /// Colours only on a terminal, and not when `NO_COLOR` is set to anything

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Side by side of two or more gateway binaries, for a change's A/B on a busy
+# machine: each binary runs its own gateway in front of its own nginx upstream
+# (a process app answering 20 bytes), and rounds of wrk are interleaved, in a
+# rotating order, so that the machine's load hits every arm alike. Prints each
+# round (req/s, p99, the gateway's CPU per request from /proc, the load
+# average) and then the medians per arm. CPU per request is the steadier
+# figure on a shared machine: req/s there mostly measures the neighbours.
+#
+#   host/benches/ab.sh BIN_A BIN_B [BIN_C ...]
+#   ROUNDS=5 SECS=5 POLICY=false CONNS=256 host/benches/ab.sh old new
+#
+# POLICY=false sets `call_on_request = false` (the proxy alone). A binary may
+# be a wrapper script that sets the environment and execs the gateway
+# (for example `RUST_LOG=warn exec path/to/paastis "$@"`). RUST_BACKTRACE and
+# RUST_LOG are unset for every gateway. Needs nginx and wrk.
+set -euo pipefail
+
+[ $# -ge 2 ] || { echo "usage: $0 BIN_A BIN_B [BIN ...]" >&2; exit 2; }
+ROUNDS=${ROUNDS:-5}
+SECS=${SECS:-5}
+CONNS=${CONNS:-32}
+POLICY=${POLICY:-true}
+TIMEOUT=${TIMEOUT:-$(( ROUNDS * $# * (SECS + 4) + 60 ))}
+if [ -z "${AB_BOUNDED:-}" ]; then
+    export AB_BOUNDED=1
+    exec timeout --kill-after=10 "$TIMEOUT" "$0" "$@"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ab.XXXXXX")
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+user=""
+[ "$(id -u)" -eq 0 ] && user="user root;"
+
+declare -A gateway_pid gateway_port
+names=()
+start() { # name binary
+    local dir=$work/$1 up gw
+    mkdir -p "$dir/up"
+    up=$(free_port)
+    gw=$(free_port)
+    cat > "$dir/up/nginx.conf" <<EOF
+$user
+worker_processes 1;
+pid $dir/up/nginx.pid;
+error_log $dir/up/error.log;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $dir/up; proxy_temp_path $dir/up; fastcgi_temp_path $dir/up; uwsgi_temp_path $dir/up; scgi_temp_path $dir/up;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$up backlog=4096;
+        location / { default_type text/plain; return 200 "hello from upstream\n"; }
+    }
+}
+EOF
+    cat > "$dir/paastis.toml" <<EOF
+[server]
+listen = "127.0.0.1:$gw"
+domain = "localhost"
+[store]
+path = "$dir/store"
+[admin]
+enabled = false
+[policy]
+call_on_request = $POLICY
+[policy.params]
+idle_timeout = "24h"
+[[apps]]
+name = "bench"
+backend = "process"
+command = ["nginx", "-c", "$dir/up/nginx.conf", "-g", "daemon off;"]
+port = $up
+ready_path = "/"
+EOF
+    env -u RUST_LOG -u RUST_BACKTRACE "$2" serve --config "$dir/paastis.toml" 2> "$dir/log" &
+    gateway_pid[$1]=$!
+    gateway_port[$1]=$gw
+    pids+=($!)
+    local _
+    for _ in $(seq 1 200); do
+        curl -fs -o /dev/null -H 'Host: bench.localhost' "http://127.0.0.1:$gw/" && return 0
+        sleep 0.05
+    done
+    echo "gateway $1 ($2) does not answer; its log: $dir/log" >&2
+    return 1
+}
+
+n=0
+for bin in "$@"; do
+    n=$((n + 1))
+    name="$n-$(basename "$bin")"
+    start "$name" "$bin"
+    names+=("$name")
+done
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+results=$work/results
+: > "$results"
+for round in $(seq 1 "$ROUNDS"); do
+    for i in $(seq 0 $((n - 1))); do
+        name=${names[$(( (i + round - 1) % n ))]}
+        pid=${gateway_pid[$name]}
+        url="http://127.0.0.1:${gateway_port[$name]}/"
+        wrk -t1 -c"$CONNS" -d1s -H 'Host: bench.localhost' "$url" >/dev/null
+        before=$(cpu_ticks "$pid")
+        out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -H 'Host: bench.localhost' "$url")
+        after=$(cpu_ticks "$pid")
+        rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
+        requests=$(echo "$out" | awk '/requests in/ { print $1 }')
+        p99=$(echo "$out" | awk '$1 == "99%" { print $2 }')
+        cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v r="$requests" 'BEGIN { printf "%.1f", t / hz * 1e6 / r }')
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        printf "%s\t%s\t%s\n" "$name" "$rps" "$cpu" >> "$results"
+        echo "round $round $name req/s=$rps p99=$p99 cpu_us_per_req=$cpu load=$load"
+    done
+done
+
+echo
+echo "medians of $ROUNDS rounds of ${SECS}s, wrk -t1 -c$CONNS, call_on_request = $POLICY, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -F'\t' '
+    function median(list,   a, m, i, j, t) {
+        m = split(list, a, " ")
+        for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+    }
+    { if (!($1 in rps)) order[++k] = $1; rps[$1] = rps[$1] " " $2; cpu[$1] = cpu[$1] " " $3 }
+    END { for (i = 1; i <= k; i++) printf "%-24s req/s %9.0f   CPU %6.1f µs/req   (CPU per round:%s)\n", order[i], median(rps[order[i]]), median(cpu[order[i]]), cpu[order[i]] }
+' "$results"
