@@ -27,21 +27,9 @@ if [ -z "${AB_BOUNDED:-}" ]; then
     exec timeout --kill-after=10 "$TIMEOUT" "$0" "$@"
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/ab.XXXXXX")
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-user=""
-[ "$(id -u)" -eq 0 ] && user="user root;"
+BENCH_NAME=ab
+# shellcheck source=common/harness.sh
+. "$(dirname "$0")/common/harness.sh"
 
 declare -A gateway_pid gateway_port
 names=()
@@ -50,22 +38,7 @@ start() { # name binary
     mkdir -p "$dir/up"
     up=$(free_port)
     gw=$(free_port)
-    cat > "$dir/up/nginx.conf" <<EOF
-$user
-worker_processes 1;
-pid $dir/up/nginx.pid;
-error_log $dir/up/error.log;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    client_body_temp_path $dir/up; proxy_temp_path $dir/up; fastcgi_temp_path $dir/up; uwsgi_temp_path $dir/up; scgi_temp_path $dir/up;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$up backlog=4096;
-        location / { default_type text/plain; return 200 "hello from upstream\n"; }
-    }
-}
-EOF
+    upstream_conf "$up" "$dir/up"
     cat > "$dir/paastis.toml" <<EOF
 [server]
 listen = "127.0.0.1:$gw"
@@ -89,13 +62,8 @@ EOF
     gateway_pid[$1]=$!
     gateway_port[$1]=$gw
     pids+=($!)
-    local _
-    for _ in $(seq 1 200); do
-        curl -fs -o /dev/null -H 'Host: bench.localhost' "http://127.0.0.1:$gw/" && return 0
-        sleep 0.05
-    done
-    echo "gateway $1 ($2) does not answer; its log: $dir/log" >&2
-    return 1
+    wait_for "http://127.0.0.1:$gw/" -H 'Host: bench.localhost' \
+        || { echo "gateway $1 ($2) does not answer; its log: $dir/log" >&2; return 1; }
 }
 
 n=0

@@ -63,56 +63,13 @@ if [ -z "${VS_NGINX_BOUNDED:-}" ]; then
     exec timeout --kill-after=10 "$TIMEOUT" "$0" "$@"
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/vs-nginx.XXXXXX")
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_for() { # url [curl args...]
-    local url=$1; shift
-    for _ in $(seq 1 200); do
-        if curl -fsk -o /dev/null "$@" "$url"; then return 0; fi
-        sleep 0.05
-    done
-    echo "nothing answers at $url" >&2
-    return 1
-}
+BENCH_NAME=vs-nginx
+# shellcheck source=common/harness.sh
+. "$(dirname "$0")/common/harness.sh"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
     -addext "subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1" \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-
-user=""
-[ "$(id -u)" -eq 0 ] && user="user root;"
-
-# The upstream: a 20-byte body, no access log (it is nobody's cost here).
-upstream_conf() { # port dir
-    mkdir -p "$2"
-    cat > "$2/nginx.conf" <<EOF
-$user
-worker_processes 1;
-pid $2/nginx.pid;
-error_log $2/error.log;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    client_body_temp_path $2; proxy_temp_path $2; fastcgi_temp_path $2; uwsgi_temp_path $2; scgi_temp_path $2;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$1 backlog=4096;
-        location / { default_type text/plain; return 200 "hello from upstream\n"; }
-    }
-}
-EOF
-}
 
 up_port=$(free_port)
 upstream_conf "$up_port" "$work/upstream"

@@ -1,0 +1,51 @@
+# Shared by the side-by-side bench scripts (vs_nginx.sh, ab.sh); sourced,
+# not run. After sourcing: $work is a fresh directory, removed at exit with
+# every process whose pid the script adds to `pids`.
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/${BENCH_NAME:-bench}.XXXXXX")
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() { # url [curl args...]
+    local url=$1; shift
+    for _ in $(seq 1 200); do
+        if curl -fsk -o /dev/null "$@" "$url"; then return 0; fi
+        sleep 0.05
+    done
+    echo "nothing answers at $url" >&2
+    return 1
+}
+
+user=""
+[ "$(id -u)" -eq 0 ] && user="user root;"
+
+# The upstream every gateway proxies to: one nginx worker, a 20-byte body, no
+# access log (it is nobody's cost here).
+upstream_conf() { # port dir
+    mkdir -p "$2"
+    cat > "$2/nginx.conf" <<EOF
+$user
+worker_processes 1;
+pid $2/nginx.pid;
+error_log $2/error.log;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $2; proxy_temp_path $2; fastcgi_temp_path $2; uwsgi_temp_path $2; scgi_temp_path $2;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$1 backlog=4096;
+        location / { default_type text/plain; return 200 "hello from upstream\n"; }
+    }
+}
+EOF
+}
