@@ -6,29 +6,11 @@
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{AsContextMut, Store};
 
+use crate::bindings::optional::exports::paastis::policy::answering::{self as wit, GuestIndices};
 use crate::call_state::CallState;
 use crate::contract::{Answer, RequestDecision};
 use crate::convert;
 
-/// Generated for the `answering-policy` world; the types, `host` and `kv`
-/// are those of `bindings`, so values convert the same way. Only the
-/// `answering` export is used from here: `handler` and the world come from
-/// `bindings`.
-#[allow(dead_code)]
-mod generated {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "paastis:policy/answering-policy",
-        exports: { default: async },
-        with: {
-            "paastis:policy/types": crate::bindings::paastis::policy::types,
-            "paastis:policy/host": crate::bindings::paastis::policy::host,
-            "paastis:policy/kv": crate::bindings::paastis::policy::kv,
-        },
-    });
-}
-
-use generated::exports::paastis::policy::answering::{self as wit, GuestIndices};
 /// The export's functions in one instance.
 pub(crate) type Guest = wit::Guest;
 /// What its `on-request` returns.

@@ -11,3 +11,20 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     imports: { "paastis:policy/kv": trappable },
 });
+
+/// The optional exports, `answering` and `ticking`, generated for the world
+/// that has both (`sdk-policy`). Its types, `host` and `kv` are those above,
+/// so values convert the same way; only the two exports are used from it.
+#[allow(dead_code)]
+pub(crate) mod optional {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "paastis:policy/sdk-policy",
+        exports: { default: async },
+        with: {
+            "paastis:policy/types": crate::bindings::paastis::policy::types,
+            "paastis:policy/host": crate::bindings::paastis::policy::host,
+            "paastis:policy/kv": crate::bindings::paastis::policy::kv,
+        },
+    });
+}

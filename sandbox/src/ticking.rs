@@ -8,28 +8,12 @@
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{AsContextMut, Store};
 
+use crate::bindings::optional::exports::paastis::policy::ticking::{self as exported, GuestIndices};
 use crate::bindings::paastis::policy::types as wit;
 use crate::call_state::CallState;
 use crate::contract::{AppView, Params};
 use crate::convert;
 
-/// Generated for the `sdk-policy` world; only the `ticking` export is used
-/// from here (see `answering` for the same arrangement).
-#[allow(dead_code)]
-mod generated {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "paastis:policy/sdk-policy",
-        exports: { default: async },
-        with: {
-            "paastis:policy/types": crate::bindings::paastis::policy::types,
-            "paastis:policy/host": crate::bindings::paastis::policy::host,
-            "paastis:policy/kv": crate::bindings::paastis::policy::kv,
-        },
-    });
-}
-
-use generated::exports::paastis::policy::ticking::{self as exported, GuestIndices};
 /// The export's functions in one instance.
 pub(crate) type Guest = exported::Guest;
 /// An app with its params as an index into the call's sets.
