@@ -28,22 +28,7 @@ impl Fixture {
     /// first: a sled directory is opened by one handle at a time.
     async fn store(&self) -> Store {
         match self {
-            Fixture::Sled(dir) => {
-                // sled's background flusher may hold the dropped handle's
-                // file lock for a moment: wait for its release, bounded.
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                loop {
-                    match Store::open(&dir.path().join("db")) {
-                        Ok(store) => break store,
-                        Err(e)
-                            if std::time::Instant::now() < deadline && e.to_string().contains(super::sled::LOCKED) =>
-                        {
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await
-                        }
-                        Err(e) => panic!("open sled: {e}"),
-                    }
-                }
-            }
+            Fixture::Sled(dir) => super::reopen_sled(|| Store::open(&dir.path().join("db"))).await,
             Fixture::Redis(server) => Store::connect_redis(&server.url(), "test").await.expect("connect to redis"),
         }
     }
