@@ -33,7 +33,7 @@ fn app(i: usize) -> AppView {
         // Half of them idle long enough to be put to sleep.
         last_activity: Some(if i.is_multiple_of(2) { NOW - 1_200_000 } else { NOW - 60_000 }),
         in_flight: 0,
-        params,
+        params: params.into(),
     }
 }
 

@@ -30,7 +30,8 @@ fn app(params: &[(&str, &str)]) -> AppView {
         params: params
             .iter()
             .map(|(k, v)| (k.to_string(), ParamValue::Text(v.to_string())))
-            .collect::<BTreeMap<_, _>>(),
+            .collect::<BTreeMap<_, _>>()
+            .into(),
     }
 }
 
@@ -39,7 +40,8 @@ fn configured_app() -> AppView {
     let mut app = app(&[("idle_timeout", "15m")]);
     for (name, items) in [("passive_paths", ["/health", "/status/*"]), ("passive_user_agents", ["UptimeRobot", "bot"])]
     {
-        app.params.insert(name.to_owned(), ParamValue::TextList(items.map(str::to_owned).to_vec()));
+        std::sync::Arc::make_mut(&mut app.params)
+            .insert(name.to_owned(), ParamValue::TextList(items.map(str::to_owned).to_vec()));
     }
     app
 }

@@ -4,6 +4,7 @@
 //! `wit/policy.wit`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type Timestamp = u64;
@@ -49,7 +50,10 @@ pub struct AppView {
     pub state_since: Timestamp,
     pub last_activity: Option<Timestamp>,
     pub in_flight: u32,
-    pub params: Params,
+    /// Shared, not copied: apps with equal params hold one map (most apps
+    /// keep their policy's), and a tick over thousands of apps would
+    /// otherwise copy every map on every tick.
+    pub params: Arc<Params>,
 }
 
 /// What a policy sees of a request.

@@ -25,7 +25,7 @@ pub(crate) fn app_into_wit(app: AppView) -> wit::App {
         state_since: app.state_since,
         last_activity: app.last_activity,
         in_flight: app.in_flight,
-        params: app.params.into_iter().map(|(name, value)| wit::Param { name, value: param_into_wit(value) }).collect(),
+        params: params_to_wit(&app.params),
     }
 }
 

@@ -5,6 +5,7 @@
 //! load, and called instead of `handler.on-tick` when a policy has it;
 //! policies built before it load and tick as they always did.
 
+use std::sync::Arc;
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{AsContextMut, Store};
 
@@ -46,17 +47,18 @@ const LOOK_BACK: usize = 8;
 /// The apps as `ticking.on-tick` takes them: each distinct param set once
 /// (apps with equal params share it) and every app pointing at its set.
 pub(crate) fn shared(apps: &[AppView]) -> (Vec<Vec<wit::Param>>, Vec<AppEntry>) {
-    let mut distinct: Vec<&Params> = Vec::new();
+    let mut distinct: Vec<&Arc<Params>> = Vec::new();
     let mut entries = Vec::with_capacity(apps.len());
     for app in apps {
         let recent = distinct.len().saturating_sub(LOOK_BACK);
-        let index = match distinct[recent..].iter().rposition(|set| **set == app.params) {
-            Some(i) => recent + i,
-            None => {
-                distinct.push(&app.params);
-                distinct.len() - 1
-            }
-        };
+        let index =
+            match distinct[recent..].iter().rposition(|set| Arc::ptr_eq(set, &app.params) || *set == &app.params) {
+                Some(i) => recent + i,
+                None => {
+                    distinct.push(&app.params);
+                    distinct.len() - 1
+                }
+            };
         entries.push(AppEntry {
             name: app.name.clone(),
             state: convert::state_to_wit(app.state),
@@ -66,7 +68,7 @@ pub(crate) fn shared(apps: &[AppView]) -> (Vec<Vec<wit::Param>>, Vec<AppEntry>) 
             params: u32::try_from(index).unwrap_or(u32::MAX),
         });
     }
-    let sets = distinct.into_iter().map(convert::params_to_wit).collect();
+    let sets = distinct.into_iter().map(|set| convert::params_to_wit(set)).collect();
     (sets, entries)
 }
 
@@ -82,7 +84,7 @@ mod tests {
             state_since: 1,
             last_activity: None,
             in_flight: 0,
-            params: Params::from([("idle_timeout".to_owned(), ParamValue::Text(timeout.into()))]),
+            params: Params::from([("idle_timeout".to_owned(), ParamValue::Text(timeout.into()))]).into(),
         }
     }
 

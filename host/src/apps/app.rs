@@ -123,7 +123,7 @@ impl App {
             state_since: inner.since(),
             last_activity: self.last_activity(),
             in_flight: inner.in_flight() + self.remote_in_flight(),
-            params: Params::clone(&self.params),
+            params: self.params.clone(),
         }
     }
 

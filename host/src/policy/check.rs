@@ -35,7 +35,7 @@ pub(crate) async fn check_params<K>(
             state_since: 0,
             last_activity: None,
             in_flight: 0,
-            params: app.params,
+            params: app.params.into(),
         };
         let probe = RequestView {
             method: "GET".into(),

@@ -39,7 +39,7 @@ fn app(name: &str, state: AppState, last_activity: Option<u64>, params: &[(&str,
         state_since: NOW - 60 * MINUTE,
         last_activity,
         in_flight: 0,
-        params: params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<BTreeMap<_, _>>(),
+        params: params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<BTreeMap<_, _>>().into(),
     }
 }
 

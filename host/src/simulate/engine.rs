@@ -82,7 +82,7 @@ pub(super) async fn replay(
         clock,
         apps: apps
             .iter()
-            .map(|(name, params)| SimApp::new(name.clone(), params.clone(), clock.start_awake, clock.start))
+            .map(|(name, params)| SimApp::new(name.clone(), params.clone().into(), clock.start_awake, clock.start))
             .collect(),
         index: apps.keys().enumerate().map(|(i, name)| (name.clone(), i)).collect(),
         next_tick: clock.start.div_ceil(tick_ms).saturating_mul(tick_ms),
@@ -196,7 +196,7 @@ impl Replay<'_> {
 #[derive(Debug)]
 struct SimApp {
     name: String,
-    params: Params,
+    params: std::sync::Arc<Params>,
     machine: Machine,
     /// When a starting app becomes awake.
     ready_at: Option<Timestamp>,
@@ -218,7 +218,7 @@ fn look(ask: Ask) -> Request {
 
 impl SimApp {
     /// `awake` false: the app starts asleep; true: found running at `at`.
-    fn new(name: String, params: Params, awake: bool, at: Timestamp) -> SimApp {
+    fn new(name: String, params: std::sync::Arc<Params>, awake: bool, at: Timestamp) -> SimApp {
         let mut machine = Machine::restore(None, at);
         if awake {
             machine.adopt(nowhere(), at);
@@ -333,7 +333,7 @@ mod tests {
     const WAKE: Duration = Duration::from_secs(5);
 
     fn app(awake: bool) -> SimApp {
-        SimApp::new("web".into(), Params::new(), awake, 0)
+        SimApp::new("web".into(), Params::new().into(), awake, 0)
     }
 
     #[test]
