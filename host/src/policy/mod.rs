@@ -46,7 +46,6 @@ use hyper::Request;
 use model::{AppView, RequestDecision, RequestView, TickPlan};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A loaded policy as the admin API shows it.
@@ -97,7 +96,6 @@ pub(crate) struct PolicyGate {
     discovered: std::sync::RwLock<HashMap<String, String>>,
     call_on_request: bool,
     max_failures: u32,
-    failures: AtomicU64,
     /// What was last logged as serving each app, to log changes only.
     serving: Mutex<HashMap<String, Served>>,
     /// Events of a start in progress, until `started`.
@@ -145,7 +143,6 @@ impl PolicyGate {
             discovered: std::sync::RwLock::new(HashMap::new()),
             call_on_request: config.policy.call_on_request,
             max_failures: config.policy.max_failures.max(1),
-            failures: AtomicU64::new(0),
             serving: Mutex::new(HashMap::new()),
             held: Mutex::new(Some(held)),
             config,
@@ -358,7 +355,6 @@ impl PolicyGate {
     }
 
     fn failed(&self, entry: &Entry, phase: &'static str) {
-        self.failures.fetch_add(1, Ordering::Relaxed);
         self.telemetry.metrics.policy_failed(entry.policy.name(), phase);
         let in_a_row = entry.failed();
         let is_last_resort = std::ptr::eq(entry, Arc::as_ptr(&self.last_resort));
