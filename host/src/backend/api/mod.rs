@@ -9,6 +9,7 @@ mod retry;
 pub(crate) use limiter::Limiter;
 pub(crate) use retry::{RetryPolicy, retryable};
 
+use crate::error_chain::causes;
 use http::HeaderValue;
 use std::time::Duration;
 
@@ -94,7 +95,7 @@ impl ApiClient {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("paastis/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ApiError::Other { backend: backend.to_owned(), message: error_chain(&e) })?;
+            .map_err(|e| ApiError::Other { backend: backend.to_owned(), message: causes(&e) })?;
         Ok(ApiClient { http, backend: backend.to_owned(), limiter: Limiter::per_minute(per_minute), retry, budget })
     }
 
@@ -147,7 +148,7 @@ impl ApiClient {
                     let err = ApiError::Transport {
                         backend: self.backend.clone(),
                         call: call.to_owned(),
-                        message: error_chain(&e),
+                        message: causes(&e),
                     };
                     (err, None)
                 }
@@ -155,7 +156,7 @@ impl ApiClient {
                     return Err(ApiError::Transport {
                         backend: self.backend.clone(),
                         call: call.to_owned(),
-                        message: error_chain(&e),
+                        message: causes(&e),
                     });
                 }
             };
@@ -215,7 +216,7 @@ impl ApiClient {
         let bytes = response.bytes().await.map_err(|e| ApiError::Transport {
             backend: self.backend.clone(),
             call: call.to_owned(),
-            message: error_chain(&e),
+            message: causes(&e),
         })?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
             backend: self.backend.clone(),
@@ -288,12 +289,6 @@ async fn error_message(response: reqwest::Response) -> String {
         message = status.canonical_reason().unwrap_or("no message").to_owned();
     }
     message.chars().take(300).collect()
-}
-
-/// The error and its causes, "a: b: c", since reqwest's top level alone
-/// ("error sending request") hides the cause (kube's errors too).
-pub(in crate::backend) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    crate::error_chain::causes(e)
 }
 
 #[cfg(test)]

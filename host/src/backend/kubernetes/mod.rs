@@ -14,8 +14,9 @@ mod workload;
 
 pub(super) use client::Source;
 
-use super::api::{ApiError, Limiter, RetryPolicy, error_chain, retryable};
+use super::api::{ApiError, Limiter, RetryPolicy, retryable};
 use super::paas::{Platform, RemoteApp, SavedSize};
+use crate::error_chain::causes;
 use crate::store::Formation;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -97,7 +98,7 @@ impl Kubernetes {
                 };
                 ApiError::Status { backend, call, status: status.code, message }
             }
-            other => ApiError::Transport { backend, call, message: error_chain(&other) },
+            other => ApiError::Transport { backend, call, message: causes(&other) },
         }
     }
 
@@ -225,7 +226,7 @@ impl Kubernetes {
                 Ok(Ok(Some(observed))) if observed.is_ready() => return Ok(()),
                 Ok(Ok(Some(_))) => {}
                 Ok(Ok(None)) => return Err(self.other(format!("{id}: the watch ended"))),
-                Ok(Err(e)) => return Err(self.other(format!("{id}: watching for readiness: {}", error_chain(&e)))),
+                Ok(Err(e)) => return Err(self.other(format!("{id}: watching for readiness: {}", causes(&e)))),
                 Err(_) => return Err(self.other(format!("{id}: no ready replica after {READY_TIMEOUT:?}"))),
             }
         }
@@ -387,7 +388,7 @@ impl Platform for Kubernetes {
                                 .default_backoff()
                                 .applied_objects()
                                 .map_ok(|w| Kubernetes::remote(&w.observe()))
-                                .map_err(|e| error_chain(&e))
+                                .map_err(|e| causes(&e))
                                 .boxed()
                         });
                         streams.push(stream);
