@@ -306,22 +306,13 @@ impl Params {
     /// assert_eq!(params.string_list("paths"), Ok(vec!["/health".to_owned()]));
     /// ```
     pub fn string_list(&self, name: &str) -> Result<Vec<String>, ParamError> {
-        match self.required(name)? {
-            ParamValue::TextList(items) => Ok(items.clone()),
-            ParamValue::Text(s) => Ok(vec![s.clone()]),
-            other => Err(ParamError::mismatch(name, TEXT_LIST, other)),
-        }
+        list_in(name, self.required(name)?).map(<[String]>::to_vec)
     }
 
     /// A list of strings (a single string is a list of one), empty when not
     /// set, without copying them.
     pub(crate) fn strings(&self, name: &str) -> Result<&[String], ParamError> {
-        match self.get(name) {
-            None => Ok(&[]),
-            Some(ParamValue::TextList(items)) => Ok(items),
-            Some(ParamValue::Text(s)) => Ok(std::slice::from_ref(s)),
-            Some(other) => Err(ParamError::mismatch(name, TEXT_LIST, other)),
-        }
+        self.get(name).map_or(Ok(&[]), |value| list_in(name, value))
     }
 
     /// A list of strings, or `default` when not set.
@@ -408,6 +399,15 @@ impl Params {
     /// ```
     pub fn float_or(&self, name: &str, default: f64) -> Result<f64, ParamError> {
         if self.contains(name) { self.float(name) } else { Ok(default) }
+    }
+}
+
+/// `value` as a list of strings, in place; a single string is a list of one.
+fn list_in<'a>(name: &str, value: &'a ParamValue) -> Result<&'a [String], ParamError> {
+    match value {
+        ParamValue::TextList(items) => Ok(items),
+        ParamValue::Text(s) => Ok(std::slice::from_ref(s)),
+        other => Err(ParamError::mismatch(name, TEXT_LIST, other)),
     }
 }
 
