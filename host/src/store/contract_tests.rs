@@ -28,7 +28,11 @@ impl Fixture {
     /// first: a sled directory is opened by one handle at a time.
     async fn store(&self) -> Store {
         match self {
-            Fixture::Sled(dir) => super::reopen_sled(|| Store::open(&dir.path().join("db"))).await,
+            Fixture::Sled(dir) => {
+                let path = dir.path().join("db");
+                super::sled::wait_until_released(&path);
+                Store::open(&path).expect("open sled")
+            }
             Fixture::Redis(server) => Store::connect_redis(&server.url(), "test").await.expect("connect to redis"),
         }
     }

@@ -33,22 +33,6 @@ mod sled;
 #[cfg(test)]
 mod contract_tests;
 
-/// Opens a sled store again after its previous handle was dropped: sled's
-/// background flusher may hold the file lock for a moment, so a locked store
-/// is retried until it is released, within 10 s.
-#[cfg(test)]
-pub(crate) async fn reopen_sled(open: impl Fn() -> Result<Store, StoreError>) -> Store {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match open() {
-            Ok(store) => return store,
-            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains(sled::LOCKED) => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await
-            }
-            Err(e) => panic!("open sled: {e}"),
-        }
-    }
-}
 // Shared with the integration tests (`tests/src/support/redis.rs`), where
 // its items are their crate's public test support.
 #[cfg(test)]

@@ -183,3 +183,21 @@ impl SledStore {
 fn decode(name: &str, bytes: &[u8]) -> Result<AppRecord, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: name.to_owned(), message: e.to_string() })
 }
+
+/// Waits until nothing holds the lock of the sled store in `dir`: sled's
+/// background threads may hold a dropped store's for a moment, and a test
+/// that opens it again, or damages its files, must wait for them. Within
+/// 10 s; at once when there is no store yet.
+#[cfg(test)]
+pub(crate) fn wait_until_released(dir: &Path) {
+    use std::os::fd::AsRawFd;
+    let Ok(db) = std::fs::File::open(dir.join("db")) else { return };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // sled locks the file with flock (fs2); another open file description
+    // gets the lock only once every holder closed its own. Ours goes with
+    // `db` at the end.
+    while unsafe { libc::flock(db.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        assert!(std::time::Instant::now() < deadline, "the store's lock was never released");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

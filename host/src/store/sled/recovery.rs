@@ -152,22 +152,7 @@ mod tests {
         .unwrap();
         log.flush().await.unwrap();
         drop((store, log));
-        wait_until_released(path);
-    }
-
-    /// Waits until nothing holds the store's lock: sled's background threads
-    /// may hold a dropped store's for a moment, and damage written meanwhile
-    /// could be undone, or the next open find it locked. Within 10 s.
-    fn wait_until_released(path: &Path) {
-        use std::os::fd::AsRawFd;
-        let db = std::fs::File::open(path.join("db")).unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        // sled locks the file with flock (fs2); a second open file
-        // description gets the lock only once every holder closed its own.
-        while unsafe { libc::flock(db.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            assert!(std::time::Instant::now() < deadline, "the store's lock was never released");
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        crate::store::sled::wait_until_released(path);
     }
 
     fn files(dir: &Path) -> Vec<PathBuf> {
@@ -227,7 +212,8 @@ mod tests {
         assert_eq!(store.load_formation("scalingo", "shop").await.unwrap(), None);
         store.save_formation("scalingo", "shop", &[("web".into(), 1)].into()).await.unwrap();
         drop(store);
-        let reopened = crate::store::reopen_sled(|| Store::open_or_recover(&path)).await;
+        crate::store::sled::wait_until_released(&path);
+        let reopened = Store::open_or_recover(&path).unwrap();
         assert!(reopened.recovered().is_none(), "a healthy store is left alone");
         assert_eq!(reopened.load_formation("scalingo", "shop").await.unwrap(), Some([("web".into(), 1)].into()));
     }
