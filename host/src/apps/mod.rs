@@ -59,7 +59,7 @@ impl Apps {
     /// Builds the apps from the config and what the store remembers of
     /// them, probing apps through `upstream` and capping the requests
     /// waiting on a waking app as `[edge]` says.
-    pub(crate) async fn restore_with(
+    pub(crate) async fn restore(
         config: &Config,
         store: Store,
         backend: Arc<dyn Backend>,
@@ -223,7 +223,7 @@ mod tests {
         let store = Store::connect(&config.store).await.unwrap();
         let backend = Arc::new(Backends::from_config(&config, &store).unwrap());
         let upstream = crate::upstream::Upstream::new(None, std::time::Duration::from_secs(5)).unwrap();
-        let apps = Apps::restore_with(&config, store, backend, Telemetry::default(), &upstream).await.unwrap();
+        let apps = Apps::restore(&config, store, backend, Telemetry::default(), &upstream).await.unwrap();
         let [a, b, c] = ["a", "b", "c"].map(|name| apps.get(name).unwrap());
 
         assert!(Arc::ptr_eq(&a.config, &config.apps[0]), "an app keeps the config's entry, not a copy");

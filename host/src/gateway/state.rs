@@ -65,7 +65,7 @@ impl State {
         };
         let edge = &config.edge;
         let upstream = Upstream::new(edge.upstream_ca_file.as_deref(), edge.upstream_connect_timeout.0)?;
-        let apps = Arc::new(Apps::restore_with(&config, store.clone(), backend, telemetry.clone(), &upstream).await?);
+        let apps = Arc::new(Apps::restore(&config, store.clone(), backend, telemetry.clone(), &upstream).await?);
         // A replica starts from the cluster's view, not from "all asleep".
         cluster.sync_now(&apps, &backends).await;
         let waiting_page = match &edge.waiting_page_template {
