@@ -150,8 +150,9 @@ impl KubeEmulator {
         assert_eq!(status, 200, "{answer}");
     }
 
-    /// The next `times` requests of `method` whose path contains `path`
-    /// answer `status`.
+    /// The next `times` requests of `method` whose path ends with `path`
+    /// answer `status` (`/deployments/shop` is the object, not its `/status`,
+    /// which `control` patches on its own schedule).
     pub async fn fail(&self, method: &str, path: &str, status: u16, times: u32) {
         let fault = json!({"method": method, "path": path, "status": status, "times": times});
         self.call("POST", "/_control/fault", Some(fault)).await;
