@@ -295,17 +295,26 @@ fn failure(e: anyhow::Error) -> ExitCode {
 /// (`telemetry::log_writer`). Lines are never dropped: when the thread falls
 /// behind, loggers wait.
 fn init_logging(format: LogFormat) -> std::io::Result<crate::telemetry::LogGuard> {
+    use crate::telemetry::access_log;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = crate::telemetry::log_writer(std::io::stderr())?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(colours_wanted(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
-        .with_writer(writer);
-    let _ = match format {
+    let colours = colours_wanted(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR"));
+    let direct = writer.clone();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colours).with_writer(writer);
+    let installed = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    if installed.is_ok() && !colours {
+        // The access line's fast path: the same bytes at a quarter of the
+        // cost (`telemetry::access_log`).
+        let format = match format {
+            LogFormat::Text => access_log::Format::Text,
+            LogFormat::Json => access_log::Format::Json,
+        };
+        access_log::write_directly(direct, format);
+    }
     Ok(guard)
 }
 

@@ -23,6 +23,7 @@ use crate::clock::now_ms;
 use crate::error_chain::root_cause;
 use crate::policy::PolicyGate;
 use crate::policy::model::{AppState, Refusal, RequestDecision};
+use crate::telemetry::access_log::{self, AccessLine};
 use crate::telemetry::metrics::{NO_APP, RequestCounters};
 use crate::telemetry::{Telemetry, WakeCause};
 use crate::upstream::{Upstream, UpstreamClient, is_connect_timeout};
@@ -149,7 +150,7 @@ impl Proxy {
         let started = std::time::Instant::now();
         // What the access line needs, kept only when it is written; these
         // clones share the request's buffers rather than copy them.
-        let logged = tracing::enabled!(target: "paastis::access", tracing::Level::INFO).then(|| {
+        let logged = access_log::enabled().then(|| {
             (request.method().clone(), request.uri().clone(), request.headers().get(header::USER_AGENT).cloned())
         });
         let (app, response) = match (scheme, self.edge.redirect_to_https_port) {
@@ -163,19 +164,18 @@ impl Proxy {
             None => self.unrouted.inc(metrics, NO_APP, status),
         }
         if let Some((method, uri, user_agent)) = logged {
-            tracing::info!(
-                target: "paastis::access",
-                app = app.as_deref().map_or(NO_APP, crate::apps::App::name),
-                %method,
-                path = uri.path_and_query().map_or("/", |p| p.as_str()),
+            AccessLine {
+                app: app.as_deref().map_or(NO_APP, crate::apps::App::name),
+                method: method.as_str(),
+                path: uri.path_and_query().map_or("/", |p| p.as_str()),
                 status,
-                client = %client.ip(),
-                user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
-                cold_start = response.headers().contains_key(COLD_START_HEADER),
-                answered = response.headers().contains_key(ANSWERED_HEADER),
-                ms = %Millis(started.elapsed()),
-                "request"
-            );
+                client: client.ip(),
+                user_agent: user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
+                cold_start: response.headers().contains_key(COLD_START_HEADER),
+                answered: response.headers().contains_key(ANSWERED_HEADER),
+                elapsed: started.elapsed(),
+            }
+            .log();
         }
         response
     }
@@ -405,15 +405,6 @@ impl Proxy {
         let token = self.edge.drain.token();
         tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
         Response::from_parts(parts, full(Bytes::new()))
-    }
-}
-
-/// A duration as milliseconds with one decimal, formatted only when written.
-struct Millis(Duration);
-
-impl std::fmt::Display for Millis {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:.1}", self.0.as_secs_f64() * 1000.0)
     }
 }
 

@@ -3,6 +3,7 @@
 //! paths record into it; the store's recorder persists the events; the admin API
 //! reads from both. The log's writer to stderr lives here too.
 
+pub(crate) mod access_log;
 pub(crate) mod events;
 mod log_writer;
 pub(crate) mod metrics;
