@@ -15,6 +15,8 @@ use crate::convert;
 pub(crate) type Guest = wit::Guest;
 /// What its `on-request` returns.
 pub(crate) type RequestAction = wit::RequestAction;
+/// A response a policy sends in the app's place.
+pub(crate) type WitAnswer = wit::Answer;
 
 /// Where the export's function is, when the component has it.
 #[derive(Clone)]

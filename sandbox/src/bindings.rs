@@ -12,9 +12,10 @@ wasmtime::component::bindgen!({
     imports: { "paastis:policy/kv": trappable },
 });
 
-/// The optional exports, `answering` and `ticking`, generated for the world
-/// that has both (`sdk-policy`). Its types, `host` and `kv` are those above,
-/// so values convert the same way; only the two exports are used from it.
+/// The optional exports, `answering`, `ticking` and `requesting`, generated
+/// for the world that has them all (`sdk-policy`). Its types, `host` and `kv`
+/// are those above, so values convert the same way; only the three exports
+/// are used from it.
 #[allow(dead_code)]
 pub(crate) mod optional {
     wasmtime::component::bindgen!({

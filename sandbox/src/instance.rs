@@ -32,6 +32,10 @@ pub(crate) struct Instance {
     pub(crate) answering: Option<crate::answering::Guest>,
     /// The `ticking` export, when the policy has it.
     pub(crate) ticking: Option<crate::ticking::Guest>,
+    /// The `requesting` export, when the policy has it.
+    pub(crate) requesting: Option<crate::requesting::Guest>,
+    /// The param sets this instance was sent through `requesting`.
+    pub(crate) sent_params: crate::requesting::SentParams,
     /// Shared with the store's epoch callback.
     pub(crate) clock: Arc<CallClock>,
     /// Calls it answered, so that a failure on a reused instance can be

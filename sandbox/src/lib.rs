@@ -18,6 +18,9 @@
 //!   requests themselves): detected at load, its answers checked;
 //! - `ticking`: the optional `ticking` export (`on-tick` with the apps'
 //!   params shared): detected at load, its arguments built;
+//! - `requesting`: the optional `requesting` export (`on-request` with the
+//!   params by reference and the headers as one string): detected at load,
+//!   the param sets each instance was sent;
 //! - `output`: the guest's stdio, captured and capped;
 //! - `error`: `PolicyError`.
 
@@ -32,6 +35,7 @@ mod error;
 mod instance;
 pub mod kv;
 mod output;
+mod requesting;
 mod runtime;
 mod ticking;
 

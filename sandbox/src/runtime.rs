@@ -25,6 +25,7 @@ use crate::epoch::{CallClock, Expired, FIRST_DEADLINE, Panicked, Ticker};
 use crate::error::PolicyError;
 use crate::instance::{Instance, Isolation, MAX_WARM, WarmPool};
 use crate::kv::{KvBackend, MemoryKv};
+use crate::requesting::{self, Requesting};
 use crate::ticking::{self, Ticking};
 
 /// Bounds on every call into a policy.
@@ -192,6 +193,7 @@ impl PolicyRuntime {
         let interface = describe(&self.inner.engine, &component);
         let answering = Answering::find(pre.instance_pre());
         let ticking = Ticking::find(pre.instance_pre());
+        let requesting = Requesting::find(pre.instance_pre());
         let policy = LoadedPolicy {
             inner: Arc::new(PolicyInner {
                 name: name.into(),
@@ -199,6 +201,7 @@ impl PolicyRuntime {
                 interface,
                 answering,
                 ticking,
+                requesting,
                 pre,
                 runtime: Arc::clone(&self.inner),
                 kv: Arc::clone(&self.inner.kv),
@@ -250,6 +253,8 @@ struct PolicyInner {
     answering: Option<Answering>,
     /// The optional `ticking` export; `None` for policies built before it.
     ticking: Option<Ticking>,
+    /// The optional `requesting` export; `None` for policies built before it.
+    requesting: Option<Requesting>,
     pre: PolicyPre<CallState>,
     runtime: Arc<RuntimeInner>,
     /// The runtime's store, or a scratch one (`with_scratch_kv`).
@@ -294,6 +299,13 @@ enum Call<'a> {
         app: &'a wit::App,
         request: &'a wit::Request,
     },
+    /// `requesting.on-request`, for policies that export it: the app's
+    /// params are sent as the instance needs them.
+    LeanRequest {
+        now: Timestamp,
+        app: &'a AppView,
+        request: &'a requesting::LeanRequest,
+    },
     Tick {
         now: Timestamp,
         apps: &'a [wit::App],
@@ -311,6 +323,8 @@ enum Answer {
     Request(Result<wit::RequestDecision, String>),
     /// From `answering.on-request`, for policies that export it.
     Action(Result<answering::RequestAction, String>),
+    /// From `requesting.on-request`, for policies that export it.
+    LeanAction(Result<requesting::RequestAction, String>),
     Tick(Result<wit::TickPlan, String>),
 }
 
@@ -341,6 +355,7 @@ impl LoadedPolicy {
                 interface: inner.interface.clone(),
                 answering: inner.answering.clone(),
                 ticking: inner.ticking.clone(),
+                requesting: inner.requesting.clone(),
                 pre: inner.pre.clone(),
                 runtime: Arc::clone(&inner.runtime),
                 kv: Arc::new(MemoryKv::default()),
@@ -356,9 +371,9 @@ impl LoadedPolicy {
     }
 
     /// Whether the policy can answer requests itself (it exports
-    /// `paastis:policy/answering`).
+    /// `paastis:policy/answering` or `paastis:policy/requesting`).
     pub fn answers(&self) -> bool {
-        self.inner.answering.is_some()
+        self.inner.answering.is_some() || self.inner.requesting.is_some()
     }
 
     pub async fn on_request(
@@ -367,6 +382,9 @@ impl LoadedPolicy {
         app: &AppView,
         request: &RequestView,
     ) -> Result<RequestDecision, PolicyError> {
+        if self.inner.requesting.is_some() {
+            return self.on_lean_request(now, app, &requesting::lean_request_of(request)).await;
+        }
         self.on_request_owned(now, app.clone(), request.clone()).await
     }
 
@@ -378,6 +396,9 @@ impl LoadedPolicy {
         app: AppView,
         request: RequestView,
     ) -> Result<RequestDecision, PolicyError> {
+        if self.inner.requesting.is_some() {
+            return self.on_lean_request(now, &app, &requesting::lean_request(request)).await;
+        }
         let app = convert::app_into_wit(app);
         let request = convert::request_into_wit(request);
         match self.inner.invoke(&Call::Request { now, app: &app, request: &request }).await? {
@@ -389,7 +410,26 @@ impl LoadedPolicy {
                 answering::action_from_wit(action)
                     .map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
             }
-            Answer::Tick(_) => unreachable!("a request call answers a request"),
+            Answer::Tick(_) | Answer::LeanAction(_) => unreachable!("a request call answers as it was called"),
+        }
+    }
+
+    /// `requesting.on-request`, for policies that export it.
+    async fn on_lean_request(
+        &self,
+        now: Timestamp,
+        app: &AppView,
+        request: &requesting::LeanRequest,
+    ) -> Result<RequestDecision, PolicyError> {
+        match self.inner.invoke(&Call::LeanRequest { now, app, request }).await? {
+            Answer::LeanAction(returned) => {
+                let action = returned.map_err(|message| self.inner.returned(message))?;
+                requesting::action_from_wit(action)
+                    .map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
+            }
+            Answer::Request(_) | Answer::Action(_) | Answer::Tick(_) => {
+                unreachable!("a request call answers as it was called")
+            }
         }
     }
 
@@ -403,7 +443,9 @@ impl LoadedPolicy {
         };
         let returned = match answer {
             Answer::Tick(returned) => returned,
-            Answer::Request(_) | Answer::Action(_) => unreachable!("a tick call answers a tick"),
+            Answer::Request(_) | Answer::Action(_) | Answer::LeanAction(_) => {
+                unreachable!("a tick call answers a tick")
+            }
         };
         let plan = returned.map_err(|message| self.inner.returned(message))?;
         convert::plan_from_wit(plan).map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
@@ -480,7 +522,16 @@ impl PolicyInner {
             ),
             None => None,
         };
-        Ok(Instance { store, policy, answering, ticking, clock, calls: 0 })
+        let requesting = match &self.requesting {
+            Some(requesting) => Some(
+                requesting
+                    .load(&mut store, &instance)
+                    .map_err(|e| contract("its paastis:policy/requesting export does not match the host's", e))?,
+            ),
+            None => None,
+        };
+        let sent_params = requesting::SentParams::default();
+        Ok(Instance { store, policy, answering, ticking, requesting, sent_params, clock, calls: 0 })
     }
 
     /// What a call's log lines say they come from: `check` for a scratch
@@ -493,13 +544,19 @@ impl PolicyInner {
     /// again.
     async fn call_on(&self, mut instance: Instance, call: &Call<'_>) -> Result<Answer, PolicyError> {
         let phase = match call {
-            Call::Request { .. } => "request",
+            Call::Request { .. } | Call::LeanRequest { .. } => "request",
             Call::Tick { .. } | Call::SharedTick { .. } => "tick",
         };
         instance.store.data_mut().begin_call(self.phase(phase));
         instance.clock.begin();
         instance.store.set_epoch_deadline(FIRST_DEADLINE);
-        let Instance { store, policy, answering, ticking, clock, .. } = &mut instance;
+        let Instance { store, policy, answering, ticking, requesting, sent_params, clock, .. } = &mut instance;
+        // Before the clock starts: the instance's own record of what it was
+        // sent (if the call fails, the instance and the record both go).
+        let app_ref = match call {
+            Call::LeanRequest { app, .. } => Some(requesting::app_ref(app, sent_params)),
+            _ => None,
+        };
         let handler = policy.paastis_policy_handler();
         let running = async {
             match (*call, answering) {
@@ -511,6 +568,12 @@ impl PolicyInner {
                 (Call::Request { now, app, request }, None) => {
                     handler.call_on_request(&mut *store, now, app, request).await.map(Answer::Request)
                 }
+                (Call::LeanRequest { now, request, .. }, _) => match (requesting, &app_ref) {
+                    (Some(requesting), Some(app)) => {
+                        requesting.call_on_request(&mut *store, now, app, request).await.map(Answer::LeanAction)
+                    }
+                    _ => unreachable!("a lean request is only made for a policy that exports requesting"),
+                },
                 (Call::Tick { now, apps }, _) => handler.call_on_tick(&mut *store, now, apps).await.map(Answer::Tick),
                 (Call::SharedTick { now, param_sets, apps }, _) => match ticking {
                     Some(ticking) => ticking.call_on_tick(&mut *store, now, param_sets, apps).await.map(Answer::Tick),

@@ -9,9 +9,9 @@ wit_bindgen::generate!({
     // crate carries it.
     path: "wit",
     // `sdk-policy`: the required `policy` world plus the optional
-    // `answering` and `ticking` exports, so policies can answer (and tick
-    // cheaply) on hosts that look for them and still load on hosts that do
-    // not.
+    // `answering`, `ticking` and `requesting` exports, so policies can answer
+    // (and tick and answer cheaply) on hosts that look for them and still
+    // load on hosts that do not.
     world: "paastis:policy/sdk-policy",
     // A policy crate depends on `paastis-sdk` only, so the export macro must
     // be reachable from outside this crate and find the types through it.

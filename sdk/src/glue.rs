@@ -8,15 +8,20 @@ use crate::bindings::paastis::policy::types as wit;
 use crate::context::{RequestContext, TickContext};
 use crate::decision::{Answer, Decision, TickPlan};
 use crate::params::{ParamValue, Params};
-use crate::request::Request;
+use crate::request::{Headers, Request};
 use crate::time::Timestamp;
 
 use crate::bindings::exports::paastis::policy::answering as wit_answering;
+use crate::bindings::exports::paastis::policy::requesting as wit_requesting;
 
 pub use crate::bindings;
 pub use crate::bindings::exports::paastis::policy::answering::Guest as AnsweringGuest;
 pub use crate::bindings::exports::paastis::policy::answering::RequestAction as WitAction;
 pub use crate::bindings::exports::paastis::policy::handler::Guest;
+pub use crate::bindings::exports::paastis::policy::requesting::AppRef as WitAppRef;
+pub use crate::bindings::exports::paastis::policy::requesting::Guest as RequestingGuest;
+pub use crate::bindings::exports::paastis::policy::requesting::LeanRequest as WitLeanRequest;
+pub use crate::bindings::exports::paastis::policy::requesting::RequestAction as WitLeanAction;
 pub use crate::bindings::exports::paastis::policy::ticking::AppEntry as WitAppEntry;
 pub use crate::bindings::exports::paastis::policy::ticking::Guest as TickingGuest;
 pub use std::string::String;
@@ -27,6 +32,33 @@ pub use wit::{TickPlan as WitTickPlan, Timestamp as WitTimestamp};
 /// `answering.on-request`, which hosts that know answers call.
 pub fn on_request_action<P: Policy>(now: WitTimestamp, app: WitApp, request: WitRequest) -> Result<WitAction, String> {
     decide::<P>(now, app, request).map(action_into)
+}
+
+/// `requesting.on-request`: the app's params by reference to a set this
+/// instance keeps, the headers as lines split only if the policy asks.
+pub fn on_lean_request<P: Policy>(
+    now: WitTimestamp,
+    app: WitAppRef,
+    request: WitLeanRequest,
+) -> Result<WitLeanAction, String> {
+    let params = crate::sent_params::resolve(app.params, params_from)?;
+    let app = App {
+        name: app.name,
+        state: state_from(app.state),
+        state_since: Timestamp::from_millis(app.state_since),
+        last_activity: app.last_activity.map(Timestamp::from_millis),
+        in_flight: app.in_flight,
+        params,
+    };
+    let request = Request {
+        method: request.method,
+        path: request.path,
+        query: request.query,
+        headers: Headers::from_lines(request.headers),
+        client_addr: request.client_addr,
+    };
+    let ctx = RequestContext::new(Timestamp::from_millis(now), app, request);
+    P::on_request(&ctx).map(lean_action_into).map_err(crate::PolicyError::into_message)
 }
 
 /// `handler.on-request`, which only hosts that predate answers call.
@@ -121,7 +153,13 @@ fn params_from(params: Vec<wit::Param>) -> Params {
 }
 
 fn request_from(r: WitRequest) -> Request {
-    Request { method: r.method, path: r.path, query: r.query, headers: r.headers, client_addr: r.client_addr }
+    Request {
+        method: r.method,
+        path: r.path,
+        query: r.query,
+        headers: Headers::from_pairs(r.headers),
+        client_addr: r.client_addr,
+    }
 }
 
 fn action_into(d: Decision) -> WitAction {
@@ -131,6 +169,17 @@ fn action_into(d: Decision) -> WitAction {
         Decision::ForwardPassiveOr(answer) => WitAction::ForwardPassiveOrAnswer(answer_into(answer)),
         Decision::Refuse(r) => WitAction::Refuse(refusal_into(r)),
         Decision::Answer(answer) => WitAction::Answer(answer_into(answer)),
+    }
+}
+
+fn lean_action_into(d: Decision) -> WitLeanAction {
+    let answer = |a: Answer| wit_requesting::Answer { status: a.status, headers: a.headers, body: a.body };
+    match d {
+        Decision::Forward => WitLeanAction::Forward,
+        Decision::ForwardPassive => WitLeanAction::ForwardPassive,
+        Decision::ForwardPassiveOr(a) => WitLeanAction::ForwardPassiveOrAnswer(answer(a)),
+        Decision::Refuse(r) => WitLeanAction::Refuse(refusal_into(r)),
+        Decision::Answer(a) => WitLeanAction::Answer(answer(a)),
     }
 }
 
@@ -192,6 +241,58 @@ mod tests {
 
     fn set(timeout: &str) -> Vec<WitParam> {
         vec![WitParam { name: "idle_timeout".into(), value: wit::ParamValue::Text(timeout.into()) }]
+    }
+
+    /// Refuses every request with its `idle_timeout` and user agent, to see
+    /// which set and which headers it got.
+    struct EchoRequest;
+
+    impl Policy for EchoRequest {
+        fn on_request(ctx: &RequestContext) -> Result<Decision, crate::PolicyError> {
+            let timeout = ctx.app().params().text("idle_timeout")?;
+            Ok(Decision::refuse(404, format!("{timeout} {}", ctx.request().user_agent().unwrap_or("-"))))
+        }
+    }
+
+    fn lean(params: wit_requesting::ParamsRef, headers: &str) -> Result<String, String> {
+        let app = WitAppRef {
+            name: "a".into(),
+            state: wit::AppState::Awake,
+            state_since: 0,
+            last_activity: None,
+            in_flight: 0,
+            params,
+        };
+        let request = WitLeanRequest {
+            method: "GET".into(),
+            path: "/".into(),
+            query: None,
+            headers: headers.into(),
+            client_addr: "127.0.0.1".into(),
+        };
+        match on_lean_request::<EchoRequest>(0, app, request)? {
+            WitLeanAction::Refuse(refusal) => Ok(refusal.reason),
+            _ => Err("not a refusal".into()),
+        }
+    }
+
+    fn new(number: u32, timeout: &str) -> wit_requesting::ParamsRef {
+        wit_requesting::ParamsRef::New(wit_requesting::NumberedParams { number, params: set(timeout) })
+    }
+
+    #[test]
+    fn a_set_sent_once_is_found_by_its_number_after() {
+        use wit_requesting::ParamsRef::Sent;
+        assert_eq!(lean(new(0, "15m"), "host: a\nuser-agent: curl/8\n"), Ok("15m curl/8".into()));
+        assert_eq!(lean(Sent(0), ""), Ok("15m -".into()));
+        assert_eq!(lean(new(1, "5m"), "User-Agent: bot\n"), Ok("5m bot".into()));
+        assert_eq!(lean(Sent(0), ""), Ok("15m -".into()));
+        assert_eq!(lean(new(0, "1h"), ""), Ok("1h -".into()), "a new set replaces what its number held");
+        assert_eq!(lean(Sent(0), ""), Ok("1h -".into()));
+        assert_eq!(lean(Sent(1), ""), Ok("5m -".into()));
+        let never = lean(Sent(5), "");
+        assert_eq!(never, Err("the host referred to params set 5, which this instance was never sent".into()));
+        assert!(lean(new(16, "1m"), "").is_err_and(|e| e.contains("numbers stop at 15")));
     }
 
     #[test]

@@ -105,6 +105,7 @@ pub mod log;
 mod params;
 pub mod passive;
 mod request;
+mod sent_params;
 pub mod testing;
 mod time;
 #[cfg(feature = "tz")]
@@ -165,7 +166,8 @@ pub trait Policy {
 }
 
 /// Exports a type implementing [`Policy`] as the component's `handler`, and as
-/// the optional `answering` and `ticking` exports that newer hosts call instead.
+/// the optional `answering`, `ticking` and `requesting` exports that newer
+/// hosts call instead.
 ///
 /// Use it once per policy crate, at the top level. Outside WebAssembly it
 /// expands to nothing, so the same crate builds and unit-tests natively.
@@ -202,6 +204,17 @@ macro_rules! export_policy {
                     apps: $crate::__private::Vec<$crate::__private::WitApp>,
                 ) -> ::core::result::Result<$crate::__private::WitTickPlan, $crate::__private::String> {
                     $crate::__private::on_tick::<$policy>(now, apps)
+                }
+            }
+
+            // Hosts that send params by reference call this one first.
+            impl $crate::__private::RequestingGuest for __PaastisPolicyExport {
+                fn on_request(
+                    now: $crate::__private::WitTimestamp,
+                    app: $crate::__private::WitAppRef,
+                    request: $crate::__private::WitLeanRequest,
+                ) -> ::core::result::Result<$crate::__private::WitLeanAction, $crate::__private::String> {
+                    $crate::__private::on_lean_request::<$policy>(now, app, request)
                 }
             }
 

@@ -1,5 +1,8 @@
 //! The request being routed, as a policy sees it.
 
+use std::cell::OnceCell;
+use std::fmt;
+
 /// The request being routed: method, path, query, headers and the client's
 /// address. Build one for a test with [`crate::testing::RequestBuilder`].
 ///
@@ -14,8 +17,67 @@ pub struct Request {
     pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) query: Option<String>,
-    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) headers: Headers,
     pub(crate) client_addr: String,
+}
+
+/// The request's headers: from a host that sends them as one string of
+/// `name: value` lines, split only if a policy asks for all of them
+/// ([`Request::headers`]); looking one up reads the lines in place.
+#[derive(Clone, Default)]
+pub(crate) struct Headers {
+    /// As the host sent them; empty when built from pairs.
+    lines: String,
+    split: OnceCell<Vec<(String, String)>>,
+}
+
+impl Headers {
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Headers {
+        Headers { lines: String::new(), split: OnceCell::from(pairs) }
+    }
+
+    /// `name: value` lines, each ending with `\n`, as `requesting` sends them.
+    pub(crate) fn from_lines(lines: String) -> Headers {
+        Headers { lines, split: OnceCell::new() }
+    }
+
+    pub(crate) fn push(&mut self, name: String, value: String) {
+        let mut pairs = self.all().to_vec();
+        pairs.push((name, value));
+        *self = Headers::from_pairs(pairs);
+    }
+
+    fn all(&self) -> &[(String, String)] {
+        self.split.get_or_init(|| lines(&self.lines).map(|(name, value)| (name.to_owned(), value.to_owned())).collect())
+    }
+
+    fn first(&self, name: &str) -> Option<&str> {
+        match self.split.get() {
+            Some(pairs) => pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()),
+            None => lines(&self.lines).find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v),
+        }
+    }
+}
+
+/// The `(name, value)` of each line. The host never puts a `:` in a name
+/// nor a line break in a value, so the first `:` ends the name.
+fn lines(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.split_terminator('\n').map(|line| match line.split_once(':') {
+        Some((name, value)) => (name, value.strip_prefix(' ').unwrap_or(value)),
+        None => (line, ""),
+    })
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.all() == other.all()
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.all()).finish()
+    }
 }
 
 impl Request {
@@ -57,7 +119,7 @@ impl Request {
     /// assert_eq!(request.headers(), &[("accept".to_owned(), "text/html".to_owned())]);
     /// ```
     pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
+        self.headers.all()
     }
 
     /// The first value of a header, looked up case-insensitively as HTTP
@@ -68,7 +130,7 @@ impl Request {
     /// assert_eq!(request.header("x-team"), Some("ops"));
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers.first(name)
     }
 
     /// The `User-Agent` header.
@@ -89,5 +151,36 @@ impl Request {
     /// ```
     pub fn client_addr(&self) -> &str {
         &self.client_addr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(lines: &str) -> Headers {
+        Headers::from_lines(lines.to_owned())
+    }
+
+    #[test]
+    fn one_header_is_found_without_splitting_them_all() {
+        let headers = sent("host: a.example.com\nUser-Agent: curl/8\nx-empty:\nx-colon: a: b\n");
+        assert_eq!(headers.first("user-agent"), Some("curl/8"));
+        assert_eq!(headers.first("x-colon"), Some("a: b"));
+        assert_eq!(headers.first("x-empty"), Some(""));
+        assert_eq!(headers.first("accept"), None);
+        assert!(headers.split.get().is_none(), "looking up one header split them all");
+    }
+
+    #[test]
+    fn all_headers_split_on_demand_as_the_host_sent_them() {
+        let headers = sent("host: a.example.com\naccept: text/html\naccept:  */*\n");
+        let expected = [("host", "a.example.com"), ("accept", "text/html"), ("accept", " */*")];
+        let expected: Vec<(String, String)> =
+            expected.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+        assert_eq!(headers.all(), expected);
+        assert_eq!(headers.first("ACCEPT"), Some("text/html"));
+        assert_eq!(headers, Headers::from_pairs(expected));
+        assert_eq!(sent("").all(), &[]);
     }
 }

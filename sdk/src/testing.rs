@@ -19,7 +19,7 @@
 
 use crate::app::{App, AppState};
 use crate::params::{ParamValue, Params};
-use crate::request::Request;
+use crate::request::{Headers, Request};
 use crate::time::Timestamp;
 
 /// An app, asleep since the epoch with no activity and no params unless told
@@ -199,7 +199,7 @@ impl RequestBuilder {
             method: method.into(),
             path,
             query,
-            headers: Vec::new(),
+            headers: Headers::default(),
             client_addr: "127.0.0.1".to_owned(),
         })
     }
@@ -240,7 +240,7 @@ impl RequestBuilder {
     /// assert_eq!(request.header("accept"), Some("text/html"));
     /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.0.headers.push((name.into(), value.into()));
+        self.0.headers.push(name.into(), value.into());
         self
     }
 

@@ -60,6 +60,53 @@ async fn loads_the_embedded_policy() {
     assert_eq!(policy.sha256().len(), 64);
     // Built with the SDK: it ticks with shared params (`ticking`).
     assert!(policy.interface().exports.iter().any(|e| e == "paastis:policy/ticking@0.1.0#on-tick"));
+    // ...and answers requests with params by reference (`requesting`).
+    assert!(policy.interface().exports.iter().any(|e| e == "paastis:policy/requesting@0.1.0#on-request"));
+}
+
+fn passive_at(name: &str, path: &str) -> AppView {
+    app(name, AppState::Awake, None, &[("passive_paths", ParamValue::TextList(vec![path.into()]))])
+}
+
+/// Each warm instance is sent a param set once and its number after; with
+/// more distinct sets than an instance keeps, taken in turns and out of
+/// order, every call must still see its own app's set (a number reused for
+/// another set is sent whole again).
+#[tokio::test]
+async fn request_calls_see_their_own_params_among_many_sets() {
+    let policy = inactivity().await;
+    let apps: Vec<AppView> = (0..40).map(|i| passive_at(&format!("app{i}"), &format!("/p{i}"))).collect();
+    for order in [1, 7, 1, 3] {
+        for i in (0..apps.len()).map(|i| i * order % apps.len()) {
+            let own = policy.on_request(NOW, &apps[i], &request(&format!("/p{i}"), "curl/8")).await;
+            assert_eq!(own.ok(), Some(RequestDecision::ForwardPassive), "app{i}'s own passive path");
+            let other = format!("/p{}", (i + 1) % apps.len());
+            let other = policy.on_request(NOW, &apps[i], &request(&other, "curl/8")).await;
+            assert_eq!(other.ok(), Some(RequestDecision::Forward), "app{i} with another app's passive path");
+        }
+    }
+}
+
+/// A call that fails drops its instance; the next call's fresh instance
+/// knows no param set, so it must be sent the set whole again (a reference
+/// would fail the call).
+#[tokio::test]
+async fn a_fresh_instance_after_a_failure_is_sent_the_params_again() {
+    let policy = match runtime().load("inactivity", INACTIVITY_WASM).await {
+        Ok(policy) => policy,
+        Err(e) => panic!("{e}"),
+    };
+    let web = passive_at("web", "/health");
+    let health = request("/health", "curl/8");
+    assert_eq!(policy.on_request(NOW, &web, &health).await.ok(), Some(RequestDecision::ForwardPassive));
+    // Params larger than the memory cap: the guest cannot take them.
+    let huge = ParamValue::TextList(vec!["x".repeat(40 << 20)]);
+    let bloated = app("bloated", AppState::Awake, None, &[("passive_user_agents", huge)]);
+    let failed = policy.on_request(NOW, &bloated, &health).await;
+    assert!(matches!(failed, Err(super::PolicyError::OutOfMemory { .. })), "{failed:?}");
+    for _ in 0..3 {
+        assert_eq!(policy.on_request(NOW, &web, &health).await.ok(), Some(RequestDecision::ForwardPassive));
+    }
 }
 
 #[tokio::test]
