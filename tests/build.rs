@@ -7,8 +7,17 @@ mod wasm_policies;
 
 /// Directory names under `tests/policies`; each crate is named
 /// `paastis-test-policy-<dir>`.
-const POLICIES: &[&str] =
-    &["teapot", "spin", "memory-bomb", "panicky", "armed", "wrong-world", "before-answers", "answers"];
+const POLICIES: &[&str] = &[
+    "teapot",
+    "spin",
+    "memory-bomb",
+    "panicky",
+    "armed",
+    "wrong-world",
+    "before-answers",
+    "before-requesting",
+    "answers",
+];
 /// Example policies of the workspace (`policies/<dir>`) the tests also run,
 /// handed over the same way; each crate is named `paastis-policy-<dir>`.
 const EXAMPLES: &[&str] = &["office-hours", "nights-weekends"];

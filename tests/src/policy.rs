@@ -160,6 +160,42 @@ pub async fn a_policy_built_before_answers_keeps_loading() {
     assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0);
 }
 
+/// A policy built with the SDK of stop 19 exports `answering` and
+/// `ticking` but not `requesting`: it keeps loading, and its
+/// `answering.on-request` sees the app's params and the request's headers
+/// whole (the new export sends params by reference and headers as one
+/// string; the old one must not notice).
+pub async fn a_policy_built_before_requesting_keeps_answering() {
+    let old = policies::path(policies::BEFORE_REQUESTING);
+    let output = crate::support::run_paastis(&["policy", "check", &old.display().to_string()]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("paastis:policy/answering@0.1.0#on-request"), "{stdout}");
+    assert!(!stdout.contains("policy/requesting@"), "{stdout}");
+    let new = crate::support::run_paastis(&["policy", "check", policies::TEAPOT]).await;
+    let new = String::from_utf8_lossy(&new.stdout);
+    assert!(new.contains("paastis:policy/requesting@0.1.0#on-request"), "the SDK exports requesting: {new}");
+
+    let gateway = GatewayBuilder::new()
+        .policy_file(old)
+        .app(AppBuilder::new("hello").param("greeting", "\"hi there\""))
+        .app(AppBuilder::new("other"))
+        .spawn()
+        .await;
+    let client = gateway.client();
+    for (app, greeting, user_agent) in [("hello", "hi there", "probe/1.0"), ("other", "(none)", "probe/2.0")] {
+        let request = client
+            .builder(&format!("{app}.localhost"), "/")
+            .header("user-agent", user_agent)
+            .body(crate::support::client::empty());
+        let answered = client.send(request.unwrap()).await;
+        assert_eq!(answered.status, 200, "{}", answered.text());
+        let expected = format!("built before requesting: app={app} greeting={greeting} user-agent={user_agent}");
+        assert_eq!(answered.text(), expected);
+    }
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0, "answered by the policy, not woken");
+}
+
 /// `paastis policy check` loads a file as the gateway would and says what it
 /// exports, or refuses it with a reason and a non-zero exit.
 pub async fn policy_check_describes_good_files_and_refuses_bad_ones() {

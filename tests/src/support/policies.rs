@@ -22,6 +22,10 @@ pub const WRONG_WORLD: &str = env!("TEST_POLICY_WRONG_WORLD");
 /// `answering`): refuses with 409 "built before answers", except requests
 /// whose User-Agent contains "monitor", which are passive.
 pub const BEFORE_ANSWERS: &str = env!("TEST_POLICY_BEFORE_ANSWERS");
+/// Built against the contract of stop 19 (`handler`, `answering`,
+/// `ticking`; no `requesting`): answers every request with 200 and
+/// "built before requesting: app=NAME greeting=PARAM user-agent=UA".
+pub const BEFORE_REQUESTING: &str = env!("TEST_POLICY_BEFORE_REQUESTING");
 /// Answers every request itself with a 200 (JSON naming the app, an
 /// `x-policy: answers` header and a cookie), asleep or awake; forwards
 /// requests for `/through`.
