@@ -36,6 +36,9 @@ pub(crate) struct Apps {
     lifecycle: Arc<Lifecycle>,
     store: Store,
     persist: Arc<Notify>,
+    /// The params apps share (see `shared_params`), for the apps found at
+    /// runtime too.
+    known_params: std::sync::Mutex<Vec<Arc<Params>>>,
 }
 
 /// How many distinct params `shared_params` remembers: apps mostly keep
@@ -93,7 +96,7 @@ impl Apps {
             max_upstream_connections: config.edge.max_upstream_connections,
         };
         let lifecycle = Lifecycle::new(backend, by_name.clone(), persist.clone(), telemetry, options);
-        Ok(Apps { by_name, lifecycle, store, persist })
+        Ok(Apps { by_name, lifecycle, store, persist, known_params: std::sync::Mutex::new(known_params) })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<App>>> {
@@ -112,11 +115,7 @@ impl Apps {
 
     /// Adds an app found at runtime, with what the store remembers of it.
     /// Returns `None` when an app of that name already exists.
-    pub(crate) async fn insert(
-        &self,
-        config: crate::config::AppConfig,
-        params: crate::policy::model::Params,
-    ) -> Option<Arc<App>> {
+    pub(crate) async fn insert(&self, config: crate::config::AppConfig, params: Params) -> Option<Arc<App>> {
         let name = config.name().to_owned();
         let record = match self.store.load_app(&name).await {
             Ok(record) => record,
@@ -129,6 +128,7 @@ impl Apps {
         if by_name.contains_key(&name) {
             return None;
         }
+        let params = shared_params(&mut self.known_params.lock().unwrap_or_else(|p| p.into_inner()), params);
         let app = Arc::new(App::new(config, params, record.as_ref()));
         by_name.insert(name, app.clone());
         Some(app)
@@ -231,6 +231,11 @@ mod tests {
         assert!(!Arc::ptr_eq(&a.params, &c.params));
         assert_eq!(c.params.get("idle_timeout"), Some(&ParamValue::Text("5m".into())));
         assert_ne!(a.params.get("idle_timeout"), Some(&ParamValue::Text("5m".into())));
+
+        let mut found = config.apps[0].as_ref().clone();
+        found.name = toml::Spanned::new(0..0, "found".to_owned());
+        let found = apps.insert(found, config.apps[0].params(&config.policy)).await.unwrap();
+        assert!(Arc::ptr_eq(&found.params, &a.params), "an app found at runtime shares equal params too");
     }
 
     #[test]

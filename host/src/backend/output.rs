@@ -87,30 +87,66 @@ pub(super) fn forward(
     tail
 }
 
+/// What a reader holds for a quiet stream, and the least it reads at once: the
+/// task lives as long as the app, so an idle app's two readers should not
+/// each keep a large buffer (they kept 8 KiB each).
+const READ_CHUNK: usize = 512;
+/// A burst can grow the buffer up to a long line; once the lines are out it
+/// goes back to this much.
+const KEEP_CAPACITY: usize = 4 * READ_CHUNK;
+
 async fn read_lines(app: String, stream: &'static str, mut reader: impl AsyncRead + Unpin, tail: OutputTail) {
-    let mut pending: Vec<u8> = Vec::new();
-    let mut chunk = [0u8; 8192];
+    let mut pending = Pending::default();
     loop {
-        let read = match reader.read(&mut chunk).await {
+        match reader.read_buf(pending.spare()).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        pending.extend_from_slice(&chunk[..read]);
+            Ok(_) => {}
+        }
+        pending.take_lines(|line| emit(&app, stream, line, &tail));
+    }
+    pending.finish(|line| emit(&app, stream, line, &tail));
+    tail.closed_one();
+}
+
+/// The bytes read but not yet logged. Reads go straight into it, so no second
+/// buffer is held while the stream is quiet.
+#[derive(Default)]
+struct Pending(Vec<u8>);
+
+impl Pending {
+    /// Where the next read goes: at least `READ_CHUNK` free bytes.
+    fn spare(&mut self) -> &mut Vec<u8> {
+        self.0.reserve(READ_CHUNK);
+        &mut self.0
+    }
+
+    /// Hands out every complete line, and pieces of `MAX_LINE` of a longer
+    /// run; keeps the rest for the next read.
+    fn take_lines(&mut self, mut line: impl FnMut(&[u8])) {
+        let pending = &mut self.0;
         let mut start = 0;
         while let Some(newline) = pending[start..].iter().position(|&b| b == b'\n') {
-            emit(&app, stream, &pending[start..start + newline], &tail);
+            line(&pending[start..start + newline]);
             start += newline + 1;
         }
         pending.drain(..start);
         while pending.len() >= MAX_LINE {
-            emit(&app, stream, &pending[..MAX_LINE], &tail);
+            line(&pending[..MAX_LINE]);
             pending.drain(..MAX_LINE);
         }
+        // Not while a long line is still coming: shrinking then would copy
+        // it again at every read.
+        if pending.len() <= READ_CHUNK && pending.capacity() > KEEP_CAPACITY {
+            pending.shrink_to(KEEP_CAPACITY);
+        }
     }
-    if !pending.is_empty() {
-        emit(&app, stream, &pending, &tail);
+
+    /// The last line, which had no newline.
+    fn finish(self, mut line: impl FnMut(&[u8])) {
+        if !self.0.is_empty() {
+            line(&self.0);
+        }
     }
-    tail.closed_one();
 }
 
 fn emit(app: &str, stream: &'static str, bytes: &[u8], tail: &OutputTail) {
@@ -124,6 +160,30 @@ fn emit(app: &str, stream: &'static str, bytes: &[u8], tail: &OutputTail) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_cut_at_newlines_and_long_runs_and_the_buffer_shrinks_after() {
+        let mut pending = Pending::default();
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        pending.spare().extend_from_slice(b"one\ntw");
+        pending.take_lines(|l| lines.push(l.to_vec()));
+        pending.spare().extend_from_slice(b"o\n");
+        pending.take_lines(|l| lines.push(l.to_vec()));
+        assert_eq!(lines, [b"one".to_vec(), b"two".to_vec()], "a line split across reads is joined");
+        lines.clear();
+        for _ in 0..MAX_LINE / 1000 + 1 {
+            pending.spare().extend_from_slice(&[b'a'; 1000]);
+            pending.take_lines(|l| lines.push(l.to_vec()));
+        }
+        pending.spare().extend_from_slice(b"\n");
+        pending.take_lines(|l| lines.push(l.to_vec()));
+        let lengths: Vec<usize> = lines.iter().map(Vec::len).collect();
+        assert_eq!(lengths, [MAX_LINE, (MAX_LINE / 1000 + 1) * 1000 - MAX_LINE]);
+        assert!(pending.0.capacity() <= KEEP_CAPACITY, "kept {} bytes after a long line", pending.0.capacity());
+        pending.spare().extend_from_slice(b"no newline");
+        pending.finish(|l| lines.push(l.to_vec()));
+        assert_eq!(lines.last().map(Vec::as_slice), Some(&b"no newline"[..]));
+    }
 
     fn bytes(text: impl Into<Vec<u8>>) -> Option<std::io::Cursor<Vec<u8>>> {
         Some(std::io::Cursor::new(text.into()))

@@ -138,6 +138,11 @@ fn ensure_free(port: u16) -> Result<(), BackendError> {
 
 type Reports = Lines<BufReader<UnixStream>>;
 
+/// A supervisor's reports are a few short lines over the process's life; the
+/// reader lives as long as the process, so its buffer stays small (tokio's
+/// default is 8 KiB per awake app). A longer line is still read whole.
+const REPORT_BUFFER: usize = 256;
+
 async fn next_report(reports: &mut Reports) -> Option<Report> {
     loop {
         match reports.next_line().await {
@@ -202,7 +207,7 @@ impl Backend for ProcessBackend {
         let tail = output::forward(&name, supervisor.stdout.take(), supervisor.stderr.take());
         ours.set_nonblocking(true).map_err(|e| spawn_error(e.to_string()))?;
         let ours = UnixStream::from_std(ours).map_err(|e| spawn_error(e.to_string()))?;
-        let mut reports = BufReader::new(ours).lines();
+        let mut reports = BufReader::with_capacity(REPORT_BUFFER, ours).lines();
         let (pid, start_time) = match next_report(&mut reports).await {
             Some(Report::Started { pid, start_time }) => (pid, start_time),
             Some(Report::SpawnFailed(message)) => {

@@ -6,8 +6,9 @@ use super::GatewayError;
 use crate::config::{Config, PolicySource, policy_name_of};
 use crate::policy::builtin::{BUILTIN_POLICIES, DEFAULT_POLICY};
 use crate::policy::watch::PolicyLoader;
-use crate::policy::{KvBackend, Origin, PolicyGate, PolicyRuntime, SandboxLimits};
+use crate::policy::{Entry, KvBackend, Origin, PolicyGate, PolicyRuntime, SandboxLimits};
 use crate::telemetry::Telemetry;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 #[derive(PartialEq)]
@@ -50,9 +51,20 @@ pub(super) async fn build_policies(
     }
     loader.scan().await;
     crate::policy::require_named_policies(&gate, &runtime, config).await?;
+    // One check per policy, of all the apps it serves: a check per app
+    // scanned every app for each, quadratic in their number at start.
+    let mut by_policy: Vec<(Arc<Entry>, HashSet<&str>)> = Vec::new();
     for app in &config.apps {
         let entry = gate.resolve(app.name());
-        crate::policy::check_config_params(&entry.policy, config, |a| a.name() == app.name()).await?;
+        match by_policy.iter_mut().find(|(e, _)| Arc::ptr_eq(e, &entry)) {
+            Some((_, apps)) => {
+                apps.insert(app.name());
+            }
+            None => by_policy.push((entry, HashSet::from([app.name()]))),
+        }
+    }
+    for (entry, apps) in &by_policy {
+        crate::policy::check_config_params(&entry.policy, config, |a| apps.contains(a.name())).await?;
     }
     gate.log_serving();
     Ok((gate, loader))

@@ -22,6 +22,9 @@ pub(crate) enum Origin {
 /// it starts with a clean record.
 pub(crate) struct Entry {
     pub policy: LoadedPolicy,
+    /// `name@sha256`, shared by every app this version serves (the gate
+    /// remembers it per app, for thousands of apps).
+    pub version: Arc<str>,
     pub origin: Origin,
     /// When this version was installed (ms since the epoch).
     pub loaded_at: crate::policy::model::Timestamp,
@@ -32,8 +35,10 @@ pub(crate) struct Entry {
 impl Entry {
     pub(crate) fn new(policy: LoadedPolicy, origin: Origin) -> Arc<Entry> {
         let loaded_at = crate::clock::now_ms();
+        let version = format!("{}@{}", policy.name(), policy.sha256()).into();
         Arc::new(Entry {
             policy,
+            version,
             origin,
             loaded_at,
             consecutive_failures: AtomicU32::new(0),

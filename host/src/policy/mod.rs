@@ -21,6 +21,8 @@ pub(crate) mod watch;
 
 #[cfg(test)]
 mod embedded_tests;
+#[cfg(test)]
+mod serving_tests;
 
 // The sandbox crate (`paastis-sandbox`, the only crate that names wasmtime)
 // under the names the gateway uses.
@@ -80,7 +82,7 @@ pub(crate) struct Degraded {
 /// What was last logged as serving one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Served {
-    version: String,
+    version: Arc<str>,
     degraded: Option<Degraded>,
 }
 
@@ -107,6 +109,11 @@ pub(crate) struct PolicyGate {
 
 /// An event of a start in progress: the app it is about, if any, and what.
 type HeldEvent = (Option<String>, EventKind);
+
+/// Apps that a change of version logs one line each for, at most; beyond,
+/// one line per version says how many (a start with 10,000 apps wrote
+/// 10,000 lines) and names the first of them.
+const SERVED_LINES: usize = 20;
 
 /// Apps shown to a policy in one `on-tick` call at most. A tick over more
 /// apps than this makes several calls, each with the usual CPU budget and
@@ -229,21 +236,23 @@ impl PolicyGate {
 
     /// The policy `app` asks for: its own, else the default.
     fn wanted(&self, app: &str) -> String {
-        match self.wanted.get(app) {
-            Some(wanted) => wanted.clone(),
-            None => self
-                .discovered
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(app)
-                .cloned()
-                .unwrap_or_else(|| self.default_name.clone()),
+        self.with_wanted(app, str::to_owned)
+    }
+
+    /// `f` of the policy `app` asks for, without copying its name: the tick
+    /// resolves every app.
+    fn with_wanted<R>(&self, app: &str, f: impl FnOnce(&str) -> R) -> R {
+        if let Some(wanted) = self.wanted.get(app) {
+            return f(wanted);
         }
+        let discovered = self.discovered.read().unwrap_or_else(|p| p.into_inner());
+        f(discovered.get(app).unwrap_or(&self.default_name))
     }
 
     fn resolve_in(&self, catalog: &Catalog, app: &str) -> Arc<Entry> {
-        let wanted = self.wanted(app);
-        catalog.get(&wanted).or_else(|| catalog.get(&self.default_name)).unwrap_or(&self.last_resort).clone()
+        self.with_wanted(app, |wanted| {
+            catalog.get(wanted).or_else(|| catalog.get(&self.default_name)).unwrap_or(&self.last_resort).clone()
+        })
     }
 
     /// Whether `app` is served by another policy than the one it asks for.
@@ -252,10 +261,10 @@ impl PolicyGate {
     }
 
     fn degraded_in(&self, catalog: &Catalog, app: &str) -> Option<Degraded> {
-        let wanted = self.wanted(app);
-        if catalog.get(&wanted).is_some() {
+        if self.with_wanted(app, |wanted| catalog.get(wanted).is_some()) {
             return None;
         }
+        let wanted = self.wanted(app);
         let reason = match catalog.get_any(&wanted) {
             Some(_) => "it was reverted after failing policy.max_failures calls in a row".to_owned(),
             None => match &self.config.policy.dir {
@@ -315,12 +324,10 @@ impl PolicyGate {
         let mut apps: Vec<String> = self.config.apps.iter().map(|a| a.name().to_owned()).collect();
         apps.extend(self.discovered.read().unwrap_or_else(|p| p.into_inner()).keys().cloned());
         let mut serving = self.serving.lock().unwrap_or_else(|p| p.into_inner());
+        let mut served: Vec<(Arc<Entry>, Vec<String>)> = Vec::new();
         for app in apps {
             let entry = self.resolve_in(&catalog, &app);
-            let now = Served {
-                version: format!("{}@{}", entry.policy.name(), entry.policy.sha256()),
-                degraded: self.degraded_in(&catalog, &app),
-            };
+            let now = Served { version: entry.version.clone(), degraded: self.degraded_in(&catalog, &app) };
             let before = serving.get(&app);
             if before == Some(&now) {
                 continue;
@@ -349,8 +356,23 @@ impl PolicyGate {
                 }
                 _ => {}
             }
-            tracing::info!(app, policy = entry.policy.name(), sha256 = entry.policy.sha256(), "app served by policy");
+            match served.iter_mut().find(|(e, _)| Arc::ptr_eq(e, &entry)) {
+                Some((_, apps)) => apps.push(app.clone()),
+                None => served.push((entry, vec![app.clone()])),
+            }
             serving.insert(app, now);
+        }
+        drop(serving);
+        for (entry, apps) in served {
+            let (policy, sha256) = (entry.policy.name(), entry.policy.sha256());
+            if apps.len() <= SERVED_LINES {
+                for app in apps {
+                    tracing::info!(app, policy, sha256, "app served by policy");
+                }
+            } else {
+                let first = apps[..SERVED_LINES].join(", ");
+                tracing::info!(policy, sha256, apps = apps.len(), first, "apps served by policy");
+            }
         }
     }
 
