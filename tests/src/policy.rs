@@ -127,19 +127,24 @@ pub async fn a_policy_answers_requests_itself_asleep_or_awake() {
     assert_eq!(gateway.logs_caught_up().await.count("app process started", "hello"), 1);
 }
 
+/// What `paastis policy check` says of a policy file it accepts.
+async fn checked(policy: &str) -> String {
+    let output = crate::support::run_paastis(&["policy", "check", policy]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
 /// A policy built before `paastis:policy/answering` existed (only `handler`,
 /// from the contract as first released) still loads and decides: the host
 /// calls its `handler.on-request`. `policy check` shows which exports a file
 /// has.
 pub async fn a_policy_built_before_answers_keeps_loading() {
     let old = policies::path(policies::BEFORE_ANSWERS);
-    let output = crate::support::run_paastis(&["policy", "check", &old.display().to_string()]).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = checked(policies::BEFORE_ANSWERS).await;
     assert!(stdout.contains("paastis:policy/handler@0.1.0#on-request"), "{stdout}");
     assert!(!stdout.contains("answering"), "{stdout}");
-    let new = crate::support::run_paastis(&["policy", "check", policies::TEAPOT]).await;
-    let new = String::from_utf8_lossy(&new.stdout);
+    let new = checked(policies::TEAPOT).await;
     assert!(new.contains("paastis:policy/answering@0.1.0#on-request"), "the SDK exports answering: {new}");
 
     let gateway = GatewayBuilder::new().policy_file(old).app(AppBuilder::new("hello")).spawn().await;
@@ -167,13 +172,10 @@ pub async fn a_policy_built_before_answers_keeps_loading() {
 /// string; the old one must not notice).
 pub async fn a_policy_built_before_requesting_keeps_answering() {
     let old = policies::path(policies::BEFORE_REQUESTING);
-    let output = crate::support::run_paastis(&["policy", "check", &old.display().to_string()]).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = checked(policies::BEFORE_REQUESTING).await;
     assert!(stdout.contains("paastis:policy/answering@0.1.0#on-request"), "{stdout}");
     assert!(!stdout.contains("policy/requesting@"), "{stdout}");
-    let new = crate::support::run_paastis(&["policy", "check", policies::TEAPOT]).await;
-    let new = String::from_utf8_lossy(&new.stdout);
+    let new = checked(policies::TEAPOT).await;
     assert!(new.contains("paastis:policy/requesting@0.1.0#on-request"), "the SDK exports requesting: {new}");
 
     let gateway = GatewayBuilder::new()
