@@ -12,7 +12,7 @@ use crate::{PolicyRuntime, SandboxLimits};
 const NOW: u64 = 1_700_000_000_000;
 
 fn runtime(kv: Arc<MemoryKv>) -> PolicyRuntime {
-    match PolicyRuntime::with_kv(SandboxLimits::default(), kv) {
+    match PolicyRuntime::with_kv(SandboxLimits::default(), kv, None) {
         Ok(rt) => rt,
         Err(e) => panic!("{e}"),
     }

@@ -5,6 +5,8 @@
 //!
 //! - `contract`: the contract of `wit/policy.wit` as plain Rust types;
 //! - `runtime`: the engine, loading (compile, validate, smoke call) and calls;
+//! - `compile_cache`: compiled policies kept on disk across starts (wasmtime's
+//!   cache, in a directory only the gateway's user may write);
 //! - `instance`: a policy instance and its store, and the warm instances each
 //!   policy keeps between calls (`Isolation`);
 //! - `call_state`: what an instance's store holds (WASI with no authority, the
@@ -27,6 +29,7 @@
 mod answering;
 mod bindings;
 mod call_state;
+mod compile_cache;
 pub mod contract;
 mod convert;
 mod cpu;
@@ -46,7 +49,8 @@ mod kv_tests;
 #[cfg(test)]
 mod tests;
 
+pub use compile_cache::CompileCacheError;
 pub use error::PolicyError;
 pub use instance::Isolation;
 pub use kv::{KvBackend, KvError, MemoryKv};
-pub use runtime::{Interface, LoadedPolicy, MAX_CONCURRENT_CALLS, PolicyRuntime, SandboxLimits};
+pub use runtime::{Compiled, Interface, LoadedPolicy, MAX_CONCURRENT_CALLS, PolicyRuntime, SandboxLimits};

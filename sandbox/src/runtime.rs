@@ -4,6 +4,7 @@
 //! `Isolation::PerCall`. Either way, what limits a call (CPU deadline, memory
 //! cap, no ambient authority) applies to every call.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,13 +13,14 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, Trap,
+    Cache, Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, Trap,
 };
 
 use crate::answering::{self, Answering};
 use crate::bindings::paastis::policy::types as wit;
 use crate::bindings::{self, PolicyPre};
 use crate::call_state::CallState;
+use crate::compile_cache;
 use crate::contract::{AppView, RequestDecision, RequestView, TickPlan, Timestamp};
 use crate::convert;
 use crate::epoch::{CallClock, Expired, FIRST_DEADLINE, Panicked, Ticker};
@@ -98,18 +100,31 @@ struct RuntimeInner {
     kv: Arc<dyn KvBackend>,
     /// Instances kept warm, all policies together (at most `MAX_WARM`).
     warm: Arc<AtomicUsize>,
+    /// wasmtime's compile cache, when on: its hit count tells a load whether
+    /// its code came from there.
+    cache: Option<Cache>,
+    /// One compile at a time: loads are rare, two compiles at once would
+    /// take both cores from the proxy, and the hit count stays exact.
+    compiling: tokio::sync::Mutex<()>,
 }
 
 impl PolicyRuntime {
-    /// A runtime whose policies keep their state in memory, lost at exit:
-    /// for `paastis check`, `paastis policy check`, tests and benchmarks.
+    /// A runtime whose policies keep their state in memory, lost at exit,
+    /// and that compiles every policy it loads: for `paastis check`,
+    /// `paastis policy check`, tests and benchmarks.
     pub fn new(limits: SandboxLimits) -> Result<Self, PolicyError> {
-        Self::with_kv(limits, Arc::new(MemoryKv::default()))
+        Self::with_kv(limits, Arc::new(MemoryKv::default()), None)
     }
 
     /// A runtime whose policies keep their state in `kv` (the gateway passes
-    /// the persistent one from the store).
-    pub fn with_kv(limits: SandboxLimits, kv: Arc<dyn KvBackend>) -> Result<Self, PolicyError> {
+    /// the persistent one from the store), and their compiled code in
+    /// `compile_cache` when it is given and usable (see `compile_cache`: a
+    /// directory that cannot be used is logged, and policies are compiled).
+    pub fn with_kv(
+        limits: SandboxLimits,
+        kv: Arc<dyn KvBackend>,
+        compile_cache: Option<&Path>,
+    ) -> Result<Self, PolicyError> {
         if limits.call_timeout.is_zero() || limits.memory_bytes == 0 {
             return Err(PolicyError::Setup(format!(
                 "the call timeout and memory limit must be positive, got {limits:?}"
@@ -127,6 +142,13 @@ impl PolicyRuntime {
         // bounds checks cost policies little, and the pool's address space
         // stays in gigabytes rather than terabytes.
         config.memory_reservation(u64::try_from(limits.memory_bytes).unwrap_or(u64::MAX));
+        let cache = compile_cache.and_then(|dir| match compile_cache::enable(&mut config, dir) {
+            Ok(cache) => Some(cache),
+            Err(e) => {
+                tracing::warn!(error = %e, "policies will be compiled at every start");
+                None
+            }
+        });
         let engine = Engine::new(&config).map_err(|e| setup("creating the wasmtime engine", e))?;
 
         let mut linker = Linker::new(&engine);
@@ -151,6 +173,8 @@ impl PolicyRuntime {
                 wall_limit: limits.call_timeout.saturating_mul(4).saturating_add(Duration::from_millis(250)),
                 kv,
                 warm: Arc::default(),
+                cache,
+                compiling: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -178,7 +202,7 @@ impl PolicyRuntime {
     /// in the state of the version serving.
     pub async fn load(&self, name: &str, wasm: &[u8]) -> Result<LoadedPolicy, PolicyError> {
         check_header(name, wasm)?;
-        let component = self.compile(name, wasm).await?;
+        let (component, compiled) = self.compile(name, wasm).await?;
 
         let contract = |what: &str, e: wasmtime::Error| PolicyError::Contract {
             name: name.to_owned(),
@@ -198,6 +222,7 @@ impl PolicyRuntime {
             inner: Arc::new(PolicyInner {
                 name: name.into(),
                 sha256: hex::encode(Sha256::digest(wasm)),
+                compiled,
                 interface,
                 answering,
                 ticking,
@@ -217,7 +242,10 @@ impl PolicyRuntime {
 
     /// Compilation takes tens to hundreds of milliseconds of CPU: off the
     /// async workers when there is a tokio runtime to lend a blocking thread.
-    async fn compile(&self, name: &str, wasm: &[u8]) -> Result<Component, PolicyError> {
+    async fn compile(&self, name: &str, wasm: &[u8]) -> Result<(Component, Compiled), PolicyError> {
+        let _one_at_a_time = self.inner.compiling.lock().await;
+        let hits = || self.inner.cache.as_ref().map_or(0, Cache::cache_hits);
+        let hits_before = hits();
         let engine = self.inner.engine.clone();
         let compiled = match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
@@ -229,7 +257,27 @@ impl PolicyRuntime {
             }
             Err(_) => Component::new(&engine, wasm),
         };
-        compiled.map_err(|e| PolicyError::Invalid { name: name.to_owned(), detail: chain(&e) })
+        let component = compiled.map_err(|e| PolicyError::Invalid { name: name.to_owned(), detail: chain(&e) })?;
+        let how = if hits() > hits_before { Compiled::FromCache } else { Compiled::Now };
+        Ok((component, how))
+    }
+}
+
+/// Where a loaded policy's machine code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compiled {
+    /// Compiled by this load (and written to the compile cache, when on).
+    Now,
+    /// Read from the compile cache.
+    FromCache,
+}
+
+impl Compiled {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compiled::Now => "compiled",
+            Compiled::FromCache => "cache",
+        }
     }
 }
 
@@ -248,6 +296,7 @@ pub struct LoadedPolicy {
 struct PolicyInner {
     name: Arc<str>,
     sha256: String,
+    compiled: Compiled,
     interface: Interface,
     /// The optional `answering` export; `None` for policies built before it.
     answering: Option<Answering>,
@@ -337,6 +386,12 @@ impl LoadedPolicy {
     }
 
     /// Hex SHA-256 of the component's bytes, to tell versions apart in logs.
+    /// Whether this version's code was compiled by its load or read from
+    /// the compile cache.
+    pub fn compiled(&self) -> Compiled {
+        self.inner.compiled
+    }
+
     pub fn sha256(&self) -> &str {
         &self.inner.sha256
     }
@@ -352,6 +407,7 @@ impl LoadedPolicy {
             inner: Arc::new(PolicyInner {
                 name: Arc::clone(&inner.name),
                 sha256: inner.sha256.clone(),
+                compiled: inner.compiled,
                 interface: inner.interface.clone(),
                 answering: inner.answering.clone(),
                 ticking: inner.ticking.clone(),

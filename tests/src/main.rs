@@ -98,6 +98,7 @@ fn main() -> ExitCode {
         persistence::a_restart_keeps_activity_and_state,
         persistence::kill_9_loses_at_most_one_flush_interval,
         persistence::a_damaged_store_is_moved_aside_and_the_gateway_serves,
+        persistence::a_restart_reads_compiled_policies_from_the_cache,
         deploy::serve_reads_its_config_from_the_environment_and_listens_on_port,
         deploy::the_scalingo_manifest_deploys_a_config_that_checks,
         deploy::the_systemd_unit_passes_systemd_analyze_verify,

@@ -145,3 +145,36 @@ pub fn overwrite_the_start_of_every_file(dir: &Path) {
         std::fs::OpenOptions::new().write(true).open(&path).expect("open").write_all(&bytes).expect("write");
     }
 }
+
+/// A restart reads the policies' machine code from the compile cache rather
+/// than compiling them again, and serves with it; a `kill -9` in the middle
+/// of the first start's life leaves the cache whole.
+pub async fn a_restart_reads_compiled_policies_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("compiled");
+    let builder = || {
+        GatewayBuilder::new()
+            .data_dir(dir.path())
+            .policy_key("compile_cache", &format!("{:?}", cache.display().to_string()))
+            .app(AppBuilder::new("hello"))
+    };
+    let code = |gateway: &crate::support::TestGateway| {
+        let logs = gateway.logs.clone();
+        async move {
+            let loaded = logs.wait_for("builtin policy ready", "", WAIT).await;
+            assert_eq!(loaded["policy"], "inactivity", "{loaded}");
+            loaded["code"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+
+    let first = builder().spawn().await;
+    assert_eq!(code(&first).await, "compiled");
+    assert_eq!(first.client().get("hello.localhost", "/").await.status, 200);
+    first.kill9().await;
+
+    let second = builder().spawn().await;
+    assert_eq!(code(&second).await, "cache");
+    // The policy decides with that code: the app is woken and answers.
+    assert_eq!(second.client().get("hello.localhost", "/").await.status, 200);
+    assert!(second.terminate().await.success());
+}

@@ -134,8 +134,27 @@ pub struct PolicyConfig {
     /// call gets a fresh one (`per-call`).
     #[serde(default)]
     pub isolation: Isolation,
+    /// Where compiled policies are kept across starts (see
+    /// `compile_cache_dir`).
+    #[serde(default)]
+    pub compile_cache: CompileCache,
     #[serde(default)]
     params: ConfigParams,
+}
+
+/// `policy.compile_cache`: `true` (the user's cache directory), `false`, or
+/// a directory.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged, expecting = "true, false, or the path of a directory")]
+pub enum CompileCache {
+    On(bool),
+    Dir(PathBuf),
+}
+
+impl Default for CompileCache {
+    fn default() -> Self {
+        CompileCache::On(true)
+    }
 }
 
 /// `policy.isolation`.
@@ -160,6 +179,7 @@ impl Default for PolicyConfig {
             dir: None,
             max_failures: default_max_failures(),
             isolation: Isolation::default(),
+            compile_cache: CompileCache::default(),
             params: ConfigParams::default(),
         }
     }
@@ -168,6 +188,23 @@ impl Default for PolicyConfig {
 impl PolicyConfig {
     pub fn params(&self) -> &Params {
         &self.params.values
+    }
+
+    /// The directory of compiled policies, if any: the one configured, or
+    /// by default `$XDG_CACHE_HOME/paastis/policies`, else
+    /// `~/.cache/paastis/policies` (as cargo, pip or wasmtime keep theirs).
+    pub fn compile_cache_dir(&self) -> Option<PathBuf> {
+        match &self.compile_cache {
+            CompileCache::On(false) => None,
+            CompileCache::Dir(dir) => Some(dir.clone()),
+            CompileCache::On(true) => {
+                let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+                let base = std::env::var_os("XDG_CACHE_HOME")
+                    .and_then(absolute)
+                    .or_else(|| std::env::var_os("HOME").and_then(absolute).map(|home| home.join(".cache")))?;
+                Some(base.join("paastis").join("policies"))
+            }
+        }
     }
 
     /// Where the default policy comes from.
@@ -192,6 +229,11 @@ impl PolicyConfig {
             && policies.is_relative()
         {
             self.dir = Some(dir.join(policies));
+        }
+        if let CompileCache::Dir(cache) = &self.compile_cache
+            && cache.is_relative()
+        {
+            self.compile_cache = CompileCache::Dir(dir.join(cache));
         }
     }
 }
@@ -660,5 +702,57 @@ mod listen_tests {
             let error = Config::parse_with_port(NO_LISTEN, "p.toml", port).unwrap_err().to_string();
             assert!(error.contains("server.listen") && error.contains("p.toml"), "{port:?}: {error}");
         }
+    }
+}
+
+#[cfg(test)]
+mod compile_cache_tests {
+    use crate::config::Config;
+    use std::path::PathBuf;
+
+    fn with(policy: &str) -> Result<Config, String> {
+        let text = format!("[server]\nlisten = \"127.0.0.1:9000\"\ndomain = \"example.com\"\n\n[policy]\n{policy}\n");
+        Config::parse(&text, "p.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn off_a_directory_or_the_users_cache() {
+        assert_eq!(with("compile_cache = false").unwrap().policy.compile_cache_dir(), None);
+        assert_eq!(
+            with("compile_cache = \"/srv/cache\"").unwrap().policy.compile_cache_dir(),
+            Some(PathBuf::from("/srv/cache"))
+        );
+        // The default follows XDG_CACHE_HOME, else HOME (read from the
+        // environment, which this test does not change: it only checks the
+        // default is the documented place when those are set).
+        let default = with("").unwrap().policy.compile_cache_dir();
+        let expected = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")).filter(|p| p.is_absolute()))
+            .map(|base| base.join("paastis").join("policies"));
+        assert_eq!(default, expected);
+    }
+
+    #[test]
+    fn a_relative_directory_is_the_config_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("paastis.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:9000\"\ndomain = \"example.com\"\n[policy]\ncompile_cache = \"cache\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&file).unwrap();
+        assert_eq!(config.policy.compile_cache_dir(), Some(dir.path().join("cache")));
+    }
+
+    #[test]
+    fn anything_else_is_an_error_naming_the_key_and_line() {
+        let error = with("compile_cache = 3").unwrap_err();
+        assert_eq!(
+            error,
+            "config error in p.toml, line 6, key `policy.compile_cache`: true, false, or the path of a directory"
+        );
     }
 }

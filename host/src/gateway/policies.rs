@@ -32,11 +32,19 @@ pub(super) async fn build_policies(
         let name = name.to_owned();
         move |source| GatewayError::Policy { name, source }
     };
-    let runtime = PolicyRuntime::with_kv(limits, kv).map_err(load_err(DEFAULT_POLICY))?;
+    let compile_cache = if watching == Watching::Yes { config.policy.compile_cache_dir() } else { None };
+    let runtime = PolicyRuntime::with_kv(limits, kv, compile_cache.as_deref()).map_err(load_err(DEFAULT_POLICY))?;
     let mut builtins = Vec::new();
     for name in BUILTIN_POLICIES {
         let wasm = crate::policy::builtin::wasm(name).unwrap_or_default();
-        builtins.push(runtime.load(name, wasm).await.map_err(load_err(name))?);
+        let policy = runtime.load(name, wasm).await.map_err(load_err(name))?;
+        tracing::info!(
+            policy = name,
+            sha256 = policy.sha256(),
+            code = policy.compiled().as_str(),
+            "builtin policy ready"
+        );
+        builtins.push(policy);
     }
     let gate = Arc::new(PolicyGate::new(config.clone(), builtins, telemetry).ok_or(GatewayError::NoBuiltin)?);
     if let PolicySource::File(path) = config.policy.source() {

@@ -288,6 +288,7 @@ impl PolicyGate {
         tracing::info!(
             policy = name,
             sha256 = policy.sha256(),
+            code = policy.compiled().as_str(),
             previous = previous.as_deref().unwrap_or("none"),
             origin = ?origin,
             "policy loaded"
