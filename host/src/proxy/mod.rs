@@ -26,7 +26,7 @@ use crate::policy::model::{AppState, Refusal, RequestDecision};
 use crate::telemetry::access_log::{self, AccessLine};
 use crate::telemetry::metrics::{NO_APP, RequestCounters};
 use crate::telemetry::{Telemetry, WakeCause};
-use crate::upstream::{Upstream, UpstreamClient, is_connect_timeout};
+use crate::upstream::{PooledBody, SendError, Upstream, UpstreamClient, is_connect_timeout, request_target};
 use bytes::Bytes;
 use drain::Drain;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -276,11 +276,7 @@ impl Proxy {
         let connect = (request.method() == http::Method::CONNECT).then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let slot = parts.extensions.remove::<ConnectionSlot>();
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri = match crate::upstream::join_uri(&in_flight.upstream, path) {
-            Ok(uri) => uri,
-            Err(e) => return text(StatusCode::BAD_REQUEST, e),
-        };
+        let target = request_target(&in_flight.upstream, &parts.method, parts.uri.path_and_query());
         // The host routing read (the target's authority wins over Host).
         let original_host = match parts.uri.authority() {
             Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
@@ -294,10 +290,10 @@ impl Proxy {
         if let Some((value, _)) = &upgrade {
             tunnel::restore_headers(&mut parts.headers, value.clone());
         }
-        if let Some(authority) = uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+        if let Some(authority) = in_flight.upstream.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
             parts.headers.insert(header::HOST, authority);
         }
-        parts.uri = uri;
+        parts.uri = target;
         parts.version = http::Version::HTTP_11;
         let app = in_flight.app_name().to_owned();
         // A request without a body is sent as it is, watched by nothing.
@@ -307,7 +303,7 @@ impl Proxy {
             let (body, watch) = request_body::WatchedBody::new(body, self.edge.request_body_timeout);
             (body.map_err(Into::into).boxed(), Some(watch))
         };
-        let sent = self.client.request(Request::from_parts(parts, body));
+        let sent = self.client.send(&in_flight.upstream, Request::from_parts(parts, body));
         let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout).await;
         let mut response = match answered {
             Ok(Ok(response)) => response,
@@ -356,7 +352,7 @@ impl Proxy {
 /// (unreadable: 400, stalled: 408), else the app (504 for a connect
 /// timeout, 502 otherwise).
 fn upstream_failed(
-    error: &hyper_util::client::legacy::Error,
+    error: &SendError,
     body: Option<&request_body::Failure>,
     app: &str,
     edge: &EdgeOptions,
@@ -387,7 +383,7 @@ impl Proxy {
     /// and then both connections are one tunnel, as after a 101.
     fn tunnel_connect(
         &self,
-        mut response: Response<Incoming>,
+        mut response: Response<PooledBody>,
         client_upgrade: hyper::upgrade::OnUpgrade,
         in_flight: InFlight,
         app: String,
