@@ -196,7 +196,9 @@ impl Proxy {
         if let Some(admin) = &self.admin_host
             && admin.matches(host)
         {
-            let response = admin.handle(request).await;
+            // Boxed: the admin API's future is most of this one's size, and
+            // hyper moves this one on every request.
+            let response = Box::pin(admin.handle(request)).await;
             return (None, response.map(|body| body.map_err(|never| match never {}).boxed()));
         }
         let Some(name) = routing::app_name(host, &self.domain) else {
@@ -303,8 +305,13 @@ impl Proxy {
             let (body, watch) = request_body::WatchedBody::new(body, self.edge.request_body_timeout);
             (body.map_err(Into::into).boxed(), Some(watch))
         };
-        let sent = self.client.send(&in_flight.upstream, Request::from_parts(parts, body));
-        let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout).await;
+        // Pinned here and lent: moved by value into `answer` (and on into
+        // its timeout), it would take its size in this future twice more.
+        let answered = {
+            let sent = self.client.send(&in_flight.upstream, Request::from_parts(parts, body));
+            tokio::pin!(sent);
+            request_body::answer(sent.as_mut(), watch.as_ref(), self.edge.response_timeout).await
+        };
         let mut response = match answered {
             Ok(Ok(response)) => response,
             // The client's body broke off or stalled (its fault, not the app's), or the app failed.
