@@ -26,7 +26,7 @@ use crate::policy::model::{AppState, Refusal, RequestDecision};
 use crate::telemetry::access_log::{self, AccessLine};
 use crate::telemetry::metrics::{NO_APP, RequestCounters};
 use crate::telemetry::{Telemetry, WakeCause};
-use crate::upstream::{PooledBody, SendError, Upstream, UpstreamClient, is_connect_timeout, request_target};
+use crate::upstream::{PooledBody, SendError, Upstream, UpstreamClient, is_connect_timeout};
 use bytes::Bytes;
 use drain::Drain;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -196,9 +196,7 @@ impl Proxy {
         if let Some(admin) = &self.admin_host
             && admin.matches(host)
         {
-            // Boxed: the admin API's future is most of this one's size, and
-            // hyper moves this one on every request.
-            let response = Box::pin(admin.handle(request)).await;
+            let response = admin.handle(request).await;
             return (None, response.map(|body| body.map_err(|never| match never {}).boxed()));
         }
         let Some(name) = routing::app_name(host, &self.domain) else {
@@ -278,7 +276,11 @@ impl Proxy {
         let connect = (request.method() == http::Method::CONNECT).then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let slot = parts.extensions.remove::<ConnectionSlot>();
-        let target = request_target(&in_flight.upstream, &parts.method, parts.uri.path_and_query());
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let uri = match crate::upstream::join_uri(&in_flight.upstream, path) {
+            Ok(uri) => uri,
+            Err(e) => return text(StatusCode::BAD_REQUEST, e),
+        };
         // The host routing read (the target's authority wins over Host).
         let original_host = match parts.uri.authority() {
             Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
@@ -292,10 +294,10 @@ impl Proxy {
         if let Some((value, _)) = &upgrade {
             tunnel::restore_headers(&mut parts.headers, value.clone());
         }
-        if let Some(authority) = in_flight.upstream.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+        if let Some(authority) = uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
             parts.headers.insert(header::HOST, authority);
         }
-        parts.uri = target;
+        parts.uri = uri;
         parts.version = http::Version::HTTP_11;
         let app = in_flight.app_name().to_owned();
         // A request without a body is sent as it is, watched by nothing.
@@ -305,13 +307,8 @@ impl Proxy {
             let (body, watch) = request_body::WatchedBody::new(body, self.edge.request_body_timeout);
             (body.map_err(Into::into).boxed(), Some(watch))
         };
-        // Pinned here and lent: moved by value into `answer` (and on into
-        // its timeout), it would take its size in this future twice more.
-        let answered = {
-            let sent = self.client.send(&in_flight.upstream, Request::from_parts(parts, body));
-            tokio::pin!(sent);
-            request_body::answer(sent.as_mut(), watch.as_ref(), self.edge.response_timeout).await
-        };
+        let sent = self.client.request(Request::from_parts(parts, body));
+        let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout).await;
         let mut response = match answered {
             Ok(Ok(response)) => response,
             // The client's body broke off or stalled (its fault, not the app's), or the app failed.

@@ -165,21 +165,18 @@ impl Body for WatchedBody {
 /// one, it runs from the body's last chunk, and before that only while the
 /// app holds a chunk without asking for the next (the client's pace is the
 /// body's own timer's business).
-pub(super) async fn answer<F: Future + Unpin>(
-    mut sent: F,
-    body: Option<&BodyWatch>,
-    timeout: Duration,
-) -> Result<F::Output, Late> {
+pub(super) async fn answer<F: Future>(sent: F, body: Option<&BodyWatch>, timeout: Duration) -> Result<F::Output, Late> {
     let Some(BodyWatch(watch)) = body else {
         return tokio::time::timeout(timeout, sent).await.map_err(|_| Late::NoAnswer);
     };
+    tokio::pin!(sent);
     let check = tokio::time::sleep(timeout);
     tokio::pin!(check);
     loop {
         tokio::select! {
             answer = &mut sent => return Ok(answer),
             () = watch.sent.notified() => {
-                return tokio::time::timeout(timeout, &mut sent).await.map_err(|_| Late::NoAnswer);
+                return tokio::time::timeout(timeout, sent).await.map_err(|_| Late::NoAnswer);
             }
             () = &mut check => {
                 let since = watch.app_holds_since.load(Ordering::Relaxed);

@@ -15,7 +15,6 @@
 
 use super::pool::{CheckedOut, Key, Pool, PooledBody, Return, Sender};
 use super::{Connector, UpstreamBody};
-use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Request, Response, Uri, header};
 use http_body_util::{BodyExt, Empty};
 use std::sync::Arc;
@@ -50,21 +49,9 @@ impl UpstreamClient {
     /// Sends a request whose URI is absolute (the app's scheme and
     /// authority, then the path); a Host header is added when missing.
     pub(crate) async fn request(&self, mut request: Request<UpstreamBody>) -> Result<Response<PooledBody>, SendError> {
-        let upstream = std::mem::take(request.uri_mut());
-        *request.uri_mut() = request_target(&upstream, request.method(), upstream.path_and_query());
-        self.send(&upstream, request).await
-    }
-
-    /// Sends a request to `upstream` (its scheme and authority; its path is
-    /// not used) whose URI is already what goes on the request line (see
-    /// `request_target`); a Host header is added when missing.
-    pub(crate) async fn send(
-        &self,
-        upstream: &Uri,
-        mut request: Request<UpstreamBody>,
-    ) -> Result<Response<PooledBody>, SendError> {
-        let (Some(scheme), Some(authority)) = (upstream.scheme(), upstream.authority()) else {
-            return Err(SendError::Address(upstream.clone()));
+        let uri = request.uri();
+        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+            return Err(SendError::Address(uri.clone()));
         };
         let key = Key { scheme: scheme.clone(), authority: authority.clone() };
         if !request.headers().contains_key(header::HOST)
@@ -73,6 +60,8 @@ impl UpstreamClient {
             request.headers_mut().insert(header::HOST, host);
         }
         let connect = request.method() == Method::CONNECT;
+        let upstream = std::mem::take(request.uri_mut());
+        *request.uri_mut() = request_target(&upstream, connect);
         if let Some(pool) = &self.pool
             && let Some(CheckedOut { mut sender, stale }) = pool.checkout(&key).await
         {
@@ -90,9 +79,7 @@ impl UpstreamClient {
                 },
             }
         }
-        // Boxed: a connection's setup (TLS included) is most of this
-        // future's size, and the future is moved around on every request.
-        let mut sender = Box::pin(self.connect(upstream.clone())).await?;
+        let mut sender = self.connect(upstream).await?;
         match sender.try_send_request(request).await {
             Ok(response) => Ok(self.handed_back(response, sender, key, connect)),
             Err(e) => Err(SendError::Exchange(e.into_error())),
@@ -164,14 +151,14 @@ fn reusable<B>(response: &Response<B>) -> bool {
     }
 }
 
-/// What goes on the request line to `upstream`: the path and query
-/// (origin form), or for CONNECT the upstream's authority.
-pub(crate) fn request_target(upstream: &Uri, method: &Method, path_and_query: Option<&PathAndQuery>) -> Uri {
+/// What goes on the request line: the path and query (origin form), or for
+/// CONNECT the authority.
+fn request_target(upstream: &Uri, connect: bool) -> Uri {
     let mut parts = http::uri::Parts::default();
-    if method == Method::CONNECT {
+    if connect {
         parts.authority = upstream.authority().cloned();
     } else {
-        match path_and_query {
+        match upstream.path_and_query() {
             Some(path) if path.as_str() != "/" => parts.path_and_query = Some(path.clone()),
             _ => return Uri::default(),
         }
