@@ -26,7 +26,7 @@ use crate::policy::model::{AppState, Refusal, RequestDecision};
 use crate::telemetry::access_log::{self, AccessLine};
 use crate::telemetry::metrics::{NO_APP, RequestCounters};
 use crate::telemetry::{Telemetry, WakeCause};
-use crate::upstream::{Upstream, UpstreamClient, is_connect_timeout};
+use crate::upstream::{PooledBody, SendError, Upstream, UpstreamClient, is_connect_timeout};
 use bytes::Bytes;
 use drain::Drain;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -356,7 +356,7 @@ impl Proxy {
 /// (unreadable: 400, stalled: 408), else the app (504 for a connect
 /// timeout, 502 otherwise).
 fn upstream_failed(
-    error: &hyper_util::client::legacy::Error,
+    error: &SendError,
     body: Option<&request_body::Failure>,
     app: &str,
     edge: &EdgeOptions,
@@ -387,7 +387,7 @@ impl Proxy {
     /// and then both connections are one tunnel, as after a 101.
     fn tunnel_connect(
         &self,
-        mut response: Response<Incoming>,
+        mut response: Response<PooledBody>,
         client_upgrade: hyper::upgrade::OnUpgrade,
         in_flight: InFlight,
         app: String,

@@ -7,9 +7,7 @@ use bytes::Bytes;
 use hedged::HedgedConnector;
 use http_body_util::combinators::BoxBody;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -21,7 +19,11 @@ use std::time::Duration;
 /// error is boxed so the proxy's watched body can fail with its own reasons
 /// (a stalled client), not only hyper's.
 pub(crate) type UpstreamBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
-pub(crate) type UpstreamClient = Client<HttpsConnector<HedgedConnector>, UpstreamBody>;
+pub(crate) use client::{SendError, UpstreamClient};
+pub(crate) use pool::PooledBody;
+
+/// TCP, hedged, then TLS for https upstreams.
+type Connector = HttpsConnector<HedgedConnector>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -33,7 +35,7 @@ pub enum UpstreamError {
 
 #[derive(Clone)]
 pub(crate) struct Upstream {
-    connector: HttpsConnector<HedgedConnector>,
+    connector: Connector,
 }
 
 impl Upstream {
@@ -77,13 +79,13 @@ impl Upstream {
 
     /// A pooled client, for proxying.
     pub(crate) fn pooled(&self, idle: Duration) -> UpstreamClient {
-        Client::builder(TokioExecutor::new()).pool_idle_timeout(idle).build(self.connector.clone())
+        UpstreamClient::new(self.connector.clone(), Some(pool::Pool::new(idle)))
     }
 
     /// A client that never reuses a connection: a probe must not reach a
     /// previous incarnation of the app through a pooled socket.
     pub(crate) fn unpooled(&self) -> UpstreamClient {
-        Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(self.connector.clone())
+        UpstreamClient::new(self.connector.clone(), None)
     }
 }
 
@@ -100,12 +102,16 @@ pub(crate) fn join_uri(upstream: &http::Uri, path_and_query: &str) -> Result<htt
 
 /// Whether a client error is the upstream taking too long to connect (a
 /// 504) rather than refusing or failing (a 502).
-pub(crate) fn is_connect_timeout(e: &hyper_util::client::legacy::Error) -> bool {
+pub(crate) fn is_connect_timeout(e: &SendError) -> bool {
     crate::error_chain::chain(e)
         .any(|err| err.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut))
 }
 
+mod client;
 mod hedged;
+mod pool;
 
+#[cfg(test)]
+mod pool_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,177 @@
+//! The HTTP/1.1 client towards apps, on hyper's connection API: a request
+//! takes an idle connection from the pool (or connects through the shared
+//! connector), is sent on it, and its response body brings the connection
+//! back when it ends. Per request: no spawned task, no boxed future, one
+//! lock to check out and one to return. Each connection has one task that
+//! drives it (with upgrades, for WebSockets and CONNECT).
+//!
+//! A pooled connection that the app closed before the request went out is
+//! not an error of the app: the request comes back untouched and is sent
+//! once more, on a fresh connection. So is a request without a body and
+//! with a safe method (GET, HEAD, OPTIONS, TRACE: Go's rule, and nginx's
+//! for its cached connections) sent on a connection idle for a second or
+//! more that ended before any answer: the app was closing it as the
+//! request went out (the race with an app's own keep-alive timeout).
+
+use super::pool::{CheckedOut, Key, Pool, PooledBody, Return, Sender};
+use super::{Connector, UpstreamBody};
+use http::{HeaderValue, Method, Request, Response, Uri, header};
+use http_body_util::{BodyExt, Empty};
+use std::sync::Arc;
+use tower_service::Service;
+
+/// Why a request did not get a response head from the app.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SendError {
+    #[error("bad upstream address {0}: it needs a scheme and a host")]
+    Address(Uri),
+    #[error("cannot connect to the app")]
+    Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the HTTP/1.1 handshake with the app failed")]
+    Handshake(#[source] hyper::Error),
+    #[error("the exchange with the app failed")]
+    Exchange(#[source] hyper::Error),
+}
+
+#[derive(Clone)]
+pub(crate) struct UpstreamClient {
+    connector: Connector,
+    /// None: every connection serves one request (the readiness probe).
+    pub(super) pool: Option<Arc<Pool>>,
+    http1: hyper::client::conn::http1::Builder,
+}
+
+impl UpstreamClient {
+    pub(super) fn new(connector: Connector, pool: Option<Arc<Pool>>) -> UpstreamClient {
+        UpstreamClient { connector, pool, http1: hyper::client::conn::http1::Builder::new() }
+    }
+
+    /// Sends a request whose URI is absolute (the app's scheme and
+    /// authority, then the path); a Host header is added when missing.
+    pub(crate) async fn request(&self, mut request: Request<UpstreamBody>) -> Result<Response<PooledBody>, SendError> {
+        let uri = request.uri();
+        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+            return Err(SendError::Address(uri.clone()));
+        };
+        let key = Key { scheme: scheme.clone(), authority: authority.clone() };
+        if !request.headers().contains_key(header::HOST)
+            && let Ok(host) = HeaderValue::from_str(host_header(&key).as_str())
+        {
+            request.headers_mut().insert(header::HOST, host);
+        }
+        let connect = request.method() == Method::CONNECT;
+        let upstream = std::mem::take(request.uri_mut());
+        *request.uri_mut() = request_target(&upstream, connect);
+        if let Some(pool) = &self.pool
+            && let Some(CheckedOut { mut sender, stale }) = pool.checkout(&key).await
+        {
+            let copy = if stale { replayable_copy(&request) } else { None };
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok(self.handed_back(response, sender, key, connect)),
+                Err(mut e) => match (e.take_message(), copy) {
+                    // Closed before the request went out: once more, fresh.
+                    (Some(untouched), _) => request = untouched,
+                    (None, Some(copy)) if e.error().is_incomplete_message() => {
+                        tracing::debug!(%upstream, "an idle connection closed under a request; sending it again");
+                        request = copy;
+                    }
+                    (None, _) => return Err(SendError::Exchange(e.into_error())),
+                },
+            }
+        }
+        let mut sender = self.connect(upstream).await?;
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok(self.handed_back(response, sender, key, connect)),
+            Err(e) => Err(SendError::Exchange(e.into_error())),
+        }
+    }
+
+    async fn connect(&self, destination: Uri) -> Result<Sender, SendError> {
+        let io = self.connector.clone().call(destination).await.map_err(SendError::Connect)?;
+        let (sender, connection) = self.http1.handshake(io).await.map_err(SendError::Handshake)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream connection ended");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// The response, with its connection to come back to the pool at its
+    /// body's end when it can serve another request.
+    fn handed_back(
+        &self,
+        response: Response<hyper::body::Incoming>,
+        sender: Sender,
+        key: Key,
+        connect: bool,
+    ) -> Response<PooledBody> {
+        let tunnel = connect && response.status().is_success();
+        let back = match &self.pool {
+            Some(pool) if !tunnel && reusable(&response) => Some(Return { pool: pool.clone(), key, sender }),
+            _ => None,
+        };
+        response.map(|body| PooledBody::new(body, back))
+    }
+}
+
+/// A copy of a request that may be sent twice: no body, a safe method.
+fn replayable_copy(request: &Request<UpstreamBody>) -> Option<Request<UpstreamBody>> {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE);
+    if !safe || !http_body::Body::is_end_stream(request.body()) {
+        return None;
+    }
+    let mut copy = Request::new(Empty::new().map_err(|never| match never {}).boxed());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    Some(copy)
+}
+
+/// Whether the connection may carry another request after this response:
+/// not after a switch of protocols (or a CONNECT's 2xx: the bytes that
+/// follow are a tunnel's), nor when the app says it closes.
+fn reusable<B>(response: &Response<B>) -> bool {
+    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        return false;
+    }
+    let connection_says = |token: &str| {
+        response
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    match response.version() {
+        http::Version::HTTP_10 => connection_says("keep-alive"),
+        _ => !connection_says("close"),
+    }
+}
+
+/// What goes on the request line: the path and query (origin form), or for
+/// CONNECT the authority.
+fn request_target(upstream: &Uri, connect: bool) -> Uri {
+    let mut parts = http::uri::Parts::default();
+    if connect {
+        parts.authority = upstream.authority().cloned();
+    } else {
+        match upstream.path_and_query() {
+            Some(path) if path.as_str() != "/" => parts.path_and_query = Some(path.clone()),
+            _ => return Uri::default(),
+        }
+    }
+    Uri::from_parts(parts).unwrap_or_default()
+}
+
+/// The Host header of an upstream: its host, with the port unless it is the
+/// scheme's default.
+fn host_header(key: &Key) -> String {
+    let default_port = if key.scheme == http::uri::Scheme::HTTPS { 443 } else { 80 };
+    match key.authority.port_u16() {
+        Some(port) if port != default_port => format!("{}:{port}", key.authority.host()),
+        _ => key.authority.host().to_owned(),
+    }
+}

@@ -1,0 +1,212 @@
+//! The pool against a real app on 127.0.0.1: a plain-threads HTTP/1.1
+//! server that counts its connections, so that what the client does on the
+//! wire (a reuse, a close) is seen from the app's side.
+
+use super::*;
+use http_body_util::{BodyExt, Empty};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+const DEADLINE: Duration = Duration::from_secs(5);
+
+struct App {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    /// One message per connection that ended (the client closed it, or the
+    /// app did).
+    ended: mpsc::Receiver<()>,
+    /// With `hold_first`: closes the first connection, idle after its
+    /// first answer.
+    close_first: mpsc::Sender<()>,
+}
+
+/// Answers every request with `ok` and the given extra header lines. With
+/// `hold_first`, the first connection is closed by the app only when the
+/// test says so, after its first answer.
+fn app(extra_headers: &'static str, hold_first: bool) -> App {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (ended_tx, ended) = mpsc::channel();
+    let (close_first, close_rx) = mpsc::channel::<()>();
+    let close_rx = Arc::new(Mutex::new(Some(close_rx)));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let nth = counter.fetch_add(1, Ordering::SeqCst);
+            let hold = (hold_first && nth == 0).then(|| close_rx.lock().unwrap().take()).flatten();
+            let ended_tx = ended_tx.clone();
+            std::thread::spawn(move || {
+                serve(stream, extra_headers, hold);
+                let _ = ended_tx.send(());
+            });
+        }
+    });
+    App { addr, accepted, ended, close_first }
+}
+
+fn serve(stream: TcpStream, extra_headers: &str, hold: Option<mpsc::Receiver<()>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        // The request head (the tests send no bodies).
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if line == "\r\n" => break,
+                Ok(_) => {}
+            }
+        }
+        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n{extra_headers}\r\nok");
+        if writer.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+        if let Some(hold) = &hold {
+            let _ = hold.recv_timeout(DEADLINE);
+            return;
+        }
+    }
+}
+
+fn client(idle: Duration) -> UpstreamClient {
+    Upstream::new(None, DEADLINE).unwrap().pooled(idle)
+}
+
+fn pool_of(client: &UpstreamClient) -> &pool::Pool {
+    client.pool.as_deref().unwrap()
+}
+
+async fn get(client: &UpstreamClient, addr: SocketAddr) -> String {
+    let request = http::Request::get(format!("http://{addr}/"))
+        .body(Empty::new().map_err(|never| match never {}).boxed())
+        .unwrap();
+    let exchange = async {
+        let response = client.request(request).await.map_err(|e| crate::error_chain::causes(&e)).unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8_lossy(&body).into_owned()
+    };
+    tokio::time::timeout(DEADLINE, exchange).await.expect("no answer within the deadline")
+}
+
+/// Waits, off the runtime, for `n` connections of the app to end.
+async fn connections_end(app: &mut App, n: usize) {
+    let (ended, rest) = {
+        let ended = std::mem::replace(&mut app.ended, mpsc::channel().1);
+        tokio::task::spawn_blocking(move || {
+            let got = (0..n).all(|_| ended.recv_timeout(DEADLINE).is_ok());
+            (got, ended)
+        })
+        .await
+        .unwrap()
+    };
+    app.ended = rest;
+    assert!(ended, "{n} connection(s) did not end within {DEADLINE:?}");
+}
+
+#[tokio::test]
+async fn a_connection_serves_the_next_request_once_its_answer_was_read() {
+    let app = app("", false);
+    let client = client(Duration::from_secs(30));
+    for _ in 0..3 {
+        assert_eq!(get(&client, app.addr).await, "ok");
+    }
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 1, "the app saw a connection per request");
+    assert_eq!(pool_of(&client).idle_count(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_dropped_before_its_end_does_not_bring_its_connection_back() {
+    let mut app = app("", false);
+    let client = client(Duration::from_secs(30));
+    let request = http::Request::get(format!("http://{}/", app.addr))
+        .body(Empty::new().map_err(|never| match never {}).boxed())
+        .unwrap();
+    let response = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap();
+    drop(response);
+    assert_eq!(pool_of(&client).idle_count(), 0);
+    // Its sender gone, hyper closes the connection.
+    connections_end(&mut app, 1).await;
+}
+
+#[tokio::test]
+async fn a_connection_the_app_will_close_is_not_kept() {
+    let mut app = app("connection: close\r\n", false);
+    let client = client(Duration::from_secs(30));
+    assert_eq!(get(&client, app.addr).await, "ok");
+    assert_eq!(pool_of(&client).idle_count(), 0, "a `connection: close` answer's connection was pooled");
+    connections_end(&mut app, 1).await;
+    assert_eq!(get(&client, app.addr).await, "ok");
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_after_the_idle_timeout() {
+    let mut app = app("", false);
+    let client = client(Duration::from_millis(200));
+    assert_eq!(get(&client, app.addr).await, "ok");
+    assert_eq!(pool_of(&client).idle_count(), 1);
+    // The sweep drops it, and hyper closes it: the app sees the end.
+    connections_end(&mut app, 1).await;
+    assert_eq!(pool_of(&client).idle_count(), 0);
+    assert_eq!(get(&client, app.addr).await, "ok");
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 2);
+}
+
+/// The app closes an idle pooled connection, and the gateway has not yet
+/// noticed (its connection task has not run since: this test's runtime has
+/// one thread, blocked meanwhile), so the request goes out on it and the
+/// connection ends without an answer. A GET without a body on a connection
+/// idle for long enough goes out once more, on a fresh connection.
+#[tokio::test(flavor = "current_thread")]
+async fn a_get_on_a_pooled_connection_the_app_just_closed_is_sent_again_on_a_fresh_one() {
+    let app = app("", true);
+    let mut client = client(Duration::from_secs(30));
+    // Any idle time counts as long enough here.
+    client.pool = Some(pool::Pool::with_stale_after(Duration::from_secs(30), Duration::ZERO));
+    assert_eq!(get(&client, app.addr).await, "ok");
+    app.close_first.send(()).unwrap();
+    // Blocking on purpose: the connection's task must not see the close.
+    app.ended.recv_timeout(DEADLINE).expect("the app did not close its connection");
+    let key = pool::Key { scheme: http::uri::Scheme::HTTP, authority: app.addr.to_string().parse().unwrap() };
+    assert!(pool_of(&client).has_open(&key), "the pool already knew the connection closed: nothing to retry");
+    assert_eq!(get(&client, app.addr).await, "ok");
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 2);
+}
+
+/// The same race with a connection reused at once is the app's failure:
+/// without a copy of the request, nothing is sent twice.
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_on_a_connection_reused_at_once_is_not_sent_twice() {
+    let app = app("", true);
+    let client = client(Duration::from_secs(30));
+    assert_eq!(get(&client, app.addr).await, "ok");
+    app.close_first.send(()).unwrap();
+    app.ended.recv_timeout(DEADLINE).expect("the app did not close its connection");
+    let request = http::Request::get(format!("http://{}/", app.addr))
+        .body(Empty::new().map_err(|never| match never {}).boxed())
+        .unwrap();
+    let error = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap_err();
+    assert!(matches!(error, SendError::Exchange(_)), "{error:?}");
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_refused_connect_is_an_error_naming_the_cause() {
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let client = client(Duration::from_secs(30));
+    let request = http::Request::get(format!("http://{addr}/"))
+        .body(Empty::new().map_err(|never| match never {}).boxed())
+        .unwrap();
+    let error = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap_err();
+    assert!(matches!(error, SendError::Connect(_)), "{error:?}");
+    assert!(!is_connect_timeout(&error));
+    let cause = crate::error_chain::root_cause(&error).to_lowercase();
+    assert!(cause.contains("refused"), "{cause}");
+}
