@@ -62,8 +62,72 @@ pub struct RequestView {
     pub method: String,
     pub path: String,
     pub query: Option<String>,
-    pub headers: Vec<(String, String)>,
+    pub headers: HeaderLines,
     pub client_addr: String,
+}
+
+/// A request's headers as `paastis:policy/requesting` hands them to a
+/// policy: one `name: value` line each, in order, each ending with `\n`.
+/// Built once by whoever makes the view (the gateway writes each header
+/// straight in), moved into the call as is; the `(name, value)` pairs that
+/// policies built before `requesting` take are made from the lines only for
+/// them. A `:` in a name or a line break anywhere is written as a space, so
+/// that the lines cannot be misread (hyper lets neither through; a replayed
+/// log could).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderLines(String);
+
+impl HeaderLines {
+    /// Empty, with room for `bytes` of lines.
+    pub fn with_capacity(bytes: usize) -> HeaderLines {
+        HeaderLines(String::with_capacity(bytes))
+    }
+
+    pub fn push(&mut self, name: &str, value: &str) {
+        push_clean(&mut self.0, name, true);
+        self.0.push_str(": ");
+        push_clean(&mut self.0, value, false);
+        self.0.push('\n');
+    }
+
+    /// The lines, as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// Each `(name, value)`, in order: the first `:` of a line ends its name.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.split_terminator('\n').map(|line| match line.split_once(": ") {
+            Some((name, value)) => (name, value),
+            None => (line.strip_suffix(':').unwrap_or(line), ""),
+        })
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for HeaderLines {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(headers: I) -> HeaderLines {
+        let mut lines = HeaderLines::default();
+        for (name, value) in headers {
+            lines.push(name.as_ref(), value.as_ref());
+        }
+        lines
+    }
+}
+
+/// `text`, with a line break (and in a name, a `:`) as a space: a byte scan,
+/// as this runs for every header of every request.
+fn push_clean(out: &mut String, text: &str, is_name: bool) {
+    let unwanted = |b: u8| b == b'\n' || b == b'\r' || (is_name && b == b':');
+    if text.bytes().any(unwanted) {
+        // Every unwanted byte is ASCII, so a char of it is that byte.
+        out.extend(text.chars().map(|c| if u8::try_from(c).is_ok_and(unwanted) { ' ' } else { c }));
+    } else {
+        out.push_str(text);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

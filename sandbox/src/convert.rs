@@ -52,8 +52,10 @@ fn param_into_wit(value: ParamValue) -> wit::ParamValue {
     }
 }
 
+/// For policies built before `requesting`: the headers as pairs again.
 pub(crate) fn request_into_wit(r: RequestView) -> wit::Request {
-    wit::Request { method: r.method, path: r.path, query: r.query, headers: r.headers, client_addr: r.client_addr }
+    let headers = r.headers.pairs().map(|(name, value)| (name.to_owned(), value.to_owned())).collect();
+    wit::Request { method: r.method, path: r.path, query: r.query, headers, client_addr: r.client_addr }
 }
 
 pub(crate) fn decision_from_wit(d: wit::RequestDecision) -> RequestDecision {

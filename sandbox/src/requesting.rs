@@ -91,12 +91,11 @@ pub(crate) fn app_ref(app: &AppView, sent: &mut SentParams) -> exported::AppRef 
     }
 }
 
-/// The request with its headers as `name: value` lines. A line break or a
-/// `:` where the lines would misread it (a name from a replayed log, say)
-/// is passed as a space.
+/// The request as the export takes it: its header lines were built with
+/// the view, and move.
 pub(crate) fn lean_request(request: RequestView) -> LeanRequest {
     LeanRequest {
-        headers: header_lines(&request.headers),
+        headers: request.headers.into_string(),
         method: request.method,
         path: request.path,
         query: request.query,
@@ -106,33 +105,7 @@ pub(crate) fn lean_request(request: RequestView) -> LeanRequest {
 
 /// `lean_request` for a caller that keeps its view.
 pub(crate) fn lean_request_of(request: &RequestView) -> LeanRequest {
-    LeanRequest {
-        headers: header_lines(&request.headers),
-        method: request.method.clone(),
-        path: request.path.clone(),
-        query: request.query.clone(),
-        client_addr: request.client_addr.clone(),
-    }
-}
-
-fn header_lines(headers: &[(String, String)]) -> String {
-    let len = headers.iter().map(|(name, value)| name.len() + value.len() + 3).sum();
-    let mut lines = String::with_capacity(len);
-    for (name, value) in headers {
-        push_clean(&mut lines, name, &[':', '\n', '\r']);
-        lines.push_str(": ");
-        push_clean(&mut lines, value, &['\n', '\r']);
-        lines.push('\n');
-    }
-    lines
-}
-
-fn push_clean(out: &mut String, text: &str, unwanted: &[char]) {
-    if text.contains(unwanted) {
-        out.extend(text.chars().map(|c| if unwanted.contains(&c) { ' ' } else { c }));
-    } else {
-        out.push_str(text);
-    }
+    lean_request(request.clone())
 }
 
 /// The guest's action in `answering`'s terms (the two are declared alike),
@@ -151,7 +124,7 @@ pub(crate) fn action_from_wit(action: RequestAction) -> Result<crate::contract::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::ParamValue;
+    use crate::contract::{HeaderLines, ParamValue};
     use exported::ParamsRef;
 
     fn set(timeout: &str) -> Arc<Params> {
@@ -193,13 +166,22 @@ mod tests {
 
     #[test]
     fn headers_become_lines_that_cannot_be_misread() {
+        let headers: HeaderLines =
+            [("host", "a.example.com"), ("x:odd", "two\nlines\r"), ("x-empty", ""), ("x-colon", "a: b")]
+                .into_iter()
+                .collect();
         let request = RequestView {
             method: "GET".into(),
             path: "/".into(),
             query: None,
-            headers: vec![("host".into(), "a.example.com".into()), ("x:odd".into(), "two\nlines".into())],
+            headers: headers.clone(),
             client_addr: "127.0.0.1".into(),
         };
-        assert_eq!(lean_request(request).headers, "host: a.example.com\nx odd: two lines\n");
+        let lines = "host: a.example.com\nx odd: two lines \nx-empty: \nx-colon: a: b\n";
+        assert_eq!(lean_request(request).headers, lines);
+        let pairs: Vec<(&str, &str)> = headers.pairs().collect();
+        assert_eq!(pairs, [("host", "a.example.com"), ("x odd", "two lines "), ("x-empty", ""), ("x-colon", "a: b")]);
+        let accented: HeaderLines = [("x-é", "caf\u{e9}\n:")].into_iter().collect();
+        assert_eq!(accented.as_str(), "x-é: café :\n", "only the unwanted ASCII bytes change");
     }
 }

@@ -46,26 +46,38 @@ pub fn is_passive(params: &Params, request: &Request) -> Result<bool, PolicyErro
     if params.strings("passive_paths")?.iter().any(|pattern| path_matches(pattern, path)) {
         return Ok(true);
     }
+    let agents = params.strings("passive_user_agents")?;
+    if agents.is_empty() {
+        return Ok(false);
+    }
     let Some(agent) = request.user_agent() else {
         return Ok(false);
     };
-    Ok(params
-        .strings("passive_user_agents")?
+    let ascii = agent.is_ascii();
+    Ok(agents
         .iter()
         // An empty entry would match every client, which is never meant.
         .filter(|needle| !needle.is_empty())
-        .any(|needle| contains_ignoring_case(agent, needle)))
+        .any(|needle| contains_ignoring_case(agent, ascii, needle)))
 }
 
 /// Whether `haystack` contains `needle`, ignoring case: without allocating
-/// when both are ASCII (user agents nearly always are).
-fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
-    if needle.is_empty() {
+/// when both are ASCII (user agents nearly always are; `ascii` says whether
+/// `haystack` is). Only the positions whose byte matches the needle's first
+/// byte are compared further: this runs on every request.
+fn contains_ignoring_case(haystack: &str, ascii: bool, needle: &str) -> bool {
+    let Some((&first, rest)) = needle.as_bytes().split_first() else {
         return true;
-    }
-    if haystack.is_ascii() && needle.is_ascii() {
-        let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
-        return haystack.windows(needle.len()).any(|window| window.eq_ignore_ascii_case(needle));
+    };
+    if ascii && needle.is_ascii() {
+        let haystack = haystack.as_bytes();
+        let Some(last_start) = haystack.len().checked_sub(needle.len()) else {
+            return false;
+        };
+        let first = first.to_ascii_lowercase();
+        return (0..=last_start).any(|i| {
+            haystack[i].to_ascii_lowercase() == first && haystack[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
+        });
     }
     haystack.to_lowercase().contains(&needle.to_lowercase())
 }
@@ -135,15 +147,32 @@ fn path_matches(pattern: &str, path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::contains_ignoring_case;
+    use super::{contains_ignoring_case, is_passive};
+    use crate::testing::{AppBuilder, RequestBuilder};
+
+    /// Read whether or not the request has a User-Agent, so that the
+    /// config check (whose request has none) refuses a malformed list.
+    #[test]
+    fn a_malformed_agent_list_is_reported_without_a_user_agent() {
+        let app = AppBuilder::new("web").param("passive_user_agents", 3).build();
+        let err = is_passive(app.params(), &RequestBuilder::get("/").build()).unwrap_err();
+        assert!(err.message().contains("passive_user_agents"), "{err}");
+    }
 
     #[test]
     fn case_is_ignored_in_ascii_and_beyond() {
-        assert!(contains_ignoring_case("Mozilla/5.0 (compatible; UptimeRobot/2.0)", "uptimerobot"));
-        assert!(contains_ignoring_case("GoogleBot", "BOT"));
-        assert!(!contains_ignoring_case("Firefox", "bot"));
-        assert!(!contains_ignoring_case("bo", "bot"));
-        assert!(contains_ignoring_case("Überwachung/1.0", "überwachung"));
-        assert!(contains_ignoring_case("anything", ""));
+        let contains = |haystack: &str, needle: &str| contains_ignoring_case(haystack, haystack.is_ascii(), needle);
+        assert!(contains("Mozilla/5.0 (compatible; UptimeRobot/2.0)", "uptimerobot"));
+        assert!(contains("GoogleBot", "BOT"));
+        assert!(!contains("Firefox", "bot"));
+        assert!(!contains("bo", "bot"));
+        assert!(contains("Überwachung/1.0", "überwachung"));
+        assert!(contains("anything", ""));
+        // At either end, exactly as long, and after a false start.
+        assert!(contains("bot", "BOT") && contains("BOTx", "bot") && contains("xxBoT", "bot"));
+        assert!(contains("bbot", "bot") && contains("b-bo-bOt", "bot") && !contains("b-bo-bo", "bot"));
+        // Bytes that only look alike once lowercased bit-wise are not letters.
+        assert!(!contains("[", "{") && !contains("@bot", "`bot"));
+        assert!(contains("Überwachung bot", "BOT"), "a non-ASCII agent, an ASCII needle");
     }
 }

@@ -54,9 +54,33 @@ impl Headers {
     fn first(&self, name: &str) -> Option<&str> {
         match self.split.get() {
             Some(pairs) => pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()),
-            None => lines(&self.lines).find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v),
+            None => find_line(&self.lines, name),
         }
     }
+}
+
+/// The value of the first line named `name`, ignoring case: each line's
+/// name is compared in place, and only a line of that name is split (this
+/// runs on every request that looks at a header).
+fn find_line<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    if name.contains(':') {
+        // The host never puts one in a name: no line can be named so.
+        return None;
+    }
+    let wanted = name.as_bytes();
+    text.split_terminator('\n').find_map(|line| {
+        let bytes = line.as_bytes();
+        let named = bytes.len() >= wanted.len() && bytes[..wanted.len()].eq_ignore_ascii_case(wanted);
+        match bytes.get(wanted.len()) {
+            // `wanted.len()` is a char boundary: a `:` (ASCII) follows it.
+            Some(b':') if named => {
+                let value = &line[wanted.len() + 1..];
+                Some(value.strip_prefix(' ').unwrap_or(value))
+            }
+            None if named => Some(""),
+            _ => None,
+        }
+    })
 }
 
 /// The `(name, value)` of each line. The host never puts a `:` in a name
@@ -170,6 +194,14 @@ mod tests {
         assert_eq!(headers.first("x-empty"), Some(""));
         assert_eq!(headers.first("accept"), None);
         assert!(headers.split.get().is_none(), "looking up one header split them all");
+        // A name that is a prefix of another, or the other way round.
+        let headers = sent("x-forwarded-for: a\nx: b\nhost-name: c\nhost: d\nbare\n");
+        assert_eq!((headers.first("x"), headers.first("X-Forwarded-For")), (Some("b"), Some("a")));
+        assert_eq!((headers.first("host"), headers.first("host-name")), (Some("d"), Some("c")));
+        assert_eq!((headers.first("x-forwarded"), headers.first("x-forwarded-for-more")), (None, None));
+        assert_eq!((headers.first("bare"), headers.first("")), (Some(""), None));
+        assert_eq!(headers.first("x-forwarded-for: a\nx"), None, "a name with a colon names no line");
+        assert_eq!(sent("é: 1\n").first("É"), None, "case is ignored in ASCII only, as HTTP names are");
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub(crate) async fn check_params<K>(
             method: "GET".into(),
             path: "/".into(),
             query: None,
-            headers: vec![("host".into(), app.host)],
+            headers: [("host", app.host)].into_iter().collect(),
             client_addr: "127.0.0.1".into(),
         };
         let tick = policy.on_tick(now, std::slice::from_ref(&view)).await.map(|_| ());

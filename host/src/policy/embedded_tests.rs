@@ -48,7 +48,7 @@ fn request(path: &str, user_agent: &str) -> RequestView {
         method: "GET".into(),
         path: path.into(),
         query: None,
-        headers: vec![("user-agent".into(), user_agent.into())],
+        headers: [("user-agent", user_agent)].into_iter().collect(),
         client_addr: "203.0.113.7".into(),
     }
 }

@@ -45,7 +45,7 @@ use arc_swap::ArcSwap;
 use builtin::DEFAULT_POLICY;
 use catalog::Catalog;
 use hyper::Request;
-use model::{AppView, RequestDecision, RequestView, TickPlan};
+use model::{AppView, HeaderLines, RequestDecision, RequestView, TickPlan};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -476,17 +476,22 @@ impl PolicyGate {
     }
 }
 
+/// The request as the policy sees it. The headers go straight into the one
+/// string of lines that `requesting` hands the guest: built once, with no
+/// string per name or value (a value that is valid UTF-8 is not copied
+/// but into the lines).
 fn request_view<B>(request: &Request<B>, client: SocketAddr) -> RequestView {
-    let mut headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
+    let fields = request.headers();
+    let bytes = fields.iter().map(|(k, v)| k.as_str().len() + v.len() + 3).sum();
+    let mut headers = HeaderLines::with_capacity(bytes);
+    for (name, value) in fields {
+        headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+    }
     // HTTP/2 carries the host in :authority; policies see it as `host` either way.
-    if !request.headers().contains_key(http::header::HOST)
+    if !fields.contains_key(http::header::HOST)
         && let Some(authority) = request.uri().authority()
     {
-        headers.push(("host".to_owned(), authority.as_str().to_owned()));
+        headers.push("host", authority.as_str());
     }
     RequestView {
         method: request.method().as_str().to_owned(),

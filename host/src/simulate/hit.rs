@@ -1,6 +1,6 @@
 //! One request read from a log, in the terms a policy sees.
 
-use crate::policy::model::{RequestView, Timestamp};
+use crate::policy::model::{HeaderLines, RequestView, Timestamp};
 
 /// A request as a log line records it. Fields a format does not carry are
 /// `None` (the gateway's log has no Host or Referer; combined has no app).
@@ -29,12 +29,13 @@ impl Hit {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
             None => (self.target.clone(), None),
         };
-        let mut headers = vec![("host".to_owned(), self.host.clone().unwrap_or_else(|| host_fallback.to_owned()))];
+        let mut headers = HeaderLines::default();
+        headers.push("host", self.host.as_deref().unwrap_or(host_fallback));
         if let Some(ua) = &self.user_agent {
-            headers.push(("user-agent".to_owned(), ua.clone()));
+            headers.push("user-agent", ua);
         }
         if let Some(referer) = &self.referer {
-            headers.push(("referer".to_owned(), referer.clone()));
+            headers.push("referer", referer);
         }
         RequestView { method: self.method.clone(), path, query, headers, client_addr: self.client.clone() }
     }
