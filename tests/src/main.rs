@@ -54,6 +54,13 @@ fn main() -> ExitCode {
     if std::env::var_os(support::EXEC_AS_PAASTIS).is_some() {
         return paastis::main();
     }
+    // Every gateway the suite starts, however it is started, shares one
+    // compile cache (compiling the built-in policy at each of hundreds of
+    // starts costs minutes of CPU), kept under target/, never in the
+    // user's ~/.cache. Children inherit it; a test may still set its own.
+    // SAFETY: set before any thread of this process exists (libtest's
+    // threads start below), so nothing reads the environment meanwhile.
+    unsafe { std::env::set_var("XDG_CACHE_HOME", concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache")) };
     let args = libtest_mimic::Arguments::from_args();
     let tests = trials![
         hot_swap::a_swap_under_load_fails_no_request,

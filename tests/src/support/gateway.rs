@@ -309,11 +309,7 @@ pub fn spawn_paastis_with_env(args: &[&str], env: &[(String, String)]) -> (Child
         .args(args)
         .env(EXEC_AS_PAASTIS, "1")
         .env("RUST_LOG", "info")
-        // The suite's gateways share one compile cache (compiling the
-        // built-in policy at each of hundreds of starts costs minutes of
-        // CPU), kept under target/, not in the user's ~/.cache.
-        .env("XDG_CACHE_HOME", concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"))
-        // After those, so a test can turn the log up or move the cache.
+        // After RUST_LOG, so a test can turn the log up.
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
