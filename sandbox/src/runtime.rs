@@ -385,13 +385,13 @@ impl LoadedPolicy {
         &self.inner.name
     }
 
-    /// Hex SHA-256 of the component's bytes, to tell versions apart in logs.
     /// Whether this version's code was compiled by its load or read from
     /// the compile cache.
     pub fn compiled(&self) -> Compiled {
         self.inner.compiled
     }
 
+    /// Hex SHA-256 of the component's bytes, to tell versions apart in logs.
     pub fn sha256(&self) -> &str {
         &self.inner.sha256
     }
