@@ -37,6 +37,7 @@ mod savings; //         hours asleep and money saved
 mod simulate; //        `paastis simulate`: replay an access log against policies
 mod telemetry; //       events and Prometheus metrics
 mod timeline; //        per-app timelines for the dashboard
+mod user_dirs; //       per-user directories as XDG places them (demo state, compile cache)
 
 /// The `paastis` binary's entry point (the integration tests run it too).
 pub use cli::main;

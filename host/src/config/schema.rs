@@ -198,10 +198,8 @@ impl PolicyConfig {
             CompileCache::On(false) => None,
             CompileCache::Dir(dir) => Some(dir.clone()),
             CompileCache::On(true) => {
-                let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
-                let base = std::env::var_os("XDG_CACHE_HOME")
-                    .and_then(absolute)
-                    .or_else(|| std::env::var_os("HOME").and_then(absolute).map(|home| home.join(".cache")))?;
+                let base =
+                    crate::user_dirs::xdg_home(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"), ".cache")?;
                 Some(base.join("paastis").join("policies"))
             }
         }

@@ -29,16 +29,10 @@ pub(crate) struct DemoOptions {
 /// `~/.local/state/paastis/demo`, else a new temporary directory; the demo
 /// prints which.
 pub(crate) fn default_data_dir() -> std::io::Result<PathBuf> {
-    match state_home(std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME")) {
+    match crate::user_dirs::xdg_home(std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME"), ".local/state") {
         Some(dir) => Ok(dir.join("paastis").join("demo")),
         None => tempfile::Builder::new().prefix("paastis-demo-").tempdir().map(tempfile::TempDir::keep),
     }
-}
-
-/// XDG ignores an empty or relative `XDG_STATE_HOME`.
-fn state_home(xdg: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Option<PathBuf> {
-    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
-    xdg.and_then(absolute).or_else(|| home.and_then(absolute).map(|h| h.join(".local").join("state")))
 }
 
 /// The demo's config, written as TOML so it goes through the same parser and
@@ -161,19 +155,4 @@ Call it (HTTP/2 through ALPN; --resolve because the certificate names hello.loca
     signal.wait().await;
     gateway.shutdown().await;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::state_home;
-    use std::path::PathBuf;
-
-    #[test]
-    fn state_lives_under_the_xdg_state_home_of_the_user() {
-        let some = |s: &str| Some(std::ffi::OsString::from(s));
-        assert_eq!(state_home(some("/x/state"), some("/home/ana")), Some(PathBuf::from("/x/state")));
-        assert_eq!(state_home(None, some("/home/ana")), Some(PathBuf::from("/home/ana/.local/state")));
-        assert_eq!(state_home(some("relative"), some("/home/ana")), Some(PathBuf::from("/home/ana/.local/state")));
-        assert_eq!(state_home(some(""), None), None);
-    }
 }
