@@ -12,6 +12,7 @@ mod tunnel;
 mod waiting_page;
 
 pub(crate) use body::{BodyGuard, GuardedBody};
+pub(crate) use headers::connection_tokens;
 pub(crate) use responses::{ANSWERED_HEADER, full, text, unavailable};
 pub(crate) use routing::request_host;
 /// How the gateway names the app of a Host (the simulator reads logs the same way).

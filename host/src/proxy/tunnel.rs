@@ -22,12 +22,8 @@ const LINGER: Duration = Duration::from_secs(5);
 /// upgrade` with an `Upgrade` header).
 pub(super) fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
     let upgrade = headers.get(header::UPGRADE)?;
-    let connection_says_upgrade = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    let connection_says_upgrade =
+        super::headers::connection_tokens(headers).any(|token| token.eq_ignore_ascii_case("upgrade"));
     connection_says_upgrade.then(|| upgrade.clone())
 }
 

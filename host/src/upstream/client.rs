@@ -136,15 +136,8 @@ fn reusable<B>(response: &Response<B>) -> bool {
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
         return false;
     }
-    let connection_says = |token: &str| {
-        response
-            .headers()
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
+    let connection_says =
+        |token: &str| crate::proxy::connection_tokens(response.headers()).any(|t| t.eq_ignore_ascii_case(token));
     match response.version() {
         http::Version::HTTP_10 => connection_says("keep-alive"),
         _ => !connection_says("close"),
