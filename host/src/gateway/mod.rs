@@ -177,7 +177,7 @@ pub(crate) async fn check(config: Config) -> Result<(), GatewayError> {
     check_policy_dir(&config)?;
     Backends::check(&config).map_err(GatewayError::Backends)?;
     let kv = Arc::new(MemoryKv::default());
-    policies::build_policies(&Arc::new(config), policies::Watching::No, kv, Telemetry::default()).await.map(|_| ())
+    policies::build_policies(&Arc::new(config), policies::Purpose::Check, kv, Telemetry::default()).await.map(|_| ())
 }
 
 /// `edge.max_connections`, or its default from the open files limit

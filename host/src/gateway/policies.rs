@@ -1,6 +1,7 @@
 //! A start's policies: the built-in ones, the default policy, the policies
 //! directory, then each app's policy asked about the app's params. `paastis
-//! check` runs the same, without watching and with in-memory state.
+//! check` runs the same, without watching, without the compile cache and
+//! with in-memory state.
 
 use super::GatewayError;
 use crate::config::{Config, PolicySource, policy_name_of};
@@ -11,15 +12,18 @@ use crate::telemetry::Telemetry;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+/// What the policies are built for. A gateway that serves watches the
+/// policies directory and keeps their compiled code for its next start; a
+/// check (`paastis check`) leaves no watcher and writes nothing.
 #[derive(PartialEq)]
-pub(super) enum Watching {
-    Yes,
-    No,
+pub(super) enum Purpose {
+    Serve,
+    Check,
 }
 
 pub(super) async fn build_policies(
     config: &Arc<Config>,
-    watching: Watching,
+    purpose: Purpose,
     kv: Arc<dyn KvBackend>,
     telemetry: Telemetry,
 ) -> Result<(Arc<PolicyGate>, PolicyLoader), GatewayError> {
@@ -32,7 +36,7 @@ pub(super) async fn build_policies(
         let name = name.to_owned();
         move |source| GatewayError::Policy { name, source }
     };
-    let compile_cache = if watching == Watching::Yes { config.policy.compile_cache_dir() } else { None };
+    let compile_cache = if purpose == Purpose::Serve { config.policy.compile_cache_dir() } else { None };
     let runtime = PolicyRuntime::with_kv(limits, kv, compile_cache.as_deref()).map_err(load_err(DEFAULT_POLICY))?;
     let mut builtins = Vec::new();
     for name in BUILTIN_POLICIES {
@@ -54,7 +58,7 @@ pub(super) async fn build_policies(
         gate.install(&name, policy, Origin::File(path));
     }
     let mut loader = PolicyLoader::new(gate.clone(), runtime.clone(), config.policy.dir.clone());
-    if watching == Watching::Yes {
+    if purpose == Purpose::Serve {
         loader.start_watching().map_err(GatewayError::Watch)?;
     }
     loader.scan().await;

@@ -3,7 +3,7 @@
 //! it; a bad policy or params are still refused before any port is bound.
 
 use super::GatewayError;
-use super::policies::{Watching, build_policies};
+use super::policies::{Purpose, build_policies};
 use crate::apps::Apps;
 use crate::backend::{Backend, Backends};
 use crate::cluster::{Cluster, ClusterBackend};
@@ -54,7 +54,7 @@ impl State {
             announce_recovery(&config.store.path, recovery, &telemetry);
         }
         let kv = Arc::new(store.policy_kv());
-        let (gate, loader) = build_policies(&config, Watching::Yes, kv, telemetry.clone()).await?;
+        let (gate, loader) = build_policies(&config, Purpose::Serve, kv, telemetry.clone()).await?;
 
         // What a crash left running goes before any app can be woken.
         crate::backend::sweep(&store, &config).await;
