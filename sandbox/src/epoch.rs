@@ -22,7 +22,7 @@
 
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::task::{Poll, Waker};
@@ -307,10 +307,14 @@ impl CallClock {
     /// it waits in the host, whichever comes first, counted as running for
     /// the ticker; a panic inside is caught so that it cannot take down the
     /// task that serves a request.
+    ///
+    /// `call` is pinned by the caller, where it was made: a call's future
+    /// (wasmtime's, with its fiber's) is kilobytes, and moving it in here,
+    /// into `catch_unwind` and into a pin copied them on every call.
     pub(crate) async fn run<F: Future>(
         &self,
         ticker: &Ticker,
-        call: F,
+        call: Pin<&mut F>,
     ) -> Result<Result<F::Output, Panicked>, Expired> {
         let _running = ticker.enter();
         let mut call = pin!(AssertUnwindSafe(call).catch_unwind());

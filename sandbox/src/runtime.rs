@@ -5,6 +5,7 @@
 //! cap, no ambient authority) applies to every call.
 
 use std::path::Path;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -189,7 +190,7 @@ impl PolicyRuntime {
     pub(super) async fn run_for_test<F: std::future::Future>(&self, call: F) -> Result<F::Output, ()> {
         let clock = CallClock::new(self.inner.limits.call_timeout, self.inner.wall_limit);
         clock.begin();
-        match clock.run(&self.inner.ticker, call).await {
+        match clock.run(&self.inner.ticker, pin!(call)).await {
             Ok(Ok(out)) => Ok(out),
             _ => Err(()),
         }
@@ -552,7 +553,7 @@ impl PolicyInner {
         clock.begin();
         store.set_epoch_deadline(FIRST_DEADLINE);
         let instance_pre = self.pre.instance_pre();
-        let outcome = clock.run(&runtime.ticker, instance_pre.instantiate_async(&mut store)).await;
+        let outcome = clock.run(&runtime.ticker, pin!(instance_pre.instantiate_async(&mut store))).await;
         let instance = self.settle(outcome, &store, true)?;
         // Looking the exports up runs no guest code; a mismatch is the
         // component's fault, not a trap.
@@ -614,30 +615,39 @@ impl PolicyInner {
             _ => None,
         };
         let handler = policy.paastis_policy_handler();
-        let running = async {
-            match (*call, answering) {
-                // A policy that answers gets `answering.on-request`, which
-                // replaces `handler.on-request` for hosts that know it.
-                (Call::Request { now, app, request }, Some(answering)) => {
-                    answering.call_on_request(&mut *store, now, app, request).await.map(Answer::Action)
-                }
-                (Call::Request { now, app, request }, None) => {
-                    handler.call_on_request(&mut *store, now, app, request).await.map(Answer::Request)
-                }
-                (Call::LeanRequest { now, request, .. }, _) => match (requesting, &app_ref) {
-                    (Some(requesting), Some(app)) => {
-                        requesting.call_on_request(&mut *store, now, app, request).await.map(Answer::LeanAction)
+        // Pinned here, in a block that ends the borrows it holds on the
+        // instance, so that the call's future is never moved (see
+        // `CallClock::run`).
+        let outcome = {
+            let running = pin!(async {
+                match (*call, answering) {
+                    // A policy that answers gets `answering.on-request`, which
+                    // replaces `handler.on-request` for hosts that know it.
+                    (Call::Request { now, app, request }, Some(answering)) => {
+                        answering.call_on_request(&mut *store, now, app, request).await.map(Answer::Action)
                     }
-                    _ => unreachable!("a lean request is only made for a policy that exports requesting"),
-                },
-                (Call::Tick { now, apps }, _) => handler.call_on_tick(&mut *store, now, apps).await.map(Answer::Tick),
-                (Call::SharedTick { now, param_sets, apps }, _) => match ticking {
-                    Some(ticking) => ticking.call_on_tick(&mut *store, now, param_sets, apps).await.map(Answer::Tick),
-                    None => unreachable!("a shared tick is only made for a policy that exports ticking"),
-                },
-            }
+                    (Call::Request { now, app, request }, None) => {
+                        handler.call_on_request(&mut *store, now, app, request).await.map(Answer::Request)
+                    }
+                    (Call::LeanRequest { now, request, .. }, _) => match (requesting, &app_ref) {
+                        (Some(requesting), Some(app)) => {
+                            requesting.call_on_request(&mut *store, now, app, request).await.map(Answer::LeanAction)
+                        }
+                        _ => unreachable!("a lean request is only made for a policy that exports requesting"),
+                    },
+                    (Call::Tick { now, apps }, _) => {
+                        handler.call_on_tick(&mut *store, now, apps).await.map(Answer::Tick)
+                    }
+                    (Call::SharedTick { now, param_sets, apps }, _) => match ticking {
+                        Some(ticking) => {
+                            ticking.call_on_tick(&mut *store, now, param_sets, apps).await.map(Answer::Tick)
+                        }
+                        None => unreachable!("a shared tick is only made for a policy that exports ticking"),
+                    },
+                }
+            });
+            clock.run(&self.runtime.ticker, running).await
         };
-        let outcome = clock.run(&self.runtime.ticker, running).await;
         let answer = self.settle(outcome, &instance.store, false)?;
         instance.calls += 1;
         self.warm.give_back(instance);

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::passive::Convention;
 use crate::time::parse_duration;
 
 /// One value from the config: a TOML string, integer, float, boolean or
@@ -165,7 +166,36 @@ const NUMBER: &str = "a number";
 #[derive(Debug, Clone, Default, PartialEq)]
 // Shared: a tick hands every app with the same params the same set, so a
 // clone is a reference count, not a copy of every string.
-pub struct Params(Arc<BTreeMap<String, ParamValue>>);
+pub struct Params(Arc<Table>);
+
+/// The values, and what the SDK read from them once for every call that
+/// gets this set: the host sends a set once per instance and then refers to
+/// it, so a set outlives many calls.
+#[derive(Default)]
+struct Table {
+    values: BTreeMap<String, ParamValue>,
+    /// The passive convention, read on first use (and again after an
+    /// `insert`, which empties it).
+    passive: OnceLock<Convention>,
+}
+
+impl Clone for Table {
+    fn clone(&self) -> Table {
+        Table { values: self.values.clone(), passive: OnceLock::new() }
+    }
+}
+
+impl PartialEq for Table {
+    fn eq(&self, other: &Table) -> bool {
+        self.values == other.values
+    }
+}
+
+impl fmt::Debug for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.values.fmt(f)
+    }
+}
 
 impl Params {
     /// No params.
@@ -185,7 +215,14 @@ impl Params {
     /// assert_eq!(params.get("retries"), Some(&ParamValue::Integer(3)));
     /// ```
     pub fn get(&self, name: &str) -> Option<&ParamValue> {
-        self.0.get(name)
+        self.0.values.get(name)
+    }
+
+    /// The passive convention as this set configures it, read once per set
+    /// (`passive` runs on every request: three lookups by name, each
+    /// comparing strings, were a visible part of a call).
+    pub(crate) fn passive(&self) -> &Convention {
+        self.0.passive.get_or_init(|| Convention::read(self))
     }
 
     /// Whether `name` is set.
@@ -195,7 +232,7 @@ impl Params {
     /// assert!(params.contains("open") && !params.contains("close"));
     /// ```
     pub fn contains(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+        self.0.values.contains_key(name)
     }
 
     /// Every param, sorted by name.
@@ -205,7 +242,7 @@ impl Params {
     /// assert_eq!(params.iter().map(|(name, _)| name).collect::<Vec<_>>(), ["a", "b"]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ParamValue)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.0.values.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// How many params are set.
@@ -215,7 +252,7 @@ impl Params {
     /// assert_eq!(params.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.values.len()
     }
 
     /// Whether none is set.
@@ -224,7 +261,7 @@ impl Params {
     /// assert!(paastis_sdk::Params::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.values.is_empty()
     }
 
     /// Sets `name`, replacing a previous value: for tests.
@@ -235,7 +272,9 @@ impl Params {
     /// assert_eq!(params.text("idle_timeout"), Ok("5m"));
     /// ```
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<ParamValue>) {
-        Arc::make_mut(&mut self.0).insert(name.into(), value.into());
+        let table = Arc::make_mut(&mut self.0);
+        table.passive = OnceLock::new();
+        table.values.insert(name.into(), value.into());
     }
 
     fn required(&self, name: &str) -> Result<&ParamValue, ParamError> {
@@ -413,7 +452,8 @@ fn list_in<'a>(name: &str, value: &'a ParamValue) -> Result<&'a [String], ParamE
 
 impl<K: Into<String>, V: Into<ParamValue>> FromIterator<(K, V)> for Params {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Params(Arc::new(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect()))
+        let values = iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        Params(Arc::new(Table { values, passive: OnceLock::new() }))
     }
 }
 

@@ -40,13 +40,15 @@ const STATUS: &str = "an HTTP status from 200 to 599, such as 200";
 /// # Ok::<(), paastis_sdk::PolicyError>(())
 /// ```
 pub fn is_passive(params: &Params, request: &Request) -> Result<bool, PolicyError> {
-    // Read in place: this runs on every request, and copying the lists (or
-    // lowercasing every string) would be most of the call's work.
+    // Read in place, from what the set's first call read (this runs on
+    // every request; looking each param up by name, copying the lists or
+    // lowercasing every string would be most of the call's work).
+    let convention = params.passive();
     let path = request.path();
-    if params.strings("passive_paths")?.iter().any(|pattern| path_matches(pattern, path)) {
+    if convention.paths()?.iter().any(|pattern| path_matches(pattern, path)) {
         return Ok(true);
     }
-    let agents = params.strings("passive_user_agents")?;
+    let agents = convention.agents()?;
     if agents.is_empty() {
         return Ok(false);
     }
@@ -54,11 +56,54 @@ pub fn is_passive(params: &Params, request: &Request) -> Result<bool, PolicyErro
         return Ok(false);
     };
     let ascii = agent.is_ascii();
-    Ok(agents
-        .iter()
-        // An empty entry would match every client, which is never meant.
-        .filter(|needle| !needle.is_empty())
-        .any(|needle| contains_ignoring_case(agent, ascii, needle)))
+    Ok(agents.iter().any(|needle| contains_ignoring_case(agent, ascii, needle)))
+}
+
+/// The convention's params of one set, read once (`Params::passive`): each
+/// as it was found, a malformed one as its error, so that every call that
+/// reads it fails as it would reading the param itself.
+#[derive(Debug)]
+pub(crate) struct Convention {
+    paths: Result<Vec<String>, ParamError>,
+    /// Without empty entries: one would match every client, which is never
+    /// meant.
+    agents: Result<Vec<String>, ParamError>,
+    asleep_status: Result<Option<u16>, ParamError>,
+}
+
+impl Convention {
+    pub(crate) fn read(params: &Params) -> Convention {
+        let name = "passive_asleep_status";
+        let asleep_status = match params.get(name) {
+            None => Ok(None),
+            Some(value) => params
+                .integer(name)
+                .ok()
+                .and_then(|s| u16::try_from(s).ok())
+                .filter(|s| (200..=599).contains(s))
+                .map(Some)
+                .ok_or_else(|| ParamError::mismatch(name, STATUS, value)),
+        };
+        Convention {
+            paths: params.strings("passive_paths").map(<[String]>::to_vec),
+            agents: params
+                .strings("passive_user_agents")
+                .map(|agents| agents.iter().filter(|needle| !needle.is_empty()).cloned().collect()),
+            asleep_status,
+        }
+    }
+
+    fn paths(&self) -> Result<&[String], ParamError> {
+        self.paths.as_deref().map_err(Clone::clone)
+    }
+
+    fn agents(&self) -> Result<&[String], ParamError> {
+        self.agents.as_deref().map_err(Clone::clone)
+    }
+
+    fn asleep_status(&self) -> Result<Option<u16>, ParamError> {
+        self.asleep_status.clone()
+    }
 }
 
 /// Whether `haystack` contains `needle`, ignoring case: without allocating
@@ -97,13 +142,9 @@ fn contains_ignoring_case(haystack: &str, ascii: bool, needle: &str) -> bool {
 /// # Ok::<(), paastis_sdk::PolicyError>(())
 /// ```
 pub fn asleep_answer(app: &App) -> Result<Option<Answer>, PolicyError> {
-    let name = "passive_asleep_status";
-    let Some(value) = app.params().get(name) else {
+    let Some(status) = app.params().passive().asleep_status()? else {
         return Ok(None);
     };
-    let status =
-        app.params().integer(name).ok().and_then(|s| u16::try_from(s).ok()).filter(|s| (200..=599).contains(s));
-    let status = status.ok_or_else(|| ParamError::mismatch(name, STATUS, value))?;
     // Gateway app names are host labels; escaped anyway, as JSON requires.
     let name: String = app.name().chars().filter(|c| !c.is_control()).collect();
     let body = format!(r#"{{"status":"asleep","app":"{}"}}"#, name.replace('\\', "\\\\").replace('"', "\\\""));
@@ -147,8 +188,43 @@ fn path_matches(pattern: &str, path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{contains_ignoring_case, is_passive};
+    use super::{asleep_answer, contains_ignoring_case, is_passive};
     use crate::testing::{AppBuilder, RequestBuilder};
+    use crate::{ParamValue, Params};
+
+    /// The convention is read once per set: a set changed after (in a
+    /// test) is read again, and a copy taken before keeps what it had.
+    #[test]
+    fn a_set_read_once_is_read_again_after_a_change() {
+        let mut params: Params = [("passive_paths", ParamValue::from(["/health"]))].into_iter().collect();
+        let (health, ping) = (RequestBuilder::get("/health").build(), RequestBuilder::get("/ping").build());
+        assert_eq!((is_passive(&params, &health), is_passive(&params, &ping)), (Ok(true), Ok(false)));
+        let before = params.clone();
+        params.insert("passive_paths", ["/ping"]);
+        assert_eq!((is_passive(&params, &health), is_passive(&params, &ping)), (Ok(false), Ok(true)));
+        assert_eq!((is_passive(&before, &health), is_passive(&before, &ping)), (Ok(true), Ok(false)));
+        params.insert("passive_paths", 3);
+        assert!(is_passive(&params, &ping).is_err() && is_passive(&params, &ping).is_err(), "an error every call");
+    }
+
+    /// A malformed `passive_asleep_status` is refused on every call, and a
+    /// good one answers with its status.
+    #[test]
+    fn the_asleep_status_is_checked_on_every_call() {
+        for bad in [ParamValue::from("ok"), ParamValue::from(42), ParamValue::from(70_000)] {
+            let app = AppBuilder::new("web").param("passive_asleep_status", bad.clone()).build();
+            for _ in 0..2 {
+                let err = asleep_answer(&app).unwrap_err();
+                assert!(
+                    err.message().contains("passive_asleep_status") && err.message().contains("200 to 599"),
+                    "{bad}"
+                );
+            }
+        }
+        let app = AppBuilder::new("web").param("passive_asleep_status", "204").build();
+        assert_eq!(asleep_answer(&app).map(|a| a.map(|a| a.status)), Ok(Some(204)));
+        assert_eq!(asleep_answer(&AppBuilder::new("web").build()), Ok(None));
+    }
 
     /// Read whether or not the request has a User-Agent, so that the
     /// config check (whose request has none) refuses a malformed list.
