@@ -133,7 +133,10 @@ async fn exchange(
     request: Request<UpstreamBody>,
 ) -> Result<Response<hyper::body::Incoming>, TrySendError<Request<UpstreamBody>>> {
     let mut answer = std::pin::pin!(conn.sender.try_send_request(request));
-    std::future::poll_fn(|cx| poll_driven(Some(&mut *conn), cx, |cx| answer.as_mut().poll(cx))).await
+    let answered = std::future::poll_fn(|cx| poll_driven(conn, cx, |cx| answer.as_mut().poll(cx))).await;
+    // Until its body is polled, nothing needs waking for this connection.
+    conn.drive_unwatched();
+    answered
 }
 
 /// A copy of a request that may be sent twice: no body, a safe method.

@@ -76,9 +76,11 @@ impl Conn {
     }
 
     /// Drives the connection with a waker that wakes nothing: for a
-    /// connection no task waits on (idle in the pool, or checked before
-    /// use), so that the app closing it later wakes nobody.
-    fn drive_unwatched(&mut self) -> bool {
+    /// connection no task waits on (idle in the pool, or an answer's
+    /// between its head and its body's first poll), so that what it does
+    /// next wakes nobody: not the app closing it, nor the reader taking a
+    /// chunk of the body (the connection was waiting for room).
+    pub(super) fn drive_unwatched(&mut self) -> bool {
         self.drive(&mut Context::from_waker(Waker::noop()))
     }
 
@@ -94,22 +96,27 @@ impl Conn {
     }
 }
 
-/// Polls `inner`, whose only waker is the connection (an answer or a body
-/// the connection fills), after driving the connection with `cx`. While the
-/// connection lives `inner` is polled with a waker that wakes nothing: it
-/// can only move when the connection is driven, which registers `cx`, so
-/// the connection handing it something does not wake the task that is
-/// polling it right now.
+/// Polls `inner`, which only the connection moves (an answer, or a body the
+/// connection fills), and drives the connection as needed, in this task.
+/// While the connection lives, `inner` is polled with a waker that wakes
+/// nothing: it can only move when the connection is driven, which
+/// registers `cx`. So the connection handing something over never wakes
+/// the task that is polling it right now (a wake that would only poll it
+/// again for nothing).
 pub(super) fn poll_driven<T>(
-    conn: Option<&mut Conn>,
+    conn: &mut Conn,
     cx: &mut Context<'_>,
-    inner: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    mut inner: impl FnMut(&mut Context<'_>) -> Poll<T>,
 ) -> Poll<T> {
-    if conn.is_some_and(|conn| conn.drive(cx)) {
-        inner(&mut Context::from_waker(Waker::noop()))
-    } else {
-        inner(cx)
+    if conn.driver.is_none() {
+        return inner(cx);
     }
+    let mut unwatched = Context::from_waker(Waker::noop());
+    // What the connection handed over the last time it was driven.
+    if let Poll::Ready(done) = inner(&mut unwatched) {
+        return Poll::Ready(done);
+    }
+    if conn.drive(cx) { inner(&mut unwatched) } else { inner(cx) }
 }
 
 struct Idle {
@@ -150,16 +157,14 @@ impl Pool {
         pool
     }
 
-    /// The most recently returned connection to `key` that is still open,
-    /// if any. Each is polled once first, so one the app closed while it
-    /// sat idle is seen closed (its end of stream read) and dropped.
+    /// The most recently returned connection to `key`, if any. It is not
+    /// polled here: the request's first poll of it reads before it writes,
+    /// so one the app closed while it sat idle ends there (its end of
+    /// stream read), and hands the request back unsent, for a fresh
+    /// connection.
     pub(super) fn checkout(&self, key: &Key) -> Option<CheckedOut> {
-        loop {
-            let Idle { mut conn, since } = self.pop(key)?;
-            if conn.is_idle() {
-                return Some(CheckedOut { conn, stale: since.elapsed() >= self.stale_after });
-            }
-        }
+        let Idle { conn, since } = self.pop(key)?;
+        Some(CheckedOut { conn, stale: since.elapsed() >= self.stale_after })
     }
 
     fn pop(&self, key: &Key) -> Option<Idle> {
@@ -270,7 +275,10 @@ impl Body for PooledBody {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = self.get_mut();
         let inner = &mut this.inner;
-        let polled = poll_driven(this.conn.as_mut(), cx, |cx| Pin::new(inner).poll_frame(cx));
+        let polled = match &mut this.conn {
+            Some(conn) => poll_driven(conn, cx, |cx| Pin::new(&mut *inner).poll_frame(cx)),
+            None => Pin::new(inner).poll_frame(cx),
+        };
         match &polled {
             Poll::Ready(None) => this.give_back(),
             Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.give_back(),
