@@ -1,11 +1,9 @@
 //! The HTTP/1.1 client towards apps, on hyper's connection API: a request
 //! takes an idle connection from the pool (or connects through the shared
 //! connector), is sent on it, and its response body brings the connection
-//! back when it ends. The connection is driven in the request's own task
-//! (by the request's future, then by its response body: see `pool.rs`), so
-//! a request spawns nothing and wakes no other task; only after a 101 or a
-//! CONNECT's 2xx does the connection get a task of its own, to hand its
-//! socket to the tunnel.
+//! back when it ends. Per request: no spawned task, no boxed future, one
+//! lock to check out and one to return. Each connection has one task that
+//! drives it (with upgrades, for WebSockets and CONNECT).
 //!
 //! A pooled connection that the app closed before the request went out is
 //! not an error of the app: the request comes back untouched and is sent
@@ -15,11 +13,10 @@
 //! more that ended before any answer: the app was closing it as the
 //! request went out (the race with an app's own keep-alive timeout).
 
-use super::pool::{CheckedOut, Conn, Key, Pool, PooledBody, Return, poll_driven};
+use super::pool::{CheckedOut, Key, Pool, PooledBody, Return, Sender};
 use super::{Connector, UpstreamBody};
 use http::{HeaderValue, Method, Request, Response, Uri, header};
 use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::TrySendError;
 use std::sync::Arc;
 use tower_service::Service;
 
@@ -66,11 +63,11 @@ impl UpstreamClient {
         let upstream = std::mem::take(request.uri_mut());
         *request.uri_mut() = request_target(&upstream, connect);
         if let Some(pool) = &self.pool
-            && let Some(CheckedOut { mut conn, stale }) = pool.checkout(&key)
+            && let Some(CheckedOut { mut sender, stale }) = pool.checkout(&key).await
         {
             let copy = if stale { replayable_copy(&request) } else { None };
-            match exchange(&mut conn, request).await {
-                Ok(response) => return Ok(self.handed_back(response, conn, key, connect)),
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok(self.handed_back(response, sender, key, connect)),
                 Err(mut e) => match (e.take_message(), copy) {
                     // Closed before the request went out: once more, fresh.
                     (Some(untouched), _) => request = untouched,
@@ -82,61 +79,40 @@ impl UpstreamClient {
                 },
             }
         }
-        let mut conn = self.connect(upstream).await?;
-        match exchange(&mut conn, request).await {
-            Ok(response) => Ok(self.handed_back(response, conn, key, connect)),
+        let mut sender = self.connect(upstream).await?;
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok(self.handed_back(response, sender, key, connect)),
             Err(e) => Err(SendError::Exchange(e.into_error())),
         }
     }
 
-    async fn connect(&self, destination: Uri) -> Result<Conn, SendError> {
+    async fn connect(&self, destination: Uri) -> Result<Sender, SendError> {
         let io = self.connector.clone().call(destination).await.map_err(SendError::Connect)?;
         let (sender, connection) = self.http1.handshake(io).await.map_err(SendError::Handshake)?;
-        Ok(Conn::new(sender, Box::pin(connection.with_upgrades())))
+        tokio::spawn(async move {
+            if let Err(e) = connection.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream connection ended");
+            }
+        });
+        Ok(sender)
     }
 
-    /// The response, with its connection: driven by its body, and back to
-    /// the pool at the body's end when it can serve another request. After
-    /// a switch of protocols the connection runs in a task of its own until
-    /// it hands its socket over (`hyper::upgrade::on`).
+    /// The response, with its connection to come back to the pool at its
+    /// body's end when it can serve another request.
     fn handed_back(
         &self,
         response: Response<hyper::body::Incoming>,
-        conn: Conn,
+        sender: Sender,
         key: Key,
         connect: bool,
     ) -> Response<PooledBody> {
-        let tunnel = (connect && response.status().is_success())
-            || response.status() == http::StatusCode::SWITCHING_PROTOCOLS;
-        if tunnel {
-            if let Some(driver) = conn.into_driver() {
-                tokio::spawn(async move {
-                    if let Err(e) = driver.await {
-                        tracing::debug!(error = %e, "upstream connection ended");
-                    }
-                });
-            }
-            return response.map(|body| PooledBody::new(body, None, None));
-        }
+        let tunnel = connect && response.status().is_success();
         let back = match &self.pool {
-            Some(pool) if reusable(&response) => Some(Return { pool: pool.clone(), key }),
+            Some(pool) if !tunnel && reusable(&response) => Some(Return { pool: pool.clone(), key, sender }),
             _ => None,
         };
-        response.map(|body| PooledBody::new(body, Some(conn), back))
+        response.map(|body| PooledBody::new(body, back))
     }
-}
-
-/// Sends a request on a connection and waits for the answer's head,
-/// driving the connection meanwhile.
-async fn exchange(
-    conn: &mut Conn,
-    request: Request<UpstreamBody>,
-) -> Result<Response<hyper::body::Incoming>, TrySendError<Request<UpstreamBody>>> {
-    let mut answer = std::pin::pin!(conn.sender.try_send_request(request));
-    let answered = std::future::poll_fn(|cx| poll_driven(conn, cx, |cx| answer.as_mut().poll(cx))).await;
-    // Until its body is polled, nothing needs waking for this connection.
-    conn.drive_unwatched();
-    answered
 }
 
 /// A copy of a request that may be sent twice: no body, a safe method.

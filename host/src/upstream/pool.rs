@@ -1,14 +1,12 @@
-//! Upstream connections and the idle ones kept for reuse. A connection is
-//! driven by whoever uses it, in that task: the request's future while it
-//! waits for the answer's head, then the answer's body (`PooledBody`) until
-//! its end, when both hand it back. No task per connection, and no hop
-//! between tasks per request: what the app sends wakes the request's own
-//! task. An idle connection is driven by nobody; its checkout polls it once,
-//! so one the app closed meanwhile is seen closed and dropped, never reused.
-//!
-//! Per upstream (scheme and authority) a LIFO list. Entries idle past the
-//! idle timeout are dropped at checkout and by a sweep every idle timeout,
-//! which closes their sockets.
+//! Idle upstream connections, kept for reuse: per upstream (scheme and
+//! authority) a LIFO list of HTTP/1.1 senders, each driven by its own
+//! connection task. A connection is handed back by the response body it
+//! carried, once that body has been read to its end (`PooledBody`), so no
+//! task is spawned per request to watch for it; one that is not ready yet
+//! when it is checked out (its task has not yet seen the end) is waited
+//! for, briefly. Entries idle past the idle timeout, or closed by the app,
+//! are dropped at checkout and by a sweep every idle timeout, which closes
+//! their connections.
 
 use super::UpstreamBody;
 use bytes::Bytes;
@@ -17,12 +15,17 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use std::collections::HashMap;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+/// How long a checkout waits for an idle connection whose task has not yet
+/// taken in the end of its last response (microseconds, normally). Past it,
+/// the connection is busy with something else (the rest of an upload the
+/// app answered early) and stays in the list.
+const HANDOFF: Duration = Duration::from_millis(5);
 
 /// A connection idle for this long may be one the app is closing right now
 /// (at the end of its own keep-alive timeout, 5 s in node), before the
@@ -33,94 +36,14 @@ const STALE_AFTER: Duration = Duration::from_secs(1);
 
 pub(super) type Sender = SendRequest<UpstreamBody>;
 
-/// hyper's connection future (with upgrades, whose type hyper does not
-/// name): reads and writes the socket when polled. Boxed once per
-/// connection, not per request.
-pub(super) type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send + Sync>>;
-
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub(super) struct Key {
     pub(super) scheme: Scheme,
     pub(super) authority: Authority,
 }
 
-/// One HTTP/1.1 connection: the handle requests go in by, and the future
-/// that moves them on the socket.
-pub(super) struct Conn {
-    pub(super) sender: Sender,
-    /// None once the connection ended.
-    driver: Option<Driver>,
-}
-
-impl Conn {
-    pub(super) fn new(sender: Sender, driver: Driver) -> Conn {
-        Conn { sender, driver: Some(driver) }
-    }
-
-    /// Moves the connection on (reads what came, writes what is queued);
-    /// whether it is still open. `cx` is woken when the socket can move
-    /// again. An ended connection's future is dropped at once: requests it
-    /// never took then fail with their message given back.
-    pub(super) fn drive(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(driver) = &mut self.driver else { return false };
-        match driver.as_mut().poll(cx) {
-            Poll::Pending => true,
-            Poll::Ready(ended) => {
-                if let Err(e) = ended {
-                    tracing::debug!(error = %e, "upstream connection ended");
-                }
-                self.driver = None;
-                false
-            }
-        }
-    }
-
-    /// Drives the connection with a waker that wakes nothing: for a
-    /// connection no task waits on (idle in the pool, or an answer's
-    /// between its head and its body's first poll), so that what it does
-    /// next wakes nobody: not the app closing it, nor the reader taking a
-    /// chunk of the body (the connection was waiting for room).
-    pub(super) fn drive_unwatched(&mut self) -> bool {
-        self.drive(&mut Context::from_waker(Waker::noop()))
-    }
-
-    /// Whether it can take a request now: open, and its last exchange done.
-    fn is_idle(&mut self) -> bool {
-        self.drive_unwatched() && self.sender.is_ready() && !self.sender.is_closed()
-    }
-
-    /// The connection's future, for a task of its own: after a 101 or a
-    /// CONNECT's 2xx it must run until it hands the socket over.
-    pub(super) fn into_driver(self) -> Option<Driver> {
-        self.driver
-    }
-}
-
-/// Polls `inner`, which only the connection moves (an answer, or a body the
-/// connection fills), and drives the connection as needed, in this task.
-/// While the connection lives, `inner` is polled with a waker that wakes
-/// nothing: it can only move when the connection is driven, which
-/// registers `cx`. So the connection handing something over never wakes
-/// the task that is polling it right now (a wake that would only poll it
-/// again for nothing).
-pub(super) fn poll_driven<T>(
-    conn: &mut Conn,
-    cx: &mut Context<'_>,
-    mut inner: impl FnMut(&mut Context<'_>) -> Poll<T>,
-) -> Poll<T> {
-    if conn.driver.is_none() {
-        return inner(cx);
-    }
-    let mut unwatched = Context::from_waker(Waker::noop());
-    // What the connection handed over the last time it was driven.
-    if let Poll::Ready(done) = inner(&mut unwatched) {
-        return Poll::Ready(done);
-    }
-    if conn.drive(cx) { inner(&mut unwatched) } else { inner(cx) }
-}
-
 struct Idle {
-    conn: Conn,
+    sender: Sender,
     since: Instant,
 }
 
@@ -135,7 +58,7 @@ pub(super) struct Pool {
 
 /// A connection taken from the pool.
 pub(super) struct CheckedOut {
-    pub(super) conn: Conn,
+    pub(super) sender: Sender,
     /// Idle for `STALE_AFTER` or more.
     pub(super) stale: bool,
 }
@@ -157,43 +80,45 @@ impl Pool {
         pool
     }
 
-    /// The most recently returned connection to `key`, if any. It is not
-    /// polled here: the request's first poll of it reads before it writes,
-    /// so one the app closed while it sat idle ends there (its end of
-    /// stream read), and hands the request back unsent, for a fresh
-    /// connection.
-    pub(super) fn checkout(&self, key: &Key) -> Option<CheckedOut> {
-        let Idle { conn, since } = self.pop(key)?;
-        Some(CheckedOut { conn, stale: since.elapsed() >= self.stale_after })
+    /// The most recently returned usable connection to `key`, if any.
+    pub(super) async fn checkout(&self, key: &Key) -> Option<CheckedOut> {
+        loop {
+            let (mut sender, since) = self.pop(key)?;
+            let stale = since.elapsed() >= self.stale_after;
+            // Ready now: the common case.
+            match futures_util::FutureExt::now_or_never(sender.ready()) {
+                Some(Ok(())) => return Some(CheckedOut { sender, stale }),
+                Some(Err(_closed)) => continue,
+                None => {}
+            }
+            match tokio::time::timeout(HANDOFF, sender.ready()).await {
+                Ok(Ok(())) => return Some(CheckedOut { sender, stale }),
+                Ok(Err(_closed)) => {}
+                Err(_busy) => {
+                    self.put_back(key, sender, since);
+                    return None;
+                }
+            }
+        }
     }
 
-    fn pop(&self, key: &Key) -> Option<Idle> {
+    fn pop(&self, key: &Key) -> Option<(Sender, Instant)> {
         let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let list = idle.get_mut(key)?;
         while let Some(entry) = list.pop() {
-            if entry.since.elapsed() < self.timeout {
-                return Some(entry);
+            if !entry.sender.is_closed() && entry.since.elapsed() < self.timeout {
+                return Some((entry.sender, entry.since));
             }
         }
         None
     }
 
-    /// A connection whose last response was read whole, for the next
-    /// request; dropped (closed) if it cannot take one.
-    fn put(self: &Arc<Pool>, key: Key, mut conn: Conn) {
-        if !conn.is_idle() {
+    /// A connection whose last response was read whole, for the next request.
+    pub(super) fn put(self: &Arc<Pool>, key: Key, sender: Sender) {
+        if sender.is_closed() {
             return;
         }
-        {
-            let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let entry = Idle { conn, since: Instant::now() };
-            match idle.get_mut(&key) {
-                Some(list) => list.push(entry),
-                None => {
-                    idle.insert(key, vec![entry]);
-                }
-            }
-        }
+        self.put_back(&key, sender, Instant::now());
         // The sweep starts with the first idle connection. A body dropped
         // as the runtime shuts down has no runtime to spawn on, and needs
         // no sweep.
@@ -205,11 +130,21 @@ impl Pool {
         }
     }
 
-    /// Drops what is idle past the timeout, and what the app closed.
+    fn put_back(&self, key: &Key, sender: Sender, since: Instant) {
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match idle.get_mut(key) {
+            Some(list) => list.push(Idle { sender, since }),
+            None => {
+                idle.insert(key.clone(), vec![Idle { sender, since }]);
+            }
+        }
+    }
+
+    /// Drops what is closed or idle past the timeout.
     fn sweep_once(&self) {
         let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         idle.retain(|_, list| {
-            list.retain_mut(|entry| entry.since.elapsed() < self.timeout && entry.conn.drive_unwatched());
+            list.retain(|entry| !entry.sender.is_closed() && entry.since.elapsed() < self.timeout);
             !list.is_empty()
         });
     }
@@ -218,10 +153,16 @@ impl Pool {
     pub(super) fn idle_count(&self) -> usize {
         self.idle.lock().unwrap().values().map(Vec::len).sum()
     }
+
+    /// Whether an idle connection to `key` is not known to be closed.
+    #[cfg(test)]
+    pub(super) fn has_open(&self, key: &Key) -> bool {
+        self.idle.lock().unwrap().get(key).is_some_and(|list| list.iter().any(|entry| !entry.sender.is_closed()))
+    }
 }
 
-/// Every idle timeout, drops the connections idle past it (which closes
-/// them); ends with the pool.
+/// Every idle timeout, drops the connections idle past it (their tasks then
+/// close them); ends with the pool.
 async fn sweep(pool: Weak<Pool>) {
     let Some(period) = pool.upgrade().map(|pool| pool.timeout) else { return };
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -237,27 +178,25 @@ async fn sweep(pool: Weak<Pool>) {
 pub(super) struct Return {
     pub(super) pool: Arc<Pool>,
     pub(super) key: Key,
+    pub(super) sender: Sender,
 }
 
-/// An upstream response body. It drives its connection while it is read,
-/// and hands the connection back to the pool when it ends (when it may
-/// serve another request). Dropped before its end (the client left, an
-/// error), it drops the connection, which closes it.
+/// An upstream response body that hands its connection back to the pool
+/// when it ends. Dropped before its end (the client left, an error), it
+/// drops the connection's sender instead, and hyper closes the connection.
 pub(crate) struct PooledBody {
     inner: Incoming,
-    /// None after a 101 or a CONNECT's 2xx: the connection is the tunnel's.
-    conn: Option<Conn>,
     back: Option<Return>,
 }
 
 impl PooledBody {
-    pub(super) fn new(inner: Incoming, conn: Option<Conn>, back: Option<Return>) -> PooledBody {
-        PooledBody { inner, conn, back }
+    pub(super) fn new(inner: Incoming, back: Option<Return>) -> PooledBody {
+        PooledBody { inner, back }
     }
 
     fn give_back(&mut self) {
-        if let (Some(Return { pool, key }), Some(conn)) = (self.back.take(), self.conn.take()) {
-            pool.put(key, conn);
+        if let Some(Return { pool, key, sender }) = self.back.take() {
+            pool.put(key, sender);
         }
     }
 }
@@ -274,18 +213,11 @@ impl Body for PooledBody {
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = self.get_mut();
-        let inner = &mut this.inner;
-        let polled = match &mut this.conn {
-            Some(conn) => poll_driven(conn, cx, |cx| Pin::new(&mut *inner).poll_frame(cx)),
-            None => Pin::new(inner).poll_frame(cx),
-        };
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(None) => this.give_back(),
             Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.give_back(),
-            Poll::Ready(Some(Err(_))) => {
-                this.back = None;
-                this.conn = None;
-            }
+            Poll::Ready(Some(Err(_))) => this.back = None,
             _ => {}
         }
         polled
