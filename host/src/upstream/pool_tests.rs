@@ -18,15 +18,30 @@ struct App {
     /// One message per connection that ended (the client closed it, or the
     /// app did).
     ended: mpsc::Receiver<()>,
-    /// With `hold_first`: closes the first connection, idle after its
+    /// With `Mode::HoldFirst`: closes the first connection, idle after its
     /// first answer.
     close_first: mpsc::Sender<()>,
 }
 
-/// Answers every request with `ok` and the given extra header lines. With
-/// `hold_first`, the first connection is closed by the app only when the
-/// test says so, after its first answer.
-fn app(extra_headers: &'static str, hold_first: bool) -> App {
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Answers every request.
+    Serve,
+    /// The first connection is closed by the app when the test says so,
+    /// after its first answer.
+    HoldFirst,
+    /// The first connection takes a second request, then closes without
+    /// answering it (the app's keep-alive timeout firing as the request
+    /// came).
+    CloseFirstOnSecond,
+    /// Answers with half of a 10-byte body, then waits for the client to
+    /// close.
+    HalfABody,
+}
+
+/// Answers requests with `ok` and the given extra header lines, as `mode`
+/// says.
+fn app(extra_headers: &'static str, mode: Mode) -> App {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -38,10 +53,14 @@ fn app(extra_headers: &'static str, hold_first: bool) -> App {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             let nth = counter.fetch_add(1, Ordering::SeqCst);
-            let hold = (hold_first && nth == 0).then(|| close_rx.lock().unwrap().take()).flatten();
+            let hold = (mode == Mode::HoldFirst && nth == 0).then(|| close_rx.lock().unwrap().take()).flatten();
+            let answers = match mode {
+                Mode::CloseFirstOnSecond if nth == 0 => 1,
+                _ => usize::MAX,
+            };
             let ended_tx = ended_tx.clone();
             std::thread::spawn(move || {
-                serve(stream, extra_headers, hold);
+                serve(stream, extra_headers, hold, answers, mode == Mode::HalfABody);
                 let _ = ended_tx.send(());
             });
         }
@@ -49,19 +68,32 @@ fn app(extra_headers: &'static str, hold_first: bool) -> App {
     App { addr, accepted, ended, close_first }
 }
 
-fn serve(stream: TcpStream, extra_headers: &str, hold: Option<mpsc::Receiver<()>>) {
+/// Reads a request head; false at the end of the stream.
+fn read_head(reader: &mut BufReader<TcpStream>) -> bool {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return false,
+            Ok(_) if line == "\r\n" => return true,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn serve(stream: TcpStream, extra_headers: &str, hold: Option<mpsc::Receiver<()>>, answers: usize, half: bool) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    loop {
-        // The request head (the tests send no bodies).
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if line == "\r\n" => break,
-                Ok(_) => {}
-            }
+    // The tests send no bodies.
+    for _ in 0..answers {
+        if !read_head(&mut reader) {
+            return;
+        }
+        if half {
+            let _ = writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello");
+            // Until the client closes.
+            let _ = std::io::Read::read(&mut reader, &mut [0; 1]);
+            return;
         }
         let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n{extra_headers}\r\nok");
         if writer.write_all(answer.as_bytes()).is_err() {
@@ -72,6 +104,8 @@ fn serve(stream: TcpStream, extra_headers: &str, hold: Option<mpsc::Receiver<()>
             return;
         }
     }
+    // The next request, left unanswered.
+    read_head(&mut reader);
 }
 
 fn client(idle: Duration) -> UpstreamClient {
@@ -112,7 +146,7 @@ async fn connections_end(app: &mut App, n: usize) {
 
 #[tokio::test]
 async fn a_connection_serves_the_next_request_once_its_answer_was_read() {
-    let app = app("", false);
+    let app = app("", Mode::Serve);
     let client = client(Duration::from_secs(30));
     for _ in 0..3 {
         assert_eq!(get(&client, app.addr).await, "ok");
@@ -123,7 +157,7 @@ async fn a_connection_serves_the_next_request_once_its_answer_was_read() {
 
 #[tokio::test]
 async fn an_answer_dropped_before_its_end_does_not_bring_its_connection_back() {
-    let mut app = app("", false);
+    let mut app = app("", Mode::Serve);
     let client = client(Duration::from_secs(30));
     let request = http::Request::get(format!("http://{}/", app.addr))
         .body(Empty::new().map_err(|never| match never {}).boxed())
@@ -137,7 +171,7 @@ async fn an_answer_dropped_before_its_end_does_not_bring_its_connection_back() {
 
 #[tokio::test]
 async fn a_connection_the_app_will_close_is_not_kept() {
-    let mut app = app("connection: close\r\n", false);
+    let mut app = app("connection: close\r\n", Mode::Serve);
     let client = client(Duration::from_secs(30));
     assert_eq!(get(&client, app.addr).await, "ok");
     assert_eq!(pool_of(&client).idle_count(), 0, "a `connection: close` answer's connection was pooled");
@@ -148,7 +182,7 @@ async fn a_connection_the_app_will_close_is_not_kept() {
 
 #[tokio::test]
 async fn an_idle_connection_is_closed_after_the_idle_timeout() {
-    let mut app = app("", false);
+    let mut app = app("", Mode::Serve);
     let client = client(Duration::from_millis(200));
     assert_eq!(get(&client, app.addr).await, "ok");
     assert_eq!(pool_of(&client).idle_count(), 1);
@@ -166,7 +200,7 @@ async fn an_idle_connection_is_closed_after_the_idle_timeout() {
 /// idle for long enough goes out once more, on a fresh connection.
 #[tokio::test(flavor = "current_thread")]
 async fn a_get_on_a_pooled_connection_the_app_just_closed_is_sent_again_on_a_fresh_one() {
-    let app = app("", true);
+    let app = app("", Mode::HoldFirst);
     let mut client = client(Duration::from_secs(30));
     // Any idle time counts as long enough here.
     client.pool = Some(pool::Pool::with_stale_after(Duration::from_secs(30), Duration::ZERO));
@@ -184,7 +218,7 @@ async fn a_get_on_a_pooled_connection_the_app_just_closed_is_sent_again_on_a_fre
 /// without a copy of the request, nothing is sent twice.
 #[tokio::test(flavor = "current_thread")]
 async fn a_request_on_a_connection_reused_at_once_is_not_sent_twice() {
-    let app = app("", true);
+    let app = app("", Mode::HoldFirst);
     let client = client(Duration::from_secs(30));
     assert_eq!(get(&client, app.addr).await, "ok");
     app.close_first.send(()).unwrap();
@@ -195,6 +229,79 @@ async fn a_request_on_a_connection_reused_at_once_is_not_sent_twice() {
     let error = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap_err();
     assert!(matches!(error, SendError::Exchange(_)), "{error:?}");
     assert_eq!(app.accepted.load(Ordering::SeqCst), 1);
+}
+
+/// The app closes an idle pooled connection: once the runtime has taken in
+/// the close, the next checkout skips it and connects afresh, whatever the
+/// request (a POST here: never sent twice, so no retry could hide a reuse).
+#[tokio::test(flavor = "current_thread")]
+async fn a_connection_the_app_closed_while_idle_is_not_reused() {
+    let app = app("", Mode::HoldFirst);
+    let client = client(Duration::from_secs(30));
+    assert_eq!(get(&client, app.addr).await, "ok");
+    assert_eq!(pool_of(&client).idle_count(), 1);
+    app.close_first.send(()).unwrap();
+    app.ended.recv_timeout(DEADLINE).expect("the app did not close its connection");
+    // The close is in the kernel (loopback delivers it within `close`);
+    // one turn of this runtime takes it in (the reactor, then the
+    // connection's task), as it would between any two polls of a busy
+    // runtime. Only a close that lands after that goes unseen: the race the
+    // retry of safe requests is for.
+    tokio::task::yield_now().await;
+    let request = http::Request::post(format!("http://{}/", app.addr))
+        .body(Empty::new().map_err(|never| match never {}).boxed())
+        .unwrap();
+    let response = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap();
+    assert_eq!(response.map_err(|e| crate::error_chain::causes(&e)).unwrap().status(), 200);
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 2);
+}
+
+/// The app closes a pooled connection as a request comes in on it, before
+/// any answer (its keep-alive timeout firing then), on a multi-threaded
+/// runtime where nothing is held back. A GET without a body
+/// on a connection idle for long enough goes out once more, on a fresh
+/// connection.
+#[tokio::test]
+async fn a_get_the_app_closes_its_connection_on_is_sent_again_on_a_fresh_one() {
+    let app = app("", Mode::CloseFirstOnSecond);
+    let mut client = client(Duration::from_secs(30));
+    // Any idle time counts as long enough here.
+    client.pool = Some(pool::Pool::with_stale_after(Duration::from_secs(30), Duration::ZERO));
+    assert_eq!(get(&client, app.addr).await, "ok");
+    assert_eq!(get(&client, app.addr).await, "ok");
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 2);
+}
+
+/// The same race with a connection reused at once is the app's failure:
+/// without a copy of the request, nothing is sent twice.
+#[tokio::test]
+async fn a_get_on_a_connection_reused_at_once_is_not_sent_twice_when_the_app_closes_it() {
+    let app = app("", Mode::CloseFirstOnSecond);
+    let client = client(Duration::from_secs(30));
+    assert_eq!(get(&client, app.addr).await, "ok");
+    let request = http::Request::get(format!("http://{}/", app.addr))
+        .body(Empty::new().map_err(|never| match never {}).boxed())
+        .unwrap();
+    let error = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap_err();
+    assert!(matches!(error, SendError::Exchange(_)), "{error:?}");
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 1);
+}
+
+/// A body read in part, then dropped (the client went away): its
+/// connection is closed, not pooled with the rest of the body unread.
+#[tokio::test]
+async fn a_body_dropped_midway_closes_its_connection() {
+    let mut app = app("", Mode::HalfABody);
+    let client = client(Duration::from_secs(30));
+    let request = http::Request::get(format!("http://{}/", app.addr))
+        .body(Empty::new().map_err(|never| match never {}).boxed())
+        .unwrap();
+    let mut body = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap().into_body();
+    let frame = tokio::time::timeout(DEADLINE, body.frame()).await.unwrap().unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), "hello");
+    drop(body);
+    assert_eq!(pool_of(&client).idle_count(), 0);
+    connections_end(&mut app, 1).await;
 }
 
 #[tokio::test]
