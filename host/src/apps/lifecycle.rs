@@ -140,8 +140,9 @@ impl Lifecycle {
         app: &Arc<App>,
         admission: Admission<'_>,
     ) -> Result<InFlight, AdmitError> {
-        let started = Instant::now();
-        let deadline = started + app.config.wake_timeout.0;
+        // Read only once the request must wait: an awake app serves it on
+        // the first look, and a clock read per request adds up.
+        let mut started: Option<Instant> = None;
         let mut changes = app.subscribe();
         let mut waiting_on: Option<u64> = None;
         // Declared before the lock guard below, so dropped after it.
@@ -183,6 +184,8 @@ impl Lifecycle {
                     OnRequest::Unserved => return Err(AdmitError::Asleep { app: app.name().to_owned() }),
                 }
             };
+            let started = *started.get_or_insert_with(Instant::now);
+            let deadline = started + app.config.wake_timeout.0;
             if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
                 return Err(AdmitError::TimedOut {
                     app: app.name().to_owned(),

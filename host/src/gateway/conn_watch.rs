@@ -4,6 +4,13 @@
 //! after `idle_keep_alive`. hyper's HTTP/1 header timer also runs while a
 //! keep-alive connection waits for its next request, which would make the
 //! idle limit the shorter of the two; so it is off and this does both.
+//!
+//! Nothing here wakes anyone per request: the start of a head is only
+//! written down, and the watch, while no head is pending, looks again at
+//! least once per `header_read_timeout`, so it always finds a head before
+//! that head's deadline, and then sleeps until exactly that deadline. (A
+//! wake per head cost every request a second poll of its whole connection
+//! and a timer made and dropped.)
 
 use pin_project_lite::pin_project;
 use std::pin::Pin;
@@ -12,7 +19,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
@@ -36,7 +42,6 @@ pub(crate) struct Activity {
     head_started: AtomicU64,
     /// HTTP/2 has no request heads on the wire to time this way.
     h2: AtomicBool,
-    head_began: Notify,
 }
 
 impl Activity {
@@ -47,7 +52,6 @@ impl Activity {
             idle_since_ms: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             h2: AtomicBool::new(h2),
-            head_began: Notify::new(),
         })
     }
 
@@ -70,31 +74,42 @@ impl Activity {
         if self.h2.load(Ordering::Acquire) || self.active.load(Ordering::Acquire) > 0 {
             return;
         }
-        let at = self.now_ms() + 1;
-        if self.head_started.compare_exchange(0, at, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            self.head_began.notify_one();
+        if self.head_started.load(Ordering::Acquire) != 0 {
+            return;
         }
+        // No wake: the watch finds it in time (see the module's comment).
+        let at = self.now_ms() + 1;
+        let _ = self.head_started.compare_exchange(0, at, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Resolves when a limit is passed.
     pub(crate) async fn expired(&self, header_read_timeout: Duration, idle: Duration) -> Expiry {
+        // At least a millisecond: a zero limit must not make this spin.
+        let head_ms = (header_read_timeout.as_millis() as u64).max(1);
+        let idle_ms = idle.as_millis() as u64;
         loop {
-            let began = self.head_began.notified();
-            let (deadline_ms, why) = match self.head_started.load(Ordering::Acquire) {
-                0 if self.active.load(Ordering::Acquire) > 0 => (None, Expiry::Idle),
-                0 => (Some(self.idle_since_ms.load(Ordering::Acquire) + idle.as_millis() as u64), Expiry::Idle),
-                started => (Some(started - 1 + header_read_timeout.as_millis() as u64), Expiry::SlowHead),
-            };
-            let wait = match deadline_ms {
-                Some(ms) if ms <= self.now_ms() => return why,
-                Some(ms) => Duration::from_millis(ms - self.now_ms()),
+            let now = self.now_ms();
+            let look_at = match self.head_started.load(Ordering::Acquire) {
                 // Something in flight: look again later; its end resets the clock.
-                None => idle.min(header_read_timeout),
+                0 if self.active.load(Ordering::Acquire) > 0 => now + idle_ms.min(head_ms).max(1),
+                0 => {
+                    let idle_at = self.idle_since_ms.load(Ordering::Acquire) + idle_ms;
+                    if idle_at <= now {
+                        return Expiry::Idle;
+                    }
+                    // A head that begins after this look is found by the
+                    // next one, which is no later than its deadline.
+                    idle_at.min(now + head_ms)
+                }
+                started => {
+                    let slow_at = started - 1 + head_ms;
+                    if slow_at <= now {
+                        return Expiry::SlowHead;
+                    }
+                    slow_at
+                }
             };
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = began => {}
-            }
+            tokio::time::sleep(Duration::from_millis(look_at - now)).await;
         }
     }
 }

@@ -3,7 +3,8 @@
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
-const HOP_BY_HOP: [HeaderName; 8] = [
+// A static, not a const: a const array would be made and dropped at each use.
+static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -20,29 +21,55 @@ pub(crate) fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &st
     headers.get_all(header::CONNECTION).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// Drops hop-by-hop headers, including those the Connection header names.
 /// `Upgrade` goes too: an upgrade is put back explicitly by the tunnel code.
 pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> =
-        connection_tokens(headers).filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok()).collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    // One look at each name the message has, rather than a removal (a hash
+    // and a probe) per name that could be there: most messages carry none,
+    // and an answer with `connection: keep-alive` loses just that one.
+    // Without a Connection header nothing else is named.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
+    let connection = headers.get_all(header::CONNECTION);
+    let named = |name: &HeaderName| {
+        connection
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case(name.as_str()))
+    };
+    let doomed: Vec<HeaderName> = headers.keys().filter(|name| is_hop_by_hop(name) || named(name)).cloned().collect();
+    for name in doomed {
         headers.remove(name);
     }
-    headers.remove(header::UPGRADE);
+}
+
+/// The hop-by-hop headers every message loses, and `Upgrade`.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::UPGRADE || HOP_BY_HOP.iter().any(|hop| hop == name)
 }
 
 /// Adds X-Forwarded-For (appending to a chain already there), -Proto and -Host.
 pub(super) fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, proto: &'static str, host: Option<&HeaderValue>) {
-    let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {client}"),
-        _ => client.to_string(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert("x-forwarded-for", value);
+    let mut chain = Vec::with_capacity(48);
+    if let Some(existing) = headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok())
+        && !existing.trim().is_empty()
+    {
+        chain.extend_from_slice(existing.as_bytes());
+        chain.extend_from_slice(b", ");
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+    crate::telemetry::access_log::write_ip(&mut chain, client);
+    if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(chain)) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     if let Some(host) = host {
-        headers.insert("x-forwarded-host", host.clone());
+        headers.insert(X_FORWARDED_HOST, host.clone());
     }
 }
 
@@ -70,5 +97,43 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "a.localhost");
+    }
+
+    #[test]
+    fn strips_named_tokens_in_any_case_and_ignores_invalid_ones() {
+        let mut h = HeaderMap::new();
+        h.append(header::CONNECTION, HeaderValue::from_static("X-Hop-One , ,bad name"));
+        h.append(header::CONNECTION, HeaderValue::from_static("x-hop-two"));
+        h.insert("x-hop-one", HeaderValue::from_static("1"));
+        h.insert("x-hop-two", HeaderValue::from_static("2"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::HOST, HeaderValue::from_static("a.localhost"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), [header::HOST]);
+        // Nothing hop-by-hop: left as it is.
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("a.localhost"));
+        h.insert("x-end-to-end", HeaderValue::from_static("kept"));
+        let before = h.clone();
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
+    }
+
+    #[test]
+    fn starts_a_forwarded_chain_with_the_client() {
+        for (existing, client, chain) in [
+            (None, "10.0.0.7", "10.0.0.7"),
+            (Some("  "), "10.0.0.7", "10.0.0.7"),
+            (Some("203.0.113.9"), "2001:db8::1", "203.0.113.9, 2001:db8::1"),
+        ] {
+            let mut h = HeaderMap::new();
+            if let Some(existing) = existing {
+                h.insert("x-forwarded-for", HeaderValue::from_static(existing));
+            }
+            add_forwarded(&mut h, client.parse().unwrap(), "https", None);
+            assert_eq!(h["x-forwarded-for"], chain);
+            assert_eq!(h["x-forwarded-proto"], "https");
+            assert!(!h.contains_key("x-forwarded-host"));
+        }
     }
 }

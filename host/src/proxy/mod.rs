@@ -197,7 +197,9 @@ impl Proxy {
         if let Some(admin) = &self.admin_host
             && admin.matches(host)
         {
-            let response = admin.handle(request).await;
+            // Boxed: the admin API's future is several kilobytes, and hyper
+            // moves this one, the proxy's, into place on every request.
+            let response = Box::pin(admin.handle(request)).await;
             return (None, response.map(|body| body.map_err(|never| match never {}).boxed()));
         }
         let Some(name) = routing::app_name(host, &self.domain) else {

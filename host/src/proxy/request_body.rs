@@ -23,6 +23,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 use tokio::time::Sleep;
 
 /// What the client's body fails with, as the upstream client sees it.
@@ -165,30 +166,70 @@ impl Body for WatchedBody {
 /// one, it runs from the body's last chunk, and before that only while the
 /// app holds a chunk without asking for the next (the client's pace is the
 /// body's own timer's business).
-pub(super) async fn answer<F: Future>(sent: F, body: Option<&BodyWatch>, timeout: Duration) -> Result<F::Output, Late> {
-    let Some(BodyWatch(watch)) = body else {
-        return tokio::time::timeout(timeout, sent).await.map_err(|_| Late::NoAnswer);
-    };
-    tokio::pin!(sent);
-    let check = tokio::time::sleep(timeout);
-    tokio::pin!(check);
-    loop {
-        tokio::select! {
-            answer = &mut sent => return Ok(answer),
-            () = watch.sent.notified() => {
-                return tokio::time::timeout(timeout, sent).await.map_err(|_| Late::NoAnswer);
-            }
-            () = &mut check => {
-                let since = watch.app_holds_since.load(Ordering::Relaxed);
-                let held = Duration::from_millis(watch.millis().saturating_sub(since.saturating_sub(1)));
-                if since != 0 && held >= timeout {
-                    return Err(Late::BodyNotTaken);
-                }
-                // Waiting on the client, or on the app for less than the
-                // limit: look again when the app's share could be over.
-                let next = if since == 0 { timeout } else { timeout - held };
-                check.as_mut().reset(tokio::time::Instant::now() + next);
-            }
+pub(super) fn answer<F: Future>(sent: F, body: Option<&BodyWatch>, timeout: Duration) -> Answer<'_, F> {
+    Answer {
+        sent,
+        check: tokio::time::sleep(timeout),
+        body: body.map(|BodyWatch(watch)| &**watch),
+        body_sent: None,
+        timeout,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `answer`'s future: the upstream client's future, one timer and the
+    /// body's watch, side by side. (As an `async fn` it held the client's
+    /// future twice, an argument keeping its place when `pin!` or `timeout`
+    /// moves it: 4 KB more in the request's future, which hyper moves into
+    /// place on every request.)
+    pub(super) struct Answer<'a, F> {
+        #[pin]
+        sent: F,
+        // The response timeout; while the body is being sent, the next
+        // look at whether the app holds a chunk.
+        #[pin]
+        check: Sleep,
+        // The body's watch while the body is being sent; None without a
+        // body or once it is all sent: `check` is then a plain timeout.
+        body: Option<&'a Shared>,
+        #[pin]
+        body_sent: Option<Notified<'a>>,
+        timeout: Duration,
+    }
+}
+
+impl<F: Future> Future for Answer<'_, F> {
+    type Output = Result<F::Output, Late>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(answer) = this.sent.poll(cx) {
+            return Poll::Ready(Ok(answer));
         }
+        let Some(watch) = *this.body else {
+            return this.check.poll(cx).map(|()| Err(Late::NoAnswer));
+        };
+        if this.body_sent.as_mut().as_pin_mut().is_none() {
+            this.body_sent.set(Some(watch.sent.notified()));
+        }
+        if this.body_sent.as_mut().as_pin_mut().is_some_and(|sent| sent.poll(cx).is_ready()) {
+            // The body is all sent: from now on, a plain response timeout.
+            *this.body = None;
+            this.body_sent.set(None);
+            this.check.as_mut().reset(tokio::time::Instant::now() + *this.timeout);
+            return this.check.poll(cx).map(|()| Err(Late::NoAnswer));
+        }
+        while this.check.as_mut().poll(cx).is_ready() {
+            let since = watch.app_holds_since.load(Ordering::Relaxed);
+            let held = Duration::from_millis(watch.millis().saturating_sub(since.saturating_sub(1)));
+            if since != 0 && held >= *this.timeout {
+                return Poll::Ready(Err(Late::BodyNotTaken));
+            }
+            // Waiting on the client, or on the app for less than the
+            // limit: look again when the app's share could be over.
+            let next = if since == 0 { *this.timeout } else { *this.timeout - held };
+            this.check.as_mut().reset(tokio::time::Instant::now() + next);
+        }
+        Poll::Pending
     }
 }
