@@ -3,6 +3,7 @@
 //! wire (a reuse, a close) is seen from the app's side.
 
 use super::*;
+use http::Method;
 use http_body_util::{BodyExt, Empty};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -116,10 +117,14 @@ fn pool_of(client: &UpstreamClient) -> &pool::Pool {
     client.pool.as_deref().unwrap()
 }
 
+/// A request without a body, as the client takes it.
+fn bodiless(method: Method, addr: SocketAddr) -> http::Request<UpstreamBody> {
+    let empty = Empty::new().map_err(|never| match never {}).boxed();
+    http::Request::builder().method(method).uri(format!("http://{addr}/")).body(empty).unwrap()
+}
+
 async fn get(client: &UpstreamClient, addr: SocketAddr) -> String {
-    let request = http::Request::get(format!("http://{addr}/"))
-        .body(Empty::new().map_err(|never| match never {}).boxed())
-        .unwrap();
+    let request = bodiless(Method::GET, addr);
     let exchange = async {
         let response = client.request(request).await.map_err(|e| crate::error_chain::causes(&e)).unwrap();
         assert_eq!(response.status(), 200);
@@ -159,9 +164,7 @@ async fn a_connection_serves_the_next_request_once_its_answer_was_read() {
 async fn an_answer_dropped_before_its_end_does_not_bring_its_connection_back() {
     let mut app = app("", Mode::Serve);
     let client = client(Duration::from_secs(30));
-    let request = http::Request::get(format!("http://{}/", app.addr))
-        .body(Empty::new().map_err(|never| match never {}).boxed())
-        .unwrap();
+    let request = bodiless(Method::GET, app.addr);
     let response = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap();
     drop(response);
     assert_eq!(pool_of(&client).idle_count(), 0);
@@ -223,9 +226,7 @@ async fn a_request_on_a_connection_reused_at_once_is_not_sent_twice() {
     assert_eq!(get(&client, app.addr).await, "ok");
     app.close_first.send(()).unwrap();
     app.ended.recv_timeout(DEADLINE).expect("the app did not close its connection");
-    let request = http::Request::get(format!("http://{}/", app.addr))
-        .body(Empty::new().map_err(|never| match never {}).boxed())
-        .unwrap();
+    let request = bodiless(Method::GET, app.addr);
     let error = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap_err();
     assert!(matches!(error, SendError::Exchange(_)), "{error:?}");
     assert_eq!(app.accepted.load(Ordering::SeqCst), 1);
@@ -248,9 +249,7 @@ async fn a_connection_the_app_closed_while_idle_is_not_reused() {
     // runtime. Only a close that lands after that goes unseen: the race the
     // retry of safe requests is for.
     tokio::task::yield_now().await;
-    let request = http::Request::post(format!("http://{}/", app.addr))
-        .body(Empty::new().map_err(|never| match never {}).boxed())
-        .unwrap();
+    let request = bodiless(Method::POST, app.addr);
     let response = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap();
     assert_eq!(response.map_err(|e| crate::error_chain::causes(&e)).unwrap().status(), 200);
     assert_eq!(app.accepted.load(Ordering::SeqCst), 2);
@@ -279,9 +278,7 @@ async fn a_get_on_a_connection_reused_at_once_is_not_sent_twice_when_the_app_clo
     let app = app("", Mode::CloseFirstOnSecond);
     let client = client(Duration::from_secs(30));
     assert_eq!(get(&client, app.addr).await, "ok");
-    let request = http::Request::get(format!("http://{}/", app.addr))
-        .body(Empty::new().map_err(|never| match never {}).boxed())
-        .unwrap();
+    let request = bodiless(Method::GET, app.addr);
     let error = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap_err();
     assert!(matches!(error, SendError::Exchange(_)), "{error:?}");
     assert_eq!(app.accepted.load(Ordering::SeqCst), 1);
@@ -293,9 +290,7 @@ async fn a_get_on_a_connection_reused_at_once_is_not_sent_twice_when_the_app_clo
 async fn a_body_dropped_midway_closes_its_connection() {
     let mut app = app("", Mode::HalfABody);
     let client = client(Duration::from_secs(30));
-    let request = http::Request::get(format!("http://{}/", app.addr))
-        .body(Empty::new().map_err(|never| match never {}).boxed())
-        .unwrap();
+    let request = bodiless(Method::GET, app.addr);
     let mut body = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap().into_body();
     let frame = tokio::time::timeout(DEADLINE, body.frame()).await.unwrap().unwrap().unwrap();
     assert_eq!(frame.into_data().unwrap(), "hello");
@@ -308,9 +303,7 @@ async fn a_body_dropped_midway_closes_its_connection() {
 async fn a_refused_connect_is_an_error_naming_the_cause() {
     let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let client = client(Duration::from_secs(30));
-    let request = http::Request::get(format!("http://{addr}/"))
-        .body(Empty::new().map_err(|never| match never {}).boxed())
-        .unwrap();
+    let request = bodiless(Method::GET, addr);
     let error = tokio::time::timeout(DEADLINE, client.request(request)).await.unwrap().unwrap_err();
     assert!(matches!(error, SendError::Connect(_)), "{error:?}");
     assert!(!is_connect_timeout(&error));
