@@ -1,6 +1,6 @@
 //! Header rewriting between client and upstream (RFC 9110 §7.6.1).
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, GetAll, HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
 // A static, not a const: a const array would be made and dropped at each use.
@@ -18,7 +18,13 @@ static HOP_BY_HOP: [HeaderName; 8] = [
 /// The tokens of every Connection header (`close`, `upgrade`, header
 /// names...), trimmed, in order; a value that is not text names nothing.
 pub(crate) fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers.get_all(header::CONNECTION).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
+    tokens(&headers.get_all(header::CONNECTION))
+}
+
+/// The tokens of Connection values already looked up (for a caller that
+/// reads them more than once).
+fn tokens<'a>(values: &GetAll<'a, HeaderValue>) -> impl Iterator<Item = &'a str> + use<'a> {
+    values.iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -36,13 +42,7 @@ pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
         return;
     }
     let connection = headers.get_all(header::CONNECTION);
-    let named = |name: &HeaderName| {
-        connection
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|token| token.trim().eq_ignore_ascii_case(name.as_str()))
-    };
+    let named = |name: &HeaderName| tokens(&connection).any(|token| token.eq_ignore_ascii_case(name.as_str()));
     let doomed: Vec<HeaderName> = headers.keys().filter(|name| is_hop_by_hop(name) || named(name)).cloned().collect();
     for name in doomed {
         headers.remove(name);
