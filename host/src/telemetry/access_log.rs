@@ -185,13 +185,21 @@ fn needs_no_escape(value: &str) -> bool {
     value.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
 }
 
-/// `{:?}` of a string.
-fn debug_string(out: &mut Vec<u8>, value: &str) {
-    if needs_no_escape(value) {
+/// The value between quotes, when it needs no escaping (true); else nothing
+/// is written (false).
+fn quoted_as_is(out: &mut Vec<u8>, value: &str) -> bool {
+    let as_is = needs_no_escape(value);
+    if as_is {
         out.push(b'"');
         out.extend_from_slice(value.as_bytes());
         out.push(b'"');
-    } else {
+    }
+    as_is
+}
+
+/// `{:?}` of a string.
+fn debug_string(out: &mut Vec<u8>, value: &str) {
+    if !quoted_as_is(out, value) {
         let _ = write!(out, "{value:?}");
     }
 }
@@ -232,10 +240,7 @@ fn write_millis(out: &mut Vec<u8>, elapsed: Duration) {
 }
 
 fn json_string(out: &mut Vec<u8>, value: &str) -> std::io::Result<()> {
-    if needs_no_escape(value) {
-        out.push(b'"');
-        out.extend_from_slice(value.as_bytes());
-        out.push(b'"');
+    if quoted_as_is(out, value) {
         return Ok(());
     }
     serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)
