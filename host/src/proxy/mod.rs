@@ -55,8 +55,9 @@ impl ConnectionSlot {
     }
 }
 
-/// Marks responses whose request waited for a cold start.
-pub(crate) const COLD_START_HEADER: &str = "x-paastis-cold-start";
+/// Marks responses whose request waited for a cold start (a name, not a
+/// `&str`, which every lookup would parse again).
+pub(crate) const COLD_START_HEADER: header::HeaderName = header::HeaderName::from_static("x-paastis-cold-start");
 
 pub(crate) struct Proxy {
     apps: Arc<Apps>,

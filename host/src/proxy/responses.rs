@@ -27,8 +27,9 @@ pub(crate) fn unavailable(message: impl Into<String>, retry_after_secs: u32) -> 
     response
 }
 
-/// Marks responses a policy sent in the app's place.
-pub(crate) const ANSWERED_HEADER: &str = "x-paastis-answered";
+/// Marks responses a policy sent in the app's place. A `HeaderName`, not a
+/// `&str`: a string would be parsed into a name at each lookup.
+pub(crate) const ANSWERED_HEADER: header::HeaderName = header::HeaderName::from_static("x-paastis-answered");
 
 /// A policy's answer, as it asked. The sandbox has checked the status,
 /// header names and values; one that still does not fit `http` is dropped
