@@ -14,6 +14,7 @@ use http::uri::{Authority, Scheme};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
+use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,7 +51,9 @@ struct Idle {
 /// The idle lists, shared by a client and the bodies that hand
 /// connections back.
 pub(super) struct Pool {
-    idle: Mutex<HashMap<Key, Vec<Idle>>>,
+    // Fx, not SipHash: the keys are the apps' upstreams, from the config
+    // (no client picks them), and an authority is hashed byte by byte.
+    idle: Mutex<HashMap<Key, Vec<Idle>, FxBuildHasher>>,
     timeout: Duration,
     stale_after: Duration,
     sweeping: AtomicBool,
@@ -66,7 +69,7 @@ pub(super) struct CheckedOut {
 impl Pool {
     pub(super) fn new(timeout: Duration) -> Arc<Pool> {
         Arc::new(Pool {
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(HashMap::default()),
             timeout,
             stale_after: STALE_AFTER,
             sweeping: AtomicBool::new(false),
