@@ -41,12 +41,30 @@ pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
+    // The names the Connection header lists beyond those: collected (they
+    // cannot be removed while its tokens are borrowed) only when it lists
+    // any, which `close` and `keep-alive`, nearly all it ever says, are not.
     let connection = headers.get_all(header::CONNECTION);
-    let named = |name: &HeaderName| tokens(&connection).any(|token| token.eq_ignore_ascii_case(name.as_str()));
-    let doomed: Vec<HeaderName> = headers.keys().filter(|name| is_hop_by_hop(name) || named(name)).cloned().collect();
-    for name in doomed {
+    let named: Vec<HeaderName> = if tokens(&connection).all(names_nothing_more) {
+        Vec::new()
+    } else {
+        let named = |name: &HeaderName| tokens(&connection).any(|token| token.eq_ignore_ascii_case(name.as_str()));
+        headers.keys().filter(|name| !is_hop_by_hop(name) && named(name)).cloned().collect()
+    };
+    for name in named {
         headers.remove(name);
     }
+    // One at a time, each found by a look at the names: usually just one.
+    while let Some(name) = headers.keys().find(|name| is_hop_by_hop(name)).cloned() {
+        headers.remove(name);
+    }
+}
+
+/// Whether a Connection token names no header but those every message loses.
+fn names_nothing_more(token: &str) -> bool {
+    token.eq_ignore_ascii_case("close")
+        || token.eq_ignore_ascii_case(header::UPGRADE.as_str())
+        || HOP_BY_HOP.iter().any(|hop| token.eq_ignore_ascii_case(hop.as_str()))
 }
 
 /// The hop-by-hop headers every message loses, and `Upgrade`.
@@ -87,6 +105,25 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert_eq!(h["x-end-to-end"], "kept");
+    }
+
+    #[test]
+    fn strips_every_hop_by_hop_header_when_connection_names_no_other() {
+        let mut h = HeaderMap::new();
+        h.append(header::CONNECTION, HeaderValue::from_static("Keep-Alive, close"));
+        h.append(header::CONNECTION, HeaderValue::from_static("upgrade, TE"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        h.append(header::TRANSFER_ENCODING, HeaderValue::from_static("gzip"));
+        h.append(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::SERVER, HeaderValue::from_static("nginx"));
+        h.insert("x-close", HeaderValue::from_static("kept: `close` names no header"));
+        strip_hop_by_hop(&mut h);
+        let mut left: Vec<_> = h.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["server", "x-close"]);
+        assert_eq!(h.len(), 2);
     }
 
     #[test]
