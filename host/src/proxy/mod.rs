@@ -280,11 +280,6 @@ impl Proxy {
         let connect = (request.method() == http::Method::CONNECT).then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let slot = parts.extensions.remove::<ConnectionSlot>();
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri = match crate::upstream::join_uri(&in_flight.upstream, path) {
-            Ok(uri) => uri,
-            Err(e) => return text(StatusCode::BAD_REQUEST, e),
-        };
         // The host routing read (the target's authority wins over Host).
         let original_host = match parts.uri.authority() {
             Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
@@ -298,10 +293,11 @@ impl Proxy {
         if let Some((value, _)) = &upgrade {
             tunnel::restore_headers(&mut parts.headers, value.clone());
         }
-        if let Some(authority) = uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+        let upstream = &in_flight.upstream;
+        if let Some(authority) = upstream.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
             parts.headers.insert(header::HOST, authority);
         }
-        parts.uri = uri;
+        parts.uri = upstream_target(std::mem::take(&mut parts.uri), upstream, connect.is_some());
         parts.version = http::Version::HTTP_11;
         let app = in_flight.app_name().to_owned();
         // A request without a body is sent as it is, watched by nothing.
@@ -311,7 +307,7 @@ impl Proxy {
             let (body, watch) = request_body::WatchedBody::new(body, self.edge.request_body_timeout);
             (body.map_err(Into::into).boxed(), Some(watch))
         };
-        let sent = self.client.request(Request::from_parts(parts, body));
+        let sent = self.client.send_to(upstream, Request::from_parts(parts, body));
         let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout).await;
         let mut response = match answered {
             Ok(Ok(response)) => response,
@@ -354,6 +350,21 @@ impl Proxy {
         }
         Response::from_parts(parts, body::GuardedBody::new(body, body::Touching::new(in_flight)).boxed())
     }
+}
+
+/// What goes on the request line to the app: the client's target when it
+/// is in origin form (`/path?query`, HTTP/1.1's usual), as it is; else its
+/// path and query (an absolute-form target, or h2's); for CONNECT, the
+/// app's authority. (Building the app's absolute URI, for the client to
+/// take apart again, cost a parse and two URIs per request.)
+fn upstream_target(client_target: http::Uri, upstream: &http::Uri, connect: bool) -> http::Uri {
+    if connect {
+        return crate::upstream::request_target(upstream, true);
+    }
+    if client_target.scheme().is_none() && client_target.authority().is_none() {
+        return client_target;
+    }
+    client_target.path_and_query().map_or_else(http::Uri::default, |path| http::Uri::from(path.clone()))
 }
 
 /// The answer when sending a request upstream failed: the client's body
@@ -453,4 +464,28 @@ fn redirect_to_https<B>(request: &Request<B>, port: u16) -> Response<ProxyBody> 
     let mut response = text(StatusCode::PERMANENT_REDIRECT, format!("moved to {location}"));
     response.headers_mut().insert(header::LOCATION, value);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upstream_target;
+    use http::Uri;
+
+    #[test]
+    fn the_upstream_target_is_the_clients_path_or_for_connect_the_apps_authority() {
+        let upstream: Uri = "http://127.0.0.1:3000".parse().unwrap();
+        for (client, connect, target) in [
+            ("/", false, "/"),
+            ("/a/b?c=d&e", false, "/a/b?c=d&e"),
+            ("*", false, "*"),
+            // Absolute form (HTTP/1.1 to a proxy, and h2): the path and query only.
+            ("http://hello.localhost/x?y", false, "/x?y"),
+            ("https://hello.localhost", false, "/"),
+            ("hello.localhost:443", true, "127.0.0.1:3000"),
+        ] {
+            let got = upstream_target(client.parse().unwrap(), &upstream, connect);
+            assert_eq!(got.to_string(), target, "{client}");
+            assert!(got.scheme().is_none(), "{client}");
+        }
+    }
 }

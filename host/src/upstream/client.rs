@@ -49,9 +49,21 @@ impl UpstreamClient {
     /// Sends a request whose URI is absolute (the app's scheme and
     /// authority, then the path); a Host header is added when missing.
     pub(crate) async fn request(&self, mut request: Request<UpstreamBody>) -> Result<Response<PooledBody>, SendError> {
-        let uri = request.uri();
-        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
-            return Err(SendError::Address(uri.clone()));
+        let upstream = std::mem::take(request.uri_mut());
+        *request.uri_mut() = request_target(&upstream, request.method() == Method::CONNECT);
+        self.send_to(&upstream, request).await
+    }
+
+    /// Sends a request to `upstream` (its scheme and authority), the
+    /// request's URI being its target as it goes on the request line (see
+    /// `request_target`); a Host header is added when missing.
+    pub(crate) async fn send_to(
+        &self,
+        upstream: &Uri,
+        mut request: Request<UpstreamBody>,
+    ) -> Result<Response<PooledBody>, SendError> {
+        let (Some(scheme), Some(authority)) = (upstream.scheme(), upstream.authority()) else {
+            return Err(SendError::Address(upstream.clone()));
         };
         let key = Key { scheme: scheme.clone(), authority: authority.clone() };
         if !request.headers().contains_key(header::HOST)
@@ -60,8 +72,6 @@ impl UpstreamClient {
             request.headers_mut().insert(header::HOST, host);
         }
         let connect = request.method() == Method::CONNECT;
-        let upstream = std::mem::take(request.uri_mut());
-        *request.uri_mut() = request_target(&upstream, connect);
         if let Some(pool) = &self.pool
             && let Some(CheckedOut { mut sender, stale }) = pool.checkout(&key).await
         {
@@ -79,7 +89,7 @@ impl UpstreamClient {
                 },
             }
         }
-        let mut sender = self.connect(upstream).await?;
+        let mut sender = self.connect(upstream.clone()).await?;
         match sender.try_send_request(request).await {
             Ok(response) => Ok(self.handed_back(response, sender, key, connect)),
             Err(e) => Err(SendError::Exchange(e.into_error())),
@@ -146,7 +156,7 @@ fn reusable<B>(response: &Response<B>) -> bool {
 
 /// What goes on the request line: the path and query (origin form), or for
 /// CONNECT the authority.
-fn request_target(upstream: &Uri, connect: bool) -> Uri {
+pub(crate) fn request_target(upstream: &Uri, connect: bool) -> Uri {
     let mut parts = http::uri::Parts::default();
     if connect {
         parts.authority = upstream.authority().cloned();

@@ -19,7 +19,7 @@ use std::time::Duration;
 /// error is boxed so the proxy's watched body can fail with its own reasons
 /// (a stalled client), not only hyper's.
 pub(crate) type UpstreamBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
-pub(crate) use client::{SendError, UpstreamClient};
+pub(crate) use client::{SendError, UpstreamClient, request_target};
 pub(crate) use pool::PooledBody;
 
 /// TCP, hedged, then TLS for https upstreams.
