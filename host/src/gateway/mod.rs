@@ -7,6 +7,7 @@ mod background;
 pub(crate) mod conn_limit;
 pub(crate) mod conn_watch;
 mod edge;
+mod on_wake;
 mod policies;
 mod server;
 mod signal;

@@ -5,6 +5,7 @@
 
 use super::conn_limit::{AcceptErrors, ConnectionLimit};
 use super::conn_watch::{Activity, Expiry, WatchedIo};
+use super::on_wake::OnWake;
 use crate::proxy::drain::{Drain, DrainToken, Phase};
 use crate::proxy::{ConnectionSlot, GuardedBody, Proxy, Scheme};
 use crate::tls::TlsTerminator;
@@ -12,9 +13,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -124,6 +127,16 @@ async fn accept_loop(
     }
 }
 
+/// Why a connection's first phase ended.
+enum Ended<E> {
+    /// The connection ended by itself.
+    Done(Result<(), E>),
+    /// The gateway is shutting down.
+    Draining,
+    /// A limit of `conn_watch` passed.
+    Expired(Expiry),
+}
+
 struct Connection {
     proxy: Arc<Proxy>,
     builder: Arc<auto::Builder<TokioExecutor>>,
@@ -174,22 +187,37 @@ impl Connection {
         });
         let connection = self.builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         tokio::pin!(connection);
-        tokio::select! {
-            result = connection.as_mut() => {
+        let ended = {
+            // The connection is polled on every wake of this task; the
+            // drain and the timers only when their own wakers fired.
+            let mut draining = pin!(OnWake::new(self.token.reached(Phase::Draining)));
+            let limits = self.limits;
+            let mut expired = pin!(OnWake::new(activity.expired(limits.header_read_timeout, limits.idle_keep_alive)));
+            poll_fn(|cx| {
+                if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                    return Poll::Ready(Ended::Done(result));
+                }
+                if draining.as_mut().poll_if_woken(cx).is_ready() {
+                    return Poll::Ready(Ended::Draining);
+                }
+                expired.as_mut().poll_if_woken(cx).map(Ended::Expired)
+            })
+            .await
+        };
+        match ended {
+            Ended::Done(result) => {
                 if let Err(e) = result {
                     tracing::debug!(%remote, error = %e, "connection ended with an error");
                 }
                 return;
             }
-            () = self.token.reached(Phase::Draining) => {}
-            expiry = activity.expired(self.limits.header_read_timeout, self.limits.idle_keep_alive) => {
-                if expiry == Expiry::SlowHead {
-                    // Nothing to finish: a partial head is no request.
-                    tracing::debug!(%remote, "request head not complete within header_read_timeout; connection closed");
-                    return;
-                }
-                tracing::debug!(%remote, "idle keep-alive connection closed");
+            Ended::Draining => {}
+            Ended::Expired(Expiry::SlowHead) => {
+                // Nothing to finish: a partial head is no request.
+                tracing::debug!(%remote, "request head not complete within header_read_timeout; connection closed");
+                return;
             }
+            Ended::Expired(Expiry::Idle) => tracing::debug!(%remote, "idle keep-alive connection closed"),
         }
         connection.as_mut().graceful_shutdown();
         // Closing: the connection finishes its in-flight requests, unless
