@@ -7,7 +7,7 @@ use super::conn_limit::{AcceptErrors, ConnectionLimit};
 use super::conn_watch::{Activity, Expiry, WatchedIo};
 use super::on_wake::OnWake;
 use crate::proxy::drain::{Drain, DrainToken, Phase};
-use crate::proxy::{ConnectionSlot, GuardedBody, Proxy, Scheme};
+use crate::proxy::{ConnectionSlot, GuardedBody, Proxy, ResponseTimers, Scheme};
 use crate::tls::TlsTerminator;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -127,6 +127,13 @@ async fn accept_loop(
     }
 }
 
+/// What the requests of one connection share.
+struct PerConnection {
+    proxy: Arc<Proxy>,
+    activity: Arc<Activity>,
+    timers: ResponseTimers,
+}
+
 /// Why a connection's first phase ended.
 enum Ended<E> {
     /// The connection ended by itself.
@@ -168,19 +175,24 @@ impl Connection {
     {
         let activity = Activity::new(h2);
         let stream = WatchedIo::new(stream, activity.clone());
-        let (proxy, remote, scheme) = (self.proxy.clone(), self.remote, self.scheme);
-        let tracked = activity.clone();
+        let (remote, scheme) = (self.remote, self.scheme);
+        // What each request needs of its connection, behind one `Arc`.
+        let shared = Arc::new(PerConnection {
+            proxy: self.proxy.clone(),
+            activity: activity.clone(),
+            timers: ResponseTimers::default(),
+        });
         let slot = self.slot.clone();
         let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            let (proxy, activity) = (proxy.clone(), tracked.clone());
+            let shared = shared.clone();
             // A tunnel outlives this connection's HTTP part: it takes a
             // share of the slot along.
             if request.headers().contains_key(http::header::UPGRADE) {
                 request.extensions_mut().insert(slot.clone());
             }
             async move {
-                let active = activity.begin();
-                let response = proxy.handle_on(request, remote, scheme).await;
+                let active = shared.activity.begin();
+                let response = shared.proxy.handle_on(request, remote, scheme, &shared.timers).await;
                 // Until its last frame: a long stream is not an idle connection.
                 Ok::<_, Infallible>(response.map(|body| GuardedBody::new(body, active)))
             }

@@ -13,6 +13,7 @@ mod waiting_page;
 
 pub(crate) use body::{BodyGuard, GuardedBody};
 pub(crate) use headers::connection_tokens;
+pub(crate) use request_body::ResponseTimers;
 pub(crate) use responses::{ANSWERED_HEADER, full, text, unavailable};
 pub(crate) use routing::request_host;
 /// How the gateway names the app of a Host (the simulator reads logs the same way).
@@ -148,6 +149,7 @@ impl Proxy {
         request: Request<Incoming>,
         client: SocketAddr,
         scheme: Scheme,
+        timers: &ResponseTimers,
     ) -> Response<ProxyBody> {
         let started = std::time::Instant::now();
         // What the access line needs, kept only when it is written; these
@@ -157,7 +159,7 @@ impl Proxy {
         });
         let (app, response) = match (scheme, self.edge.redirect_to_https_port) {
             (Scheme::Http, Some(port)) => (None, redirect_to_https(&request, port)),
-            _ => self.route(request, client, scheme).await,
+            _ => self.route(request, client, scheme, timers).await,
         };
         let status = response.status().as_u16();
         let metrics = &self.telemetry.metrics;
@@ -188,6 +190,7 @@ impl Proxy {
         request: Request<Incoming>,
         client: SocketAddr,
         scheme: Scheme,
+        timers: &ResponseTimers,
     ) -> (Option<Arc<App>>, Response<ProxyBody>) {
         let host = match routing::request_host(&request) {
             Ok(host) => host,
@@ -247,7 +250,7 @@ impl Proxy {
             Err(e) => Err(e),
         };
         let response = match (admitted, asleep_answer) {
-            (Ok(in_flight), _) => self.forward(request, in_flight, client, scheme).await,
+            (Ok(in_flight), _) => self.forward(request, in_flight, client, scheme, timers).await,
             (Err(AdmitError::Asleep { .. }), Some(answer)) => responses::answered(answer),
             (Err(AdmitError::WakeFailed { retry_after, .. }), _) if WaitingPage::suits(&request) => {
                 failure_page::render(app.name(), crate::apps::retry_after_secs(retry_after))
@@ -275,6 +278,7 @@ impl Proxy {
         in_flight: InFlight,
         client: SocketAddr,
         scheme: Scheme,
+        timers: &ResponseTimers,
     ) -> Response<ProxyBody> {
         let upgrade = tunnel::requested(request.headers()).map(|value| (value, hyper::upgrade::on(&mut request)));
         let connect = (request.method() == http::Method::CONNECT).then(|| hyper::upgrade::on(&mut request));
@@ -308,7 +312,7 @@ impl Proxy {
             (body.map_err(Into::into).boxed(), Some(watch))
         };
         let sent = self.client.send_to(upstream, Request::from_parts(parts, body));
-        let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout).await;
+        let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout, timers).await;
         let mut response = match answered {
             Ok(Ok(response)) => response,
             // The client's body broke off or stalled (its fault, not the app's), or the app failed.

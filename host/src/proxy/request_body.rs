@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -161,15 +161,60 @@ impl Body for WatchedBody {
     }
 }
 
+/// The response timers of one client connection, kept armed between its
+/// requests (a timer made and dropped per request took the timer wheel's
+/// lock twice). A request takes one still armed for an earlier deadline (a
+/// previous request's) as it is, and only notes its own: if the timer fires
+/// first, `Answer` arms it again for the deadline that counts, at most once
+/// per response timeout on a busy connection. One timer per request at a
+/// time on the connection: one for HTTP/1.1, up to `KEPT` for concurrent h2
+/// streams.
+#[derive(Default)]
+pub(crate) struct ResponseTimers(Mutex<Vec<Pin<Box<Sleep>>>>);
+
+/// The most timers a connection keeps between requests.
+const KEPT: usize = 16;
+
+impl ResponseTimers {
+    /// A timer armed for no later than `deadline`.
+    fn take(&self, deadline: tokio::time::Instant) -> Pin<Box<Sleep>> {
+        let kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        match kept {
+            Some(timer) if !timer.is_elapsed() && timer.deadline() <= deadline => timer,
+            Some(mut timer) => {
+                timer.as_mut().reset(deadline);
+                timer
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
+        }
+    }
+
+    fn give_back(&self, timer: Pin<Box<Sleep>>) {
+        let mut kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() < KEPT {
+            kept.push(timer);
+        }
+    }
+}
+
 /// Waits for the app's answer to a request (`sent`, the upstream client's
 /// future). Without a body, the response timeout runs from the start. With
 /// one, it runs from the body's last chunk, and before that only while the
 /// app holds a chunk without asking for the next (the client's pace is the
-/// body's own timer's business).
-pub(super) fn answer<F: Future>(sent: F, body: Option<&BodyWatch>, timeout: Duration) -> Answer<'_, F> {
+/// body's own timer's business). The timer comes from the connection's
+/// `timers`, and goes back there.
+pub(super) fn answer<'a, F: Future>(
+    sent: F,
+    body: Option<&'a BodyWatch>,
+    timeout: Duration,
+    timers: &'a ResponseTimers,
+) -> Answer<'a, F> {
+    let deadline = tokio::time::Instant::now() + timeout;
     Answer {
         sent,
-        check: tokio::time::sleep(timeout),
+        check: Some(timers.take(deadline)),
+        deadline,
+        timers,
         body: body.map(|BodyWatch(watch)| &**watch),
         body_sent: None,
         timeout,
@@ -185,16 +230,27 @@ pin_project_lite::pin_project! {
     pub(super) struct Answer<'a, F> {
         #[pin]
         sent: F,
-        // The response timeout; while the body is being sent, the next
-        // look at whether the app holds a chunk.
-        #[pin]
-        check: Sleep,
+        // The response timeout, armed for `deadline` or earlier; while the
+        // body is being sent, the next look at whether the app holds a
+        // chunk. Always Some but in `drop`, which hands it back to `timers`.
+        check: Option<Pin<Box<Sleep>>>,
+        deadline: tokio::time::Instant,
+        timers: &'a ResponseTimers,
         // The body's watch while the body is being sent; None without a
         // body or once it is all sent: `check` is then a plain timeout.
         body: Option<&'a Shared>,
         #[pin]
         body_sent: Option<Notified<'a>>,
         timeout: Duration,
+    }
+
+    impl<'a, F> PinnedDrop for Answer<'a, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(timer) = this.check.take() {
+                this.timers.give_back(timer);
+            }
+        }
     }
 }
 
@@ -206,8 +262,11 @@ impl<F: Future> Future for Answer<'_, F> {
         if let Poll::Ready(answer) = this.sent.poll(cx) {
             return Poll::Ready(Ok(answer));
         }
+        let Some(check) = this.check.as_mut() else {
+            return Poll::Pending;
+        };
         let Some(watch) = *this.body else {
-            return this.check.poll(cx).map(|()| Err(Late::NoAnswer));
+            return past(check.as_mut(), *this.deadline, cx).map(|()| Err(Late::NoAnswer));
         };
         if this.body_sent.as_mut().as_pin_mut().is_none() {
             this.body_sent.set(Some(watch.sent.notified()));
@@ -216,10 +275,13 @@ impl<F: Future> Future for Answer<'_, F> {
             // The body is all sent: from now on, a plain response timeout.
             *this.body = None;
             this.body_sent.set(None);
-            this.check.as_mut().reset(tokio::time::Instant::now() + *this.timeout);
-            return this.check.poll(cx).map(|()| Err(Late::NoAnswer));
+            *this.deadline = tokio::time::Instant::now() + *this.timeout;
+            check.as_mut().reset(*this.deadline);
+            return past(check.as_mut(), *this.deadline, cx).map(|()| Err(Late::NoAnswer));
         }
-        while this.check.as_mut().poll(cx).is_ready() {
+        // An early firing (a timer armed for an earlier request) is one
+        // more look, no more.
+        while check.as_mut().poll(cx).is_ready() {
             let since = watch.app_holds_since.load(Ordering::Relaxed);
             let held = Duration::from_millis(watch.millis().saturating_sub(since.saturating_sub(1)));
             if since != 0 && held >= *this.timeout {
@@ -228,8 +290,73 @@ impl<F: Future> Future for Answer<'_, F> {
             // Waiting on the client, or on the app for less than the
             // limit: look again when the app's share could be over.
             let next = if since == 0 { *this.timeout } else { *this.timeout - held };
-            this.check.as_mut().reset(tokio::time::Instant::now() + next);
+            check.as_mut().reset(tokio::time::Instant::now() + next);
         }
         Poll::Pending
+    }
+}
+
+/// Ready once `deadline` has passed, `timer` being armed for it or earlier:
+/// fired at an earlier deadline, it is armed again for this one.
+fn past(mut timer: Pin<&mut Sleep>, deadline: tokio::time::Instant, cx: &mut Context<'_>) -> Poll<()> {
+    while timer.as_mut().poll(cx).is_ready() {
+        if timer.deadline() >= deadline {
+            return Poll::Ready(());
+        }
+        timer.as_mut().reset(deadline);
+    }
+    Poll::Pending
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Late, ResponseTimers, answer};
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    /// Far more than any of these timers may be late, even on a busy machine.
+    const SLACK: Duration = Duration::from_secs(3);
+
+    async fn answered_after(after: Duration) -> &'static str {
+        tokio::time::sleep(after).await;
+        "answer"
+    }
+
+    #[tokio::test]
+    async fn a_kept_timer_times_out_at_its_own_deadline() {
+        let timers = ResponseTimers::default();
+        // The first request arms the timer for start + 10 s, and is
+        // answered at once: the armed timer is kept for the next.
+        let long = Duration::from_secs(10);
+        assert_eq!(answer(answered_after(Duration::from_millis(20)), None, long, &timers).await, Ok("answer"));
+        assert_eq!(timers.0.lock().unwrap().len(), 1);
+        // A shorter limit than the one the timer is armed for: it fires at
+        // the new deadline, not at the old one.
+        let short = Duration::from_millis(300);
+        let start = Instant::now();
+        assert_eq!(answer(std::future::pending::<()>(), None, short, &timers).await, Err(Late::NoAnswer));
+        let took = start.elapsed();
+        assert!(took >= short && took < short + SLACK, "{took:?}");
+        // A later deadline than the armed one: never before it.
+        let limit = Duration::from_millis(600);
+        assert_eq!(answer(answered_after(Duration::from_millis(300)), None, limit, &timers).await, Ok("answer"));
+        let start = Instant::now();
+        assert_eq!(answer(std::future::pending::<()>(), None, limit, &timers).await, Err(Late::NoAnswer));
+        let took = start.elapsed();
+        assert!(took >= limit && took < limit + SLACK, "{took:?}");
+        assert_eq!(timers.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_each_have_a_timer_and_a_few_are_kept() {
+        let timers = ResponseTimers::default();
+        let limit = Duration::from_millis(200);
+        let start = Instant::now();
+        let answers = (0..super::KEPT + 4).map(|_| answer(std::future::pending::<()>(), None, limit, &timers));
+        let all = futures_util::future::join_all(answers).await;
+        assert!(all.iter().all(|late| *late == Err(Late::NoAnswer)));
+        let took = start.elapsed();
+        assert!(took >= limit && took < limit + SLACK, "{took:?}");
+        assert_eq!(timers.0.lock().unwrap().len(), super::KEPT);
     }
 }
