@@ -215,6 +215,7 @@ fn main() -> ExitCode {
         limits::an_oversized_request_head_is_refused,
         limits::a_keep_alive_connection_outlives_the_header_timeout,
         shutdown::sigterm_drains_a_slow_request_then_exits_0,
+        shutdown::sigterm_drains_the_h2_streams_in_flight_then_exits_0,
         processes::kill_9_of_the_gateway_leaves_nothing_of_a_wrapper_app,
         processes::when_the_wrapper_dies_the_next_wake_leaves_exactly_one_copy,
         processes::a_forking_server_its_workers_and_its_daemon_are_stopped_whole,
