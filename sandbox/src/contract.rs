@@ -120,7 +120,7 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for HeaderLines {
 
 /// `text`, with a line break (and in a name, a `:`) as a space: a byte scan,
 /// as this runs for every header of every request.
-fn push_clean(out: &mut String, text: &str, is_name: bool) {
+pub(crate) fn push_clean(out: &mut String, text: &str, is_name: bool) {
     let unwanted = |b: u8| b == b'\n' || b == b'\r' || (is_name && b == b':');
     if text.bytes().any(unwanted) {
         // Every unwanted byte is ASCII, so a char of it is that byte.
