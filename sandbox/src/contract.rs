@@ -66,12 +66,13 @@ pub struct RequestView {
     pub client_addr: String,
 }
 
-/// A request's headers as `paastis:policy/requesting` hands them to a
-/// policy: one `name: value` line each, in order, each ending with `\n`.
-/// Built once by whoever makes the view (the gateway writes each header
-/// straight in), moved into the call as is; the `(name, value)` pairs that
-/// policies built before `requesting` take are made from the lines only for
-/// them. A `:` in a name or a line break anywhere is written as a space, so
+/// A request's headers as `paastis:policy/requesting` and
+/// `requesting-text` hand them to a policy: one `name: value` line each, in
+/// order, each ending with `\n`. Built once by whoever makes the view (the
+/// gateway writes each header straight in), then copied whole into the
+/// request text (`requesting-text`) or moved into the call as is
+/// (`requesting`); the `(name, value)` pairs that policies built before
+/// `requesting` take are made from the lines only for them. A `:` in a name or a line break anywhere is written as a space, so
 /// that the lines cannot be misread (hyper lets neither through; a replayed
 /// log could).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
