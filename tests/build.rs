@@ -16,6 +16,7 @@ const POLICIES: &[&str] = &[
     "wrong-world",
     "before-answers",
     "before-requesting",
+    "before-requesting-text",
     "answers",
 ];
 /// Example policies of the workspace (`policies/<dir>`) the tests also run,

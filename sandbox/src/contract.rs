@@ -66,12 +66,13 @@ pub struct RequestView {
     pub client_addr: String,
 }
 
-/// A request's headers as `paastis:policy/requesting` hands them to a
-/// policy: one `name: value` line each, in order, each ending with `\n`.
-/// Built once by whoever makes the view (the gateway writes each header
-/// straight in), moved into the call as is; the `(name, value)` pairs that
-/// policies built before `requesting` take are made from the lines only for
-/// them. A `:` in a name or a line break anywhere is written as a space, so
+/// A request's headers as `paastis:policy/requesting` and
+/// `requesting-text` hand them to a policy: one `name: value` line each, in
+/// order, each ending with `\n`. Built once by whoever makes the view (the
+/// gateway writes each header straight in), then copied whole into the
+/// request text (`requesting-text`) or moved into the call as is
+/// (`requesting`); the `(name, value)` pairs that policies built before
+/// `requesting` take are made from the lines only for them. A `:` in a name or a line break anywhere is written as a space, so
 /// that the lines cannot be misread (hyper lets neither through; a replayed
 /// log could).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -120,7 +121,7 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for HeaderLines {
 
 /// `text`, with a line break (and in a name, a `:`) as a space: a byte scan,
 /// as this runs for every header of every request.
-fn push_clean(out: &mut String, text: &str, is_name: bool) {
+pub(crate) fn push_clean(out: &mut String, text: &str, is_name: bool) {
     let unwanted = |b: u8| b == b'\n' || b == b'\r' || (is_name && b == b':');
     if text.bytes().any(unwanted) {
         // Every unwanted byte is ASCII, so a char of it is that byte.

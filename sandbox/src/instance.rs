@@ -34,6 +34,10 @@ pub(crate) struct Instance {
     pub(crate) ticking: Option<crate::ticking::Guest>,
     /// The `requesting` export, when the policy has it.
     pub(crate) requesting: Option<crate::requesting::Guest>,
+    pub(crate) requesting_text: Option<crate::requesting_text::Guest>,
+    /// The buffer `requesting-text`'s request text is written into, kept
+    /// with the instance so that a warm call allocates none.
+    pub(crate) request_text: String,
     /// The param sets this instance was sent through `requesting`.
     pub(crate) sent_params: crate::requesting::SentParams,
     /// Shared with the store's epoch callback.

@@ -23,6 +23,9 @@
 //! - `requesting`: the optional `requesting` export (`on-request` with the
 //!   params by reference and the headers as one string): detected at load,
 //!   the param sets each instance was sent;
+//! - `requesting_text`: the optional `requesting-text` export (`on-request`
+//!   with the app's name and the request in one string, the rest numbers):
+//!   detected at load, the text written into a buffer each instance keeps;
 //! - `output`: the guest's stdio, captured and capped;
 //! - `error`: `PolicyError`.
 
@@ -39,6 +42,7 @@ mod instance;
 pub mod kv;
 mod output;
 mod requesting;
+mod requesting_text;
 mod runtime;
 mod ticking;
 

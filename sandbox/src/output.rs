@@ -4,6 +4,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
@@ -18,27 +19,38 @@ const CAPACITY: usize = 4096;
 /// Rust's `print!` panics when a write fails, so writes past the cap are
 /// accepted and dropped rather than refused.
 #[derive(Clone, Default)]
-pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    bytes: Mutex<Vec<u8>>,
+    /// Whether `bytes` may hold anything: nearly every call writes nothing,
+    /// and reading and clearing then take no lock (twice per call).
+    written: AtomicBool,
+}
 
 impl Captured {
     fn push(&self, bytes: &[u8]) {
-        let mut buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buf = self.0.bytes.lock().unwrap_or_else(PoisonError::into_inner);
         let room = CAPACITY.saturating_sub(buf.len());
         buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.0.written.store(true, Ordering::Release);
     }
 
     /// What was written, trimmed; empty if nothing was.
     pub(crate) fn text(&self) -> String {
-        let buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if buf.is_empty() {
+        if !self.0.written.load(Ordering::Acquire) {
             return String::new();
         }
+        let buf = self.0.bytes.lock().unwrap_or_else(PoisonError::into_inner);
         String::from_utf8_lossy(&buf).trim().to_owned()
     }
 
     /// Forgets what was written (a warm instance's next call starts empty).
     pub(crate) fn clear(&self) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        if self.0.written.swap(false, Ordering::AcqRel) {
+            self.0.bytes.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        }
     }
 }
 

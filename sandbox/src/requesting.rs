@@ -16,6 +16,7 @@ use wasmtime::{AsContextMut, Store};
 
 use crate::answering;
 use crate::bindings::optional::exports::paastis::policy::requesting::{self as exported, GuestIndices};
+use crate::bindings::paastis::policy::types as wit;
 use crate::call_state::CallState;
 use crate::contract::{AppView, Params, RequestView};
 use crate::convert;
@@ -62,12 +63,12 @@ impl SentParams {
     /// recently used one once all are taken), now remembered as sent. The
     /// caller must drop the instance if the call then fails, as the guest
     /// may not have kept the set.
-    pub(crate) fn reference(&mut self, params: &Arc<Params>) -> exported::ParamsRef {
+    pub(crate) fn reference(&mut self, params: &Arc<Params>) -> ParamsRef {
         let found = self.sets.iter().position(|(_, set)| Arc::ptr_eq(set, params));
         let found = found.or_else(|| self.sets.iter().position(|(_, set)| **set == **params));
         if let Some(i) = found {
             self.sets[..=i].rotate_right(1);
-            return exported::ParamsRef::Sent(self.sets[0].0);
+            return ParamsRef::Sent(self.sets[0].0);
         }
         let number = if self.sets.len() < MAX_SETS {
             self.sets.len() as u32
@@ -75,7 +76,24 @@ impl SentParams {
             self.sets.pop().map_or(0, |(number, _)| number)
         };
         self.sets.insert(0, (number, Arc::clone(params)));
-        exported::ParamsRef::New(exported::NumberedParams { number, params: convert::params_to_wit(params) })
+        ParamsRef::New { number, params: convert::params_to_wit(params) }
+    }
+}
+
+/// The app's params as `SentParams` decided to send them, for either export
+/// that takes them by reference (`requesting`, `requesting-text`), each of
+/// which declares its own `params-ref` of this shape.
+pub(crate) enum ParamsRef {
+    Sent(u32),
+    New { number: u32, params: Vec<wit::Param> },
+}
+
+impl From<ParamsRef> for exported::ParamsRef {
+    fn from(sent: ParamsRef) -> exported::ParamsRef {
+        match sent {
+            ParamsRef::Sent(number) => exported::ParamsRef::Sent(number),
+            ParamsRef::New { number, params } => exported::ParamsRef::New(exported::NumberedParams { number, params }),
+        }
     }
 }
 
@@ -87,7 +105,7 @@ pub(crate) fn app_ref(app: &AppView, sent: &mut SentParams) -> exported::AppRef 
         state_since: app.state_since,
         last_activity: app.last_activity,
         in_flight: app.in_flight,
-        params: sent.reference(&app.params),
+        params: sent.reference(&app.params).into(),
     }
 }
 
@@ -125,7 +143,6 @@ pub(crate) fn action_from_wit(action: RequestAction) -> Result<crate::contract::
 mod tests {
     use super::*;
     use crate::contract::{HeaderLines, ParamValue};
-    use exported::ParamsRef;
 
     fn set(timeout: &str) -> Arc<Params> {
         Arc::new(Params::from([("idle_timeout".to_owned(), ParamValue::Text(timeout.into()))]))
@@ -134,7 +151,7 @@ mod tests {
     fn number(sent: ParamsRef) -> (bool, u32) {
         match sent {
             ParamsRef::Sent(n) => (false, n),
-            ParamsRef::New(numbered) => (true, numbered.number),
+            ParamsRef::New { number, .. } => (true, number),
         }
     }
 

@@ -29,6 +29,7 @@ use crate::error::PolicyError;
 use crate::instance::{Instance, Isolation, MAX_WARM, WarmPool};
 use crate::kv::{KvBackend, MemoryKv};
 use crate::requesting::{self, Requesting};
+use crate::requesting_text::{self, RequestingText};
 use crate::ticking::{self, Ticking};
 
 /// Bounds on every call into a policy.
@@ -219,6 +220,7 @@ impl PolicyRuntime {
         let answering = Answering::find(pre.instance_pre());
         let ticking = Ticking::find(pre.instance_pre());
         let requesting = Requesting::find(pre.instance_pre());
+        let requesting_text = RequestingText::find(pre.instance_pre());
         let policy = LoadedPolicy {
             inner: Arc::new(PolicyInner {
                 name: name.into(),
@@ -228,6 +230,7 @@ impl PolicyRuntime {
                 answering,
                 ticking,
                 requesting,
+                requesting_text,
                 pre,
                 runtime: Arc::clone(&self.inner),
                 kv: Arc::clone(&self.inner.kv),
@@ -305,6 +308,9 @@ struct PolicyInner {
     ticking: Option<Ticking>,
     /// The optional `requesting` export; `None` for policies built before it.
     requesting: Option<Requesting>,
+    /// The optional `requesting-text` export; `None` for policies built
+    /// before it.
+    requesting_text: Option<RequestingText>,
     pre: PolicyPre<CallState>,
     runtime: Arc<RuntimeInner>,
     /// The runtime's store, or a scratch one (`with_scratch_kv`).
@@ -356,6 +362,14 @@ enum Call<'a> {
         app: &'a AppView,
         request: &'a requesting::LeanRequest,
     },
+    /// `requesting-text.on-request`, for policies that export it: the
+    /// request text is written into the instance's buffer, and the params
+    /// sent as the instance needs them.
+    TextRequest {
+        now: Timestamp,
+        app: &'a AppView,
+        request: &'a RequestView,
+    },
     Tick {
         now: Timestamp,
         apps: &'a [wit::App],
@@ -375,6 +389,8 @@ enum Answer {
     Action(Result<answering::RequestAction, String>),
     /// From `requesting.on-request`, for policies that export it.
     LeanAction(Result<requesting::RequestAction, String>),
+    /// From `requesting-text.on-request`, for policies that export it.
+    TextAction(Result<requesting_text::RequestAction, String>),
     Tick(Result<wit::TickPlan, String>),
 }
 
@@ -413,6 +429,7 @@ impl LoadedPolicy {
                 answering: inner.answering.clone(),
                 ticking: inner.ticking.clone(),
                 requesting: inner.requesting.clone(),
+                requesting_text: inner.requesting_text.clone(),
                 pre: inner.pre.clone(),
                 runtime: Arc::clone(&inner.runtime),
                 kv: Arc::new(MemoryKv::default()),
@@ -428,9 +445,9 @@ impl LoadedPolicy {
     }
 
     /// Whether the policy can answer requests itself (it exports
-    /// `paastis:policy/answering` or `paastis:policy/requesting`).
+    /// `paastis:policy/answering`, `requesting` or `requesting-text`).
     pub fn answers(&self) -> bool {
-        self.inner.answering.is_some() || self.inner.requesting.is_some()
+        self.inner.answering.is_some() || self.inner.requesting.is_some() || self.inner.requesting_text.is_some()
     }
 
     pub async fn on_request(
@@ -439,6 +456,9 @@ impl LoadedPolicy {
         app: &AppView,
         request: &RequestView,
     ) -> Result<RequestDecision, PolicyError> {
+        if self.inner.requesting_text.is_some() {
+            return self.on_text_request(now, app, request).await;
+        }
         if self.inner.requesting.is_some() {
             return self.on_lean_request(now, app, &requesting::lean_request_of(request)).await;
         }
@@ -453,6 +473,9 @@ impl LoadedPolicy {
         app: AppView,
         request: RequestView,
     ) -> Result<RequestDecision, PolicyError> {
+        if self.inner.requesting_text.is_some() {
+            return self.on_text_request(now, &app, &request).await;
+        }
         if self.inner.requesting.is_some() {
             return self.on_lean_request(now, &app, &requesting::lean_request(request)).await;
         }
@@ -467,7 +490,9 @@ impl LoadedPolicy {
                 answering::action_from_wit(action)
                     .map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
             }
-            Answer::Tick(_) | Answer::LeanAction(_) => unreachable!("a request call answers as it was called"),
+            Answer::Tick(_) | Answer::LeanAction(_) | Answer::TextAction(_) => {
+                unreachable!("a request call answers as it was called")
+            }
         }
     }
 
@@ -484,7 +509,26 @@ impl LoadedPolicy {
                 requesting::action_from_wit(action)
                     .map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
             }
-            Answer::Request(_) | Answer::Action(_) | Answer::Tick(_) => {
+            Answer::Request(_) | Answer::Action(_) | Answer::TextAction(_) | Answer::Tick(_) => {
+                unreachable!("a request call answers as it was called")
+            }
+        }
+    }
+
+    /// `requesting-text.on-request`, for policies that export it.
+    async fn on_text_request(
+        &self,
+        now: Timestamp,
+        app: &AppView,
+        request: &RequestView,
+    ) -> Result<RequestDecision, PolicyError> {
+        match self.inner.invoke(&Call::TextRequest { now, app, request }).await? {
+            Answer::TextAction(returned) => {
+                let action = returned.map_err(|message| self.inner.returned(message))?;
+                requesting_text::action_from_wit(action)
+                    .map_err(|detail| PolicyError::Nonsense { name: self.name().to_owned(), detail })
+            }
+            Answer::Request(_) | Answer::Action(_) | Answer::LeanAction(_) | Answer::Tick(_) => {
                 unreachable!("a request call answers as it was called")
             }
         }
@@ -500,7 +544,7 @@ impl LoadedPolicy {
         };
         let returned = match answer {
             Answer::Tick(returned) => returned,
-            Answer::Request(_) | Answer::Action(_) | Answer::LeanAction(_) => {
+            Answer::Request(_) | Answer::Action(_) | Answer::LeanAction(_) | Answer::TextAction(_) => {
                 unreachable!("a tick call answers a tick")
             }
         };
@@ -587,8 +631,27 @@ impl PolicyInner {
             ),
             None => None,
         };
+        let requesting_text = match &self.requesting_text {
+            Some(requesting_text) => Some(
+                requesting_text
+                    .load(&mut store, &instance)
+                    .map_err(|e| contract("its paastis:policy/requesting-text export does not match the host's", e))?,
+            ),
+            None => None,
+        };
         let sent_params = requesting::SentParams::default();
-        Ok(Instance { store, policy, answering, ticking, requesting, sent_params, clock, calls: 0 })
+        Ok(Instance {
+            store,
+            policy,
+            answering,
+            ticking,
+            requesting,
+            requesting_text,
+            request_text: String::new(),
+            sent_params,
+            clock,
+            calls: 0,
+        })
     }
 
     /// What a call's log lines say they come from: `check` for a scratch
@@ -601,17 +664,35 @@ impl PolicyInner {
     /// again.
     async fn call_on(&self, mut instance: Instance, call: &Call<'_>) -> Result<Answer, PolicyError> {
         let phase = match call {
-            Call::Request { .. } | Call::LeanRequest { .. } => "request",
+            Call::Request { .. } | Call::LeanRequest { .. } | Call::TextRequest { .. } => "request",
             Call::Tick { .. } | Call::SharedTick { .. } => "tick",
         };
         instance.store.data_mut().begin_call(self.phase(phase));
         instance.clock.begin();
         instance.store.set_epoch_deadline(FIRST_DEADLINE);
-        let Instance { store, policy, answering, ticking, requesting, sent_params, clock, .. } = &mut instance;
+        let Instance {
+            store,
+            policy,
+            answering,
+            ticking,
+            requesting,
+            requesting_text,
+            request_text,
+            sent_params,
+            clock,
+            ..
+        } = &mut instance;
         // Before the clock starts: the instance's own record of what it was
         // sent (if the call fails, the instance and the record both go).
         let app_ref = match call {
             Call::LeanRequest { app, .. } => Some(requesting::app_ref(app, sent_params)),
+            _ => None,
+        };
+        let app_status = match call {
+            Call::TextRequest { app, request, .. } => {
+                requesting_text::write_text(request_text, &app.name, request);
+                Some(requesting_text::app_status(app, sent_params))
+            }
             _ => None,
         };
         let handler = policy.paastis_policy_handler();
@@ -634,6 +715,13 @@ impl PolicyInner {
                             requesting.call_on_request(&mut *store, now, app, request).await.map(Answer::LeanAction)
                         }
                         _ => unreachable!("a lean request is only made for a policy that exports requesting"),
+                    },
+                    (Call::TextRequest { now, .. }, _) => match (requesting_text, &app_status) {
+                        (Some(requesting_text), Some(app)) => requesting_text
+                            .call_on_request(&mut *store, now, app, request_text.as_str())
+                            .await
+                            .map(Answer::TextAction),
+                        _ => unreachable!("a text request is only made for a policy that exports requesting-text"),
                     },
                     (Call::Tick { now, apps }, _) => {
                         handler.call_on_tick(&mut *store, now, apps).await.map(Answer::Tick)

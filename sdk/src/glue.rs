@@ -8,11 +8,12 @@ use crate::bindings::paastis::policy::types as wit;
 use crate::context::{RequestContext, TickContext};
 use crate::decision::{Answer, Decision, TickPlan};
 use crate::params::{ParamValue, Params};
-use crate::request::{Headers, Request};
+use crate::request::Request;
 use crate::time::Timestamp;
 
 use crate::bindings::exports::paastis::policy::answering as wit_answering;
 use crate::bindings::exports::paastis::policy::requesting as wit_requesting;
+use crate::bindings::exports::paastis::policy::requesting_text as wit_text;
 
 pub use crate::bindings;
 pub use crate::bindings::exports::paastis::policy::answering::Guest as AnsweringGuest;
@@ -22,6 +23,9 @@ pub use crate::bindings::exports::paastis::policy::requesting::AppRef as WitAppR
 pub use crate::bindings::exports::paastis::policy::requesting::Guest as RequestingGuest;
 pub use crate::bindings::exports::paastis::policy::requesting::LeanRequest as WitLeanRequest;
 pub use crate::bindings::exports::paastis::policy::requesting::RequestAction as WitLeanAction;
+pub use crate::bindings::exports::paastis::policy::requesting_text::AppStatus as WitAppStatus;
+pub use crate::bindings::exports::paastis::policy::requesting_text::Guest as RequestingTextGuest;
+pub use crate::bindings::exports::paastis::policy::requesting_text::RequestAction as WitTextAction;
 pub use crate::bindings::exports::paastis::policy::ticking::AppEntry as WitAppEntry;
 pub use crate::bindings::exports::paastis::policy::ticking::Guest as TickingGuest;
 pub use std::string::String;
@@ -41,7 +45,11 @@ pub fn on_lean_request<P: Policy>(
     app: WitAppRef,
     request: WitLeanRequest,
 ) -> Result<WitLeanAction, String> {
-    let params = crate::sent_params::resolve(app.params, params_from)?;
+    let params = match app.params {
+        wit_requesting::ParamsRef::Sent(number) => crate::sent_params::Sent::Number(number),
+        wit_requesting::ParamsRef::New(set) => crate::sent_params::Sent::New(set.number, set.params),
+    };
+    let params = crate::sent_params::resolve(params, params_from)?;
     let app = App {
         name: app.name,
         state: state_from(app.state),
@@ -50,15 +58,40 @@ pub fn on_lean_request<P: Policy>(
         in_flight: app.in_flight,
         params,
     };
-    let request = Request {
-        method: request.method,
-        path: request.path,
-        query: request.query,
-        headers: Headers::from_lines(request.headers),
-        client_addr: request.client_addr,
-    };
+    let request = Request::from_lines(
+        request.headers,
+        &request.method,
+        &request.path,
+        request.query.as_deref(),
+        &request.client_addr,
+    );
     let ctx = RequestContext::new(Timestamp::from_millis(now), app, request);
     P::on_request(&ctx).map(lean_action_into).map_err(crate::PolicyError::into_message)
+}
+
+/// `requesting-text.on-request`: the app's name and the request in one
+/// string, read in place; the params by reference, as `requesting`.
+pub fn on_text_request<P: Policy>(
+    now: WitTimestamp,
+    app: WitAppStatus,
+    request: String,
+) -> Result<WitTextAction, String> {
+    let params = match app.params {
+        wit_text::ParamsRef::Sent(number) => crate::sent_params::Sent::Number(number),
+        wit_text::ParamsRef::New(set) => crate::sent_params::Sent::New(set.number, set.params),
+    };
+    let params = crate::sent_params::resolve(params, params_from)?;
+    let (name, request) = Request::from_text(request)?;
+    let app = App {
+        name,
+        state: state_from(app.state),
+        state_since: Timestamp::from_millis(app.state_since),
+        last_activity: app.last_activity.map(Timestamp::from_millis),
+        in_flight: app.in_flight,
+        params,
+    };
+    let ctx = RequestContext::new(Timestamp::from_millis(now), app, request);
+    P::on_request(&ctx).map(text_action_into).map_err(crate::PolicyError::into_message)
 }
 
 /// `handler.on-request`, which only hosts that predate answers call.
@@ -153,13 +186,7 @@ fn params_from(params: Vec<wit::Param>) -> Params {
 }
 
 fn request_from(r: WitRequest) -> Request {
-    Request {
-        method: r.method,
-        path: r.path,
-        query: r.query,
-        headers: Headers::from_pairs(r.headers),
-        client_addr: r.client_addr,
-    }
+    Request::from_pairs(r.headers, &r.method, &r.path, r.query.as_deref(), &r.client_addr)
 }
 
 fn action_into(d: Decision) -> WitAction {
@@ -180,6 +207,17 @@ fn lean_action_into(d: Decision) -> WitLeanAction {
         Decision::ForwardPassiveOr(a) => WitLeanAction::ForwardPassiveOrAnswer(answer(a)),
         Decision::Refuse(r) => WitLeanAction::Refuse(refusal_into(r)),
         Decision::Answer(a) => WitLeanAction::Answer(answer(a)),
+    }
+}
+
+fn text_action_into(d: Decision) -> WitTextAction {
+    let answer = |a: Answer| wit_text::Answer { status: a.status, headers: a.headers, body: a.body };
+    match d {
+        Decision::Forward => WitTextAction::Forward,
+        Decision::ForwardPassive => WitTextAction::ForwardPassive,
+        Decision::ForwardPassiveOr(a) => WitTextAction::ForwardPassiveOrAnswer(answer(a)),
+        Decision::Refuse(r) => WitTextAction::Refuse(refusal_into(r)),
+        Decision::Answer(a) => WitTextAction::Answer(answer(a)),
     }
 }
 
@@ -293,6 +331,50 @@ mod tests {
         let never = lean(Sent(5), "");
         assert_eq!(never, Err("the host referred to params set 5, which this instance was never sent".into()));
         assert!(lean(new(16, "1m"), "").is_err_and(|e| e.contains("numbers stop at 15")));
+    }
+
+    fn text(params: wit_text::ParamsRef, request: &str) -> Result<String, String> {
+        let app =
+            WitAppStatus { state: wit::AppState::Awake, state_since: 0, last_activity: None, in_flight: 0, params };
+        match on_text_request::<EchoText>(0, app, request.to_owned())? {
+            WitTextAction::Refuse(refusal) => Ok(refusal.reason),
+            _ => Err("not a refusal".into()),
+        }
+    }
+
+    /// Refuses every request with what it saw of the app and the request.
+    struct EchoText;
+
+    impl Policy for EchoText {
+        fn on_request(ctx: &RequestContext) -> Result<Decision, crate::PolicyError> {
+            let (app, r) = (ctx.app(), ctx.request());
+            let timeout = app.params().text("idle_timeout")?;
+            let seen = format!(
+                "{} {timeout} {} {} {:?} {} {:?} {:?}",
+                app.name(),
+                r.method(),
+                r.path(),
+                r.query(),
+                r.client_addr(),
+                r.user_agent(),
+                r.headers()
+            );
+            Ok(Decision::refuse(404, seen))
+        }
+    }
+
+    #[test]
+    fn the_request_text_and_params_by_reference_reach_the_policy() {
+        let new = wit_text::ParamsRef::New(wit_text::NumberedParams { number: 2, params: set("7m") });
+        let seen = text(new, "blog\nGET\n/a\n?b=1\n10.0.0.1\nuser-agent: curl/8\nx: y\n");
+        let headers = r#"[("user-agent", "curl/8"), ("x", "y")]"#;
+        assert_eq!(seen, Ok(format!("blog 7m GET /a Some(\"b=1\") 10.0.0.1 Some(\"curl/8\") {headers}")));
+        let seen = text(wit_text::ParamsRef::Sent(2), "shop\nPOST\n/\n\n::1\n");
+        assert_eq!(seen, Ok("shop 7m POST / None ::1 None []".into()));
+        let never = text(wit_text::ParamsRef::Sent(9), "a\nGET\n/\n\n::1\n");
+        assert!(never.is_err_and(|e| e.contains("never sent")));
+        let malformed = text(wit_text::ParamsRef::Sent(2), "a\nGET\n/\n");
+        assert_eq!(malformed, Err("the host sent a request text of 3 lines, not at least 5".into()));
     }
 
     #[test]

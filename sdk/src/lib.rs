@@ -166,8 +166,8 @@ pub trait Policy {
 }
 
 /// Exports a type implementing [`Policy`] as the component's `handler`, and as
-/// the optional `answering`, `ticking` and `requesting` exports that newer
-/// hosts call instead.
+/// the optional `answering`, `ticking`, `requesting` and `requesting-text`
+/// exports that newer hosts call instead.
 ///
 /// Use it once per policy crate, at the top level. Outside WebAssembly it
 /// expands to nothing, so the same crate builds and unit-tests natively.
@@ -207,7 +207,8 @@ macro_rules! export_policy {
                 }
             }
 
-            // Hosts that send params by reference call this one first.
+            // Hosts that send params by reference, but not the whole request as
+            // one text, call this one.
             impl $crate::__private::RequestingGuest for __PaastisPolicyExport {
                 fn on_request(
                     now: $crate::__private::WitTimestamp,
@@ -215,6 +216,17 @@ macro_rules! export_policy {
                     request: $crate::__private::WitLeanRequest,
                 ) -> ::core::result::Result<$crate::__private::WitLeanAction, $crate::__private::String> {
                     $crate::__private::on_lean_request::<$policy>(now, app, request)
+                }
+            }
+
+            // Hosts that send the request as one text call this one first of all.
+            impl $crate::__private::RequestingTextGuest for __PaastisPolicyExport {
+                fn on_request(
+                    now: $crate::__private::WitTimestamp,
+                    app: $crate::__private::WitAppStatus,
+                    request: $crate::__private::String,
+                ) -> ::core::result::Result<$crate::__private::WitTextAction, $crate::__private::String> {
+                    $crate::__private::on_text_request::<$policy>(now, app, request)
                 }
             }
 

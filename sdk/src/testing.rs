@@ -19,7 +19,7 @@
 
 use crate::app::{App, AppState};
 use crate::params::{ParamValue, Params};
-use crate::request::{Headers, Request};
+use crate::request::Request;
 use crate::time::Timestamp;
 
 /// An app, asleep since the epoch with no activity and no params unless told
@@ -180,7 +180,13 @@ pub fn reset_kv() {
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct RequestBuilder(Request);
+pub struct RequestBuilder {
+    method: String,
+    path: String,
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+    client_addr: String,
+}
 
 impl RequestBuilder {
     /// `target` may carry a query string (`"/search?q=x"`), which is split
@@ -195,13 +201,7 @@ impl RequestBuilder {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
             None => (target.to_owned(), None),
         };
-        RequestBuilder(Request {
-            method: method.into(),
-            path,
-            query,
-            headers: Headers::default(),
-            client_addr: "127.0.0.1".to_owned(),
-        })
+        RequestBuilder { method: method.into(), path, query, headers: Vec::new(), client_addr: "127.0.0.1".to_owned() }
     }
 
     /// A GET of `target`.
@@ -229,7 +229,7 @@ impl RequestBuilder {
     /// assert_eq!(request.query(), Some("page=2"));
     /// ```
     pub fn query(mut self, query: impl Into<String>) -> Self {
-        self.0.query = Some(query.into());
+        self.query = Some(query.into());
         self
     }
 
@@ -240,7 +240,7 @@ impl RequestBuilder {
     /// assert_eq!(request.header("accept"), Some("text/html"));
     /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.0.headers.push(name.into(), value.into());
+        self.headers.push((name.into(), value.into()));
         self
     }
 
@@ -261,7 +261,7 @@ impl RequestBuilder {
     /// assert_eq!(request.client_addr(), "10.0.0.9");
     /// ```
     pub fn client_addr(mut self, addr: impl Into<String>) -> Self {
-        self.0.client_addr = addr.into();
+        self.client_addr = addr.into();
         self
     }
 
@@ -272,7 +272,7 @@ impl RequestBuilder {
     /// assert_eq!(request.path(), "/");
     /// ```
     pub fn build(self) -> Request {
-        self.0
+        Request::from_pairs(self.headers, &self.method, &self.path, self.query.as_deref(), &self.client_addr)
     }
 }
 

@@ -122,6 +122,7 @@ fn main() -> ExitCode {
         policy::a_policy_answers_requests_itself_asleep_or_awake,
         policy::a_policy_built_before_answers_keeps_loading,
         policy::a_policy_built_before_requesting_keeps_answering,
+        policy::a_policy_built_before_requesting_text_keeps_answering_through_requesting,
         policy::the_sdk_packages_with_its_contract_license_and_readme,
         policy::policy_check_describes_good_files_and_refuses_bad_ones,
         config::a_config_error_names_the_file_the_key_and_the_line,

@@ -198,6 +198,47 @@ pub async fn a_policy_built_before_requesting_keeps_answering() {
     assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0, "answered by the policy, not woken");
 }
 
+/// A policy built with the SDK of stop 22 exports `requesting` but not
+/// `requesting-text`: it keeps loading, and the host calls its
+/// `requesting.on-request` (not `answering`'s), with its params by
+/// reference (sent whole once per instance, then by number) and every field
+/// of the request whole.
+pub async fn a_policy_built_before_requesting_text_keeps_answering_through_requesting() {
+    let old = policies::path(policies::BEFORE_REQUESTING_TEXT);
+    let stdout = checked(policies::BEFORE_REQUESTING_TEXT).await;
+    assert!(stdout.contains("paastis:policy/requesting@0.1.0#on-request"), "{stdout}");
+    assert!(!stdout.contains("policy/requesting-text@"), "{stdout}");
+    let new = checked(policies::TEAPOT).await;
+    assert!(new.contains("paastis:policy/requesting-text@0.1.0#on-request"), "the SDK exports it: {new}");
+
+    let gateway = GatewayBuilder::new()
+        .policy_file(old)
+        .app(AppBuilder::new("hello").param("greeting", "\"hi there\""))
+        .app(AppBuilder::new("other"))
+        .spawn()
+        .await;
+    let client = gateway.client();
+    let cases = [
+        ("hello", "hi there", "/a/b?x=1&y", "probe/1.0"),
+        ("other", "(none)", "/", "probe/2.0"),
+        ("hello", "hi there", "/again", "probe/3.0"),
+        ("other", "(none)", "/?", "probe/4.0"),
+    ];
+    for (app, greeting, target, user_agent) in cases {
+        let request = client
+            .builder(&format!("{app}.localhost"), target)
+            .header("user-agent", user_agent)
+            .body(crate::support::client::empty());
+        let answered = client.send(request.unwrap()).await;
+        assert_eq!(answered.status, 200, "{}", answered.text());
+        let (path, query) = target.split_once('?').map_or((target, "(none)"), |(p, q)| (p, q));
+        let seen = format!("method=GET path={path} query={query} client=127.0.0.1 user-agent={user_agent}");
+        let expected = format!("built before requesting-text, via requesting: app={app} greeting={greeting} {seen}");
+        assert_eq!(answered.text(), expected);
+    }
+    assert_eq!(gateway.logs_caught_up().await.count("waking app", "hello"), 0, "answered by the policy, not woken");
+}
+
 /// `paastis policy check` loads a file as the gateway would and says what it
 /// exports, or refuses it with a reason and a non-zero exit.
 pub async fn policy_check_describes_good_files_and_refuses_bad_ones() {

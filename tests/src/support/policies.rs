@@ -26,6 +26,12 @@ pub const BEFORE_ANSWERS: &str = env!("TEST_POLICY_BEFORE_ANSWERS");
 /// `ticking`; no `requesting`): answers every request with 200 and
 /// "built before requesting: app=NAME greeting=PARAM user-agent=UA".
 pub const BEFORE_REQUESTING: &str = env!("TEST_POLICY_BEFORE_REQUESTING");
+/// Built against the contract of stop 22 (`handler`, `answering`,
+/// `ticking`, `requesting`; no `requesting-text`): answers every request
+/// with 200 and "built before requesting-text, via requesting: app=NAME
+/// greeting=PARAM method=M path=P query=Q client=ADDR user-agent=UA" from
+/// `requesting.on-request` (and "via answering" from `answering`'s).
+pub const BEFORE_REQUESTING_TEXT: &str = env!("TEST_POLICY_BEFORE_REQUESTING_TEXT");
 /// Answers every request itself with a 200 (JSON naming the app, an
 /// `x-policy: answers` header and a cookie), asleep or awake; forwards
 /// requests for `/through`.
