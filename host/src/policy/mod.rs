@@ -498,6 +498,11 @@ fn request_view<B>(request: &Request<B>, client: SocketAddr) -> RequestView {
         path: request.uri().path().to_owned(),
         query: request.uri().query().map(str::to_owned),
         headers,
-        client_addr: client.ip().to_string(),
+        // Not `to_string`: `Ipv4Addr`'s Display was 1.9 % of the proxy's user time.
+        client_addr: {
+            let mut ip = Vec::with_capacity(15);
+            crate::telemetry::access_log::write_ip(&mut ip, client.ip());
+            String::from_utf8(ip).unwrap_or_else(|_| client.ip().to_string())
+        },
     }
 }
