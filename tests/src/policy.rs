@@ -135,6 +135,17 @@ async fn checked(policy: &str) -> String {
     stdout
 }
 
+/// A gateway behind the `old` policy file, with two apps: `hello`, whose
+/// `greeting` param is "hi there", and `other`, with no params.
+async fn greeted_apps_behind(old: &std::path::Path) -> crate::support::TestGateway {
+    GatewayBuilder::new()
+        .policy_file(old)
+        .app(AppBuilder::new("hello").param("greeting", "\"hi there\""))
+        .app(AppBuilder::new("other"))
+        .spawn()
+        .await
+}
+
 /// A policy built before `paastis:policy/answering` existed (only `handler`,
 /// from the contract as first released) still loads and decides: the host
 /// calls its `handler.on-request`. `policy check` shows which exports a file
@@ -178,12 +189,7 @@ pub async fn a_policy_built_before_requesting_keeps_answering() {
     let new = checked(policies::TEAPOT).await;
     assert!(new.contains("paastis:policy/requesting@0.1.0#on-request"), "the SDK exports requesting: {new}");
 
-    let gateway = GatewayBuilder::new()
-        .policy_file(old)
-        .app(AppBuilder::new("hello").param("greeting", "\"hi there\""))
-        .app(AppBuilder::new("other"))
-        .spawn()
-        .await;
+    let gateway = greeted_apps_behind(old).await;
     let client = gateway.client();
     for (app, greeting, user_agent) in [("hello", "hi there", "probe/1.0"), ("other", "(none)", "probe/2.0")] {
         let request = client
@@ -211,12 +217,7 @@ pub async fn a_policy_built_before_requesting_text_keeps_answering_through_reque
     let new = checked(policies::TEAPOT).await;
     assert!(new.contains("paastis:policy/requesting-text@0.1.0#on-request"), "the SDK exports it: {new}");
 
-    let gateway = GatewayBuilder::new()
-        .policy_file(old)
-        .app(AppBuilder::new("hello").param("greeting", "\"hi there\""))
-        .app(AppBuilder::new("other"))
-        .spawn()
-        .await;
+    let gateway = greeted_apps_behind(old).await;
     let client = gateway.client();
     let cases = [
         ("hello", "hi there", "/a/b?x=1&y", "probe/1.0"),
