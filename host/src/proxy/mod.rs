@@ -368,7 +368,7 @@ fn upstream_target(client_target: http::Uri, upstream: &http::Uri, connect: bool
     if client_target.scheme().is_none() && client_target.authority().is_none() {
         return client_target;
     }
-    client_target.path_and_query().map_or_else(http::Uri::default, |path| http::Uri::from(path.clone()))
+    crate::upstream::request_target(&client_target, false)
 }
 
 /// The answer when sending a request upstream failed: the client's body
