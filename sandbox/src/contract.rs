@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use crate::request_text::{RequestSource, write_request_text};
+
 /// Milliseconds since the Unix epoch, UTC.
 pub type Timestamp = u64;
 
@@ -56,7 +58,47 @@ pub struct AppView {
     pub params: Arc<Params>,
 }
 
-/// What a policy sees of a request.
+/// An `AppView` borrowed from wherever the caller keeps the app: what the
+/// gateway hands a call on every request, so that it copies no name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AppRef<'a> {
+    pub name: &'a str,
+    pub state: AppState,
+    pub state_since: Timestamp,
+    pub last_activity: Option<Timestamp>,
+    pub in_flight: u32,
+    pub params: &'a Arc<Params>,
+}
+
+impl AppRef<'_> {
+    /// An owned copy, for the interfaces that take one (policies built
+    /// before `requesting-text`); the params stay shared.
+    pub fn to_view(&self) -> AppView {
+        AppView {
+            name: self.name.to_owned(),
+            state: self.state,
+            state_since: self.state_since,
+            last_activity: self.last_activity,
+            in_flight: self.in_flight,
+            params: Arc::clone(self.params),
+        }
+    }
+}
+
+impl AppView {
+    pub fn as_ref(&self) -> AppRef<'_> {
+        AppRef {
+            name: &self.name,
+            state: self.state,
+            state_since: self.state_since,
+            last_activity: self.last_activity,
+            in_flight: self.in_flight,
+            params: &self.params,
+        }
+    }
+}
+
+/// What a policy sees of a request (`RequestSource` is the same, borrowed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestView {
     pub method: String,
@@ -89,6 +131,32 @@ impl HeaderLines {
         self.0.push_str(": ");
         push_clean(&mut self.0, value, false);
         self.0.push('\n');
+    }
+
+    /// Lines written after `text`, which is taken as it is: for the request
+    /// text, whose header lines end it.
+    pub(crate) fn appending_to(text: String) -> HeaderLines {
+        HeaderLines(text)
+    }
+
+    /// `push` of a value that may not be UTF-8, with what is not as
+    /// `String::from_utf8_lossy` writes it (U+FFFD), without copying it first.
+    pub fn push_bytes(&mut self, name: &str, value: &[u8]) {
+        push_clean(&mut self.0, name, true);
+        self.0.push_str(": ");
+        for chunk in value.utf8_chunks() {
+            push_clean(&mut self.0, chunk.valid(), false);
+            if !chunk.invalid().is_empty() {
+                self.0.push(char::REPLACEMENT_CHARACTER);
+            }
+        }
+        self.0.push('\n');
+    }
+
+    /// Every line of `other`, after these: its lines were cleaned as it was
+    /// built.
+    pub fn append(&mut self, other: &HeaderLines) {
+        self.0.push_str(&other.0);
     }
 
     /// The lines, as sent.

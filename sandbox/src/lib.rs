@@ -23,6 +23,8 @@
 //! - `requesting`: the optional `requesting` export (`on-request` with the
 //!   params by reference and the headers as one string): detected at load,
 //!   the param sets each instance was sent;
+//! - `request_text`: the request text of `requesting-text`, written from a
+//!   borrowed request (`RequestSource`) or a `RequestView` alike;
 //! - `requesting_text`: the optional `requesting-text` export (`on-request`
 //!   with the app's name and the request in one string, the rest numbers):
 //!   detected at load, the text written into a buffer each instance keeps;
@@ -41,6 +43,7 @@ mod error;
 mod instance;
 pub mod kv;
 mod output;
+mod request_text;
 mod requesting;
 mod requesting_text;
 mod runtime;

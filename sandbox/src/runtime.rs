@@ -22,7 +22,7 @@ use crate::bindings::paastis::policy::types as wit;
 use crate::bindings::{self, PolicyPre};
 use crate::call_state::CallState;
 use crate::compile_cache;
-use crate::contract::{AppView, RequestDecision, RequestView, TickPlan, Timestamp};
+use crate::contract::{AppRef, AppView, RequestDecision, RequestSource, RequestView, TickPlan, Timestamp};
 use crate::convert;
 use crate::epoch::{CallClock, Expired, FIRST_DEADLINE, Panicked, Ticker};
 use crate::error::PolicyError;
@@ -367,8 +367,8 @@ enum Call<'a> {
     /// sent as the instance needs them.
     TextRequest {
         now: Timestamp,
-        app: &'a AppView,
-        request: &'a RequestView,
+        app: AppRef<'a>,
+        request: &'a dyn RequestSource,
     },
     Tick {
         now: Timestamp,
@@ -457,28 +457,43 @@ impl LoadedPolicy {
         request: &RequestView,
     ) -> Result<RequestDecision, PolicyError> {
         if self.inner.requesting_text.is_some() {
-            return self.on_text_request(now, app, request).await;
+            return self.on_text_request(now, app.as_ref(), request).await;
         }
         if self.inner.requesting.is_some() {
             return self.on_lean_request(now, app, &requesting::lean_request_of(request)).await;
         }
-        self.on_request_owned(now, app.clone(), request.clone()).await
+        self.on_older_request(now, app.clone(), request.clone()).await
     }
 
-    /// `on_request` for a caller that builds its views for this call only
-    /// (the gateway, on every request): their strings move into the call.
-    pub async fn on_request_owned(
+    /// `on_request` for a caller that keeps the app and the request its own
+    /// way (the gateway, on every request). For a policy that exports
+    /// `requesting-text`, the request text is written straight from them
+    /// into the instance's buffer: no view is built, nothing is allocated.
+    /// Older policies get owned views made from them.
+    pub async fn on_request_ref(
+        &self,
+        now: Timestamp,
+        app: AppRef<'_>,
+        request: &dyn RequestSource,
+    ) -> Result<RequestDecision, PolicyError> {
+        if self.inner.requesting_text.is_some() {
+            return self.on_text_request(now, app, request).await;
+        }
+        let request = RequestView::of(request);
+        if self.inner.requesting.is_some() {
+            return self.on_lean_request(now, &app.to_view(), &requesting::lean_request(request)).await;
+        }
+        self.on_older_request(now, app.to_view(), request).await
+    }
+
+    /// `answering.on-request`, else `handler.on-request`: the policy
+    /// predates `requesting`. The views' strings move into the call.
+    async fn on_older_request(
         &self,
         now: Timestamp,
         app: AppView,
         request: RequestView,
     ) -> Result<RequestDecision, PolicyError> {
-        if self.inner.requesting_text.is_some() {
-            return self.on_text_request(now, &app, &request).await;
-        }
-        if self.inner.requesting.is_some() {
-            return self.on_lean_request(now, &app, &requesting::lean_request(request)).await;
-        }
         let app = convert::app_into_wit(app);
         let request = convert::request_into_wit(request);
         match self.inner.invoke(&Call::Request { now, app: &app, request: &request }).await? {
@@ -519,8 +534,8 @@ impl LoadedPolicy {
     async fn on_text_request(
         &self,
         now: Timestamp,
-        app: &AppView,
-        request: &RequestView,
+        app: AppRef<'_>,
+        request: &dyn RequestSource,
     ) -> Result<RequestDecision, PolicyError> {
         match self.inner.invoke(&Call::TextRequest { now, app, request }).await? {
             Answer::TextAction(returned) => {
@@ -690,7 +705,7 @@ impl PolicyInner {
         };
         let app_status = match call {
             Call::TextRequest { app, request, .. } => {
-                requesting_text::write_text(request_text, &app.name, request);
+                requesting_text::write_text(request_text, app.name, *request);
                 Some(requesting_text::app_status(app, sent_params))
             }
             _ => None,

@@ -8,7 +8,7 @@ use super::machine::{Effect, Machine};
 use super::upstream_slots::UpstreamSlots;
 use crate::clock::now_ms;
 use crate::config::AppConfig;
-use crate::policy::model::{AppState, AppView, Params, Timestamp};
+use crate::policy::model::{AppRef, AppState, AppView, Params, Timestamp};
 use crate::store::AppRecord;
 use crate::telemetry::metrics::RequestCounters;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -115,16 +115,22 @@ impl App {
         self.lock().cooling_down(now_ms())
     }
 
-    pub(crate) fn view(&self) -> AppView {
+    /// What a policy sees of the app, borrowed: the request path's, which
+    /// copies no name.
+    pub(crate) fn view_ref(&self) -> AppRef<'_> {
         let inner = self.lock();
-        AppView {
-            name: self.name().to_owned(),
+        AppRef {
+            name: self.name(),
             state: inner.state(),
             state_since: inner.since(),
             last_activity: self.last_activity(),
             in_flight: inner.in_flight() + self.remote_in_flight(),
-            params: self.params.clone(),
+            params: &self.params,
         }
+    }
+
+    pub(crate) fn view(&self) -> AppView {
+        self.view_ref().to_view()
     }
 
     /// Time spent asleep and awake so far, the current state included.
