@@ -40,13 +40,14 @@ impl RequestSource for HttpRequest<'_> {
     }
 
     fn write_headers(&self, lines: &mut HeaderLines) {
+        let mut has_host = false;
         for (name, value) in self.headers {
+            // A comparison of standard names, not a second lookup in the map.
+            has_host |= name == header::HOST;
             lines.push_bytes(name.as_str(), value.as_bytes());
         }
         // HTTP/2 carries the host in :authority; policies see it as `host` either way.
-        if !self.headers.contains_key(header::HOST)
-            && let Some(authority) = self.uri.authority()
-        {
+        if !has_host && let Some(authority) = self.uri.authority() {
             lines.push("host", authority.as_str());
         }
     }
