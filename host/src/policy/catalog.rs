@@ -3,6 +3,7 @@
 //! with and the next call sees the new one.
 
 use crate::policy::LoadedPolicy;
+use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,7 +71,10 @@ impl Entry {
 
 #[derive(Default, Clone)]
 pub(super) struct Catalog {
-    by_name: HashMap<String, Arc<Entry>>,
+    /// Fx-hashed: looked up on every request, and its names come from the
+    /// config and the policy directory, never from a client. SipHash of the
+    /// name was about 170 of the gate's instructions per request.
+    by_name: HashMap<String, Arc<Entry>, FxBuildHasher>,
 }
 
 impl Catalog {

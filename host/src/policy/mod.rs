@@ -48,6 +48,7 @@ use catalog::Catalog;
 use hyper::Request;
 use model::{AppView, RequestDecision, TickPlan};
 use request_source::HttpRequest;
+use rustc_hash::FxBuildHasher;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -94,10 +95,11 @@ pub(crate) struct PolicyGate {
     /// Serves when nothing else can; never reverted.
     last_resort: Arc<Entry>,
     default_name: String,
-    /// The policy each app asks for, when it names one.
-    wanted: HashMap<String, String>,
+    /// The policy each app asks for, when it names one. Fx-hashed, as the
+    /// catalog: looked up on every request, by names from the config.
+    wanted: HashMap<String, String, FxBuildHasher>,
     /// The same for apps found at runtime (discovery and rules).
-    discovered: std::sync::RwLock<HashMap<String, String>>,
+    discovered: std::sync::RwLock<HashMap<String, String, FxBuildHasher>>,
     call_on_request: bool,
     max_failures: u32,
     /// What was last logged as serving each app, to log changes only.
@@ -149,7 +151,7 @@ impl PolicyGate {
             last_resort,
             default_name: config.policy.default_name(),
             wanted: config.apps.iter().filter_map(|a| Some((a.name().to_owned(), a.policy()?.to_owned()))).collect(),
-            discovered: std::sync::RwLock::new(HashMap::new()),
+            discovered: std::sync::RwLock::default(),
             call_on_request: config.policy.call_on_request,
             max_failures: config.policy.max_failures.max(1),
             serving: Mutex::new(HashMap::new()),
