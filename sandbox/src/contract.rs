@@ -110,11 +110,13 @@ pub struct RequestView {
 
 /// A request's headers as `paastis:policy/requesting` and
 /// `requesting-text` hand them to a policy: one `name: value` line each, in
-/// order, each ending with `\n`. Built once by whoever makes the view (the
-/// gateway writes each header straight in), then copied whole into the
-/// request text (`requesting-text`) or moved into the call as is
-/// (`requesting`); the `(name, value)` pairs that policies built before
-/// `requesting` take are made from the lines only for them. A `:` in a name or a line break anywhere is written as a space, so
+/// order, each ending with `\n`. On the gateway's request path the lines are
+/// written straight after the request text's other fields, in the
+/// instance's buffer (`RequestSource::write_headers`); a `RequestView` holds
+/// its own, copied whole into the request text (`requesting-text`) or moved
+/// into the call as is (`requesting`); the `(name, value)` pairs that
+/// policies built before `requesting` take are made from the lines only for
+/// them. A `:` in a name or a line break anywhere is written as a space, so
 /// that the lines cannot be misread (hyper lets neither through; a replayed
 /// log could).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
