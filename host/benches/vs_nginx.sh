@@ -12,8 +12,8 @@
 #   of the nginx proxy's upstream, plain HTTP and h2c: `floor` with
 #   hyper-util's pooled legacy Client, `floor-conn` with hyper's connection
 #   API and a small pool as Paastis's upstream client. What separates
-#   `floor` from `no-policy` is Paastis's own proxy; `floor` from nginx, the
-#   stack.
+#   `floor-conn` from `no-policy` is Paastis's own proxy; `floor-conn` from
+#   nginx, the stack. The floors write no log at all.
 # Rounds are interleaved (every server, then the next round, in a rotating
 # order) so that the machine's load hits them alike: wrk -c32 and -c256
 # (h1), wrk over HTTPS, h2load -c32 -m10 over h2 (TLS) and h2c. CPU per
@@ -307,7 +307,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 echo "Paastis vs nginx, $(nproc) cores, medians of $ROUNDS rounds of ${SECS}s, load average at the end: $load_end"
 echo "(RUST_BACKTRACE unset except for 'backtrace'; default log settings for both)"
-echo "(floor, floor-conn: host/examples/hyper_floor.rs, hyper + tokio forwarding alone, legacy Client / conn API)"
+echo "(floor, floor-conn: host/examples/hyper_floor.rs, hyper + tokio forwarding alone, legacy Client / conn API, no log)"
 echo
 awk -F'\t' '
     function median(list,   n, a, i, j, t) {
