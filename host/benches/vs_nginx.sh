@@ -6,7 +6,14 @@
 #   core), plain HTTP, HTTPS (TLS 1.3, h2 and http/1.1 by ALPN) and h2c;
 # - Paastis in front of the same upstream configuration: with the inactivity
 #   policy on every request, without the policy call, with office-hours, and
-#   with the policy and RUST_BACKTRACE=1 (which must make no difference).
+#   with the policy and RUST_BACKTRACE=1 (which must make no difference);
+# - the hyper floor (host/examples/hyper_floor.rs): the least a reverse proxy
+#   on Paastis's stack (hyper 1, hyper-util, tokio, jemalloc) costs, in front
+#   of the nginx proxy's upstream, plain HTTP and h2c: `floor` with
+#   hyper-util's pooled legacy Client, `floor-conn` with hyper's connection
+#   API and a small pool as Paastis's upstream client. What separates
+#   `floor-conn` from `no-policy` is Paastis's own proxy; `floor-conn` from
+#   nginx, the stack. The floors write no log at all.
 # Rounds are interleaved (every server, then the next round, in a rotating
 # order) so that the machine's load hits them alike: wrk -c32 and -c256
 # (h1), wrk over HTTPS, h2load -c32 -m10 over h2 (TLS) and h2c. CPU per
@@ -15,8 +22,14 @@
 # share is much the same for every server). Medians of the rounds are
 # printed as a table with the ratios to nginx.
 #
-#   host/benches/vs_nginx.sh            # builds target/release/paastis if missing
+#   host/benches/vs_nginx.sh            # builds target/release/paastis and the floor
 #   ROUNDS=3 SECS=10 PAASTIS=path/to/paastis host/benches/vs_nginx.sh
+#   FLOOR=path/to/hyper_floor PAASTIS=... host/benches/vs_nginx.sh
+#
+# FLOOR names a built floor; without it the script builds it
+# (`cargo build --release --locked -p paastis --example hyper_floor`, into
+# target/release/examples/; set CARGO_PROFILE_RELEASE_SPLIT_DEBUGINFO as the
+# release build of the gateway was, or every dependency builds again).
 #
 # Each Paastis gateway runs the upstream as its app's process (a process app
 # owns its port), with the same nginx configuration as the upstream of the
@@ -50,6 +63,10 @@ bin=${PAASTIS:-$root/target/release/paastis}
 if [ -z "${PAASTIS:-}" ]; then
     (cd "$root" && cargo build --quiet --release --locked -p paastis)
 fi
+floor=${FLOOR:-$root/target/release/examples/hyper_floor}
+if [ -z "${FLOOR:-}" ]; then
+    (cd "$root" && cargo build --quiet --release --locked -p paastis --example hyper_floor)
+fi
 office_hours=$root/target/policies/wasm32-wasip2/release/paastis_policy_office_hours.wasm
 (cd "$root" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS cargo build --quiet --locked --release \
     --target wasm32-wasip2 -p paastis-policy-office-hours --target-dir target/policies \
@@ -57,7 +74,8 @@ office_hours=$root/target/policies/wasm32-wasip2/release/paastis_policy_office_h
     --config 'profile.release.opt-level="s"' --config profile.release.codegen-units=1)
 
 # Rounds, warm-ups and starts, with a margin; the whole run never exceeds it.
-scenarios_per_round=16
+# h1: 7 servers x 2; https and h2: nginx and paastis; h2c: those and 2 floors.
+scenarios_per_round=22
 TIMEOUT=${TIMEOUT:-$(( ROUNDS * scenarios_per_round * (SECS + WARMUP + 5) + 120 ))}
 if [ -z "${VS_NGINX_BOUNDED:-}" ]; then
     export VS_NGINX_BOUNDED=1
@@ -161,9 +179,19 @@ close = "00:00"
 days = "Mon-Sun"' 0
 start_paastis backtrace true "" "" 1
 
+# name client: a hyper floor in front of the nginx proxy's upstream.
+start_floor() {
+    plain_port[$1]=$(free_port)
+    "$floor" "127.0.0.1:${plain_port[$1]}" "127.0.0.1:$up_port" "$2" 2> "$work/$1.log" &
+    gateway_pid[$1]=$!
+    pids+=($!)
+}
+start_floor floor legacy
+start_floor floor-conn conn
+
 wait_for "http://127.0.0.1:$np_plain/"
 for name in "${!plain_port[@]}"; do
-    # The first request wakes the app (its nginx).
+    # The first request wakes the app (its nginx); a floor has none.
     wait_for "http://127.0.0.1:${plain_port[$name]}/" -H "Host: bench.localhost"
 done
 
@@ -171,7 +199,8 @@ cpu_ticks() { # pid: "user system" clock ticks of the process and, for nginx, it
     local user=0 system=0 pid u s
     for pid in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
         if [ "$1" = "$nginx_pid" ] || [ "$pid" = "$1" ]; then
-            # Only nginx's workers are counted with it; a gateway's child is its app.
+            # Only nginx's workers are counted with it; a gateway's child is
+            # its app (a floor has no child).
             read -r u s < <(awk '{print $14, $15}' "/proc/$pid/stat" 2>/dev/null || echo 0 0)
             user=$(( user + u )); system=$(( system + s ))
         fi
@@ -254,13 +283,18 @@ measure() {
         "$scenario" "$server" "${reqs:-0}" "$p50" "$p99" "$cpu_us" "$user_us" >&2
 }
 
-h1_servers=(nginx paastis no-policy office-hours backtrace)
+h1_servers=(nginx floor floor-conn no-policy paastis office-hours backtrace)
 tls_servers=(nginx paastis)
+h2c_servers=(nginx floor floor-conn paastis)
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round/$ROUNDS (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     for scenario in h1-c32 h1-c256 https-c32 h2-c32m10 h2c-c32m10; do
-        case $scenario in h1-*) servers=("${h1_servers[@]}") ;; *) servers=("${tls_servers[@]}") ;; esac
+        case $scenario in
+            h1-*) servers=("${h1_servers[@]}") ;;
+            h2c-*) servers=("${h2c_servers[@]}") ;;
+            *) servers=("${tls_servers[@]}") ;;
+        esac
         # Rotate the order every round: none always runs first or last.
         n=${#servers[@]}
         for i in $(seq 0 $((n - 1))); do
@@ -273,6 +307,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 echo "Paastis vs nginx, $(nproc) cores, medians of $ROUNDS rounds of ${SECS}s, load average at the end: $load_end"
 echo "(RUST_BACKTRACE unset except for 'backtrace'; default log settings for both)"
+echo "(floor, floor-conn: host/examples/hyper_floor.rs, hyper + tokio forwarding alone, legacy Client / conn API, no log)"
 echo
 awk -F'\t' '
     function median(list,   n, a, i, j, t) {
