@@ -303,7 +303,6 @@ impl Proxy {
         }
         parts.uri = upstream_target(std::mem::take(&mut parts.uri), upstream, connect.is_some());
         parts.version = http::Version::HTTP_11;
-        let app = in_flight.app_name().to_owned();
         // A request without a body is sent as it is, watched by nothing.
         let (body, watch) = if http_body::Body::is_end_stream(&body) {
             (body.map_err(Into::into).boxed(), None)
@@ -316,15 +315,18 @@ impl Proxy {
         let mut response = match answered {
             Ok(Ok(response)) => response,
             // The client's body broke off or stalled (its fault, not the app's), or the app failed.
-            Ok(Err(e)) => return upstream_failed(&e, watch.as_ref().and_then(|w| w.failure()), &app, &self.edge),
+            Ok(Err(e)) => {
+                return upstream_failed(&e, watch.as_ref().and_then(|w| w.failure()), in_flight.app_name(), &self.edge);
+            }
             Err(Late::NoAnswer) => {
-                let message =
-                    format!("504 upstream timeout: app {app} did not answer within {:?}", self.edge.response_timeout);
+                let (app, limit) = (in_flight.app_name(), self.edge.response_timeout);
+                let message = format!("504 upstream timeout: app {app} did not answer within {limit:?}");
                 return text(StatusCode::GATEWAY_TIMEOUT, message);
             }
             Err(Late::BodyNotTaken) => {
                 let message = format!(
-                    "504 upstream timeout: app {app} did not read the request body for {:?}",
+                    "504 upstream timeout: app {} did not read the request body for {:?}",
+                    in_flight.app_name(),
                     self.edge.response_timeout
                 );
                 return text(StatusCode::GATEWAY_TIMEOUT, message);
@@ -333,7 +335,7 @@ impl Proxy {
         if let Some(client_upgrade) = connect
             && response.status().is_success()
         {
-            return self.tunnel_connect(response, client_upgrade, in_flight, app, slot);
+            return self.tunnel_connect(response, client_upgrade, in_flight, slot);
         }
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         let upstream_upgrade = match (&upgrade, switching) {
@@ -349,6 +351,7 @@ impl Proxy {
         if let (Some((requested, client_upgrade)), Some(upstream_upgrade)) = (upgrade, upstream_upgrade) {
             tunnel::restore_headers(&mut parts.headers, accepted_upgrade.unwrap_or(requested));
             let token = self.edge.drain.token();
+            let app = in_flight.app_name().to_owned();
             tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
             return Response::from_parts(parts, full(Bytes::new()));
         }
@@ -409,7 +412,6 @@ impl Proxy {
         mut response: Response<PooledBody>,
         client_upgrade: hyper::upgrade::OnUpgrade,
         in_flight: InFlight,
-        app: String,
         slot: Option<ConnectionSlot>,
     ) -> Response<ProxyBody> {
         let upstream_upgrade = hyper::upgrade::on(&mut response);
@@ -422,6 +424,7 @@ impl Proxy {
             parts.headers.insert(COLD_START_HEADER, HeaderValue::from_static("1"));
         }
         let token = self.edge.drain.token();
+        let app = in_flight.app_name().to_owned();
         tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
         Response::from_parts(parts, full(Bytes::new()))
     }
