@@ -5,6 +5,7 @@ mod body;
 pub(crate) mod drain;
 mod failure_page;
 mod headers;
+mod peer;
 mod request_body;
 mod responses;
 mod routing;
@@ -13,6 +14,7 @@ mod waiting_page;
 
 pub(crate) use body::{BodyGuard, GuardedBody};
 pub(crate) use headers::connection_tokens;
+pub(crate) use peer::Peer;
 pub(crate) use request_body::ResponseTimers;
 pub(crate) use responses::{ANSWERED_HEADER, full, text, unavailable};
 pub(crate) use routing::request_host;
@@ -36,7 +38,6 @@ use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use request_body::Late;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,8 +148,7 @@ impl Proxy {
     pub(crate) async fn handle_on(
         &self,
         request: Request<Incoming>,
-        client: SocketAddr,
-        scheme: Scheme,
+        peer: &Peer,
         timers: &ResponseTimers,
     ) -> Response<ProxyBody> {
         let started = std::time::Instant::now();
@@ -157,9 +157,9 @@ impl Proxy {
         let logged = access_log::enabled().then(|| {
             (request.method().clone(), request.uri().clone(), request.headers().get(header::USER_AGENT).cloned())
         });
-        let (app, response) = match (scheme, self.edge.redirect_to_https_port) {
+        let (app, response) = match (peer.scheme, self.edge.redirect_to_https_port) {
             (Scheme::Http, Some(port)) => (None, redirect_to_https(&request, port)),
-            _ => self.route(request, client, scheme, timers).await,
+            _ => self.route(request, peer, timers).await,
         };
         let status = response.status().as_u16();
         let metrics = &self.telemetry.metrics;
@@ -173,7 +173,7 @@ impl Proxy {
                 method: method.as_str(),
                 path: uri.path_and_query().map_or("/", |p| p.as_str()),
                 status,
-                client: client.ip(),
+                client: peer.ip(),
                 user_agent: user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
                 cold_start: response.headers().contains_key(COLD_START_HEADER),
                 answered: response.headers().contains_key(ANSWERED_HEADER),
@@ -188,8 +188,7 @@ impl Proxy {
     async fn route(
         &self,
         request: Request<Incoming>,
-        client: SocketAddr,
-        scheme: Scheme,
+        peer: &Peer,
         timers: &ResponseTimers,
     ) -> (Option<Arc<App>>, Response<ProxyBody>) {
         let host = match routing::request_host(&request) {
@@ -224,7 +223,7 @@ impl Proxy {
         // timeline shows it); made only then.
         let (method, uri, user_agent) = (request.method(), request.uri(), request.headers().get(header::USER_AGENT));
         let cause = || WakeCause::request(method, uri, user_agent);
-        let admission = match self.policy.on_request(&app, &request, client).await {
+        let admission = match self.policy.on_request(&app, &request, peer.addr).await {
             RequestDecision::Forward => {
                 app.touch(now_ms());
                 Admission::Wake(&cause)
@@ -250,7 +249,7 @@ impl Proxy {
             Err(e) => Err(e),
         };
         let response = match (admitted, asleep_answer) {
-            (Ok(in_flight), _) => self.forward(request, in_flight, client, scheme, timers).await,
+            (Ok(in_flight), _) => self.forward(request, in_flight, peer, timers).await,
             (Err(AdmitError::Asleep { .. }), Some(answer)) => responses::answered(answer),
             (Err(AdmitError::WakeFailed { retry_after, .. }), _) if WaitingPage::suits(&request) => {
                 failure_page::render(app.name(), crate::apps::retry_after_secs(retry_after))
@@ -276,8 +275,7 @@ impl Proxy {
         &self,
         mut request: Request<Incoming>,
         in_flight: InFlight,
-        client: SocketAddr,
-        scheme: Scheme,
+        peer: &Peer,
         timers: &ResponseTimers,
     ) -> Response<ProxyBody> {
         let upgrade = tunnel::requested(request.headers()).map(|value| (value, hyper::upgrade::on(&mut request)));
@@ -293,7 +291,7 @@ impl Proxy {
         if let Some(token) = &self.admin_token {
             crate::admin::strip_admin_bearer(&mut parts.headers, token);
         }
-        headers::add_forwarded(&mut parts.headers, client.ip(), scheme.as_str(), original_host.as_ref());
+        headers::add_forwarded(&mut parts.headers, peer, original_host);
         if let Some((value, _)) = &upgrade {
             tunnel::restore_headers(&mut parts.headers, value.clone());
         }
