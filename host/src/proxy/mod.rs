@@ -224,10 +224,7 @@ impl Proxy {
         let (method, uri, user_agent) = (request.method(), request.uri(), request.headers().get(header::USER_AGENT));
         let cause = || WakeCause::request(method, uri, user_agent);
         let admission = match self.policy.on_request(&app, &request, peer.addr).await {
-            RequestDecision::Forward => {
-                app.touch(now_ms());
-                Admission::Wake(&cause)
-            }
+            RequestDecision::Forward => Admission::Wake(&cause),
             RequestDecision::ForwardPassive => Admission::Passive,
             RequestDecision::ForwardPassiveOr(answer) => {
                 asleep_answer = Some(answer);
@@ -236,6 +233,12 @@ impl Proxy {
             RequestDecision::Refuse(refusal) => return (Some(app), refused(refusal)),
             RequestDecision::Answer(answer) => return (Some(app), responses::answered(answer)),
         };
+        // One clock reading for the activity a forwarded request counts as
+        // and the admission's first look at the app.
+        let now = now_ms();
+        if let Admission::Wake(_) = admission {
+            app.touch(now);
+        }
         if let Admission::Wake(cause) = admission
             && self.wants_waiting_page(&app, &request)
         {
@@ -244,7 +247,7 @@ impl Proxy {
             return (Some(app), page);
         }
         let lifecycle = self.apps.lifecycle();
-        let admitted = match lifecycle.admit(&app, admission).await {
+        let admitted = match lifecycle.admit_at(&app, admission, now).await {
             Ok(in_flight) => lifecycle.upstream_slot(&app, in_flight).await,
             Err(e) => Err(e),
         };
@@ -308,8 +311,11 @@ impl Proxy {
             let (body, watch) = request_body::WatchedBody::new(body, self.edge.request_body_timeout);
             (body.map_err(Into::into).boxed(), Some(watch))
         };
+        // When the request goes: the response timeout's start, and the
+        // response's last touch of the app (`Touching`) as far as it knows.
+        let sent_at = tokio::time::Instant::now();
         let sent = self.client.send_to(upstream, Request::from_parts(parts, body));
-        let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout, timers).await;
+        let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout, timers, sent_at).await;
         let mut response = match answered {
             Ok(Ok(response)) => response,
             // The client's body broke off or stalled (its fault, not the app's), or the app failed.
@@ -353,7 +359,10 @@ impl Proxy {
             tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
             return Response::from_parts(parts, full(Bytes::new()));
         }
-        Response::from_parts(parts, body::GuardedBody::new(body, body::Touching::new(in_flight)).boxed())
+        Response::from_parts(
+            parts,
+            body::GuardedBody::new(body, body::Touching::new(in_flight, sent_at.into_std())).boxed(),
+        )
     }
 }
 
