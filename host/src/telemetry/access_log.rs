@@ -79,20 +79,18 @@ impl AccessLine<'_> {
             self.trace();
             return;
         };
-        let mut writer = direct.writer.clone();
         let written = BUFFER.try_with(|buffer| {
             let Ok(mut buffer) = buffer.try_borrow_mut() else { return false };
             buffer.clear();
             self.format_into(&mut buffer, direct.format, SystemTime::now());
-            // The writer never fails (it only appends to memory).
-            let _ = writer.write_all(&buffer);
+            direct.writer.append(&buffer);
             true
         });
         if written != Ok(true) {
             // Only while the thread is being torn down, or re-entered.
             let mut buffer = Vec::with_capacity(512);
             self.format_into(&mut buffer, direct.format, SystemTime::now());
-            let _ = writer.write_all(&buffer);
+            direct.writer.append(&buffer);
         }
     }
 
