@@ -152,7 +152,11 @@ impl Proxy {
         timers: &ResponseTimers,
     ) -> Response<ProxyBody> {
         let started = std::time::Instant::now();
-        let (request, logged) = logged(request);
+        // What the access line needs, kept only when it is written; these
+        // clones share the request's buffers rather than copy them.
+        let logged = access_log::enabled().then(|| {
+            (request.method().clone(), request.uri().clone(), request.headers().get(header::USER_AGENT).cloned())
+        });
         let (app, response) = match (peer.scheme, self.edge.redirect_to_https_port) {
             (Scheme::Http, Some(port)) => (None, redirect_to_https(&request, port)),
             _ => self.route(request, peer, timers).await,
@@ -272,21 +276,45 @@ impl Proxy {
 
     async fn forward(
         &self,
-        request: Request<Incoming>,
+        mut request: Request<Incoming>,
         in_flight: InFlight,
         peer: &Peer,
         timers: &ResponseTimers,
     ) -> Response<ProxyBody> {
-        // Made by a plain function: here the client's request, once
-        // borrowed, would keep its place in this future through the wait
-        // for the answer, and hyper moves the request's future into place
-        // on every request.
-        let Outgoing { request, upgrade, connect, slot, watch } = self.outgoing(request, &in_flight.upstream, peer);
+        let upgrade = tunnel::requested(request.headers()).map(|value| (value, hyper::upgrade::on(&mut request)));
+        let connect = (request.method() == http::Method::CONNECT).then(|| hyper::upgrade::on(&mut request));
+        let (mut parts, body) = request.into_parts();
+        let slot = parts.extensions.remove::<ConnectionSlot>();
+        // The host routing read (the target's authority wins over Host).
+        let original_host = match parts.uri.authority() {
+            Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+            None => parts.headers.get(header::HOST).cloned(),
+        };
+        headers::strip_hop_by_hop(&mut parts.headers);
+        if let Some(token) = &self.admin_token {
+            crate::admin::strip_admin_bearer(&mut parts.headers, token);
+        }
+        headers::add_forwarded(&mut parts.headers, peer, original_host);
+        if let Some((value, _)) = &upgrade {
+            tunnel::restore_headers(&mut parts.headers, value.clone());
+        }
         let upstream = &in_flight.upstream;
+        if let Some(authority) = upstream.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            parts.headers.insert(header::HOST, authority);
+        }
+        parts.uri = upstream_target(std::mem::take(&mut parts.uri), upstream, connect.is_some());
+        parts.version = http::Version::HTTP_11;
+        // A request without a body is sent as it is, watched by nothing.
+        let (body, watch) = if http_body::Body::is_end_stream(&body) {
+            (body.map_err(Into::into).boxed(), None)
+        } else {
+            let (body, watch) = request_body::WatchedBody::new(body, self.edge.request_body_timeout);
+            (body.map_err(Into::into).boxed(), Some(watch))
+        };
         // When the request goes: the response timeout's start, and the
         // response's last touch of the app (`Touching`) as far as it knows.
         let sent_at = tokio::time::Instant::now();
-        let sent = self.client.send_to(upstream, request);
+        let sent = self.client.send_to(upstream, Request::from_parts(parts, body));
         let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout, timers, sent_at).await;
         let mut response = match answered {
             Ok(Ok(response)) => response,
@@ -335,68 +363,6 @@ impl Proxy {
             parts,
             body::GuardedBody::new(body, body::Touching::new(in_flight, sent_at.into_std())).boxed(),
         )
-    }
-}
-
-/// What the access line needs of a request, kept only when it is written;
-/// these clones share the request's buffers rather than copy them. The
-/// request passes through by value: borrowed in `handle_on`, it would keep
-/// a place in that future while it waits for the answer.
-#[allow(clippy::type_complexity)]
-fn logged(request: Request<Incoming>) -> (Request<Incoming>, Option<(http::Method, http::Uri, Option<HeaderValue>)>) {
-    let logged = access_log::enabled()
-        .then(|| (request.method().clone(), request.uri().clone(), request.headers().get(header::USER_AGENT).cloned()));
-    (request, logged)
-}
-
-/// The request as it goes to the app, and what the proxy keeps of the
-/// client's to see it through.
-struct Outgoing {
-    request: Request<crate::upstream::UpstreamBody>,
-    /// An Upgrade request: the protocols asked for, and the client's side.
-    upgrade: Option<(HeaderValue, hyper::upgrade::OnUpgrade)>,
-    /// A CONNECT: the client's side of the tunnel.
-    connect: Option<hyper::upgrade::OnUpgrade>,
-    slot: Option<ConnectionSlot>,
-    /// The client's body, watched (none without a body).
-    watch: Option<request_body::BodyWatch>,
-}
-
-impl Proxy {
-    /// Rewrites the client's request for `upstream`: hop-by-hop headers
-    /// out, the admin token out, X-Forwarded-* in, Host the upstream's, the
-    /// target in origin form, HTTP/1.1, the body watched.
-    fn outgoing(&self, mut request: Request<Incoming>, upstream: &http::Uri, peer: &Peer) -> Outgoing {
-        let upgrade = tunnel::requested(request.headers()).map(|value| (value, hyper::upgrade::on(&mut request)));
-        let connect = (request.method() == http::Method::CONNECT).then(|| hyper::upgrade::on(&mut request));
-        let (mut parts, body) = request.into_parts();
-        let slot = parts.extensions.remove::<ConnectionSlot>();
-        // The host routing read (the target's authority wins over Host).
-        let original_host = match parts.uri.authority() {
-            Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
-            None => parts.headers.get(header::HOST).cloned(),
-        };
-        headers::strip_hop_by_hop(&mut parts.headers);
-        if let Some(token) = &self.admin_token {
-            crate::admin::strip_admin_bearer(&mut parts.headers, token);
-        }
-        headers::add_forwarded(&mut parts.headers, peer, original_host);
-        if let Some((value, _)) = &upgrade {
-            tunnel::restore_headers(&mut parts.headers, value.clone());
-        }
-        if let Some(authority) = upstream.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
-            parts.headers.insert(header::HOST, authority);
-        }
-        parts.uri = upstream_target(std::mem::take(&mut parts.uri), upstream, connect.is_some());
-        parts.version = http::Version::HTTP_11;
-        // A request without a body is sent as it is, watched by nothing.
-        let (body, watch) = if http_body::Body::is_end_stream(&body) {
-            (body.map_err(Into::into).boxed(), None)
-        } else {
-            let (body, watch) = request_body::WatchedBody::new(body, self.edge.request_body_timeout);
-            (body.map_err(Into::into).boxed(), Some(watch))
-        };
-        Outgoing { request: Request::from_parts(parts, body), upgrade, connect, slot, watch }
     }
 }
 
