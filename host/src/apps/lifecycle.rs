@@ -7,6 +7,7 @@ use super::machine::{Ask, Effect, OnRequest, Request};
 use super::probe::{ProbeError, Prober};
 use crate::backend::Backend;
 use crate::clock::now_ms;
+use crate::policy::model::Timestamp;
 use crate::telemetry::{EventKind, Telemetry, WakeCause};
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,6 +141,19 @@ impl Lifecycle {
         app: &Arc<App>,
         admission: Admission<'_>,
     ) -> Result<InFlight, AdmitError> {
+        self.admit_at(app, admission, now_ms()).await
+    }
+
+    /// `admit`, its first look at the app taken at `now` (a reading the
+    /// caller has just made for something else: the proxy's touch), the
+    /// next ones each at their own time.
+    pub(crate) async fn admit_at(
+        self: &Arc<Self>,
+        app: &Arc<App>,
+        admission: Admission<'_>,
+        now: Timestamp,
+    ) -> Result<InFlight, AdmitError> {
+        let mut first_look = Some(now);
         // Read only once the request must wait: an awake app serves it on
         // the first look, and a clock read per request adds up.
         let mut started: Option<Instant> = None;
@@ -156,7 +170,7 @@ impl Lifecycle {
             let request = Request { ask, waiting_on, has_slot: slot.is_some(), max_waiting: self.options.max_waiting };
             let state = {
                 let mut machine = app.lock();
-                match machine.on_request(request, now_ms()) {
+                match machine.on_request(request, first_look.take().unwrap_or_else(now_ms)) {
                     OnRequest::Serve { upstream } => {
                         let counted = ask == Ask::Wake;
                         return Ok(InFlight::new(app.clone(), counted, upstream, waiting_on.is_some()));

@@ -7,7 +7,7 @@ use super::conn_limit::{AcceptErrors, ConnectionLimit};
 use super::conn_watch::{Activity, Expiry, WatchedIo};
 use super::on_wake::OnWake;
 use crate::proxy::drain::{Drain, DrainToken, Phase};
-use crate::proxy::{ConnectionSlot, GuardedBody, Proxy, ResponseTimers, Scheme};
+use crate::proxy::{ConnectionSlot, GuardedBody, Peer, Proxy, ResponseTimers, Scheme};
 use crate::tls::TlsTerminator;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -130,6 +130,8 @@ async fn accept_loop(
 /// What the requests of one connection share.
 struct PerConnection {
     proxy: Arc<Proxy>,
+    /// The client end, its address written out once for all its requests.
+    peer: Peer,
     activity: Arc<Activity>,
     timers: ResponseTimers,
 }
@@ -175,10 +177,11 @@ impl Connection {
     {
         let activity = Activity::new(h2);
         let stream = WatchedIo::new(stream, activity.clone());
-        let (remote, scheme) = (self.remote, self.scheme);
+        let remote = self.remote;
         // What each request needs of its connection, behind one `Arc`.
         let shared = Arc::new(PerConnection {
             proxy: self.proxy.clone(),
+            peer: Peer::new(remote, self.scheme),
             activity: activity.clone(),
             timers: ResponseTimers::default(),
         });
@@ -192,7 +195,7 @@ impl Connection {
             }
             async move {
                 let active = shared.activity.begin();
-                let response = shared.proxy.handle_on(request, remote, scheme, &shared.timers).await;
+                let response = shared.proxy.handle_on(request, &shared.peer, &shared.timers).await;
                 // Until its last frame: a long stream is not an idle connection.
                 Ok::<_, Infallible>(response.map(|body| GuardedBody::new(body, active)))
             }

@@ -76,8 +76,11 @@ pub(super) struct Touching {
 }
 
 impl Touching {
-    pub(super) fn new(guard: InFlight) -> Touching {
-        Touching { guard, last_touch: Instant::now() }
+    /// `sent_at`: when the request went to the app, the latest the app was
+    /// touched for it before its response (the admission touched it just
+    /// before; a reading the proxy already has, not one more).
+    pub(super) fn new(guard: InFlight, sent_at: Instant) -> Touching {
+        Touching { guard, last_touch: sent_at }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Header rewriting between client and upstream (RFC 9110 §7.6.1).
 
+use super::peer::Peer;
 use http::header::{self, GetAll, HeaderMap, HeaderName, HeaderValue};
-use std::net::IpAddr;
 
 // A static, not a const: a const array would be made and dropped at each use.
 static HOP_BY_HOP: [HeaderName; 8] = [
@@ -73,21 +73,28 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// Adds X-Forwarded-For (appending to a chain already there), -Proto and -Host.
-pub(super) fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, proto: &'static str, host: Option<&HeaderValue>) {
-    let mut chain = Vec::with_capacity(48);
-    if let Some(existing) = headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok())
-        && !existing.trim().is_empty()
-    {
-        chain.extend_from_slice(existing.as_bytes());
-        chain.extend_from_slice(b", ");
-    }
-    crate::telemetry::access_log::write_ip(&mut chain, client);
-    if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(chain)) {
+/// Without a chain, the client's address is the connection's value, written
+/// once (`Peer`).
+pub(super) fn add_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<HeaderValue>) {
+    let chained = headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty());
+    let forwarded_for = match (chained, peer.forwarded_for()) {
+        (None, Some(own)) => Some(own.clone()),
+        (chained, _) => {
+            let mut chain = Vec::with_capacity(48);
+            if let Some(existing) = chained {
+                chain.extend_from_slice(existing.as_bytes());
+                chain.extend_from_slice(b", ");
+            }
+            chain.extend_from_slice(peer.ip().as_bytes());
+            HeaderValue::from_maybe_shared(bytes::Bytes::from(chain)).ok()
+        }
+    };
+    if let Some(value) = forwarded_for {
         headers.insert(X_FORWARDED_FOR, value);
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(peer.scheme.as_str()));
     if let Some(host) = host {
-        headers.insert(X_FORWARDED_HOST, host.clone());
+        headers.insert(X_FORWARDED_HOST, host);
     }
 }
 
@@ -130,7 +137,8 @@ mod tests {
     fn appends_to_an_existing_forwarded_chain() {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
-        add_forwarded(&mut h, "127.0.0.1".parse().unwrap(), "http", Some(&HeaderValue::from_static("a.localhost")));
+        let peer = Peer::new("127.0.0.1:5000".parse().unwrap(), super::super::Scheme::Http);
+        add_forwarded(&mut h, &peer, Some(HeaderValue::from_static("a.localhost")));
         assert_eq!(h["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "a.localhost");
@@ -167,7 +175,8 @@ mod tests {
             if let Some(existing) = existing {
                 h.insert("x-forwarded-for", HeaderValue::from_static(existing));
             }
-            add_forwarded(&mut h, client.parse().unwrap(), "https", None);
+            let ip: std::net::IpAddr = client.parse().unwrap();
+            add_forwarded(&mut h, &Peer::new((ip, 443).into(), super::super::Scheme::Https), None);
             assert_eq!(h["x-forwarded-for"], chain);
             assert_eq!(h["x-forwarded-proto"], "https");
             assert!(!h.contains_key("x-forwarded-host"));

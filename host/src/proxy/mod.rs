@@ -5,6 +5,7 @@ mod body;
 pub(crate) mod drain;
 mod failure_page;
 mod headers;
+mod peer;
 mod request_body;
 mod responses;
 mod routing;
@@ -13,6 +14,7 @@ mod waiting_page;
 
 pub(crate) use body::{BodyGuard, GuardedBody};
 pub(crate) use headers::connection_tokens;
+pub(crate) use peer::Peer;
 pub(crate) use request_body::ResponseTimers;
 pub(crate) use responses::{ANSWERED_HEADER, full, text, unavailable};
 pub(crate) use routing::request_host;
@@ -36,7 +38,6 @@ use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use request_body::Late;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,8 +148,7 @@ impl Proxy {
     pub(crate) async fn handle_on(
         &self,
         request: Request<Incoming>,
-        client: SocketAddr,
-        scheme: Scheme,
+        peer: &Peer,
         timers: &ResponseTimers,
     ) -> Response<ProxyBody> {
         let started = std::time::Instant::now();
@@ -157,9 +157,9 @@ impl Proxy {
         let logged = access_log::enabled().then(|| {
             (request.method().clone(), request.uri().clone(), request.headers().get(header::USER_AGENT).cloned())
         });
-        let (app, response) = match (scheme, self.edge.redirect_to_https_port) {
+        let (app, response) = match (peer.scheme, self.edge.redirect_to_https_port) {
             (Scheme::Http, Some(port)) => (None, redirect_to_https(&request, port)),
-            _ => self.route(request, client, scheme, timers).await,
+            _ => self.route(request, peer, timers).await,
         };
         let status = response.status().as_u16();
         let metrics = &self.telemetry.metrics;
@@ -173,7 +173,7 @@ impl Proxy {
                 method: method.as_str(),
                 path: uri.path_and_query().map_or("/", |p| p.as_str()),
                 status,
-                client: client.ip(),
+                client: peer.ip(),
                 user_agent: user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
                 cold_start: response.headers().contains_key(COLD_START_HEADER),
                 answered: response.headers().contains_key(ANSWERED_HEADER),
@@ -188,8 +188,7 @@ impl Proxy {
     async fn route(
         &self,
         request: Request<Incoming>,
-        client: SocketAddr,
-        scheme: Scheme,
+        peer: &Peer,
         timers: &ResponseTimers,
     ) -> (Option<Arc<App>>, Response<ProxyBody>) {
         let host = match routing::request_host(&request) {
@@ -224,11 +223,8 @@ impl Proxy {
         // timeline shows it); made only then.
         let (method, uri, user_agent) = (request.method(), request.uri(), request.headers().get(header::USER_AGENT));
         let cause = || WakeCause::request(method, uri, user_agent);
-        let admission = match self.policy.on_request(&app, &request, client).await {
-            RequestDecision::Forward => {
-                app.touch(now_ms());
-                Admission::Wake(&cause)
-            }
+        let admission = match self.policy.on_request(&app, &request, peer.addr).await {
+            RequestDecision::Forward => Admission::Wake(&cause),
             RequestDecision::ForwardPassive => Admission::Passive,
             RequestDecision::ForwardPassiveOr(answer) => {
                 asleep_answer = Some(answer);
@@ -237,6 +233,12 @@ impl Proxy {
             RequestDecision::Refuse(refusal) => return (Some(app), refused(refusal)),
             RequestDecision::Answer(answer) => return (Some(app), responses::answered(answer)),
         };
+        // One clock reading for the activity a forwarded request counts as
+        // and the admission's first look at the app.
+        let now = now_ms();
+        if let Admission::Wake(_) = admission {
+            app.touch(now);
+        }
         if let Admission::Wake(cause) = admission
             && self.wants_waiting_page(&app, &request)
         {
@@ -245,12 +247,12 @@ impl Proxy {
             return (Some(app), page);
         }
         let lifecycle = self.apps.lifecycle();
-        let admitted = match lifecycle.admit(&app, admission).await {
+        let admitted = match lifecycle.admit_at(&app, admission, now).await {
             Ok(in_flight) => lifecycle.upstream_slot(&app, in_flight).await,
             Err(e) => Err(e),
         };
         let response = match (admitted, asleep_answer) {
-            (Ok(in_flight), _) => self.forward(request, in_flight, client, scheme, timers).await,
+            (Ok(in_flight), _) => self.forward(request, in_flight, peer, timers).await,
             (Err(AdmitError::Asleep { .. }), Some(answer)) => responses::answered(answer),
             (Err(AdmitError::WakeFailed { retry_after, .. }), _) if WaitingPage::suits(&request) => {
                 failure_page::render(app.name(), crate::apps::retry_after_secs(retry_after))
@@ -276,8 +278,7 @@ impl Proxy {
         &self,
         mut request: Request<Incoming>,
         in_flight: InFlight,
-        client: SocketAddr,
-        scheme: Scheme,
+        peer: &Peer,
         timers: &ResponseTimers,
     ) -> Response<ProxyBody> {
         let upgrade = tunnel::requested(request.headers()).map(|value| (value, hyper::upgrade::on(&mut request)));
@@ -293,7 +294,7 @@ impl Proxy {
         if let Some(token) = &self.admin_token {
             crate::admin::strip_admin_bearer(&mut parts.headers, token);
         }
-        headers::add_forwarded(&mut parts.headers, client.ip(), scheme.as_str(), original_host.as_ref());
+        headers::add_forwarded(&mut parts.headers, peer, original_host);
         if let Some((value, _)) = &upgrade {
             tunnel::restore_headers(&mut parts.headers, value.clone());
         }
@@ -303,7 +304,6 @@ impl Proxy {
         }
         parts.uri = upstream_target(std::mem::take(&mut parts.uri), upstream, connect.is_some());
         parts.version = http::Version::HTTP_11;
-        let app = in_flight.app_name().to_owned();
         // A request without a body is sent as it is, watched by nothing.
         let (body, watch) = if http_body::Body::is_end_stream(&body) {
             (body.map_err(Into::into).boxed(), None)
@@ -311,20 +311,26 @@ impl Proxy {
             let (body, watch) = request_body::WatchedBody::new(body, self.edge.request_body_timeout);
             (body.map_err(Into::into).boxed(), Some(watch))
         };
+        // When the request goes: the response timeout's start, and the
+        // response's last touch of the app (`Touching`) as far as it knows.
+        let sent_at = tokio::time::Instant::now();
         let sent = self.client.send_to(upstream, Request::from_parts(parts, body));
-        let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout, timers).await;
+        let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout, timers, sent_at).await;
         let mut response = match answered {
             Ok(Ok(response)) => response,
             // The client's body broke off or stalled (its fault, not the app's), or the app failed.
-            Ok(Err(e)) => return upstream_failed(&e, watch.as_ref().and_then(|w| w.failure()), &app, &self.edge),
+            Ok(Err(e)) => {
+                return upstream_failed(&e, watch.as_ref().and_then(|w| w.failure()), in_flight.app_name(), &self.edge);
+            }
             Err(Late::NoAnswer) => {
-                let message =
-                    format!("504 upstream timeout: app {app} did not answer within {:?}", self.edge.response_timeout);
+                let (app, limit) = (in_flight.app_name(), self.edge.response_timeout);
+                let message = format!("504 upstream timeout: app {app} did not answer within {limit:?}");
                 return text(StatusCode::GATEWAY_TIMEOUT, message);
             }
             Err(Late::BodyNotTaken) => {
                 let message = format!(
-                    "504 upstream timeout: app {app} did not read the request body for {:?}",
+                    "504 upstream timeout: app {} did not read the request body for {:?}",
+                    in_flight.app_name(),
                     self.edge.response_timeout
                 );
                 return text(StatusCode::GATEWAY_TIMEOUT, message);
@@ -333,7 +339,7 @@ impl Proxy {
         if let Some(client_upgrade) = connect
             && response.status().is_success()
         {
-            return self.tunnel_connect(response, client_upgrade, in_flight, app, slot);
+            return self.tunnel_connect(response, client_upgrade, in_flight, slot);
         }
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         let upstream_upgrade = match (&upgrade, switching) {
@@ -349,10 +355,14 @@ impl Proxy {
         if let (Some((requested, client_upgrade)), Some(upstream_upgrade)) = (upgrade, upstream_upgrade) {
             tunnel::restore_headers(&mut parts.headers, accepted_upgrade.unwrap_or(requested));
             let token = self.edge.drain.token();
+            let app = in_flight.app_name().to_owned();
             tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
             return Response::from_parts(parts, full(Bytes::new()));
         }
-        Response::from_parts(parts, body::GuardedBody::new(body, body::Touching::new(in_flight)).boxed())
+        Response::from_parts(
+            parts,
+            body::GuardedBody::new(body, body::Touching::new(in_flight, sent_at.into_std())).boxed(),
+        )
     }
 }
 
@@ -409,7 +419,6 @@ impl Proxy {
         mut response: Response<PooledBody>,
         client_upgrade: hyper::upgrade::OnUpgrade,
         in_flight: InFlight,
-        app: String,
         slot: Option<ConnectionSlot>,
     ) -> Response<ProxyBody> {
         let upstream_upgrade = hyper::upgrade::on(&mut response);
@@ -422,6 +431,7 @@ impl Proxy {
             parts.headers.insert(COLD_START_HEADER, HeaderValue::from_static("1"));
         }
         let token = self.edge.drain.token();
+        let app = in_flight.app_name().to_owned();
         tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
         Response::from_parts(parts, full(Bytes::new()))
     }

@@ -202,14 +202,16 @@ impl ResponseTimers {
 /// one, it runs from the body's last chunk, and before that only while the
 /// app holds a chunk without asking for the next (the client's pace is the
 /// body's own timer's business). The timer comes from the connection's
-/// `timers`, and goes back there.
+/// `timers`, and goes back there. `now` is the time the request is sent
+/// (a reading the caller shares).
 pub(super) fn answer<'a, F: Future>(
     sent: F,
     body: Option<&'a BodyWatch>,
     timeout: Duration,
     timers: &'a ResponseTimers,
+    now: tokio::time::Instant,
 ) -> Answer<'a, F> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = now + timeout;
     Answer {
         sent,
         check: Some(timers.take(deadline)),
@@ -328,20 +330,32 @@ mod tests {
         // The first request arms the timer for start + 10 s, and is
         // answered at once: the armed timer is kept for the next.
         let long = Duration::from_secs(10);
-        assert_eq!(answer(answered_after(Duration::from_millis(20)), None, long, &timers).await, Ok("answer"));
+        assert_eq!(
+            answer(answered_after(Duration::from_millis(20)), None, long, &timers, Instant::now()).await,
+            Ok("answer")
+        );
         assert_eq!(timers.0.lock().unwrap().len(), 1);
         // A shorter limit than the one the timer is armed for: it fires at
         // the new deadline, not at the old one.
         let short = Duration::from_millis(300);
         let start = Instant::now();
-        assert_eq!(answer(std::future::pending::<()>(), None, short, &timers).await, Err(Late::NoAnswer));
+        assert_eq!(
+            answer(std::future::pending::<()>(), None, short, &timers, Instant::now()).await,
+            Err(Late::NoAnswer)
+        );
         let took = start.elapsed();
         assert!(took >= short && took < short + SLACK, "{took:?}");
         // A later deadline than the armed one: never before it.
         let limit = Duration::from_millis(600);
-        assert_eq!(answer(answered_after(Duration::from_millis(300)), None, limit, &timers).await, Ok("answer"));
+        assert_eq!(
+            answer(answered_after(Duration::from_millis(300)), None, limit, &timers, Instant::now()).await,
+            Ok("answer")
+        );
         let start = Instant::now();
-        assert_eq!(answer(std::future::pending::<()>(), None, limit, &timers).await, Err(Late::NoAnswer));
+        assert_eq!(
+            answer(std::future::pending::<()>(), None, limit, &timers, Instant::now()).await,
+            Err(Late::NoAnswer)
+        );
         let took = start.elapsed();
         assert!(took >= limit && took < limit + SLACK, "{took:?}");
         assert_eq!(timers.0.lock().unwrap().len(), 1);
@@ -352,7 +366,8 @@ mod tests {
         let timers = ResponseTimers::default();
         let limit = Duration::from_millis(200);
         let start = Instant::now();
-        let answers = (0..super::KEPT + 4).map(|_| answer(std::future::pending::<()>(), None, limit, &timers));
+        let answers =
+            (0..super::KEPT + 4).map(|_| answer(std::future::pending::<()>(), None, limit, &timers, Instant::now()));
         let all = futures_util::future::join_all(answers).await;
         assert!(all.iter().all(|late| *late == Err(Late::NoAnswer)));
         let took = start.elapsed();

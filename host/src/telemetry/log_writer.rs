@@ -92,8 +92,11 @@ fn run(shared: &Shared, mut out: impl Write) {
     }
 }
 
-impl Write for LogWriter {
-    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+impl LogWriter {
+    /// Appends a line (the access log's way in: by reference, so a line
+    /// costs no clone of the writer's two `Arc`s, whose counts every worker
+    /// thread would bounce between cores).
+    pub(crate) fn append(&self, line: &[u8]) {
         let mut state = self.shared.state.lock().unwrap_or_else(PoisonError::into_inner);
         while state.pending.len() >= MAX_PENDING && !state.closing {
             self.thread.unpark();
@@ -106,6 +109,12 @@ impl Write for LogWriter {
         if was_empty {
             self.thread.unpark();
         }
+    }
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        self.append(line);
         Ok(line.len())
     }
 

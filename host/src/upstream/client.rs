@@ -146,6 +146,15 @@ fn reusable<B>(response: &Response<B>) -> bool {
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
         return false;
     }
+    // What nearly every app says: one `keep-alive` (reusable in HTTP/1.0
+    // and 1.1 alike), or nothing (reusable unless HTTP/1.0); the tokens are
+    // read only otherwise.
+    let mut values = response.headers().get_all(http::header::CONNECTION).iter();
+    match (values.next(), values.next()) {
+        (None, _) => return response.version() != http::Version::HTTP_10,
+        (Some(only), None) if only.as_bytes() == b"keep-alive" => return true,
+        _ => {}
+    }
     let connection_says =
         |token: &str| crate::proxy::connection_tokens(response.headers()).any(|t| t.eq_ignore_ascii_case(token));
     match response.version() {
@@ -176,5 +185,41 @@ fn host_header(key: &Key) -> String {
     match key.authority.port_u16() {
         Some(port) if port != default_port => format!("{}:{port}", key.authority.host()),
         _ => key.authority.host().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod reusable_tests {
+    use super::reusable;
+    use http::{Response, StatusCode, Version};
+
+    #[test]
+    fn a_connection_is_reused_unless_the_app_closes_it_or_speaks_http_1_0_without_keep_alive() {
+        for (version, connection, expected) in [
+            (Version::HTTP_11, &[][..], true),
+            (Version::HTTP_10, &[], false),
+            (Version::HTTP_11, &["keep-alive"], true),
+            (Version::HTTP_10, &["keep-alive"], true),
+            (Version::HTTP_10, &["Keep-Alive"], true),
+            (Version::HTTP_10, &["x-hop, keep-alive"], true),
+            (Version::HTTP_10, &["x-hop", "keep-alive"], true),
+            (Version::HTTP_10, &["close"], false),
+            (Version::HTTP_11, &["close"], false),
+            (Version::HTTP_11, &["Close"], false),
+            (Version::HTTP_11, &["keep-alive", "close"], false),
+            (Version::HTTP_11, &["x-hop ,close"], false),
+            (Version::HTTP_11, &["x-hop"], true),
+        ] {
+            let mut response = Response::new(());
+            *response.version_mut() = version;
+            for value in connection {
+                response.headers_mut().append(http::header::CONNECTION, value.parse().unwrap());
+            }
+            assert_eq!(reusable(&response), expected, "{version:?} {connection:?}");
+        }
+        let mut switched = Response::new(());
+        *switched.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        switched.headers_mut().insert(http::header::CONNECTION, "keep-alive".parse().unwrap());
+        assert!(!reusable(&switched));
     }
 }

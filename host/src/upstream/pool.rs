@@ -86,8 +86,8 @@ impl Pool {
     /// The most recently returned usable connection to `key`, if any.
     pub(super) async fn checkout(&self, key: &Key) -> Option<CheckedOut> {
         loop {
-            let (mut sender, since) = self.pop(key)?;
-            let stale = since.elapsed() >= self.stale_after;
+            let (mut sender, since, idle_for) = self.pop(key)?;
+            let stale = idle_for >= self.stale_after;
             // Ready now: the common case.
             match futures_util::FutureExt::now_or_never(sender.ready()) {
                 Some(Ok(())) => return Some(CheckedOut { sender, stale }),
@@ -105,12 +105,19 @@ impl Pool {
         }
     }
 
-    fn pop(&self, key: &Key) -> Option<(Sender, Instant)> {
+    /// The newest open connection to `key` idle for less than the
+    /// timeout: since when, and for how long (one clock reading for both
+    /// the timeout and the staleness).
+    fn pop(&self, key: &Key) -> Option<(Sender, Instant, Duration)> {
         let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let list = idle.get_mut(key)?;
         while let Some(entry) = list.pop() {
-            if !entry.sender.is_closed() && entry.since.elapsed() < self.timeout {
-                return Some((entry.sender, entry.since));
+            if entry.sender.is_closed() {
+                continue;
+            }
+            let idle_for = entry.since.elapsed();
+            if idle_for < self.timeout {
+                return Some((entry.sender, entry.since, idle_for));
             }
         }
         None
