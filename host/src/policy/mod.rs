@@ -50,7 +50,6 @@ use model::{AppView, RequestDecision, TickPlan};
 use request_source::HttpRequest;
 use rustc_hash::FxBuildHasher;
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// A loaded policy as the admin API shows it.
@@ -402,7 +401,8 @@ impl PolicyGate {
         }
     }
 
-    pub(crate) async fn on_request<B>(&self, app: &App, request: &Request<B>, client: SocketAddr) -> RequestDecision {
+    /// `client` is the client's address as text, as `IpAddr`'s `Display` writes it.
+    pub(crate) async fn on_request<B>(&self, app: &App, request: &Request<B>, client: &str) -> RequestDecision {
         if !self.call_on_request {
             return RequestDecision::Forward;
         }

@@ -223,7 +223,7 @@ impl Proxy {
         // timeline shows it); made only then.
         let (method, uri, user_agent) = (request.method(), request.uri(), request.headers().get(header::USER_AGENT));
         let cause = || WakeCause::request(method, uri, user_agent);
-        let admission = match self.policy.on_request(&app, &request, peer.addr).await {
+        let admission = match self.policy.on_request(&app, &request, peer.ip()).await {
             RequestDecision::Forward => Admission::Wake(&cause),
             RequestDecision::ForwardPassive => Admission::Passive,
             RequestDecision::ForwardPassiveOr(answer) => {

@@ -1,14 +1,13 @@
-//! The client end of one connection, as each of its requests sees it: its
-//! address, the listener's scheme, and the address written out once per
-//! connection (the access line's `client` and X-Forwarded-For), not once
-//! per request.
+//! The client end of one connection, as each of its requests sees it:
+//! the listener's scheme, and its address written out once per connection
+//! (the access line's `client`, X-Forwarded-For and the policy's request
+//! text), not once per request.
 
 use super::Scheme;
 use http::HeaderValue;
 use std::net::SocketAddr;
 
 pub(crate) struct Peer {
-    pub(crate) addr: SocketAddr,
     pub(crate) scheme: Scheme,
     /// The address as `IpAddr`'s `Display` writes it.
     ip: Box<str>,
@@ -24,7 +23,7 @@ impl Peer {
         // An address's text is ASCII: neither conversion fails.
         let ip: Box<str> = String::from_utf8(text).unwrap_or_else(|_| addr.ip().to_string()).into();
         let forwarded_for = HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(ip.as_bytes())).ok();
-        Peer { addr, scheme, ip, forwarded_for }
+        Peer { scheme, ip, forwarded_for }
     }
 
     /// The client's address as text (as `IpAddr`'s `Display`).
