@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Instructions per request through the gateway, counted by callgrind: a
-# figure that does not move with the machine's load, for changes of a few
-# percent that wall-clock rounds on a shared 2-core machine cannot resolve
-# (ab.sh's rounds spread by ±2–3 µs per request; this count repeats to a
-# fraction of a percent).
+# figure that the machine's load barely moves, for changes of a few percent
+# that wall-clock rounds on a shared 2-core machine cannot resolve (ab.sh's
+# rounds spread by ±2–3 µs per request; two runs of one binary here agree
+# within 0.4 %). What runs on the wall clock rather than per request (the
+# policy epoch thread ticks every millisecond while calls run; valgrind
+# slows the requests, not the clock) adds a few percent that grows with the
+# run's length: compare binaries measured in the same run, not across runs.
 #
 #   host/benches/cg_request.sh BIN [BIN ...]
 #   N=5000 host/benches/cg_request.sh old new
