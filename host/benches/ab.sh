@@ -62,26 +62,11 @@ listen = \"127.0.0.1:${gateway_tls_port[$1]}\"
 certs = [{ cert = \"$work/cert.pem\", key = \"$work/key.pem\" }]"
     fi
     upstream_conf "$up" "$dir/up"
-    cat > "$dir/paastis.toml" <<EOF
-[server]
-listen = "127.0.0.1:$gw"
-domain = "localhost"
-[store]
-path = "$dir/store"
-[admin]
-enabled = false
-[policy]
+    gateway_conf "$gw" "$dir" "$up" "$dir/up" "[policy]
 call_on_request = $POLICY
 [policy.params]
-idle_timeout = "24h"
-$https
-[[apps]]
-name = "bench"
-backend = "process"
-command = ["nginx", "-c", "$dir/up/nginx.conf", "-g", "daemon off;"]
-port = $up
-ready_path = "/"
-EOF
+idle_timeout = \"24h\"
+$https" > "$dir/paastis.toml"
     env -u RUST_LOG -u RUST_BACKTRACE "$2" serve --config "$dir/paastis.toml" 2> "$dir/log" &
     gateway_pid[$1]=$!
     gateway_port[$1]=$gw

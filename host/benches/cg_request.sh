@@ -64,26 +64,11 @@ measure() { # name binary
     up=$(free_port)
     gw=$(free_port)
     upstream_conf "$up" "$dir/up"
-    cat > "$dir/paastis.toml" <<EOF
-[server]
-listen = "127.0.0.1:$gw"
-domain = "localhost"
-[store]
-path = "$dir/store"
-[admin]
-enabled = false
-[policy]
+    gateway_conf "$gw" "$dir" "$up" "$dir/up" '[policy]
 call_on_request = true
 [policy.params]
 idle_timeout = "24h"
-passive_paths = ["/health"]
-[[apps]]
-name = "bench"
-backend = "process"
-command = ["nginx", "-c", "$dir/up/nginx.conf", "-g", "daemon off;"]
-port = $up
-ready_path = "/"
-EOF
+passive_paths = ["/health"]' > "$dir/paastis.toml"
     # The compile cache of this run only, filled natively.
     export XDG_CACHE_HOME=$dir/cache
     env -u RUST_LOG -u RUST_BACKTRACE "$2" check --config "$dir/paastis.toml" >/dev/null 2>&1

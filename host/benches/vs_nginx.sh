@@ -137,30 +137,15 @@ start_paastis() {
     plain_port[$name]=$(free_port)
     tls_port[$name]=$(free_port)
     upstream_conf "$port" "$dir/upstream"
-    cat > "$dir/paastis.toml" <<EOF
-[server]
-listen = "127.0.0.1:${plain_port[$name]}"
-domain = "localhost"
-[store]
-path = "$dir/store"
-[admin]
-enabled = false
-[policy]
+    gateway_conf "${plain_port[$name]}" "$dir" "$port" "$dir/upstream" "[policy]
 call_on_request = $on_request
 $policy
 [policy.params]
-idle_timeout = "24h"
+idle_timeout = \"24h\"
 $params
 [[edge.https]]
-listen = "127.0.0.1:${tls_port[$name]}"
-certs = [{ cert = "$work/cert.pem", key = "$work/key.pem" }]
-[[apps]]
-name = "bench"
-backend = "process"
-command = ["nginx", "-c", "$dir/upstream/nginx.conf", "-g", "daemon off;"]
-port = $port
-ready_path = "/"
-EOF
+listen = \"127.0.0.1:${tls_port[$name]}\"
+certs = [{ cert = \"$work/cert.pem\", key = \"$work/key.pem\" }]" > "$dir/paastis.toml"
     if [ "$backtrace" = 1 ]; then
         env -u RUST_LOG RUST_BACKTRACE=1 "$bin" serve --config "$dir/paastis.toml" 2> "$dir/log" &
     else

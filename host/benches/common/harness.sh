@@ -49,3 +49,25 @@ http {
 }
 EOF
 }
+
+# A gateway's config for the benches: its listener and store, no admin API,
+# TABLES as given (the [policy] tables, an HTTPS listener...), and the one
+# app, "bench": the nginx of upstream_conf, run as a process app.
+gateway_conf() { # listen-port dir upstream-port upstream-dir [TABLES]
+    cat <<EOF
+[server]
+listen = "127.0.0.1:$1"
+domain = "localhost"
+[store]
+path = "$2/store"
+[admin]
+enabled = false
+${5:-}
+[[apps]]
+name = "bench"
+backend = "process"
+command = ["nginx", "-c", "$4/nginx.conf", "-g", "daemon off;"]
+port = $3
+ready_path = "/"
+EOF
+}
