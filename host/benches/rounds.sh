@@ -10,8 +10,9 @@
 #   CONNS=256 ROUNDS=10 SECS=5 MAX_UPSTREAM=64 host/benches/rounds.sh BIN
 #
 # Per round: the gateway's CPU µs per request (from /proc), its requests,
-# the upstream connections open halfway through the round, and the CPU
-# clock ticks of each thread that ran (workers as `w`, the log writer and the
+# the upstream connections open halfway through the round, its threads'
+# context switches per request (voluntary: a thread waited; involuntary: the
+# kernel preempted it), and the CPU clock ticks of each thread that ran (workers as `w`, the log writer and the
 # policy epoch thread by name), with the load average. The policy is called
 # on every request; POLICY=false turns it off. BIN may be a wrapper script
 # that sets the environment (for example TOKIO_WORKER_THREADS=1). Needs
@@ -53,6 +54,8 @@ wait_for "http://127.0.0.1:$gw/" -H 'Host: bench.localhost' \
     || { echo "the gateway does not answer; its log: $work/log" >&2; exit 1; }
 
 process_ticks() { awk '{ print $14 + $15 }' "/proc/$gateway/stat"; }
+# "voluntary involuntary" context switches of all the gateway's threads.
+switches() { cat /proc/"$gateway"/task/*/status | awk '/^voluntary_ctxt/ { v += $2 } /^nonvoluntary_ctxt/ { n += $2 } END { print v, n }'; }
 # "tid:name ticks" per thread (the kernel keeps 15 characters of a name).
 thread_ticks() {
     for task in /proc/"$gateway"/task/*; do
@@ -64,16 +67,19 @@ echo "one gateway, $ROUNDS rounds of wrk -t1 -c$CONNS -d${SECS}s, call_on_reques
 for round in $(seq 1 "$ROUNDS"); do
     threads_before=$(thread_ticks)
     before=$(process_ticks)
+    switches_before=$(switches)
     (sleep "$(awk -v s="$SECS" 'BEGIN { print s / 2 }')"
      ss -tn state established "( dport = :$up )" | tail -n +2 | wc -l > "$work/upstream_conns") &
     halfway=$!
     requests=$(wrk -t1 -c"$CONNS" -d"${SECS}s" -H 'Host: bench.localhost' "http://127.0.0.1:$gw/" | awk '/requests in/ { print $1 }')
     wait "$halfway"
     after=$(process_ticks)
+    read -r voluntary involuntary <<< "$(echo "$switches_before $(switches)" | awk '{ print $3 - $1, $4 - $2 }')"
     threads=$(join <(echo "$threads_before") <(thread_ticks) |
         awk '{ d = $3 - $2; if (d > 0) { name = $1; sub(/^[0-9]+:/, "", name); sub(/^tokio-rt-worker$/, "w", name); printf "%s=%d ", name, d } }')
     awk -v r="$round" -v a="$before" -v b="$after" -v n="$requests" -v up="$(cat "$work/upstream_conns")" \
-        -v t="$threads" -v loadavg="$(cut -d' ' -f1 /proc/loadavg)" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-        printf "round %2d  %5.1f µs/req  requests %7d  upstream connections %3d  thread ticks: %s load %s\n",
-            r, (b - a) * 1e6 / hz / n, n, up, t, loadavg }'
+        -v t="$threads" -v vol="$voluntary" -v invol="$involuntary" \
+        -v loadavg="$(cut -d' ' -f1 /proc/loadavg)" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        printf "round %2d  %5.1f µs/req  requests %7d  upstream connections %3d  switches/req voluntary %.3f involuntary %.3f  thread ticks: %s load %s\n",
+            r, (b - a) * 1e6 / hz / n, n, up, vol / n, invol / n, t, loadavg }'
 done
