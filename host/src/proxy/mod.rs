@@ -316,23 +316,17 @@ impl Proxy {
         let sent_at = tokio::time::Instant::now();
         let sent = self.client.send_to(upstream, Request::from_parts(parts, body));
         let answered = request_body::answer(sent, watch.as_ref(), self.edge.response_timeout, timers, sent_at).await;
+        let (app, limit) = (in_flight.app_name(), self.edge.response_timeout);
         let mut response = match answered {
             Ok(Ok(response)) => response,
             // The client's body broke off or stalled (its fault, not the app's), or the app failed.
-            Ok(Err(e)) => {
-                return upstream_failed(&e, watch.as_ref().and_then(|w| w.failure()), in_flight.app_name(), &self.edge);
-            }
+            Ok(Err(e)) => return upstream_failed(&e, watch.as_ref().and_then(|w| w.failure()), app, &self.edge),
             Err(Late::NoAnswer) => {
-                let (app, limit) = (in_flight.app_name(), self.edge.response_timeout);
                 let message = format!("504 upstream timeout: app {app} did not answer within {limit:?}");
                 return text(StatusCode::GATEWAY_TIMEOUT, message);
             }
             Err(Late::BodyNotTaken) => {
-                let message = format!(
-                    "504 upstream timeout: app {} did not read the request body for {:?}",
-                    in_flight.app_name(),
-                    self.edge.response_timeout
-                );
+                let message = format!("504 upstream timeout: app {app} did not read the request body for {limit:?}");
                 return text(StatusCode::GATEWAY_TIMEOUT, message);
             }
         };
@@ -355,8 +349,7 @@ impl Proxy {
         if let (Some((requested, client_upgrade)), Some(upstream_upgrade)) = (upgrade, upstream_upgrade) {
             tunnel::restore_headers(&mut parts.headers, accepted_upgrade.unwrap_or(requested));
             let token = self.edge.drain.token();
-            let app = in_flight.app_name().to_owned();
-            tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
+            tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, slot));
             return Response::from_parts(parts, full(Bytes::new()));
         }
         Response::from_parts(
@@ -431,8 +424,7 @@ impl Proxy {
             parts.headers.insert(COLD_START_HEADER, HeaderValue::from_static("1"));
         }
         let token = self.edge.drain.token();
-        let app = in_flight.app_name().to_owned();
-        tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, app, slot));
+        tokio::spawn(tunnel::splice(client_upgrade, upstream_upgrade, in_flight, token, slot));
         Response::from_parts(parts, full(Bytes::new()))
     }
 }

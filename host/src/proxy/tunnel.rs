@@ -40,9 +40,9 @@ pub(super) async fn splice(
     upstream: OnUpgrade,
     guard: InFlight,
     mut drain: DrainToken,
-    app: String,
     _slot: Option<super::ConnectionSlot>,
 ) {
+    let app = guard.app_name();
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(both) => both,
         Err(e) => {
