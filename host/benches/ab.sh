@@ -83,7 +83,6 @@ for bin in "$@"; do
     names+=("$name")
 done
 
-cpu_ticks() { awk '{ print $14 + $15, $14 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 # name url seconds: one run of the load, its output on stdout
 load() {
@@ -103,9 +102,9 @@ for round in $(seq 1 "$ROUNDS"); do
             h2) url="https://127.0.0.1:${gateway_tls_port[$name]}/" ;;
         esac
         load "$name" "$url" 1 >/dev/null
-        read -r before before_user < <(cpu_ticks "$pid")
+        read -r before before_user < <(process_ticks "$pid")
         out=$(load "$name" "$url" "$SECS")
-        read -r after after_user < <(cpu_ticks "$pid")
+        read -r after after_user < <(process_ticks "$pid")
         case $PROTO in
             h1)
                 rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')

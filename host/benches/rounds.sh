@@ -53,7 +53,6 @@ pids+=("$gateway")
 wait_for "http://127.0.0.1:$gw/" -H 'Host: bench.localhost' \
     || { echo "the gateway does not answer; its log: $work/log" >&2; exit 1; }
 
-process_ticks() { awk '{ print $14 + $15 }' "/proc/$gateway/stat"; }
 # "voluntary involuntary" context switches of all the gateway's threads.
 switches() { cat /proc/"$gateway"/task/*/status | awk '/^voluntary_ctxt/ { v += $2 } /^nonvoluntary_ctxt/ { n += $2 } END { print v, n }'; }
 # "tid:name ticks" per thread (the kernel keeps 15 characters of a name).
@@ -66,14 +65,14 @@ thread_ticks() {
 echo "one gateway, $ROUNDS rounds of wrk -t1 -c$CONNS -d${SECS}s, call_on_request = $POLICY, max_upstream_connections = $MAX_UPSTREAM"
 for round in $(seq 1 "$ROUNDS"); do
     threads_before=$(thread_ticks)
-    before=$(process_ticks)
+    read -r before _ < <(process_ticks "$gateway")
     switches_before=$(switches)
     (sleep "$(awk -v s="$SECS" 'BEGIN { print s / 2 }')"
      ss -tn state established "( dport = :$up )" | tail -n +2 | wc -l > "$work/upstream_conns") &
     halfway=$!
     requests=$(wrk -t1 -c"$CONNS" -d"${SECS}s" -H 'Host: bench.localhost' "http://127.0.0.1:$gw/" | awk '/requests in/ { print $1 }')
     wait "$halfway"
-    after=$(process_ticks)
+    read -r after _ < <(process_ticks "$gateway")
     read -r voluntary involuntary <<< "$(echo "$switches_before $(switches)" | awk '{ print $3 - $1, $4 - $2 }')"
     threads=$(join <(echo "$threads_before") <(thread_ticks) |
         awk '{ d = $3 - $2; if (d > 0) { name = $1; sub(/^[0-9]+:/, "", name); sub(/^tokio-rt-worker$/, "w", name); printf "%s=%d ", name, d } }')

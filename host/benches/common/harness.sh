@@ -50,6 +50,12 @@ http {
 EOF
 }
 
+# "user+system user" CPU clock ticks of a process so far (its threads
+# included, its children not).
+process_ticks() { # pid
+    awk '{ print $14 + $15, $14 }' "/proc/$1/stat"
+}
+
 # A gateway's config for the benches: its listener and store, no admin API,
 # TABLES as given (the [policy] tables, an HTTPS listener...), and the one
 # app, "bench": the nginx of upstream_conf, run as a process app.
