@@ -29,6 +29,7 @@ use std::task::{Poll, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+use crossbeam_utils::CachePadded;
 use futures_util::FutureExt;
 use wasmtime::{EngineWeak, UpdateDeadline};
 
@@ -47,8 +48,11 @@ pub(crate) struct Ticker {
 }
 
 struct Shared {
-    /// Calls running now: the epoch must advance while there are any.
-    running: AtomicUsize,
+    /// Calls running now, counted on the stripe of the thread that started
+    /// each: the epoch must advance while there are any. One counter for
+    /// every thread was a cache line that each call on each worker wrote
+    /// twice, so that the workers took it from each other all the time.
+    running: [CachePadded<AtomicUsize>; STRIPES],
     /// Set by the ticker just before it parks (see `Ticker::enter`).
     parked: AtomicBool,
     /// Calls waiting in the host, expired by the ticker at their deadline.
@@ -59,7 +63,7 @@ impl Ticker {
     /// The thread ends once the engine has been dropped.
     pub(crate) fn start(engine: EngineWeak) -> std::io::Result<Ticker> {
         let shared = Arc::new(Shared {
-            running: AtomicUsize::new(0),
+            running: std::array::from_fn(|_| CachePadded::new(AtomicUsize::new(0))),
             parked: AtomicBool::new(false),
             waiting: Mutex::new(Vec::new()),
         });
@@ -73,11 +77,12 @@ impl Ticker {
     /// at `running` once more": either the ticker sees this call, or this
     /// call sees it parked and unparks it.
     pub(crate) fn enter(&self) -> Running<'_> {
-        self.shared.running.fetch_add(1, Ordering::SeqCst);
+        let stripe = &self.shared.running[stripe()];
+        stripe.fetch_add(1, Ordering::SeqCst);
         if self.shared.parked.load(Ordering::SeqCst) {
             self.thread.unpark();
         }
-        Running(&self.shared)
+        Running(stripe)
     }
 
     fn wait(&self, waiting: &Arc<Waiting>) {
@@ -86,11 +91,33 @@ impl Ticker {
     }
 }
 
-pub(crate) struct Running<'a>(&'a Shared);
+/// A call counted as running, on the stripe it started on (it may end on
+/// another thread).
+pub(crate) struct Running<'a>(&'a AtomicUsize);
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Stripes of the running count: more than the worker threads of a small
+/// machine, so that two workers rarely share one.
+const STRIPES: usize = 16;
+
+/// This thread's stripe, given out in turn to threads as they first call.
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    // A thread being torn down still counts, on a shared stripe.
+    STRIPE.try_with(|stripe| *stripe).unwrap_or(0)
+}
+
+impl Shared {
+    fn any_running(&self) -> bool {
+        self.running.iter().any(|stripe| stripe.load(Ordering::SeqCst) > 0)
     }
 }
 
@@ -101,7 +128,7 @@ fn run(engine: &EngineWeak, shared: &Shared) {
             return;
         };
         let now = Instant::now();
-        if shared.running.load(Ordering::SeqCst) > 0 {
+        if shared.any_running() {
             last_busy = now;
         }
         if now.duration_since(last_busy) < LINGER {
@@ -114,7 +141,7 @@ fn run(engine: &EngineWeak, shared: &Shared) {
         }
         drop(engine);
         shared.parked.store(true, Ordering::SeqCst);
-        if shared.running.load(Ordering::SeqCst) == 0 {
+        if !shared.any_running() {
             // An unpark that came before this park makes it return at once.
             thread::park_timeout(IDLE_CHECK);
         }

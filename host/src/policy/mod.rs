@@ -98,7 +98,7 @@ pub(crate) struct PolicyGate {
     /// catalog: looked up on every request, by names from the config.
     wanted: HashMap<String, String, FxBuildHasher>,
     /// The same for apps found at runtime (discovery and rules).
-    discovered: std::sync::RwLock<HashMap<String, String, FxBuildHasher>>,
+    discovered: arc_swap::ArcSwap<HashMap<String, String, FxBuildHasher>>,
     call_on_request: bool,
     max_failures: u32,
     /// What was last logged as serving each app, to log changes only.
@@ -150,7 +150,7 @@ impl PolicyGate {
             last_resort,
             default_name: config.policy.default_name(),
             wanted: config.apps.iter().filter_map(|a| Some((a.name().to_owned(), a.policy()?.to_owned()))).collect(),
-            discovered: std::sync::RwLock::default(),
+            discovered: arc_swap::ArcSwap::default(),
             call_on_request: config.policy.call_on_request,
             max_failures: config.policy.max_failures.max(1),
             serving: Mutex::new(HashMap::new()),
@@ -248,7 +248,9 @@ impl PolicyGate {
         if let Some(wanted) = self.wanted.get(app) {
             return f(wanted);
         }
-        let discovered = self.discovered.read().unwrap_or_else(|p| p.into_inner());
+        // A snapshot, not a lock: every request of an app discovery found,
+        // or of one the config gives no policy, reads it.
+        let discovered = self.discovered.load();
         f(discovered.get(app).unwrap_or(&self.default_name))
     }
 
@@ -281,7 +283,11 @@ impl PolicyGate {
 
     /// Serves an app found at runtime with the policy its rule names.
     pub(crate) fn set_policy(&self, app: &str, policy: &str) {
-        self.discovered.write().unwrap_or_else(|p| p.into_inner()).insert(app.to_owned(), policy.to_owned());
+        self.discovered.rcu(|known| {
+            let mut known = HashMap::clone(known);
+            known.insert(app.to_owned(), policy.to_owned());
+            known
+        });
         self.log_serving();
     }
 
@@ -326,7 +332,7 @@ impl PolicyGate {
     pub(crate) fn log_serving(&self) {
         let catalog = self.catalog.load();
         let mut apps: Vec<String> = self.config.apps.iter().map(|a| a.name().to_owned()).collect();
-        apps.extend(self.discovered.read().unwrap_or_else(|p| p.into_inner()).keys().cloned());
+        apps.extend(self.discovered.load().keys().cloned());
         let mut serving = self.serving.lock().unwrap_or_else(|p| p.into_inner());
         let mut served: Vec<(Arc<Entry>, Vec<String>)> = Vec::new();
         for app in apps {
