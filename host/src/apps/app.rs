@@ -27,9 +27,12 @@ pub(crate) struct App {
     /// the state, so a change made before the channel exists is not missed.
     changed: OnceLock<watch::Sender<u64>>,
     /// Milliseconds since the epoch of the last counted request; 0 = never.
-    /// Kept outside the mutex: it is written on every request.
+    /// Kept outside the mutex: it is read on every request, and written
+    /// when a request comes in a newer millisecond (see `touch`).
     last_activity: AtomicU64,
     /// Set when something worth persisting changed since the last flush.
+    /// `touch` and `take_dirty_record` use it with `last_activity` in
+    /// `SeqCst`; see `touch`.
     dirty: AtomicBool,
     /// Requests in flight for this app on other replicas (shared store).
     remote_in_flight: AtomicU32,
@@ -78,7 +81,7 @@ impl App {
 
     /// Tells waiters to look again, and the flusher to persist.
     pub(super) fn notify(&self) {
-        self.dirty.store(true, Ordering::Release);
+        self.dirty.store(true, Ordering::SeqCst);
         self.wake_waiters();
     }
 
@@ -88,13 +91,36 @@ impl App {
         }
     }
 
+    /// Counts activity at `now`, to be persisted by the next flush.
+    ///
+    /// Called twice per request by every worker thread, so it writes only
+    /// what would change: a write, even one that changes nothing (as
+    /// `fetch_max` within the same millisecond), takes the cache line from
+    /// the other core, which costs more than the rest of the call. Under
+    /// load both loads nearly always find nothing to do.
+    ///
+    /// Skipping is safe only in `SeqCst`: this is a store-buffering pattern
+    /// (here, write `last_activity` then read `dirty`; the flusher, write
+    /// `dirty` (the swap in `take_dirty_record`) then read `last_activity`).
+    /// In the single order of `SeqCst` operations, a load here that finds
+    /// `dirty` set comes before the flusher's swap that clears it, so the
+    /// flusher's later load of `last_activity` sees this call's write, or
+    /// the newer-or-equal value this call's load found: the flush that
+    /// takes the flag persists this activity. With Release/Acquire the
+    /// flusher could clear the flag and read the old activity while this
+    /// call still saw the flag set, and the activity would not be persisted
+    /// until another change. (On x86 a `SeqCst` load is a plain load.)
     pub(crate) fn touch(&self, now: Timestamp) {
-        self.last_activity.fetch_max(now, Ordering::AcqRel);
-        self.dirty.store(true, Ordering::Release);
+        if self.last_activity.load(Ordering::SeqCst) < now {
+            self.last_activity.fetch_max(now, Ordering::SeqCst);
+        }
+        if !self.dirty.load(Ordering::SeqCst) {
+            self.dirty.store(true, Ordering::SeqCst);
+        }
     }
 
     pub(crate) fn last_activity(&self) -> Option<Timestamp> {
-        match self.last_activity.load(Ordering::Acquire) {
+        match self.last_activity.load(Ordering::SeqCst) {
             0 => None,
             t => Some(t),
         }
@@ -146,7 +172,8 @@ impl App {
 
     /// The record to persist, if anything changed since the last call.
     pub(crate) fn take_dirty_record(&self) -> Option<AppRecord> {
-        if !self.dirty.swap(false, Ordering::AcqRel) {
+        // SeqCst, with the load of `last_activity` in `record`: see `touch`.
+        if !self.dirty.swap(false, Ordering::SeqCst) {
             return None;
         }
         Some(self.record())
@@ -159,7 +186,7 @@ impl App {
     /// Activity another replica saw (from the shared store): kept if newer,
     /// and not marked dirty, since the store already has it.
     pub(crate) fn observe_activity(&self, at: Timestamp) {
-        self.last_activity.fetch_max(at, Ordering::AcqRel);
+        self.last_activity.fetch_max(at, Ordering::SeqCst);
     }
 
     /// Requests in flight here, on this replica only.
@@ -191,6 +218,37 @@ impl App {
 
     /// Marks a flush as failed so its records are written again next time.
     pub(crate) fn mark_dirty(&self) {
-        self.dirty.store(true, Ordering::Release);
+        self.dirty.store(true, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> App {
+        let text = "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n[[apps]]\nname = \"a\"\nbackend = \"process\"\ncommand = [\"true\"]\n";
+        let config = crate::config::Config::parse(text, "t.toml").unwrap();
+        App::new(config.apps[0].clone(), Params::default(), None)
+    }
+
+    #[test]
+    fn every_touch_is_flushed_even_one_that_changes_no_millisecond() {
+        let app = app();
+        assert!(app.take_dirty_record().is_none());
+        app.touch(1_000);
+        app.touch(1_000);
+        assert_eq!(app.take_dirty_record().map(|r| r.last_activity), Some(Some(1_000)));
+        assert!(app.take_dirty_record().is_none(), "one flush takes it");
+        // The same millisecond again, after a flush: nothing to write to the
+        // activity, but the flag still goes up.
+        app.touch(1_000);
+        assert_eq!(app.take_dirty_record().map(|r| r.last_activity), Some(Some(1_000)));
+        // An older one leaves the activity as it is.
+        app.touch(999);
+        assert_eq!(app.take_dirty_record().map(|r| r.last_activity), Some(Some(1_000)));
+        app.touch(2_000);
+        assert_eq!(app.last_activity(), Some(2_000));
+        assert_eq!(app.take_dirty_record().map(|r| r.last_activity), Some(Some(2_000)));
     }
 }

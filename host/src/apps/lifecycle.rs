@@ -81,12 +81,12 @@ impl Lifecycle {
     /// The apps `app` links to, found by gateway name or, on the same
     /// backend, by platform name.
     fn linked(&self, app: &App) -> Vec<Arc<App>> {
-        let apps = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        let apps = self.registry.load();
         app.config
             .links
             .iter()
             .filter_map(|link| {
-                apps.get(link).cloned().or_else(|| {
+                apps.get(link.as_str()).cloned().or_else(|| {
                     apps.values()
                         .find(|other| other.config.backend == app.config.backend && other.config.remote() == link)
                         .cloned()

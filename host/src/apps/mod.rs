@@ -22,23 +22,34 @@ use crate::config::Config;
 use crate::policy::model::Params;
 use crate::store::{AppRecord, Store, StoreError};
 use crate::telemetry::Telemetry;
+use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
 /// The apps by name. Shared with the lifecycle, which looks up linked apps.
-pub(crate) type Registry = Arc<RwLock<BTreeMap<String, Arc<App>>>>;
+///
+/// Every request looks its app up here, from every worker thread: an
+/// `RwLock`'s read lock and unlock each write the lock's cache line, which
+/// then bounces between the cores. Readers take a snapshot of the map
+/// instead, which writes nothing shared; the rare writer (an app found at
+/// runtime) builds the next map under `Apps::writer` and swaps it in. The
+/// names are `Arc<str>` so that the copy an insert makes is cheap.
+pub(crate) type Registry = Arc<ArcSwap<BTreeMap<Arc<str>, Arc<App>>>>;
 
 pub(crate) struct Apps {
     /// Grows at runtime: discovery adds the apps it finds.
     by_name: Registry,
+    /// Held by an insert from its check to its swap, so that two inserts
+    /// cannot both add an app of one name, nor one drop the other's app.
+    writer: Mutex<()>,
     lifecycle: Arc<Lifecycle>,
     store: Store,
     persist: Arc<Notify>,
     /// The params apps share (see `shared_params`), for the apps found at
     /// runtime too.
-    known_params: std::sync::Mutex<Vec<Arc<Params>>>,
+    known_params: Mutex<Vec<Arc<Params>>>,
 }
 
 /// How many distinct params `shared_params` remembers: apps mostly keep
@@ -86,9 +97,9 @@ impl Apps {
                 );
             }
             let params = shared_params(&mut known_params, app_config.params(&config.policy));
-            by_name.insert(name, Arc::new(App::new(app_config.clone(), params, record.as_ref())));
+            by_name.insert(Arc::from(name), Arc::new(App::new(app_config.clone(), params, record.as_ref())));
         }
-        let by_name: Registry = Arc::new(RwLock::new(by_name));
+        let by_name: Registry = Arc::new(ArcSwap::from_pointee(by_name));
         let options = LifecycleOptions {
             prober: Prober::new(upstream),
             max_waiting: config.edge.max_waiting_per_app,
@@ -96,21 +107,16 @@ impl Apps {
             max_upstream_connections: config.edge.max_upstream_connections,
         };
         let lifecycle = Lifecycle::new(backend, by_name.clone(), persist.clone(), telemetry, options);
-        Ok(Apps { by_name, lifecycle, store, persist, known_params: std::sync::Mutex::new(known_params) })
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<App>>> {
-        // Inserts are single steps; a poisoned lock still holds a valid map.
-        self.by_name.read().unwrap_or_else(|p| p.into_inner())
+        Ok(Apps { by_name, writer: Mutex::new(()), lifecycle, store, persist, known_params: Mutex::new(known_params) })
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<Arc<App>> {
-        self.read().get(name).cloned()
+        self.by_name.load().get(name).cloned()
     }
 
     /// A snapshot of the apps, in name order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Arc<App>> + use<> {
-        self.read().values().cloned().collect::<Vec<_>>().into_iter()
+        self.by_name.load().values().cloned().collect::<Vec<_>>().into_iter()
     }
 
     /// Adds an app found at runtime, with what the store remembers of it.
@@ -124,13 +130,18 @@ impl Apps {
                 None
             }
         };
-        let mut by_name = self.by_name.write().unwrap_or_else(|p| p.into_inner());
-        if by_name.contains_key(&name) {
+        // Nothing under it can leave the map half made; a poisoned lock is
+        // as good as a free one.
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.by_name.load_full();
+        if current.contains_key(name.as_str()) {
             return None;
         }
         let params = shared_params(&mut self.known_params.lock().unwrap_or_else(|p| p.into_inner()), params);
         let app = Arc::new(App::new(config, params, record.as_ref()));
-        by_name.insert(name, app.clone());
+        let mut next = BTreeMap::clone(&current);
+        next.insert(Arc::from(name), app.clone());
+        self.by_name.store(Arc::new(next));
         Some(app)
     }
 

@@ -209,7 +209,7 @@ impl Proxy {
             let message = format!("no app is served at {host:?} (apps live under .{})", self.domain);
             return (None, text(StatusCode::NOT_FOUND, message));
         };
-        let Some(app) = self.apps.get(&name.to_ascii_lowercase()) else {
+        let Some(app) = self.apps.get(&routing::lowercase(name)) else {
             return (None, text(StatusCode::NOT_FOUND, format!("no app named {name:?} behind this gateway")));
         };
         // CONNECT takes the path of any request, wake included: it names an

@@ -55,6 +55,17 @@ pub(crate) fn app_name<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
     (!label.is_empty()).then_some(label)
 }
 
+/// An app name as the apps are known by, in lower case: copied only when it
+/// has an upper-case letter, which requests rarely have (this runs on every
+/// request).
+pub(crate) fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
 /// A request's host as routing reads it: without its port or trailing dots
 /// (an IPv6 literal is kept whole, so it never names anything).
 pub(crate) fn host_name(host: &str) -> &str {
@@ -71,8 +82,9 @@ fn strip_port(host: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{HostError, app_name, request_host};
+    use super::{HostError, app_name, lowercase, request_host};
     use http::{Request, Version};
+    use std::borrow::Cow;
 
     fn request(version: Version, uri: &str, hosts: &[&str]) -> Request<()> {
         let mut builder = Request::get(uri).version(version);
@@ -103,6 +115,15 @@ mod tests {
         assert_eq!(app_name("hello.localhost:8080", "localhost"), Some("hello"));
         assert_eq!(app_name("www.hello.example.com", "example.com"), Some("hello"));
         assert_eq!(app_name("HELLO.Example.COM.", "example.com"), Some("HELLO"));
+    }
+
+    #[test]
+    fn a_name_is_copied_to_lower_case_only_when_it_has_an_upper_case_letter() {
+        assert!(matches!(lowercase("hello-2"), Cow::Borrowed("hello-2")));
+        assert!(matches!(lowercase("héllo"), Cow::Borrowed("héllo")));
+        assert_eq!(lowercase("HeLLo"), Cow::<str>::Owned("hello".to_owned()));
+        // ASCII only, as `to_ascii_lowercase`: what the apps are named by.
+        assert_eq!(lowercase("HÉllo"), "hÉllo");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `app` is always a known app (or `-` for requests that matched none), so a
 //! client sending random Host headers cannot grow the registry.
 
+use super::striped_histogram::StripedHistogram;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -46,7 +47,9 @@ pub(crate) struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub wake_duration: Family<AppLabels, Histogram>,
-    pub policy_call_duration: Family<PhaseLabels, Histogram>,
+    /// Striped: its request series is observed on every request, by every
+    /// worker thread (see `striped_histogram`).
+    pub policy_call_duration: Family<PhaseLabels, StripedHistogram>,
     pub policy_failures: Family<PolicyFailureLabels, Counter>,
     /// Set from the apps just before each scrape.
     pub apps_by_state: Family<StateLabels, Gauge>,
@@ -56,8 +59,8 @@ pub(crate) struct Metrics {
     pub leader: Gauge,
     /// The two series of `policy_call_duration`, resolved once: the request
     /// phase is recorded on every request.
-    request_calls: Histogram,
-    tick_calls: Histogram,
+    request_calls: StripedHistogram,
+    tick_calls: StripedHistogram,
     /// Wall time of a whole tick, every policy and batch together.
     tick_duration: Histogram,
 }
@@ -98,8 +101,8 @@ impl Default for Metrics {
         // 1 µs .. ~65 ms: a warm call takes a few microseconds (the goal is
         // 2), so the first buckets must tell 1, 2, 4 and 8 µs apart; the CPU
         // budget is milliseconds.
-        let policy_call_duration = Family::<PhaseLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.000_001, 2.0, 17))
+        let policy_call_duration = Family::<PhaseLabels, StripedHistogram>::new_with_constructor(|| {
+            StripedHistogram::new(exponential_buckets(0.000_001, 2.0, 17))
         });
         let policy_failures = Family::<PolicyFailureLabels, Counter>::default();
         let apps_by_state = Family::<StateLabels, Gauge>::default();

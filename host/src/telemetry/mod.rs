@@ -7,6 +7,7 @@ pub(crate) mod access_log;
 pub(crate) mod events;
 mod log_writer;
 pub(crate) mod metrics;
+mod striped_histogram;
 
 pub(crate) use events::EventBus;
 pub use events::{Event, EventKind, WakeCause};
