@@ -35,6 +35,7 @@ mod error_chain; //     an error's causes on one line
 mod inspect; //         `paastis inspect`: the store as the next start restores it
 mod savings; //         hours asleep and money saved
 mod simulate; //        `paastis simulate`: replay an access log against policies
+mod stripe; //          per-thread places for what every worker writes per request
 mod telemetry; //       events and Prometheus metrics
 mod timeline; //        per-app timelines for the dashboard
 mod user_dirs; //       per-user directories as XDG places them (demo state, compile cache)

@@ -28,10 +28,12 @@ pub(super) struct UpstreamSlots {
 }
 
 impl UpstreamSlots {
-    fn get(&self, limit: u32) -> (Arc<Semaphore>, u32) {
+    /// By reference: the one clone a request makes is its permit's (a
+    /// reference count every worker writes on every request).
+    fn get(&self, limit: u32) -> (&Arc<Semaphore>, u32) {
         let limit = limit.max(1);
         let (semaphore, limit) = self.semaphore.get_or_init(|| (Arc::new(Semaphore::new(limit as usize)), limit));
-        (semaphore.clone(), *limit)
+        (semaphore, *limit)
     }
 }
 
@@ -48,7 +50,9 @@ pub(super) async fn acquire(
     let (semaphore, limit) = app.upstream_slots().get(app.config.max_upstream_connections().unwrap_or(default_limit));
     let permit = match semaphore.clone().try_acquire_owned() {
         Ok(permit) => permit,
-        Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => queue(app, semaphore, limit, max_waiting).await?,
+        Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => {
+            queue(app, semaphore.clone(), limit, max_waiting).await?
+        }
     };
     in_flight.hold(permit);
     Ok(in_flight)

@@ -15,12 +15,9 @@
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Stripes per histogram: threads take them in turn as they first observe,
-/// so the runtime's workers (the first to observe, and few) each have one
-/// of their own.
-const STRIPES: usize = 16;
+use crate::stripe::{STRIPES, stripe};
 
 /// Cells per line: 128 bytes, two cache lines, since x86 fetches lines in
 /// adjacent pairs (as crossbeam's `CachePadded`).
@@ -29,15 +26,6 @@ const CELLS: usize = 16;
 #[repr(align(128))]
 #[derive(Default)]
 struct Line([AtomicU64; CELLS]);
-
-/// This thread's stripe, taken on its first observe.
-fn stripe() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Relaxed) % STRIPES;
-    }
-    STRIPE.with(|stripe| *stripe)
-}
 
 /// A classic histogram: `observe` as `Histogram::observe`, encoded as
 /// a `Histogram` with the same buckets. Clones share the observations.

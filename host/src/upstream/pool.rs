@@ -1,6 +1,10 @@
 //! Idle upstream connections, kept for reuse: per upstream (scheme and
 //! authority) a LIFO list of HTTP/1.1 senders, each driven by its own
-//! connection task. A connection is handed back by the response body it
+//! connection task. The lists are striped per thread (`crate::stripe`): a
+//! connection goes back to the stripe of the thread its response ended on,
+//! and a checkout looks in its own thread's stripe first, then in the
+//! others, so that the workers do not share one lock and one set of lists
+//! written on every request. A connection is handed back by the response body it
 //! carried, once that body has been read to its end (`PooledBody`), so no
 //! task is spawned per request to watch for it; one that is not ready yet
 //! when it is checked out (its task has not yet seen the end) is waited
@@ -9,7 +13,9 @@
 //! their connections.
 
 use super::UpstreamBody;
+use crate::stripe::{STRIPES, stripe};
 use bytes::Bytes;
+use crossbeam_utils::CachePadded;
 use http::uri::{Authority, Scheme};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -51,12 +57,18 @@ struct Idle {
 /// The idle lists, shared by a client and the bodies that hand
 /// connections back.
 pub(super) struct Pool {
-    // Fx, not SipHash: the keys are the apps' upstreams, from the config
-    // (no client picks them), and an authority is hashed byte by byte.
-    idle: Mutex<HashMap<Key, Vec<Idle>, FxBuildHasher>>,
+    idle: [CachePadded<Mutex<Lists>>; STRIPES],
     timeout: Duration,
     stale_after: Duration,
     sweeping: AtomicBool,
+}
+
+// Fx, not SipHash: the keys are the apps' upstreams, from the config (no
+// client picks them), and an authority is hashed byte by byte.
+type Lists = HashMap<Key, Vec<Idle>, FxBuildHasher>;
+
+fn lock(stripe: &Mutex<Lists>) -> std::sync::MutexGuard<'_, Lists> {
+    stripe.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A connection taken from the pool.
@@ -69,7 +81,7 @@ pub(super) struct CheckedOut {
 impl Pool {
     pub(super) fn new(timeout: Duration) -> Arc<Pool> {
         Arc::new(Pool {
-            idle: Mutex::new(HashMap::default()),
+            idle: std::array::from_fn(|_| CachePadded::new(Mutex::new(HashMap::default()))),
             timeout,
             stale_after: STALE_AFTER,
             sweeping: AtomicBool::new(false),
@@ -105,11 +117,16 @@ impl Pool {
         }
     }
 
-    /// The newest open connection to `key` idle for less than the
-    /// timeout: since when, and for how long (one clock reading for both
-    /// the timeout and the staleness).
+    /// The newest open connection to `key` idle for less than the timeout,
+    /// in this thread's stripe, else in the others: since when, and for how
+    /// long (one clock reading for both the timeout and the staleness).
     fn pop(&self, key: &Key) -> Option<(Sender, Instant, Duration)> {
-        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let own = stripe();
+        (0..STRIPES).find_map(|i| self.pop_in(&self.idle[(own + i) % STRIPES], key))
+    }
+
+    fn pop_in(&self, stripe: &Mutex<Lists>, key: &Key) -> Option<(Sender, Instant, Duration)> {
+        let mut idle = lock(stripe);
         let list = idle.get_mut(key)?;
         while let Some(entry) = list.pop() {
             if entry.sender.is_closed() {
@@ -141,7 +158,7 @@ impl Pool {
     }
 
     fn put_back(&self, key: &Key, sender: Sender, since: Instant) {
-        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut idle = lock(&self.idle[stripe()]);
         match idle.get_mut(key) {
             Some(list) => list.push(Idle { sender, since }),
             None => {
@@ -152,22 +169,25 @@ impl Pool {
 
     /// Drops what is closed or idle past the timeout.
     fn sweep_once(&self) {
-        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        idle.retain(|_, list| {
-            list.retain(|entry| !entry.sender.is_closed() && entry.since.elapsed() < self.timeout);
-            !list.is_empty()
-        });
+        for stripe in &self.idle {
+            lock(stripe).retain(|_, list| {
+                list.retain(|entry| !entry.sender.is_closed() && entry.since.elapsed() < self.timeout);
+                !list.is_empty()
+            });
+        }
     }
 
     #[cfg(test)]
     pub(super) fn idle_count(&self) -> usize {
-        self.idle.lock().unwrap().values().map(Vec::len).sum()
+        self.idle.iter().map(|stripe| lock(stripe).values().map(Vec::len).sum::<usize>()).sum()
     }
 
     /// Whether an idle connection to `key` is not known to be closed.
     #[cfg(test)]
     pub(super) fn has_open(&self, key: &Key) -> bool {
-        self.idle.lock().unwrap().get(key).is_some_and(|list| list.iter().any(|entry| !entry.sender.is_closed()))
+        self.idle
+            .iter()
+            .any(|stripe| lock(stripe).get(key).is_some_and(|list| list.iter().any(|entry| !entry.sender.is_closed())))
     }
 }
 
