@@ -29,7 +29,6 @@ use std::task::{Poll, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::CachePadded;
 use futures_util::FutureExt;
 use wasmtime::{EngineWeak, UpdateDeadline};
 
@@ -48,11 +47,8 @@ pub(crate) struct Ticker {
 }
 
 struct Shared {
-    /// Calls running now, counted on the stripe of the thread that started
-    /// each: the epoch must advance while there are any. One counter for
-    /// every thread was a cache line that each call on each worker wrote
-    /// twice, so that the workers took it from each other all the time.
-    running: [CachePadded<AtomicUsize>; STRIPES],
+    /// Calls running now: the epoch must advance while there are any.
+    running: AtomicUsize,
     /// Set by the ticker just before it parks (see `Ticker::enter`).
     parked: AtomicBool,
     /// Calls waiting in the host, expired by the ticker at their deadline.
@@ -63,7 +59,7 @@ impl Ticker {
     /// The thread ends once the engine has been dropped.
     pub(crate) fn start(engine: EngineWeak) -> std::io::Result<Ticker> {
         let shared = Arc::new(Shared {
-            running: std::array::from_fn(|_| CachePadded::new(AtomicUsize::new(0))),
+            running: AtomicUsize::new(0),
             parked: AtomicBool::new(false),
             waiting: Mutex::new(Vec::new()),
         });
@@ -77,12 +73,11 @@ impl Ticker {
     /// at `running` once more": either the ticker sees this call, or this
     /// call sees it parked and unparks it.
     pub(crate) fn enter(&self) -> Running<'_> {
-        let stripe = &self.shared.running[stripe()];
-        stripe.fetch_add(1, Ordering::SeqCst);
+        self.shared.running.fetch_add(1, Ordering::SeqCst);
         if self.shared.parked.load(Ordering::SeqCst) {
             self.thread.unpark();
         }
-        Running(stripe)
+        Running(&self.shared)
     }
 
     fn wait(&self, waiting: &Arc<Waiting>) {
@@ -91,33 +86,11 @@ impl Ticker {
     }
 }
 
-/// A call counted as running, on the stripe it started on (it may end on
-/// another thread).
-pub(crate) struct Running<'a>(&'a AtomicUsize);
+pub(crate) struct Running<'a>(&'a Shared);
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Stripes of the running count: more than the worker threads of a small
-/// machine, so that two workers rarely share one.
-const STRIPES: usize = 16;
-
-/// This thread's stripe, given out in turn to threads as they first call.
-fn stripe() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-    }
-    // A thread being torn down still counts, on a shared stripe.
-    STRIPE.try_with(|stripe| *stripe).unwrap_or(0)
-}
-
-impl Shared {
-    fn any_running(&self) -> bool {
-        self.running.iter().any(|stripe| stripe.load(Ordering::SeqCst) > 0)
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -128,7 +101,7 @@ fn run(engine: &EngineWeak, shared: &Shared) {
             return;
         };
         let now = Instant::now();
-        if shared.any_running() {
+        if shared.running.load(Ordering::SeqCst) > 0 {
             last_busy = now;
         }
         if now.duration_since(last_busy) < LINGER {
@@ -141,7 +114,7 @@ fn run(engine: &EngineWeak, shared: &Shared) {
         }
         drop(engine);
         shared.parked.store(true, Ordering::SeqCst);
-        if !shared.any_running() {
+        if shared.running.load(Ordering::SeqCst) == 0 {
             // An unpark that came before this park makes it return at once.
             thread::park_timeout(IDLE_CHECK);
         }

@@ -185,12 +185,6 @@ impl PolicyRuntime {
         self.inner.limits
     }
 
-    /// Instances kept warm, all policies together.
-    #[cfg(test)]
-    pub(crate) fn warm_instances(&self) -> usize {
-        self.inner.warm.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     /// Runs `call` as a policy call is run: cut off at the wall-clock limit
     /// if it waits in the host.
     #[cfg(test)]
@@ -672,7 +666,6 @@ impl PolicyInner {
             sent_params,
             clock,
             calls: 0,
-            warm: None,
         })
     }
 

@@ -229,40 +229,6 @@ async fn warm_instances_are_reused_and_recycled_after_a_trap_or_growth() {
     assert_eq!(instance_kind(&policy, 0).await.ok(), Some("fresh"));
 }
 
-/// A thread keeps an instance of each policy it calls, so that two
-/// policies taking turns on one worker do not take each other's; the
-/// instances of a policy that was unloaded are let go (and stop counting
-/// towards `MAX_WARM`) when the thread next keeps one of a policy it had
-/// none of.
-#[tokio::test]
-async fn each_thread_keeps_an_instance_per_policy_and_lets_go_of_unloaded_ones() {
-    let rt = runtime();
-    let load = |name: &'static str| {
-        let rt = rt.clone();
-        async move {
-            match rt.load(name, &guest::counts_its_calls()).await {
-                Ok(policy) => policy,
-                Err(e) => panic!("{e}"),
-            }
-        }
-    };
-    let (a, b) = (load("a").await, load("b").await);
-    assert_eq!(instance_kind(&a, 0).await.ok(), Some("fresh"));
-    assert_eq!(instance_kind(&b, 0).await.ok(), Some("fresh"));
-    for _ in 0..3 {
-        assert_eq!(instance_kind(&a, 0).await.ok(), Some("reused"));
-        assert_eq!(instance_kind(&b, 0).await.ok(), Some("reused"));
-    }
-    assert_eq!(rt.warm_instances(), 2);
-    drop(a);
-    // Still held, until the thread keeps an instance for a new slot.
-    assert_eq!(rt.warm_instances(), 2);
-    let c = load("c").await;
-    assert_eq!(instance_kind(&c, 0).await.ok(), Some("fresh"));
-    assert_eq!(rt.warm_instances(), 2, "b's and c's; a's was let go");
-    assert_eq!(instance_kind(&b, 0).await.ok(), Some("reused"));
-}
-
 #[tokio::test]
 async fn per_call_isolation_gives_every_call_a_fresh_instance() {
     let policy = load_with(Isolation::PerCall, &guest::counts_its_calls()).await;
