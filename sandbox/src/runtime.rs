@@ -479,11 +479,17 @@ impl LoadedPolicy {
         if self.inner.requesting_text.is_some() {
             return self.on_text_request(now, app, request).await;
         }
-        let request = RequestView::of(request);
-        if self.inner.requesting.is_some() {
-            return self.on_lean_request(now, &app.to_view(), &requesting::lean_request(request)).await;
-        }
-        self.on_older_request(now, app.to_view(), request).await
+        // Policies built before `requesting-text`: boxed, so that their
+        // views and converted values are not part of every request's
+        // future, which hyper copies once per request.
+        Box::pin(async move {
+            let request = RequestView::of(request);
+            if self.inner.requesting.is_some() {
+                return self.on_lean_request(now, &app.to_view(), &requesting::lean_request(request)).await;
+            }
+            self.on_older_request(now, app.to_view(), request).await
+        })
+        .await
     }
 
     /// `answering.on-request`, else `handler.on-request`: the policy
@@ -583,14 +589,17 @@ impl PolicyInner {
     /// left: the call is tried once more on a fresh instance, so that reuse
     /// never fails a call that a fresh instance would answer.
     async fn invoke(&self, call: &Call<'_>) -> Result<Answer, PolicyError> {
+        // Boxed: instantiating is the rare case, and its future (1.7 KB)
+        // would otherwise be part of every request's, which hyper copies
+        // once per request when it takes it.
         let instance = match self.warm.take() {
             Some(warm) => warm,
-            None => self.instantiate().await?,
+            None => Box::pin(self.instantiate()).await?,
         };
         let reused = instance.calls > 0;
         match self.call_on(instance, call).await {
             Err(PolicyError::OutOfMemory { .. }) if reused => {
-                let fresh = self.instantiate().await?;
+                let fresh = Box::pin(self.instantiate()).await?;
                 self.call_on(fresh, call).await
             }
             answered => answered,
