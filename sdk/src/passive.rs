@@ -142,13 +142,15 @@ fn contains_ignoring_case(haystack: &str, ascii: bool, needle: &str) -> bool {
 /// # Ok::<(), paastis_sdk::PolicyError>(())
 /// ```
 pub fn asleep_answer(app: &App) -> Result<Option<Answer>, PolicyError> {
-    let Some(status) = app.params().passive().asleep_status()? else {
-        return Ok(None);
-    };
+    Ok(app.params().passive().asleep_status()?.map(|status| answer_with(app, status)))
+}
+
+/// The asleep answer of `app` with `status`.
+fn answer_with(app: &App, status: u16) -> Answer {
     // Gateway app names are host labels; escaped anyway, as JSON requires.
     let name: String = app.name().chars().filter(|c| !c.is_control()).collect();
     let body = format!(r#"{{"status":"asleep","app":"{}"}}"#, name.replace('\\', "\\\\").replace('"', "\\\""));
-    Ok(Some(Answer::new(status).json(body).header("cache-control", "no-store")))
+    Answer::new(status).json(body).header("cache-control", "no-store")
 }
 
 /// The whole convention in one call: `None` for a request that is not
@@ -168,12 +170,16 @@ pub fn asleep_answer(app: &App) -> Result<Option<Answer>, PolicyError> {
 /// }
 /// ```
 pub fn decision(ctx: &RequestContext) -> Result<Option<Decision>, PolicyError> {
-    let answer = asleep_answer(ctx.app())?;
+    // The status is read first, so that a malformed one fails every call;
+    // the answer itself (a formatted body, a header: a few allocations in
+    // the guest) is made only for a passive request, not for every request
+    // of an app that sets the status.
+    let status = ctx.app().params().passive().asleep_status()?;
     if !is_passive(ctx.app().params(), ctx.request())? {
         return Ok(None);
     }
-    Ok(Some(match answer {
-        Some(answer) => Decision::ForwardPassiveOr(answer),
+    Ok(Some(match status {
+        Some(status) => Decision::ForwardPassiveOr(answer_with(ctx.app(), status)),
         None => Decision::ForwardPassive,
     }))
 }
@@ -188,9 +194,9 @@ fn path_matches(pattern: &str, path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{asleep_answer, contains_ignoring_case, is_passive};
+    use super::{asleep_answer, contains_ignoring_case, decision, is_passive};
     use crate::testing::{AppBuilder, RequestBuilder};
-    use crate::{ParamValue, Params};
+    use crate::{Decision, ParamValue, Params, RequestContext, Timestamp};
 
     /// The convention is read once per set: a set changed after (in a
     /// test) is read again, and a copy taken before keeps what it had.
@@ -224,6 +230,27 @@ mod tests {
         let app = AppBuilder::new("web").param("passive_asleep_status", "204").build();
         assert_eq!(asleep_answer(&app).map(|a| a.map(|a| a.status)), Ok(Some(204)));
         assert_eq!(asleep_answer(&AppBuilder::new("web").build()), Ok(None));
+    }
+
+    /// With `passive_asleep_status` set, a passive request gets the asleep
+    /// answer and any other request nothing; a malformed status fails both.
+    #[test]
+    fn the_decision_answers_passive_requests_only_and_checks_the_status_on_every_call() {
+        let app = AppBuilder::new("web").param("passive_paths", ["/health"]).param("passive_asleep_status", 200);
+        let decide = |app: &AppBuilder, path: &str| {
+            decision(&RequestContext::new(
+                Timestamp::from_secs(1),
+                app.clone().build(),
+                RequestBuilder::get(path).build(),
+            ))
+        };
+        let expected = asleep_answer(&app.clone().build()).unwrap().unwrap();
+        assert_eq!(decide(&app, "/health"), Ok(Some(Decision::ForwardPassiveOr(expected))));
+        assert_eq!(decide(&app, "/"), Ok(None));
+        let malformed = app.param("passive_asleep_status", "ok");
+        for path in ["/health", "/"] {
+            assert!(decide(&malformed, path).unwrap_err().message().contains("passive_asleep_status"), "{path}");
+        }
     }
 
     /// Read whether or not the request has a User-Agent, so that the
