@@ -86,6 +86,9 @@ fn pooling(limits: SandboxLimits) -> PoolingAllocationConfig {
 /// Longer error messages from a guest are cut.
 const MAX_ERROR_BYTES: usize = 1024;
 
+/// Set to 1, it names the policies' functions for `perf` (see `with_kv`).
+const PERFMAP_VAR: &str = "PAASTIS_PERFMAP";
+
 /// The process's policy engine. Clones share it.
 #[derive(Clone)]
 pub struct PolicyRuntime {
@@ -136,6 +139,12 @@ impl PolicyRuntime {
 
         let mut config = Config::new();
         config.epoch_interruption(true);
+        if std::env::var_os(PERFMAP_VAR).is_some_and(|v| v == "1") {
+            // For `perf`: the policies' machine code by function name, in
+            // /tmp/perf-PID.map (host/benches/profile.sh). Off by default:
+            // the file grows with every policy loaded.
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         // Policies are synchronous components: without the component-model
         // async machinery, an async call is a plain call on a fiber.
         config.concurrency_support(false);
