@@ -33,10 +33,9 @@ PROTO=${PROTO:-h1}
 STREAMS=${STREAMS:-10}
 case $PROTO in h1 | h2c | h2) ;; *) echo "PROTO is h1, h2c or h2, not $PROTO" >&2; exit 2 ;; esac
 TIMEOUT=${TIMEOUT:-$(( ROUNDS * $# * (SECS + 4) + 60 ))}
-if [ -z "${AB_BOUNDED:-}" ]; then
-    export AB_BOUNDED=1
-    exec timeout --kill-after=10 "$TIMEOUT" "$0" "$@"
-fi
+# shellcheck source=common/bounded.sh
+. "$(dirname "$0")/common/bounded.sh"
+bounded "$TIMEOUT" "$0" "$@"
 
 BENCH_NAME=ab
 # shellcheck source=common/harness.sh

@@ -36,10 +36,9 @@ for tool in valgrind callgrind_control callgrind_annotate h2load nginx curl; do
     command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install -y valgrind nghttp2-client nginx curl" >&2; exit 1; }
 done
 TIMEOUT=${TIMEOUT:-$(( $# * (240 + N / 10) ))}
-if [ -z "${CG_BOUNDED:-}" ]; then
-    export CG_BOUNDED=1
-    exec timeout --kill-after=10 "$TIMEOUT" "$0" "$@"
-fi
+# shellcheck source=common/bounded.sh
+. "$(dirname "$0")/common/bounded.sh"
+bounded "$TIMEOUT" "$0" "$@"
 
 BENCH_NAME=cg
 # shellcheck source=common/harness.sh

@@ -31,10 +31,9 @@ for tool in nginx wrk perf; do
     command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install -y nginx wrk linux-perf" >&2; exit 1; }
 done
 TIMEOUT=${TIMEOUT:-$(( ROUNDS * $# * (SECS + 30) + 60 ))}
-if [ -z "${PROFILE_BOUNDED:-}" ]; then
-    export PROFILE_BOUNDED=1
-    exec timeout --kill-after=10 "$TIMEOUT" "$0" "$@"
-fi
+# shellcheck source=common/bounded.sh
+. "$(dirname "$0")/common/bounded.sh"
+bounded "$TIMEOUT" "$0" "$@"
 
 BENCH_NAME=profile
 # shellcheck source=common/harness.sh

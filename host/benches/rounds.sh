@@ -29,10 +29,9 @@ for tool in nginx wrk ss; do
     command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install -y nginx wrk iproute2" >&2; exit 1; }
 done
 TIMEOUT=${TIMEOUT:-$(( ROUNDS * (SECS + 2) + 60 ))}
-if [ -z "${ROUNDS_BOUNDED:-}" ]; then
-    export ROUNDS_BOUNDED=1
-    exec timeout --kill-after=10 "$TIMEOUT" "$0" "$@"
-fi
+# shellcheck source=common/bounded.sh
+. "$(dirname "$0")/common/bounded.sh"
+bounded "$TIMEOUT" "$0" "$@"
 
 BENCH_NAME=rounds
 # shellcheck source=common/harness.sh

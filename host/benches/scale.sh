@@ -24,10 +24,9 @@ if [ -z "${PAASTIS:-}" ]; then
     (cd "$root" && cargo build --quiet --release --locked -p paastis)
 fi
 TIMEOUT=${TIMEOUT:-900}
-if [ -z "${SCALE_BOUNDED:-}" ]; then
-    export SCALE_BOUNDED=1
-    exec timeout --kill-after=10 "$TIMEOUT" "$0" "$@"
-fi
+# shellcheck source=common/bounded.sh
+. "$(dirname "$0")/common/bounded.sh"
+bounded "$TIMEOUT" "$0" "$@"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/paastis-scale.XXXXXX")
 gateway=""

@@ -77,10 +77,9 @@ office_hours=$root/target/policies/wasm32-wasip2/release/paastis_policy_office_h
 # h1: 7 servers x 2; https and h2: nginx and paastis; h2c: those and 2 floors.
 scenarios_per_round=22
 TIMEOUT=${TIMEOUT:-$(( ROUNDS * scenarios_per_round * (SECS + WARMUP + 5) + 120 ))}
-if [ -z "${VS_NGINX_BOUNDED:-}" ]; then
-    export VS_NGINX_BOUNDED=1
-    exec timeout --kill-after=10 "$TIMEOUT" "$0" "$@"
-fi
+# shellcheck source=common/bounded.sh
+. "$(dirname "$0")/common/bounded.sh"
+bounded "$TIMEOUT" "$0" "$@"
 
 BENCH_NAME=vs-nginx
 # shellcheck source=common/harness.sh
