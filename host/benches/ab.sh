@@ -50,28 +50,17 @@ fi
 declare -A gateway_pid gateway_port gateway_tls_port
 names=()
 start() { # name binary
-    local dir=$work/$1 up gw https=""
-    mkdir -p "$dir/up"
-    up=$(free_port)
-    gw=$(free_port)
+    local https=""
     if [ "$PROTO" = h2 ]; then
         gateway_tls_port[$1]=$(free_port)
         https="[[edge.https]]
 listen = \"127.0.0.1:${gateway_tls_port[$1]}\"
 certs = [{ cert = \"$work/cert.pem\", key = \"$work/key.pem\" }]"
     fi
-    upstream_conf "$up" "$dir/up"
-    gateway_conf "$gw" "$dir" "$up" "$dir/up" "[policy]
-call_on_request = $POLICY
-[policy.params]
-idle_timeout = \"24h\"
-$https" > "$dir/paastis.toml"
-    env -u RUST_LOG -u RUST_BACKTRACE "$2" serve --config "$dir/paastis.toml" 2> "$dir/log" &
-    gateway_pid[$1]=$!
-    gateway_port[$1]=$gw
-    pids+=($!)
-    wait_for "http://127.0.0.1:$gw/" -H 'Host: bench.localhost' \
-        || { echo "gateway $1 ($2) does not answer; its log: $dir/log" >&2; return 1; }
+    start_gateway "$work/$1" "$2" "$(policy_tables)
+$https"
+    gateway_pid[$1]=$started_pid
+    gateway_port[$1]=$started_port
 }
 
 n=0

@@ -56,28 +56,17 @@ categories='{
     else if (n ~ /memmove|memcpy|memset/) c = "mem*"
     else if (n ~ /libc/) c = "libc"
     else if (n ~ /vdso/) c = "vdso"
-    part[c] += $1; total += $1
+    part[c] += $2; total += $2
 }'
 parts="kernel hyper hyper_util tokio http proxy telemetry sandbox wasmtime guest jemalloc mem* libc vdso other"
 
 # Runs BIN under load, recording it into $work/NAME.data, and writes the
 # requests it answered meanwhile into $work/NAME.requests.
 profile_one() { # name bin
-    local dir=$work/$1 up gw gateway requests recorder
-    mkdir -p "$dir/up"
-    up=$(free_port)
-    gw=$(free_port)
-    upstream_conf "$up" "$dir/up"
-    gateway_conf "$gw" "$dir" "$up" "$dir/up" "[policy]
-call_on_request = $POLICY
-[policy.params]
-idle_timeout = \"24h\"
-${PARAMS:-}" > "$dir/paastis.toml"
-    env -u RUST_LOG -u RUST_BACKTRACE "$2" serve --config "$dir/paastis.toml" 2> "$dir/log" &
-    gateway=$!
-    pids+=("$gateway")
-    wait_for "http://127.0.0.1:$gw/" -H 'Host: bench.localhost' \
-        || { echo "$1 does not answer; its log: $dir/log" >&2; exit 1; }
+    local gateway gw requests recorder
+    start_gateway "$work/$1" "$2" "$(policy_tables "${PARAMS:-}")" || exit 1
+    gateway=$started_pid
+    gw=$started_port
     wrk -t1 -c"$CONNS" -d2s -H 'Host: bench.localhost' "http://127.0.0.1:$gw/" >/dev/null
     perf record -q -F 2999 -p "$gateway" -o "$work/$1.data" -- sleep "$SECS" 2>/dev/null &
     recorder=$!
@@ -91,7 +80,7 @@ ${PARAMS:-}" > "$dir/paastis.toml"
 # Samples per 1,000 requests by part, as "part=value ..." in $parts' order.
 by_part() { # data requests
     perf report -i "$1" -n --no-children --sort dso,sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
-        awk '{ $1 = ""; print }' | awk -v r="$2" -v parts="$parts" "$categories"' END {
+        awk -v r="$2" -v parts="$parts" "$categories"' END {
             n = split(parts, order, " ")
             for (i = 1; i <= n; i++) if (order[i] in part) printf "%s=%.1f ", order[i], part[order[i]] * 1000 / r
             printf "TOTAL=%.1f\n", total * 1000 / r

@@ -37,20 +37,12 @@ BENCH_NAME=rounds
 # shellcheck source=common/harness.sh
 . "$(dirname "$0")/common/harness.sh"
 
-up=$(free_port)
-gw=$(free_port)
-upstream_conf "$up" "$work/up"
-gateway_conf "$gw" "$work" "$up" "$work/up" "[policy]
-call_on_request = $POLICY
-[policy.params]
-idle_timeout = \"24h\"
+start_gateway "$work" "$1" "$(policy_tables)
 [edge]
-max_upstream_connections = $MAX_UPSTREAM" > "$work/paastis.toml"
-env -u RUST_LOG -u RUST_BACKTRACE "$1" serve --config "$work/paastis.toml" 2> "$work/log" &
-gateway=$!
-pids+=("$gateway")
-wait_for "http://127.0.0.1:$gw/" -H 'Host: bench.localhost' \
-    || { echo "the gateway does not answer; its log: $work/log" >&2; exit 1; }
+max_upstream_connections = $MAX_UPSTREAM" || exit 1
+gateway=$started_pid
+gw=$started_port
+up=$started_upstream_port
 
 # "voluntary involuntary" context switches of all the gateway's threads.
 switches() { cat /proc/"$gateway"/task/*/status | awk '/^voluntary_ctxt/ { v += $2 } /^nonvoluntary_ctxt/ { n += $2 } END { print v, n }'; }

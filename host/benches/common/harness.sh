@@ -77,3 +77,28 @@ port = $3
 ready_path = "/"
 EOF
 }
+
+# The [policy] tables of a bench gateway: the policy called on every
+# request unless POLICY=false, an idle timeout no run reaches, and PARAMS
+# (more lines of params) when given.
+policy_tables() { # [PARAMS]
+    printf '[policy]\ncall_on_request = %s\n[policy.params]\nidle_timeout = "24h"\n%s' "${POLICY:-true}" "${1:-}"
+}
+
+# Starts BIN as a gateway serving the bench app (its own nginx upstream),
+# config, store and log in DIR, TABLES in its config (see gateway_conf),
+# RUST_LOG and RUST_BACKTRACE unset; returns once it answers. Sets
+# started_pid, started_port and started_upstream_port; the pid goes to
+# `pids`.
+start_gateway() { # dir bin [TABLES]
+    mkdir -p "$1/up"
+    started_upstream_port=$(free_port)
+    started_port=$(free_port)
+    upstream_conf "$started_upstream_port" "$1/up"
+    gateway_conf "$started_port" "$1" "$started_upstream_port" "$1/up" "${3:-}" > "$1/paastis.toml"
+    env -u RUST_LOG -u RUST_BACKTRACE "$2" serve --config "$1/paastis.toml" 2> "$1/log" &
+    started_pid=$!
+    pids+=("$started_pid")
+    wait_for "http://127.0.0.1:$started_port/" -H 'Host: bench.localhost' \
+        || { echo "the gateway $2 does not answer; its log: $1/log" >&2; return 1; }
+}
