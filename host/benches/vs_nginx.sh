@@ -11,9 +11,10 @@
 #   on Paastis's stack (hyper 1, hyper-util, tokio, jemalloc) costs, in front
 #   of the nginx proxy's upstream, plain HTTP and h2c: `floor` with
 #   hyper-util's pooled legacy Client, `floor-conn` with hyper's connection
-#   API and a small pool as Paastis's upstream client. What separates
-#   `floor-conn` from `no-policy` is Paastis's own proxy; `floor-conn` from
-#   nginx, the stack. The floors write no log at all.
+#   API and a small pool as Paastis's upstream client; `floor-conn` also
+#   terminates TLS as Paastis does (rustls on ring), for HTTPS and h2. What
+#   separates `floor-conn` from `no-policy` is Paastis's own proxy;
+#   `floor-conn` from nginx, the stack. The floors write no log at all.
 # Rounds are interleaved (every server, then the next round, in a rotating
 # order) so that the machine's load hits them alike: wrk -c32 and -c256
 # (h1), wrk over HTTPS, h2load -c32 -m10 over h2 (TLS) and h2c. CPU per
@@ -74,8 +75,9 @@ office_hours=$root/target/policies/wasm32-wasip2/release/paastis_policy_office_h
     --config 'profile.release.opt-level="s"' --config profile.release.codegen-units=1)
 
 # Rounds, warm-ups and starts, with a margin; the whole run never exceeds it.
-# h1: 7 servers x 2; https and h2: nginx and paastis; h2c: those and 2 floors.
-scenarios_per_round=22
+# h1: 7 servers x 2; https and h2: nginx, floor-conn and paastis; h2c: nginx,
+# paastis and 2 floors.
+scenarios_per_round=24
 TIMEOUT=${TIMEOUT:-$(( ROUNDS * scenarios_per_round * (SECS + WARMUP + 5) + 120 ))}
 # shellcheck source=common/bounded.sh
 . "$(dirname "$0")/common/bounded.sh"
@@ -163,15 +165,21 @@ close = "00:00"
 days = "Mon-Sun"' 0
 start_paastis backtrace true "" "" 1
 
-# name client: a hyper floor in front of the nginx proxy's upstream.
+# name client [tls]: a hyper floor in front of the nginx proxy's upstream,
+# with a TLS listener on the bench's certificate if asked.
 start_floor() {
+    local tls=()
     plain_port[$1]=$(free_port)
-    "$floor" "127.0.0.1:${plain_port[$1]}" "127.0.0.1:$up_port" "$2" 2> "$work/$1.log" &
+    if [ "${3:-}" = tls ]; then
+        tls_port[$1]=$(free_port)
+        tls=("127.0.0.1:${tls_port[$1]}" "$work/cert.pem" "$work/key.pem")
+    fi
+    "$floor" "127.0.0.1:${plain_port[$1]}" "127.0.0.1:$up_port" "$2" "${tls[@]}" 2> "$work/$1.log" &
     gateway_pid[$1]=$!
     pids+=($!)
 }
 start_floor floor legacy
-start_floor floor-conn conn
+start_floor floor-conn conn tls
 
 wait_for "http://127.0.0.1:$np_plain/"
 for name in "${!plain_port[@]}"; do
@@ -268,7 +276,7 @@ measure() {
 }
 
 h1_servers=(nginx floor floor-conn no-policy paastis office-hours backtrace)
-tls_servers=(nginx paastis)
+tls_servers=(nginx floor-conn paastis)
 h2c_servers=(nginx floor floor-conn paastis)
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq 1 "$ROUNDS"); do
@@ -291,7 +299,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 echo "Paastis vs nginx, $(nproc) cores, medians of $ROUNDS rounds of ${SECS}s, load average at the end: $load_end"
 echo "(RUST_BACKTRACE unset except for 'backtrace'; default log settings for both)"
-echo "(floor, floor-conn: host/examples/hyper_floor.rs, hyper + tokio forwarding alone, legacy Client / conn API, no log)"
+echo "(floor, floor-conn: host/examples/hyper_floor.rs, hyper + tokio (+ rustls for floor-conn's TLS) forwarding alone, legacy Client / conn API, no log)"
 echo
 awk -F'\t' '
     function median(list,   n, a, i, j, t) {

@@ -12,9 +12,14 @@
 //!
 //! ```text
 //! CARGO_PROFILE_RELEASE_SPLIT_DEBUGINFO=off cargo build --release --locked -p paastis --example hyper_floor
-//! target/release/examples/hyper_floor LISTEN UPSTREAM [legacy|conn]
+//! target/release/examples/hyper_floor LISTEN UPSTREAM [legacy|conn [TLS_LISTEN CERT_PEM KEY_PEM]]
 //! target/release/examples/hyper_floor 127.0.0.1:8080 127.0.0.1:9000 conn
+//! target/release/examples/hyper_floor 127.0.0.1:8080 127.0.0.1:9000 conn 127.0.0.1:8443 cert.pem key.pem
 //! ```
+//!
+//! With a TLS listener, it also terminates TLS there as the gateway does
+//! (rustls on ring, h2 and http/1.1 by ALPN, one certificate), so that the
+//! HTTPS gap to nginx can be split between the stack and Paastis too.
 //!
 //! Two clients towards the upstream: `legacy` (the default) is hyper-util's
 //! pooled `Client`; `conn` is hyper's connection API with a tiny pool of
@@ -40,6 +45,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 /// The gateway's allocator, with its options (see `host/src/main.rs`), so
 /// the floor differs from Paastis only by what Paastis does.
@@ -52,7 +58,8 @@ pub static MALLOC_CONF: Option<&'static std::ffi::c_char> =
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
-const USAGE: &str = "usage: hyper_floor LISTEN UPSTREAM [legacy|conn]  (addresses as host:port)";
+const USAGE: &str =
+    "usage: hyper_floor LISTEN UPSTREAM [legacy|conn [TLS_LISTEN CERT_PEM KEY_PEM]]  (addresses as host:port)";
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -66,9 +73,12 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (listen, upstream, mode) = match args.as_slice() {
-        [listen, upstream] => (listen, upstream, "legacy"),
-        [listen, upstream, mode] => (listen, upstream, mode.as_str()),
+    let (listen, upstream, mode, tls) = match args.as_slice() {
+        [listen, upstream] => (listen, upstream, "legacy", None),
+        [listen, upstream, mode] => (listen, upstream, mode.as_str(), None),
+        [listen, upstream, mode, tls_listen, cert, key] => {
+            (listen, upstream, mode.as_str(), Some((tls_listen, cert, key)))
+        }
         _ => return Err(USAGE.into()),
     };
     let listen: SocketAddr = listen.parse().map_err(|e| format!("listen address {listen:?}: {e}\n{USAGE}"))?;
@@ -78,18 +88,55 @@ fn run() -> Result<(), String> {
         "conn" => Forward::Conn(Arc::new(ConnPool::new(upstream))),
         other => return Err(format!("client {other:?}: legacy or conn\n{USAGE}")),
     };
+    let tls = match tls {
+        Some((tls_listen, cert, key)) => {
+            let addr: SocketAddr =
+                tls_listen.parse().map_err(|e| format!("TLS listen address {tls_listen:?}: {e}\n{USAGE}"))?;
+            Some((addr, tls_acceptor(cert, key)?))
+        }
+        None => None,
+    };
     // As the gateway's runtime (cli/mod.rs): multi-thread, a worker per core.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
-    runtime.block_on(serve(listen, forward))
+    runtime.block_on(async move {
+        let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+        let forward = Arc::new(forward);
+        if let Some((addr, acceptor)) = tls {
+            let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            tokio::spawn(serve(listener, builder.clone(), forward.clone(), Some(acceptor)));
+        }
+        let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        serve(listener, builder, forward, None).await;
+        Ok(())
+    })
 }
 
-async fn serve(listen: SocketAddr, forward: Forward) -> Result<(), String> {
-    let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
-    let forward = Arc::new(forward);
+/// TLS as the gateway terminates it (tls/mod.rs): rustls on ring, its safe
+/// default versions, h2 and http/1.1 by ALPN.
+fn tls_acceptor(cert: &str, key: &str) -> Result<TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("certificate {cert}: {e}"))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("key {key}: {e}"))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| format!("TLS configuration: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+async fn serve(
+    listener: TcpListener,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    forward: Arc<Forward>,
+    tls: Option<TlsAcceptor>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -103,13 +150,23 @@ async fn serve(listen: SocketAddr, forward: Forward) -> Result<(), String> {
         let _ = stream.set_nodelay(true);
         let builder = builder.clone();
         let forward = forward.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let forward = forward.clone();
                 async move { Ok::<_, std::convert::Infallible>(forward.send(request).await) }
             });
-            // A client that goes away mid-request is its own business.
-            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+            // A client that goes away mid-request (or mid-handshake) is its own business.
+            match tls {
+                None => {
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                }
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+            }
         });
     }
 }
