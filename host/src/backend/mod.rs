@@ -17,6 +17,7 @@ mod render;
 mod router;
 mod scalingo;
 pub(crate) mod secret;
+mod sock_diag;
 mod spawner;
 pub(crate) mod supervisor;
 mod sweep;

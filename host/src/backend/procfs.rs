@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead};
+use std::net::{IpAddr, Ipv4Addr};
 
 /// One line of `/proc/<pid>/stat`, the fields we use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,8 +123,33 @@ fn socket_inode(link: &str) -> Option<u64> {
 
 /// The inodes of the TCP sockets listening on `port` that a connection to
 /// `127.0.0.1:port` can reach: bound to 127.0.0.1, to 0.0.0.0, to `::` or to
-/// `::ffff:127.0.0.1`.
+/// `::ffff:127.0.0.1`. Asked of the kernel's socket diagnostics, which cost
+/// far less than reading /proc/net/tcp (see `sock_diag`); read from
+/// /proc/net/tcp{,6} where they are not to be had (a kernel built without
+/// them, a sandbox that refuses netlink sockets).
 pub(super) fn loopback_listeners(port: u16) -> io::Result<Vec<u64>> {
+    match super::sock_diag::tcp_listeners(port) {
+        Ok(listeners) => Ok(listeners
+            .into_iter()
+            .filter(|(address, _)| reaches_loopback(*address))
+            .map(|(_, inode)| inode)
+            .collect()),
+        Err(e) => {
+            tracing::debug!(error = %e, "no socket diagnostics from the kernel; reading /proc/net/tcp");
+            loopback_listeners_from_proc(port)
+        }
+    }
+}
+
+/// Whether a connection to 127.0.0.1 reaches a socket bound to `address`.
+fn reaches_loopback(address: IpAddr) -> bool {
+    match address {
+        IpAddr::V4(v4) => v4 == Ipv4Addr::LOCALHOST || v4.is_unspecified(),
+        IpAddr::V6(v6) => v6.is_unspecified() || v6.to_ipv4_mapped() == Some(Ipv4Addr::LOCALHOST),
+    }
+}
+
+fn loopback_listeners_from_proc(port: u16) -> io::Result<Vec<u64>> {
     let mut out = listeners_in("/proc/net/tcp", port, &["0100007F", "00000000"])?;
     // IPv6 addresses are four 32-bit words, each printed in host order.
     let v6 = ["00000000000000000000000000000000", "0000000000000000FFFF00000100007F"];
@@ -228,5 +254,30 @@ mod tests {
         let listener = std::net::TcpListener::bind("[::]:0").expect("this test needs IPv6 on loopback");
         let port = listener.local_addr().unwrap().port();
         assert_eq!(loopback_listeners(port).unwrap().len(), 1);
+    }
+
+    /// The fallback finds what the socket diagnostics find, and both leave
+    /// out a listener that 127.0.0.1 does not reach.
+    #[test]
+    fn the_proc_files_give_the_same_listeners() {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = v4.local_addr().unwrap().port();
+        let unreachable = std::net::TcpListener::bind(("::1", port)).expect("this test needs IPv6 on loopback");
+        let from_proc = loopback_listeners_from_proc(port).unwrap();
+        assert_eq!(from_proc.len(), 1, "{from_proc:?}");
+        assert_eq!(loopback_listeners(port).unwrap(), from_proc);
+        drop(unreachable);
+    }
+
+    #[test]
+    fn which_addresses_127_0_0_1_reaches() {
+        let reached = ["127.0.0.1", "0.0.0.0", "::", "::ffff:127.0.0.1"];
+        let not = ["127.0.0.2", "10.0.0.1", "::1", "::ffff:10.0.0.1"];
+        for address in reached {
+            assert!(reaches_loopback(address.parse().unwrap()), "{address}");
+        }
+        for address in not {
+            assert!(!reaches_loopback(address.parse().unwrap()), "{address}");
+        }
     }
 }
