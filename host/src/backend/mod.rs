@@ -11,6 +11,7 @@ mod listener;
 mod output;
 pub(crate) mod paas;
 mod pidfd;
+mod ports;
 mod process;
 mod procfs;
 mod render;

@@ -16,6 +16,7 @@ use super::ledger::Ledger;
 use super::listener::ListenerOwner;
 use super::output;
 use super::pidfd::PidFd;
+use super::ports::{PortLease, PortLeases, ensure_free};
 use super::procfs;
 use super::spawner::Spawner;
 use super::supervisor::Report;
@@ -61,11 +62,14 @@ struct Supervised {
     grace: Duration,
     /// True once the supervisor exited: every process of the app is gone.
     done: watch::Receiver<bool>,
+    /// The port picked for it, given to no other app while this is kept.
+    _port: Option<PortLease>,
 }
 
 pub(crate) struct ProcessBackend {
     spawner: Spawner,
     children: Mutex<HashMap<String, Supervised>>,
+    ports: PortLeases,
     ledger: Ledger,
 }
 
@@ -75,6 +79,7 @@ impl ProcessBackend {
         Ok(ProcessBackend {
             spawner: Spawner::start(tokio::runtime::Handle::current())?,
             children: Mutex::new(HashMap::new()),
+            ports: PortLeases::default(),
             ledger: Ledger::new(store),
         })
     }
@@ -115,27 +120,6 @@ fn kill_app_group((pid, start_time): (i32, u64)) {
     }
 }
 
-/// A port the app can bind. The OS picks a free one; the app binds it a moment
-/// later, the usual and unavoidable race of ephemeral port hand-off (the
-/// readiness check then tells the app's listener from a stranger's).
-fn free_port() -> Result<u16, BackendError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| BackendError::Port(e.to_string()))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| BackendError::Port(e.to_string()))
-}
-
-/// A fixed port must be free before the app starts: something else
-/// listening there would answer the readiness probe and get the app's
-/// traffic, while the app itself fails to bind.
-fn ensure_free(port: u16) -> Result<(), BackendError> {
-    // std sets SO_REUSEADDR, so connections lingering in TIME_WAIT from the
-    // app's previous run do not count; a listener does.
-    match std::net::TcpListener::bind(("127.0.0.1", port)) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(BackendError::PortInUse(port)),
-        Err(e) => Err(BackendError::Port(format!("port {port}: {e}"))),
-    }
-}
-
 type Reports = Lines<BufReader<UnixStream>>;
 
 /// A supervisor's reports are a few short lines over the process's life; the
@@ -165,12 +149,15 @@ impl Backend for ProcessBackend {
         if let Some(previous) = previous {
             Self::stop_child(&name, previous).await?;
         }
-        let port = match app.port {
+        let (port, lease) = match app.port {
             Some(port) => {
                 ensure_free(port)?;
-                port
+                (port, None)
             }
-            None => free_port()?,
+            None => {
+                let lease = self.ports.pick()?;
+                (lease.port(), Some(lease))
+            }
         };
         let port_text = port.to_string();
         let argv: Vec<String> = app.command().iter().map(|a| a.replace("{port}", &port_text)).collect();
@@ -264,7 +251,10 @@ impl Backend for ProcessBackend {
             ledger.forget(&watched);
             let _ = done_tx.send(true);
         });
-        self.children().insert(name, Supervised { supervisor: handle, app: (pid, start_time), grace, done: done_rx });
+        self.children().insert(
+            name,
+            Supervised { supervisor: handle, app: (pid, start_time), grace, done: done_rx, _port: lease },
+        );
         let upstream =
             http::Uri::try_from(format!("http://127.0.0.1:{port}")).map_err(|e| BackendError::Port(e.to_string()))?;
         let owner = ListenerOwner { port, leader: pid, root: supervisor_pid as i32 };
