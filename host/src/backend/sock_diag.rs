@@ -28,20 +28,24 @@ const DATAGRAM: usize = 64 * 1024;
 /// The local address and the inode of every TCP socket listening on `port`,
 /// IPv4 and IPv6.
 pub(super) fn tcp_listeners(port: u16) -> io::Result<Vec<(IpAddr, u64)>> {
-    let mut out = dump(AF_INET, port)?;
-    out.extend(dump(AF_INET6, port)?);
-    Ok(out)
-}
-
-fn dump(family: u8, port: u16) -> io::Result<Vec<(IpAddr, u64)>> {
+    // One socket and one buffer for both dumps: the second request is sent
+    // once the first dump has ended.
     let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
-    socket.send(&request(family, port), 0)?;
-    let mut out = Vec::new();
     let mut datagram = vec![0u8; DATAGRAM];
+    let mut out = Vec::new();
+    for family in [AF_INET, AF_INET6] {
+        dump(&socket, &mut datagram, family, port, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Appends to `out` the listeners of one family, reading until the dump ends.
+fn dump(socket: &Socket, datagram: &mut [u8], family: u8, port: u16, out: &mut Vec<(IpAddr, u64)>) -> io::Result<()> {
+    socket.send(&request(family, port), 0)?;
     loop {
-        wait_readable(&socket)?;
+        wait_readable(socket)?;
         let received = socket.recv(&mut &mut datagram[..], 0)?;
         let mut rest = datagram.get(..received).ok_or_else(|| invalid("a datagram larger than the buffer"))?;
         while !rest.is_empty() {
@@ -54,7 +58,7 @@ fn dump(family: u8, port: u16) -> io::Result<Vec<(IpAddr, u64)>> {
                         out.push((header.socket_id.source_address, u64::from(header.inode)));
                     }
                 }
-                NetlinkPayload::Done(_) => return Ok(out),
+                NetlinkPayload::Done(_) => return Ok(()),
                 NetlinkPayload::Error(error) => return Err(error.to_io()),
                 _ => {}
             }
