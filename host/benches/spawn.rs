@@ -3,7 +3,8 @@
 //! - the cold-start overhead: the first response through the gateway minus
 //!   the app's own boot (started bare, polled every 100 µs), for the demo app
 //!   and for python's `http.server`, with a few apps configured and with
-//!   BENCH_APPS (10,000) configured;
+//!   BENCH_APPS (10,000) configured; each one measured with the gateway's
+//!   supervisors ready (`settle_supervisors`);
 //! - the cost of a spawn as the gateway grows: the gap between consecutive
 //!   app starts while BENCH_WAKES (1,000) apps are woken at once, with
 //!   BENCH_APPS configured, and the wall time until all of them answered.
@@ -168,6 +169,45 @@ fn rss_mib() -> f64 {
     kib / 1024.0
 }
 
+/// Waits until the gateway (in this process) has its two supervisors
+/// started ahead of need, so that neither a bare boot nor a wake shares the
+/// CPU with the start of a replacement, as a wake spaced from the last one
+/// does not.
+fn settle_supervisors() {
+    let me = std::process::id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let supervisors = processes().into_iter().filter(|(_, parent, argv)| {
+            *parent == me && argv.windows(3).any(|w| w[0] == "supervise" && w[1] == "--parent" && w[2] == me)
+        });
+        let all = processes();
+        let waiting = supervisors.filter(|(pid, _, _)| !all.iter().any(|(_, parent, _)| parent == pid)).count();
+        if waiting >= 2 {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!("the gateway has {waiting} supervisors waiting after 10 s, not 2");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Every process: its pid, its parent's pid and its command line.
+fn processes() -> Vec<(String, String, Vec<String>)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?.to_string();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let parent = stat.rsplit_once(')')?.1.split_ascii_whitespace().nth(1)?.to_owned();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let argv = cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            Some((pid, parent, argv))
+        })
+        .collect()
+}
+
 /// Cold starts through `gateway`, each on an app not woken before (`demo{first}`…
 /// and `py0`…), next to the same apps booted bare; prints the medians.
 async fn cold_starts(label: &str, gateway: &Gateway, client: &HttpClient, first_demo: usize, runs: usize) {
@@ -178,9 +218,13 @@ async fn cold_starts(label: &str, gateway: &Gateway, client: &HttpClient, first_
         ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"].iter().map(|s| s.to_string()).collect();
     let (mut demo, mut demo_bare, mut py, mut py_bare) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
+        settle_supervisors();
         demo_bare.push(bare_boot(demo_argv("bare")).await);
+        settle_supervisors();
         demo.push(first_response(client, gateway.local_addr(), &format!("demo{}.localhost", first_demo + run)).await);
+        settle_supervisors();
         py_bare.push(bare_boot(python_argv.clone()).await);
+        settle_supervisors();
         py.push(first_response(client, gateway.local_addr(), &format!("py{run}.localhost")).await);
     }
     for (app, through, bare) in [("demo app", demo, demo_bare), ("python http.server", py, py_bare)] {

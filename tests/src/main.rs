@@ -219,6 +219,7 @@ fn main() -> ExitCode {
         shutdown::sigterm_drains_the_h2_streams_in_flight_then_exits_0,
         processes::kill_9_of_the_gateway_leaves_nothing_of_a_wrapper_app,
         processes::when_the_wrapper_dies_the_next_wake_leaves_exactly_one_copy,
+        processes::supervisors_wait_ahead_of_wakes_and_a_dead_one_is_left_behind,
         processes::a_forking_server_its_workers_and_its_daemon_are_stopped_whole,
         processes::a_failed_wake_shows_the_last_lines_of_the_apps_output_in_its_event,
         processes::a_restart_sweeps_an_app_whose_supervisor_died_with_the_gateway,

@@ -75,6 +75,61 @@ pub async fn when_the_wrapper_dies_the_next_wake_leaves_exactly_one_copy() {
     wait_until(WAIT, "no copy left after the sleep", || processes_with_args(&["--name", "lonely"]).is_empty()).await;
 }
 
+/// The gateway's supervisors that wait for an app: `paastis supervise`
+/// children that run nothing yet.
+fn waiting_supervisors(gateway: u32) -> Vec<u32> {
+    let parent = gateway.to_string();
+    let supervisors = processes_with_args(&["supervise", "--parent", &parent]);
+    supervisors.into_iter().filter(|pid| children_of(*pid).is_empty()).collect()
+}
+
+/// Two supervisors wait before any wake, the wake takes one, and the pool
+/// is topped up again. One killed while it waited is left behind: the next
+/// wake still starts its app. The gateway's exit lets the waiting ones go.
+pub async fn supervisors_wait_ahead_of_wakes_and_a_dead_one_is_left_behind() {
+    use nix::sys::signal::{Signal, kill};
+    let gateway = GatewayBuilder::new().app(AppBuilder::new("first")).app(AppBuilder::new("second")).spawn().await;
+    let gateway_pid = gateway.pid();
+    let mut waiting = Vec::new();
+    wait_until(WAIT, "two supervisors waiting before any wake", || {
+        waiting = waiting_supervisors(gateway_pid);
+        waiting.len() == 2
+    })
+    .await;
+
+    assert_eq!(gateway.client().get("first.localhost", "/").await.status, 200);
+    let started = gateway.logs.wait_for("app process started", "first", WAIT).await;
+    let used = started["supervisor"].as_u64().unwrap() as u32;
+    assert!(waiting.contains(&used), "the wake took a waiting supervisor: {used} not in {waiting:?}");
+    let mut refilled = Vec::new();
+    wait_until(WAIT, "two supervisors waiting again", || {
+        refilled = waiting_supervisors(gateway_pid);
+        refilled.len() == 2 && !refilled.contains(&used)
+    })
+    .await;
+
+    for pid in &refilled {
+        kill(nix::unistd::Pid::from_raw(*pid as i32), Signal::SIGKILL).unwrap();
+    }
+    for pid in &refilled {
+        wait_pid_gone(*pid, WAIT).await;
+    }
+    let response = gateway.client().get("second.localhost", "/").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let started = gateway.logs.wait_for("app process started", "second", WAIT).await;
+    let used = started["supervisor"].as_u64().unwrap() as u32;
+    assert!(!refilled.contains(&used), "a killed supervisor ran the app: {used} in {refilled:?}");
+    wait_until(WAIT, "two supervisors waiting after the dead ones", || waiting_supervisors(gateway_pid).len() == 2)
+        .await;
+
+    let parent = gateway_pid.to_string();
+    assert!(gateway.terminate().await.success());
+    wait_until(WAIT, "no supervisor left after the gateway's exit", || {
+        processes_with_args(&["supervise", "--parent", &parent]).is_empty()
+    })
+    .await;
+}
+
 /// A prefork server: the parent listens and forks 2 workers that accept,
 /// and a daemon that double-forks into a session of its own. Workers and
 /// daemon ignore SIGTERM; the parent dies of it, orphaning them.

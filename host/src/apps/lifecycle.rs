@@ -298,6 +298,8 @@ impl Lifecycle {
             .await
             .map_err(|_| (format!("the backend did not start it within {}", config.wake_timeout), Vec::new()))?
             .map_err(|e| (e.to_string(), Vec::new()))?;
+        // Held until this wake is over, whichever way it ends.
+        let _replacement = running.replacement;
         let mut exited = running.exited;
         let ready =
             self.options.prober.wait_ready(&running.upstream, config.ready_path(), deadline, running.owner.as_ref());

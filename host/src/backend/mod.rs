@@ -22,14 +22,15 @@ mod sock_diag;
 mod spawner;
 pub(crate) mod supervisor;
 mod sweep;
+mod warm;
 
 pub(crate) use listener::{ListenerOwner, NotOwned};
 pub(crate) use output::OutputTail;
 pub(crate) use paas::{PaasBackend, RemoteApp};
 pub(crate) use process::ProcessBackend;
-pub use process::set_supervisor_executable;
 pub(crate) use router::Backends;
 pub(crate) use sweep::sweep;
+pub use warm::set_supervisor_executable;
 
 use crate::config::AppConfig;
 use tokio::sync::oneshot;
@@ -65,6 +66,9 @@ pub(crate) struct Running {
     pub owner: Option<ListenerOwner>,
     /// The last lines of the app's output, for a failed wake's event.
     pub output: Option<OutputTail>,
+    /// Held until the wake is over; then replaces the supervisor that this
+    /// start took from those kept waiting (`warm.rs`).
+    pub replacement: Option<warm::Replacement>,
 }
 
 #[async_trait::async_trait]

@@ -261,7 +261,7 @@ impl Backend for PaasBackend {
             self.reconcile(app, "wake").await;
             return Err(e);
         }
-        Ok(Running { upstream, exited: None, owner: None, output: None })
+        Ok(Running { upstream, exited: None, owner: None, output: None, replacement: None })
     }
 
     async fn stop(&self, app: &AppConfig) -> Result<(), BackendError> {

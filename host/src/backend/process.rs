@@ -19,39 +19,22 @@ use super::pidfd::PidFd;
 use super::ports::{PortLease, PortLeases, ensure_free};
 use super::procfs;
 use super::spawner::Spawner;
-use super::supervisor::Report;
+use super::supervisor::{Launch, Report};
+use super::warm::{Idle, WarmSupervisors};
 use super::{Backend, BackendError, Running};
 use crate::config::AppConfig;
 use crate::store::{ProcessId, Store};
 use nix::sys::signal::Signal;
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::UnixStream;
-use tokio::process::Command;
 use tokio::sync::{oneshot, watch};
 
 /// Beyond `stop_grace`: the supervisor's own bound on processes that resist
 /// SIGKILL, and then some.
 const STOP_MARGIN: Duration = Duration::from_secs(10);
-
-static SUPERVISOR_EXECUTABLE: OnceLock<PathBuf> = OnceLock::new();
-
-/// Names the `paastis` binary to run as the supervisor, for a gateway that
-/// runs inside another program (a bench). By default the supervisor is the
-/// running executable, through `/proc/self/exe`, which still works after
-/// the file was replaced by an upgrade.
-pub fn set_supervisor_executable(path: PathBuf) {
-    let _ = SUPERVISOR_EXECUTABLE.set(path);
-}
-
-fn supervisor_executable() -> &'static Path {
-    SUPERVISOR_EXECUTABLE.get().map_or(Path::new("/proc/self/exe"), PathBuf::as_path)
-}
 
 /// A running app, as the gateway holds it.
 struct Supervised {
@@ -67,17 +50,24 @@ struct Supervised {
 }
 
 pub(crate) struct ProcessBackend {
-    spawner: Spawner,
+    warm: Arc<WarmSupervisors>,
     children: Mutex<HashMap<String, Supervised>>,
     ports: PortLeases,
     ledger: Ledger,
 }
 
 impl ProcessBackend {
-    /// Records each running app's processes in `store`.
-    pub(crate) fn new(store: Store) -> std::io::Result<ProcessBackend> {
+    /// Records each running app's processes in `store`. With `keep_warm`
+    /// (the config has process apps), supervisors wait for the first wakes
+    /// from now on; otherwise from the first start on.
+    pub(crate) fn new(store: Store, keep_warm: bool) -> std::io::Result<ProcessBackend> {
+        let runtime = tokio::runtime::Handle::current();
+        let warm = WarmSupervisors::new(Spawner::start(runtime.clone())?, runtime);
+        if keep_warm {
+            warm.keep_warm();
+        }
         Ok(ProcessBackend {
-            spawner: Spawner::start(tokio::runtime::Handle::current())?,
+            warm,
             children: Mutex::new(HashMap::new()),
             ports: PortLeases::default(),
             ledger: Ledger::new(store),
@@ -165,35 +155,22 @@ impl Backend for ProcessBackend {
             return Err(BackendError::Spawn { program: String::new(), message: "empty command".into() });
         };
         let spawn_error = |message: String| BackendError::Spawn { program: program.clone(), message };
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| spawn_error(e.to_string()))?;
-        let mut command = Command::new(supervisor_executable());
-        command
-            .arg("supervise")
-            .arg("--parent")
-            .arg(std::process::id().to_string())
-            .arg("--grace-ms")
-            .arg(app.stop_grace.0.as_millis().to_string())
-            .arg("--")
-            .args(&argv)
-            .env("PORT", &port_text)
-            .envs(app.env.iter().map(|(k, v)| (k, v.replace("{port}", &port_text))))
-            .stdin(Stdio::from(OwnedFd::from(theirs)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own group: a Ctrl-C in the gateway's terminal reaches the
-            // gateway only, which then stops the apps in order.
-            .process_group(0)
-            .kill_on_drop(false);
-        if let Some(cwd) = &app.cwd {
-            command.current_dir(cwd);
-        }
-        let mut supervisor = self.spawner.spawn(command).await.map_err(|e| spawn_error(e.to_string()))?;
+        let (Idle { child: mut supervisor, socket: ours }, replacement) =
+            self.warm.take().await.map_err(|e| spawn_error(e.to_string()))?;
         let supervisor_pid = supervisor.id().ok_or_else(|| spawn_error("the supervisor exited at once".into()))?;
         // An unreaped child: its pid cannot have been reused yet.
         let handle = PidFd::open(supervisor_pid as i32).map_err(|e| spawn_error(e.to_string()))?;
         let tail = output::forward(&name, supervisor.stdout.take(), supervisor.stderr.take());
         ours.set_nonblocking(true).map_err(|e| spawn_error(e.to_string()))?;
-        let ours = UnixStream::from_std(ours).map_err(|e| spawn_error(e.to_string()))?;
+        let mut ours = UnixStream::from_std(ours).map_err(|e| spawn_error(e.to_string()))?;
+        let mut env = vec![("PORT".to_owned(), port_text.clone())];
+        env.extend(app.env.iter().map(|(k, v)| (k.clone(), v.replace("{port}", &port_text))));
+        let launch = Launch { command: argv, env, cwd: app.cwd.clone(), grace_ms: app.stop_grace.0.as_millis() as u64 };
+        if let Err(e) = ours.write_all(&launch.to_line()).await {
+            // Its socket is broken: it exits, if it has not already.
+            let _ = supervisor.start_kill();
+            return Err(spawn_error(format!("cannot send the command to its supervisor: {e}")));
+        }
         let mut reports = BufReader::with_capacity(REPORT_BUFFER, ours).lines();
         let (pid, start_time) = match next_report(&mut reports).await {
             Some(Report::Started { pid, start_time }) => (pid, start_time),
@@ -258,7 +235,13 @@ impl Backend for ProcessBackend {
         let upstream =
             http::Uri::try_from(format!("http://127.0.0.1:{port}")).map_err(|e| BackendError::Port(e.to_string()))?;
         let owner = ListenerOwner { port, leader: pid, root: supervisor_pid as i32 };
-        Ok(Running { upstream, exited: Some(exited_rx), owner: Some(owner), output: Some(tail) })
+        Ok(Running {
+            upstream,
+            exited: Some(exited_rx),
+            owner: Some(owner),
+            output: Some(tail),
+            replacement: Some(replacement),
+        })
     }
 
     async fn stop(&self, app: &AppConfig) -> Result<(), BackendError> {
@@ -270,6 +253,7 @@ impl Backend for ProcessBackend {
     }
 
     async fn shutdown(&self) {
+        self.warm.shutdown().await;
         let children: Vec<(String, Supervised)> = self.children().drain().collect();
         let stops = children.into_iter().map(|(name, child)| async move {
             if let Err(e) = Self::stop_child(&name, child).await {

@@ -27,7 +27,8 @@ impl Backends {
     /// The process backend and one backend per `[[backends]]` entry, with
     /// their secrets read from the environment.
     pub(crate) fn from_config(config: &Config, store: &Store) -> Result<Backends, BackendError> {
-        let process = ProcessBackend::new(store.clone())
+        let has_process_apps = config.apps.iter().any(|app| matches!(app.backend, BackendKind::Process));
+        let process = ProcessBackend::new(store.clone(), has_process_apps)
             .map_err(|e| BackendError::Setup { name: "process".into(), message: e.to_string() })?;
         let mut paas = BTreeMap::new();
         for (index, backend) in config.backends.iter().enumerate() {

@@ -96,18 +96,13 @@ enum Command {
         stop_delay: Duration,
     },
     /// Runs one app's command under supervision (started by the process
-    /// backend, with the gateway's socket as stdin).
+    /// backend, with the gateway's socket as stdin, over which the app's
+    /// command comes).
     #[command(hide = true)]
     Supervise {
         /// The gateway's pid.
         #[arg(long)]
         parent: i32,
-        /// Between SIGTERM and SIGKILL, in milliseconds.
-        #[arg(long)]
-        grace_ms: u64,
-        /// The app's program and arguments, after `--`.
-        #[arg(last = true, required = true)]
-        command: Vec<std::ffi::OsString>,
     },
 }
 
@@ -143,9 +138,8 @@ where
     let cli = Cli::parse_from(args);
     // Before logging and the runtime: the supervisor is small, synchronous,
     // and its stderr belongs to the app it runs.
-    if let Command::Supervise { parent, grace_ms, command } = cli.command {
-        let grace = Duration::from_millis(grace_ms);
-        return crate::backend::supervisor::run(crate::backend::supervisor::Options { parent, grace, command });
+    if let Command::Supervise { parent } = cli.command {
+        return crate::backend::supervisor::run(crate::backend::supervisor::Options { parent });
     }
     // Held until the end: dropping it writes out the log lines still queued.
     let _log_writer = match init_logging(cli.log_format) {

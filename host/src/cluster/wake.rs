@@ -78,7 +78,7 @@ impl Backend for ClusterBackend {
                     {
                         cluster.release_lock(name).await;
                         tracing::info!(app = name, "already woken by another replica; serving it");
-                        return Ok(Running { upstream, exited: None, owner: None, output: None });
+                        return Ok(Running { upstream, exited: None, owner: None, output: None, replacement: None });
                     }
                     let started = self.backends.start(app).await;
                     if started.is_err() {

@@ -8,6 +8,9 @@
 //! - arms PDEATHSIG = SIGTERM for itself after exec (and exits at once if
 //!   the gateway died before that), so the gateway is spawned with
 //!   posix_spawn and never forks its whole self (see `process.rs`);
+//! - is started before an app needs it and waits for the app's command over
+//!   the socket (`launch.rs`), so a wake does not wait for the binary to
+//!   load (`warm.rs`);
 //! - is a child subreaper, so what the app orphans stays below it;
 //! - starts the command in a process group of its own;
 //! - on SIGTERM, the gateway's death, or the end of the app's first process,
@@ -18,10 +21,12 @@
 //! - marks the app's environment with its own pid and start time
 //!   (`MARKER_VAR`), which the sweep after a crash looks for.
 
+mod launch;
 mod report;
 mod run;
 mod tree;
 
+pub(crate) use launch::Launch;
 pub(crate) use report::Report;
 pub(crate) use run::{Options, run};
 

@@ -3,13 +3,13 @@
 //! well under a millisecond, its signal handling is a plain signalfd, and
 //! there is nothing in it that a runtime would help with.
 
+use super::launch::{Launch, read_launch};
 use super::report::Report;
 use super::tree::Tree;
 use crate::backend::procfs;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -18,15 +18,12 @@ use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// What the gateway passes on the `paastis supervise` command line.
+/// What the gateway passes on the `paastis supervise` command line. The
+/// app itself comes later, over the socket (`launch.rs`).
 pub(crate) struct Options {
     /// The gateway's pid: if it is not our parent by the time PDEATHSIG is
     /// armed, it already died and nobody would ever stop us.
     pub parent: i32,
-    /// Between SIGTERM and SIGKILL.
-    pub grace: Duration,
-    /// The app's program and arguments.
-    pub command: Vec<OsString>,
 }
 
 /// How long processes may resist SIGKILL (stuck in the kernel) before the
@@ -78,12 +75,31 @@ fn supervise(options: Options) -> io::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_ORPHANED));
     }
     nix::sys::prctl::set_child_subreaper(true)?;
-    let mut gateway = Some(report_socket()?);
-
-    let Some((program, args)) = options.command.split_first() else {
+    let mut socket = report_socket()?;
+    // Started ahead of need, a supervisor waits here for its app.
+    let launch = match wait_for_launch(&mut socket, &signals) {
+        Ok(Some(launch)) => launch,
+        // Not needed after all: the gateway let it go, or is stopping.
+        Ok(None) => return Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            send(&mut Some(socket), &Report::SpawnFailed(e.to_string()));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut gateway = Some(socket);
+    let Some((program, args)) = launch.command.split_first() else {
         send(&mut gateway, &Report::SpawnFailed("empty command".into()));
         return Ok(ExitCode::FAILURE);
     };
+    // The supervisor moves there itself, as it did when the gateway started
+    // it there: a relative program or path in the app's command means the
+    // same either way.
+    if let Some(cwd) = &launch.cwd
+        && let Err(e) = std::env::set_current_dir(cwd)
+    {
+        send(&mut gateway, &Report::SpawnFailed(format!("cannot enter {}: {e}", cwd.display())));
+        return Ok(ExitCode::FAILURE);
+    }
     // The app's stdout and stderr are ours (the gateway's pipes); its stdin
     // is nothing. A child inherits the signal mask, and the app must not
     // start with its signals blocked: the mask is opened for the spawn, and
@@ -92,8 +108,13 @@ fn supervise(options: Options) -> io::Result<ExitCode> {
     let me = std::process::id() as i32;
     let mark = format!("{me}:{}", procfs::start_time(me).unwrap_or(0));
     mask.thread_unblock().map_err(io::Error::from)?;
-    let spawned =
-        Command::new(program).args(args).env(super::MARKER_VAR, mark).stdin(Stdio::null()).process_group(0).spawn();
+    let spawned = Command::new(program)
+        .args(args)
+        .envs(launch.env.iter().map(|(key, value)| (key, value)))
+        .env(super::MARKER_VAR, mark)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn();
     mask.thread_block().map_err(io::Error::from)?;
     let leader = match spawned {
         Ok(child) => child.id() as i32,
@@ -107,7 +128,32 @@ fn supervise(options: Options) -> io::Result<ExitCode> {
     send(&mut gateway, &Report::Started { pid: leader, start_time });
 
     let mut supervisor = Supervisor { tree: Tree::new(leader), leader, leader_exited: false, gateway, signals };
-    supervisor.run(options.grace, STOP_ASKED.load(Ordering::SeqCst))
+    supervisor.run(launch.grace(), STOP_ASKED.load(Ordering::SeqCst))
+}
+
+/// Waits for the gateway's launch message. `None` when told to stop before
+/// it came (a stop signal, or the gateway hanging up): a supervisor started
+/// ahead of need that is not needed after all.
+fn wait_for_launch(socket: &mut UnixStream, signals: &SignalFd) -> io::Result<Option<Launch>> {
+    let mut pending = Vec::new();
+    loop {
+        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN), PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        while let Ok(Some(info)) = signals.read_signal() {
+            if info.ssi_signo != Signal::SIGCHLD as u32 {
+                return Ok(None);
+            }
+        }
+        match read_launch(socket, &mut pending) {
+            Ok(None) => {}
+            Ok(Some(launch)) => return Ok(Some(launch)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The signals that stop the app: SIGTERM (the gateway's stop, or its death
