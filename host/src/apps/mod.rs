@@ -3,6 +3,7 @@
 
 mod app;
 mod cooldown;
+mod fine_timer;
 mod in_flight;
 mod lifecycle;
 mod machine;

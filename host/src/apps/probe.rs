@@ -3,20 +3,25 @@
 //! backend that can tell, the socket that answered is the app's own: an
 //! answer from a stranger on the app's port fails the wake at once.
 //!
-//! The poll runs every millisecond for the first 100 ms (a refused connect
-//! on loopback costs microseconds), so a fast app is seen within a
-//! millisecond of binding; after that it waits a hundredth of the time spent
-//! so far, up to 50 ms. An app is so seen within 1% of its own boot time
-//! (2 ms for a 200 ms python boot, where a geometric back-off had reached
-//! 25 ms), and one that boots for 10 s is probed some 560 times.
+//! The poll waits a hundredth of the time spent so far, within bounds: an
+//! app is so seen within 1% of its own boot time (2 ms for a 200 ms python
+//! boot, where a geometric back-off had reached 25 ms), and one that boots
+//! for 10 s is probed some 560 times. The floor is 250 µs for each wake
+//! being polled at the time (a refused connect on loopback costs some
+//! 20 µs), so a lone wake sees its app within 250 µs of binding, and the
+//! polls of a herd of wakes never make more than 4,000 attempts a second in
+//! all before their back-off does; the ceiling is 50 ms.
 
+use super::fine_timer::FineTimer;
 use crate::backend::{ListenerOwner, NotOwned};
 use crate::upstream::{Upstream, UpstreamClient};
 use http_body_util::{BodyExt, Empty};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
-const MIN_RETRY: Duration = Duration::from_millis(1);
+/// The floor of the retry delay for each wake being polled.
+const MIN_RETRY: Duration = Duration::from_micros(250);
 // Low enough that a slow-booting app is seen within 50 ms of binding;
 // a refused connect costs next to nothing.
 const MAX_RETRY: Duration = Duration::from_millis(50);
@@ -55,6 +60,8 @@ impl Prober {
     ) -> Result<(), ProbeError> {
         let uri = crate::upstream::join_uri(upstream, ready_path).map_err(ProbeError::NotReady)?;
         let started = Instant::now();
+        let polling = Polling::start();
+        let mut timer = FineTimer::default();
         loop {
             let last = match self.probe_once(&uri).await {
                 Ok(()) => {
@@ -65,11 +72,11 @@ impl Prober {
                 }
                 Err(e) => e,
             };
-            let next = Instant::now() + retry_delay(started.elapsed());
-            if next >= deadline {
+            let delay = retry_delay(started.elapsed(), polling.wakes());
+            if Instant::now() + delay >= deadline {
                 return Err(ProbeError::NotReady(last));
             }
-            tokio::time::sleep_until(next).await;
+            timer.sleep(delay).await;
         }
     }
 
@@ -91,9 +98,34 @@ impl Prober {
     }
 }
 
-/// How long to wait before the next attempt, `waited` into the wake.
-fn retry_delay(waited: Duration) -> Duration {
-    (waited / 100).clamp(MIN_RETRY, MAX_RETRY)
+/// How long to wait before the next attempt, `waited` into the wake, with
+/// `wakes` polled at the time.
+fn retry_delay(waited: Duration, wakes: usize) -> Duration {
+    let floor = MIN_RETRY.saturating_mul(u32::try_from(wakes).unwrap_or(u32::MAX)).min(MAX_RETRY);
+    (waited / 100).clamp(floor, MAX_RETRY)
+}
+
+/// The wakes whose readiness is being polled, across the gateway.
+static POLLING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one wake in `POLLING` while it lives (cancelled or not).
+struct Polling;
+
+impl Polling {
+    fn start() -> Polling {
+        POLLING.fetch_add(1, Ordering::Relaxed);
+        Polling
+    }
+
+    fn wakes(&self) -> usize {
+        POLLING.load(Ordering::Relaxed).max(1)
+    }
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        POLLING.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
@@ -101,12 +133,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_retry_delay_is_a_hundredth_of_the_wait_within_1_and_50_ms() {
-        let ms = Duration::from_millis;
-        assert_eq!(retry_delay(ms(0)), ms(1));
-        assert_eq!(retry_delay(ms(100)), ms(1));
-        assert_eq!(retry_delay(ms(200)), ms(2));
-        assert_eq!(retry_delay(ms(2_000)), ms(20));
-        assert_eq!(retry_delay(ms(60_000)), ms(50));
+    fn the_retry_delay_is_a_hundredth_of_the_wait_within_250_us_a_wake_and_50_ms() {
+        let (ms, us) = (Duration::from_millis, Duration::from_micros);
+        // Alone.
+        assert_eq!(retry_delay(ms(0), 1), us(250));
+        assert_eq!(retry_delay(ms(25), 1), us(250));
+        assert_eq!(retry_delay(ms(100), 1), ms(1));
+        assert_eq!(retry_delay(ms(2_000), 1), ms(20));
+        assert_eq!(retry_delay(ms(60_000), 1), ms(50));
+        // In a herd, the floor rises with the wakes polled, to the ceiling.
+        assert_eq!(retry_delay(ms(0), 4), ms(1));
+        assert_eq!(retry_delay(ms(2_000), 40), ms(20));
+        assert_eq!(retry_delay(ms(0), 1_000), ms(50));
+        assert_eq!(retry_delay(ms(0), usize::MAX), ms(50));
     }
 }
