@@ -4,6 +4,7 @@
 //! app stopping in the same step. Waiters are woken through a watch channel.
 
 use super::cooldown::CoolingDown;
+use super::dirty::DirtyApps;
 use super::machine::{Effect, Machine};
 use super::upstream_slots::UpstreamSlots;
 use crate::clock::now_ms;
@@ -34,6 +35,8 @@ pub(crate) struct App {
     /// `touch` and `take_dirty_record` use it with `last_activity` in
     /// `SeqCst`; see `touch`.
     dirty: AtomicBool,
+    /// Where this app goes when `dirty` is set, for the flusher to find.
+    dirty_apps: Arc<DirtyApps>,
     /// Requests in flight for this app on other replicas (shared store).
     remote_in_flight: AtomicU32,
     /// Its `paastis_requests_total` series, resolved once per status.
@@ -47,6 +50,7 @@ impl App {
         config: impl Into<Arc<AppConfig>>,
         params: impl Into<Arc<Params>>,
         record: Option<&AppRecord>,
+        dirty_apps: Arc<DirtyApps>,
     ) -> App {
         App {
             config: config.into(),
@@ -55,6 +59,7 @@ impl App {
             changed: OnceLock::new(),
             last_activity: AtomicU64::new(record.and_then(|r| r.last_activity).unwrap_or(0)),
             dirty: AtomicBool::new(false),
+            dirty_apps,
             remote_in_flight: AtomicU32::new(0),
             requests: RequestCounters::default(),
             upstream_slots: UpstreamSlots::default(),
@@ -81,8 +86,16 @@ impl App {
 
     /// Tells waiters to look again, and the flusher to persist.
     pub(super) fn notify(&self) {
-        self.dirty.store(true, Ordering::SeqCst);
+        self.set_dirty();
         self.wake_waiters();
+    }
+
+    /// Sets `dirty`, and lists the app for the flusher when it was clear:
+    /// one push per flush at most.
+    fn set_dirty(&self) {
+        if !self.dirty.swap(true, Ordering::SeqCst) {
+            self.dirty_apps.push(&self.config);
+        }
     }
 
     fn wake_waiters(&self) {
@@ -103,6 +116,8 @@ impl App {
     /// Skipping is safe only in `SeqCst`: this is a store-buffering pattern
     /// (here, write `last_activity` then read `dirty`; the flusher, write
     /// `dirty` (the swap in `take_dirty_record`) then read `last_activity`).
+    /// A load that finds the flag clear sets it and lists the app again
+    /// (`set_dirty`), for the next flush.
     /// In the single order of `SeqCst` operations, a load here that finds
     /// `dirty` set comes before the flusher's swap that clears it, so the
     /// flusher's later load of `last_activity` sees this call's write, or
@@ -116,7 +131,7 @@ impl App {
             self.last_activity.fetch_max(now, Ordering::SeqCst);
         }
         if !self.dirty.load(Ordering::SeqCst) {
-            self.dirty.store(true, Ordering::SeqCst);
+            self.set_dirty();
         }
     }
 
@@ -219,7 +234,7 @@ impl App {
 
     /// Marks a flush as failed so its records are written again next time.
     pub(crate) fn mark_dirty(&self) {
-        self.dirty.store(true, Ordering::SeqCst);
+        self.set_dirty();
     }
 }
 
@@ -230,7 +245,7 @@ mod tests {
     fn app() -> App {
         let text = "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n[[apps]]\nname = \"a\"\nbackend = \"process\"\ncommand = [\"true\"]\n";
         let config = crate::config::Config::parse(text, "t.toml").unwrap();
-        App::new(config.apps[0].clone(), Params::default(), None)
+        App::new(config.apps[0].clone(), Params::default(), None, Arc::default())
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod app;
 mod cooldown;
+mod dirty;
 mod fine_timer;
 mod in_flight;
 mod lifecycle;
@@ -24,6 +25,7 @@ use crate::policy::model::Params;
 use crate::store::{AppRecord, Store, StoreError};
 use crate::telemetry::Telemetry;
 use arc_swap::ArcSwap;
+use dirty::DirtyApps;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,6 +50,8 @@ pub(crate) struct Apps {
     lifecycle: Arc<Lifecycle>,
     store: Store,
     persist: Arc<Notify>,
+    /// The apps changed since the last flush.
+    dirty: Arc<DirtyApps>,
     /// The params apps share (see `shared_params`), for the apps found at
     /// runtime too.
     known_params: Mutex<Vec<Arc<Params>>>,
@@ -83,6 +87,7 @@ impl Apps {
     ) -> Result<Apps, StoreError> {
         let mut records = store.load_apps().await?;
         let persist = Arc::new(Notify::new());
+        let dirty = Arc::new(DirtyApps::default());
         let mut by_name = BTreeMap::new();
         let mut known_params = Vec::new();
         for app_config in &config.apps {
@@ -98,7 +103,8 @@ impl Apps {
                 );
             }
             let params = shared_params(&mut known_params, app_config.params(&config.policy));
-            by_name.insert(Arc::from(name), Arc::new(App::new(app_config.clone(), params, record.as_ref())));
+            let app = App::new(app_config.clone(), params, record.as_ref(), dirty.clone());
+            by_name.insert(Arc::from(name), Arc::new(app));
         }
         let by_name: Registry = Arc::new(ArcSwap::from_pointee(by_name));
         let options = LifecycleOptions {
@@ -108,7 +114,8 @@ impl Apps {
             max_upstream_connections: config.edge.max_upstream_connections,
         };
         let lifecycle = Lifecycle::new(backend, by_name.clone(), persist.clone(), telemetry, options);
-        Ok(Apps { by_name, writer: Mutex::new(()), lifecycle, store, persist, known_params: Mutex::new(known_params) })
+        let known_params = Mutex::new(known_params);
+        Ok(Apps { by_name, writer: Mutex::new(()), lifecycle, store, persist, dirty, known_params })
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<Arc<App>> {
@@ -139,7 +146,7 @@ impl Apps {
             return None;
         }
         let params = shared_params(&mut self.known_params.lock().unwrap_or_else(|p| p.into_inner()), params);
-        let app = Arc::new(App::new(config, params, record.as_ref()));
+        let app = Arc::new(App::new(config, params, record.as_ref(), self.dirty.clone()));
         let mut next = BTreeMap::clone(&current);
         next.insert(Arc::from(name), app.clone());
         self.by_name.store(Arc::new(next));
@@ -158,8 +165,15 @@ impl Apps {
 
     /// Writes every app changed since the last flush.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
-        let dirty: Vec<(String, AppRecord)> =
-            self.iter().filter_map(|app| app.take_dirty_record().map(|r| (app.name().to_owned(), r))).collect();
+        let apps = self.by_name.load();
+        let dirty: Vec<(String, AppRecord)> = self
+            .dirty
+            .take()
+            .iter()
+            .filter_map(|config| apps.get(config.name()))
+            .filter_map(|app| app.take_dirty_record().map(|r| (app.name().to_owned(), r)))
+            .collect();
+        drop(apps);
         let result = self.store.save_apps(&dirty).await;
         if result.is_err() {
             for (name, _) in &dirty {
@@ -248,6 +262,50 @@ mod tests {
         found.name = toml::Spanned::new(0..0, "found".to_owned());
         let found = apps.insert(found, config.apps[0].params(&config.policy)).await.unwrap();
         assert!(Arc::ptr_eq(&found.params, &a.params), "an app found at runtime shares equal params too");
+    }
+
+    #[tokio::test]
+    async fn a_flush_writes_the_apps_changed_since_the_last_one_each_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = |name: &str| format!("[[apps]]\nname = \"{name}\"\nbackend = \"process\"\ncommand = [\"true\"]\n");
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n[store]\npath = {:?}\n{}{}{}",
+            dir.path().join("store").display().to_string(),
+            app("a"),
+            app("b"),
+            app("c"),
+        );
+        let config = Config::parse(&text, "t.toml").unwrap();
+        let store = Store::connect(&config.store).await.unwrap();
+        let backend = Arc::new(Backends::from_config(&config, &store).unwrap());
+        let upstream = crate::upstream::Upstream::new(None, std::time::Duration::from_secs(5)).unwrap();
+        let apps = Apps::restore(&config, store, backend, Telemetry::default(), &upstream).await.unwrap();
+        let [a, b, c] = ["a", "b", "c"].map(|name| apps.get(name).unwrap());
+        let activity = |name: &str, records: &std::collections::HashMap<String, AppRecord>| {
+            records.get(name).and_then(|r| r.last_activity)
+        };
+
+        for at in [1_000, 1_001, 1_002] {
+            a.touch(at);
+        }
+        b.touch(2_000);
+        assert_eq!(apps.dirty.len(), 2, "each app listed once, however many touches");
+        apps.flush().await.unwrap();
+        let records = apps.store.load_apps().await.unwrap();
+        assert_eq!((activity("a", &records), activity("b", &records)), (Some(1_002), Some(2_000)));
+        assert!(!records.contains_key("c"), "an app that did not change is not written");
+        assert_eq!(apps.dirty.len(), 0);
+
+        c.touch(3_000);
+        apps.flush().await.unwrap();
+        let records = apps.store.load_apps().await.unwrap();
+        assert_eq!(activity("c", &records), Some(3_000));
+        // A failed flush lists its apps again.
+        a.touch(4_000);
+        let _ = a.take_dirty_record();
+        a.mark_dirty();
+        apps.flush().await.unwrap();
+        assert_eq!(activity("a", &apps.store.load_apps().await.unwrap()), Some(4_000));
     }
 
     #[test]

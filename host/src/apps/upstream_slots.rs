@@ -90,7 +90,7 @@ mod tests {
             text.push_str(&format!("max_upstream_connections = {limit}\n"));
         }
         let config = Config::parse(&text, "t.toml").unwrap();
-        Arc::new(App::new(config.apps[0].clone(), crate::policy::model::Params::default(), None))
+        Arc::new(App::new(config.apps[0].clone(), crate::policy::model::Params::default(), None, Arc::default()))
     }
 
     fn in_flight(app: &Arc<App>) -> InFlight {
