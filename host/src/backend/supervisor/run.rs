@@ -76,6 +76,9 @@ fn supervise(options: Options) -> io::Result<ExitCode> {
     }
     nix::sys::prctl::set_child_subreaper(true)?;
     let mut socket = report_socket()?;
+    // Made before the wait: once the launch comes, only the spawn is left.
+    let me = std::process::id() as i32;
+    let mark = format!("{me}:{}", procfs::start_time(me).unwrap_or(0));
     // Started ahead of need, a supervisor waits here for its app.
     let launch = match wait_for_launch(&mut socket, &signals) {
         Ok(Some(launch)) => launch,
@@ -105,8 +108,6 @@ fn supervise(options: Options) -> io::Result<ExitCode> {
     // start with its signals blocked: the mask is opened for the spawn, and
     // a stop signal in that moment goes to `note_stop` instead of the
     // signalfd. (A SIGCHLD then is lost, which the loop's first reap covers.)
-    let me = std::process::id() as i32;
-    let mark = format!("{me}:{}", procfs::start_time(me).unwrap_or(0));
     mask.thread_unblock().map_err(io::Error::from)?;
     let spawned = Command::new(program)
         .args(args)
