@@ -234,13 +234,13 @@ mod tests {
     use crate::backend::Backends;
     use crate::policy::model::ParamValue;
 
-    #[tokio::test]
-    async fn apps_share_the_config_and_equal_params() {
-        let dir = tempfile::tempdir().unwrap();
+    /// Apps `a`, `b` and `c` (process apps, never started) restored from a
+    /// fresh store in `dir`; `tail` ends the config (the last app's keys).
+    async fn three_apps(dir: &std::path::Path, tail: &str) -> (Config, Apps) {
         let app = |name: &str| format!("[[apps]]\nname = \"{name}\"\nbackend = \"process\"\ncommand = [\"true\"]\n");
         let text = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n[store]\npath = {:?}\n{}{}{}[apps.params]\nidle_timeout = \"5m\"\n",
-            dir.path().join("store").display().to_string(),
+            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n[store]\npath = {:?}\n{}{}{}{tail}",
+            dir.join("store").display().to_string(),
             app("a"),
             app("b"),
             app("c"),
@@ -250,6 +250,13 @@ mod tests {
         let backend = Arc::new(Backends::from_config(&config, &store).unwrap());
         let upstream = crate::upstream::Upstream::new(None, std::time::Duration::from_secs(5)).unwrap();
         let apps = Apps::restore(&config, store, backend, Telemetry::default(), &upstream).await.unwrap();
+        (config, apps)
+    }
+
+    #[tokio::test]
+    async fn apps_share_the_config_and_equal_params() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, apps) = three_apps(dir.path(), "[apps.params]\nidle_timeout = \"5m\"\n").await;
         let [a, b, c] = ["a", "b", "c"].map(|name| apps.get(name).unwrap());
 
         assert!(Arc::ptr_eq(&a.config, &config.apps[0]), "an app keeps the config's entry, not a copy");
@@ -267,19 +274,7 @@ mod tests {
     #[tokio::test]
     async fn a_flush_writes_the_apps_changed_since_the_last_one_each_once() {
         let dir = tempfile::tempdir().unwrap();
-        let app = |name: &str| format!("[[apps]]\nname = \"{name}\"\nbackend = \"process\"\ncommand = [\"true\"]\n");
-        let text = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndomain = \"localhost\"\n[store]\npath = {:?}\n{}{}{}",
-            dir.path().join("store").display().to_string(),
-            app("a"),
-            app("b"),
-            app("c"),
-        );
-        let config = Config::parse(&text, "t.toml").unwrap();
-        let store = Store::connect(&config.store).await.unwrap();
-        let backend = Arc::new(Backends::from_config(&config, &store).unwrap());
-        let upstream = crate::upstream::Upstream::new(None, std::time::Duration::from_secs(5)).unwrap();
-        let apps = Apps::restore(&config, store, backend, Telemetry::default(), &upstream).await.unwrap();
+        let (_config, apps) = three_apps(dir.path(), "").await;
         let [a, b, c] = ["a", "b", "c"].map(|name| apps.get(name).unwrap());
         let activity = |name: &str, records: &std::collections::HashMap<String, AppRecord>| {
             records.get(name).and_then(|r| r.last_activity)
