@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// A launch message larger than this is refused: it is the gateway's own
 /// config, and an environment of megabytes is a mistake.
-pub(crate) const MAX_LAUNCH_BYTES: usize = 4 << 20;
+const MAX_LAUNCH_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Launch {

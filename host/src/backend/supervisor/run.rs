@@ -138,15 +138,9 @@ fn supervise(options: Options) -> io::Result<ExitCode> {
 fn wait_for_launch(socket: &mut UnixStream, signals: &SignalFd) -> io::Result<Option<Launch>> {
     let mut pending = Vec::new();
     loop {
-        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN), PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-        while let Ok(Some(info)) = signals.read_signal() {
-            if info.ssi_signo != Signal::SIGCHLD as u32 {
-                return Ok(None);
-            }
+        let (stop, _) = wait_for_signal_or(signals, Some(socket), PollTimeout::NONE)?;
+        if stop {
+            return Ok(None);
         }
         match read_launch(socket, &mut pending) {
             Ok(None) => {}
@@ -155,6 +149,30 @@ fn wait_for_launch(socket: &mut UnixStream, signals: &SignalFd) -> io::Result<Op
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Waits until a signal comes, `socket` (the gateway's) is readable, or
+/// `timeout` passes, and takes the signals that came. Says whether one of
+/// them asks to stop (any but SIGCHLD) and whether `socket` is readable.
+fn wait_for_signal_or(
+    signals: &SignalFd,
+    socket: Option<&UnixStream>,
+    timeout: PollTimeout,
+) -> io::Result<(bool, bool)> {
+    let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+    if let Some(socket) = socket {
+        fds.push(PollFd::new(socket.as_fd(), PollFlags::POLLIN));
+    }
+    match poll(&mut fds, timeout) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let socket_ready = fds.get(1).and_then(|fd| fd.revents()).is_some_and(|r| !r.is_empty());
+    let mut stop = false;
+    while let Ok(Some(info)) = signals.read_signal() {
+        stop |= info.ssi_signo != Signal::SIGCHLD as u32;
+    }
+    Ok((stop, socket_ready))
 }
 
 /// The signals that stop the app: SIGTERM (the gateway's stop, or its death
@@ -229,20 +247,7 @@ impl Supervisor {
                 PollTimeout::try_from(left.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
             }
         };
-        let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
-        if let Some(gateway) = &self.gateway {
-            fds.push(PollFd::new(gateway.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, timeout) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let gateway_ready = fds.get(1).and_then(|fd| fd.revents()).is_some_and(|r| !r.is_empty());
-        drop(fds);
-        let mut stop = false;
-        while let Ok(Some(info)) = self.signals.read_signal() {
-            stop |= info.ssi_signo != Signal::SIGCHLD as u32;
-        }
+        let (mut stop, gateway_ready) = wait_for_signal_or(&self.signals, self.gateway.as_ref(), timeout)?;
         if gateway_ready && let Some(gateway) = &mut self.gateway {
             let mut buf = [0u8; 64];
             match gateway.read(&mut buf) {
