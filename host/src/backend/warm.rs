@@ -100,16 +100,10 @@ impl WarmSupervisors {
         let waiting = {
             let mut pool = self.pool();
             pool.wanted = true;
-            let mut found = None;
-            while let Some(mut idle) = pool.ready.pop() {
-                // One that exited while it waited (killed by someone) is
-                // reaped here and left behind.
-                if matches!(idle.child.try_wait(), Ok(None)) {
-                    found = Some(idle);
-                    break;
-                }
-            }
-            found
+            // One that exited while it waited (killed by someone) is reaped
+            // here and left behind.
+            std::iter::from_fn(|| pool.ready.pop())
+                .find_map(|mut idle| matches!(idle.child.try_wait(), Ok(None)).then_some(idle))
         };
         let replacement = Replacement(self.clone());
         match waiting {
