@@ -177,11 +177,15 @@ fn settle_supervisors() {
     let me = std::process::id().to_string();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let supervisors = processes().into_iter().filter(|(_, parent, argv)| {
-            *parent == me && argv.windows(3).any(|w| w[0] == "supervise" && w[1] == "--parent" && w[2] == me)
-        });
         let all = processes();
-        let waiting = supervisors.filter(|(pid, _, _)| !all.iter().any(|(_, parent, _)| parent == pid)).count();
+        let waiting = all
+            .iter()
+            .filter(|(pid, parent, argv)| {
+                *parent == me
+                    && argv.windows(3).any(|w| w[0] == "supervise" && w[1] == "--parent" && w[2] == me)
+                    && !all.iter().any(|(_, parent, _)| parent == pid)
+            })
+            .count();
         if waiting >= 2 {
             return;
         }
