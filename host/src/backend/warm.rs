@@ -6,10 +6,13 @@
 //! dynamic loader's page faults and relocations), against 1 ms for a small
 //! program. So a few supervisors are started beforehand, each waiting on its
 //! socket for the app it will run (`supervisor/launch.rs`), and a wake takes
-//! one and sends it its app's command. Each one taken is replaced once
-//! that wake is over (`Replacement`): started at once, the replacement's
-//! own start took the CPU from the app's boot on a small machine (demo app
-//! cold-start overhead 3.9 → 3.4 ms in the spawn bench when deferred).
+//! one and sends it its app's command. Each one taken is replaced
+//! `REFILL_AFTER` once that wake is over (`Replacement`): started at once,
+//! the replacement's own start took the CPU from the app's boot on a small
+//! machine (demo app cold-start overhead 3.9 → 3.4 ms in the spawn bench
+//! when deferred to the wake's end), and at the wake's end from the requests
+//! that waited for the app, proxied right then (one took 0.4–3.9 ms to
+//! answer, against 0.5–1.7 ms with the refill 100 ms later).
 //!
 //! A waiting supervisor is an ordinary child of the gateway, spawned by the
 //! same thread as any other (`spawner.rs`): it dies with the gateway
@@ -29,6 +32,11 @@ use tokio::process::{Child, Command};
 /// before the first is replaced. Each uses no CPU and 1.7 MiB of memory of
 /// its own (of 10 MiB of RSS, the rest the binary's pages, shared).
 const WARM: usize = 2;
+
+/// How long after its wake a supervisor taken is replaced: the replacement's
+/// start (3.5 ms of CPU) would otherwise take a core from the requests that
+/// waited for the app, which are proxied right then.
+const REFILL_AFTER: Duration = Duration::from_millis(100);
 
 /// How long a supervisor let go at shutdown has to exit (it does at once:
 /// its socket closed) before it is killed.
@@ -91,7 +99,7 @@ impl WarmSupervisors {
             return;
         }
         self.pool().wanted = true;
-        self.refill();
+        self.refill(Duration::ZERO);
     }
 
     /// A supervisor for an app: a waiting one if there is one alive, else
@@ -112,7 +120,8 @@ impl WarmSupervisors {
         }
     }
 
-    fn refill(self: &Arc<Self>) {
+    /// Starts, `after` from now, the supervisors the pool lacks.
+    fn refill(self: &Arc<Self>, after: Duration) {
         let missing = {
             let mut pool = self.pool();
             if pool.closed || !pool.wanted {
@@ -125,6 +134,9 @@ impl WarmSupervisors {
         for _ in 0..missing {
             let warm = self.clone();
             self.runtime.spawn(async move {
+                if !after.is_zero() {
+                    tokio::time::sleep(after).await;
+                }
                 let started = start(&warm.spawner).await;
                 let mut pool = warm.pool();
                 pool.starting -= 1;
@@ -160,12 +172,12 @@ impl WarmSupervisors {
 
 /// Held by the wake that took a supervisor: dropped once the wake is over
 /// (the app answered, or the wake failed), it starts the supervisors that
-/// the pool lacks.
+/// the pool lacks, `REFILL_AFTER` later.
 pub(crate) struct Replacement(Arc<WarmSupervisors>);
 
 impl Drop for Replacement {
     fn drop(&mut self) {
-        self.0.refill();
+        self.0.refill(REFILL_AFTER);
     }
 }
 
