@@ -78,7 +78,8 @@ pub async fn an_impostor_on_the_port_gets_no_traffic_and_the_client_a_clear_503(
     let pid = gateway.app_pid("late", 1).await;
     let impostor = Impostor::listen(late).await;
     assert_clear_503(&request.await.unwrap(), late);
-    let heads = impostor.heads();
+    // The probe's bare connects, which come before its GET, send nothing.
+    let heads: Vec<String> = impostor.heads().into_iter().filter(|head| !head.is_empty()).collect();
     assert!(!heads.is_empty(), "the probe reached the impostor");
     for head in heads {
         assert!(head.starts_with("GET / ") && head.contains("paastis-readiness"), "only probes: {head}");

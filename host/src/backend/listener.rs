@@ -27,6 +27,25 @@ pub(crate) enum NotOwned {
 }
 
 impl ListenerOwner {
+    /// For a test whose own process listens on `port`, as an app would.
+    #[cfg(test)]
+    pub(crate) fn this_process(port: u16) -> ListenerOwner {
+        let me = std::process::id() as i32;
+        ListenerOwner { port, leader: me, root: me }
+    }
+
+    /// Ok once a connection to `127.0.0.1:port` is taken (and closed at
+    /// once): something listens there, and `verify` can say whose it is.
+    pub(crate) async fn accepts(&self, timeout: std::time::Duration) -> std::io::Result<()> {
+        let connect = tokio::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, self.port));
+        match tokio::time::timeout(timeout, connect).await {
+            Ok(connected) => connected.map(drop),
+            Err(_) => {
+                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no connection within {timeout:?}")))
+            }
+        }
+    }
+
     /// Ok when the app's own processes hold every socket listening on its
     /// port. Reads /proc, so it runs off the async workers.
     pub(crate) async fn verify(&self) -> Result<(), NotOwned> {

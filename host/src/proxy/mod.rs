@@ -117,7 +117,7 @@ impl Proxy {
         telemetry: Telemetry,
         edge: EdgeOptions,
     ) -> Proxy {
-        let client = edge.upstream.pooled(Duration::from_secs(30));
+        let client = edge.upstream.proxying();
         Proxy {
             apps,
             policy,

@@ -48,6 +48,7 @@ impl UpstreamClient {
 
     /// Sends a request whose URI is absolute (the app's scheme and
     /// authority, then the path); a Host header is added when missing.
+    #[cfg(test)]
     pub(crate) async fn request(&self, mut request: Request<UpstreamBody>) -> Result<Response<PooledBody>, SendError> {
         let upstream = std::mem::take(request.uri_mut());
         *request.uri_mut() = request_target(&upstream, request.method() == Method::CONNECT);
@@ -62,15 +63,7 @@ impl UpstreamClient {
         upstream: &Uri,
         mut request: Request<UpstreamBody>,
     ) -> Result<Response<PooledBody>, SendError> {
-        let (Some(scheme), Some(authority)) = (upstream.scheme(), upstream.authority()) else {
-            return Err(SendError::Address(upstream.clone()));
-        };
-        let key = Key { scheme: scheme.clone(), authority: authority.clone() };
-        if !request.headers().contains_key(header::HOST)
-            && let Ok(host) = HeaderValue::from_str(host_header(&key).as_str())
-        {
-            request.headers_mut().insert(header::HOST, host);
-        }
+        let key = addressed(upstream, &mut request)?;
         let connect = request.method() == Method::CONNECT;
         if let Some(pool) = &self.pool
             && let Some(CheckedOut { mut sender, stale }) = pool.checkout(&key).await
@@ -96,6 +89,32 @@ impl UpstreamClient {
         match sender.try_send_request(request).await {
             Ok(response) => Ok(self.handed_back(response, sender, key, connect)),
             Err(e) => Err(SendError::Exchange(e.into_error())),
+        }
+    }
+
+    /// Sends `request` (as `send_to` does) on a connection of its own,
+    /// never a pooled one: a readiness probe must not reach a previous
+    /// incarnation of the app. With the answer comes the connection, which
+    /// the caller may give to the proxy's pool (`adopt`) once it knows the
+    /// answer was the app's.
+    pub(crate) async fn send_fresh(
+        &self,
+        upstream: &Uri,
+        mut request: Request<UpstreamBody>,
+    ) -> Result<(Response<hyper::body::Incoming>, Spare), SendError> {
+        let key = addressed(upstream, &mut request)?;
+        let mut sender = Box::pin(self.connect(upstream.clone())).await?;
+        let response = sender.try_send_request(request).await.map_err(|e| SendError::Exchange(e.into_error()))?;
+        let spare = Spare { key, sender: reusable(&response).then_some(sender) };
+        Ok((response, spare))
+    }
+
+    /// Puts a probe's connection, its answer read whole, in this client's
+    /// pool: the first request the wake let through then finds the app's
+    /// connection open, rather than waiting for a new one to be accepted.
+    pub(crate) fn adopt(&self, spare: Spare) {
+        if let (Some(pool), Some(sender)) = (&self.pool, spare.sender) {
+            pool.put(spare.key, sender);
         }
     }
 
@@ -126,6 +145,28 @@ impl UpstreamClient {
         };
         response.map(|body| PooledBody::new(body, back))
     }
+}
+
+/// A connection whose one answer came back (`send_fresh`), if it may carry
+/// another request.
+pub(crate) struct Spare {
+    key: Key,
+    sender: Option<Sender>,
+}
+
+/// The pool's key for `upstream`, and a Host header on the request if it
+/// has none.
+fn addressed(upstream: &Uri, request: &mut Request<UpstreamBody>) -> Result<Key, SendError> {
+    let (Some(scheme), Some(authority)) = (upstream.scheme(), upstream.authority()) else {
+        return Err(SendError::Address(upstream.clone()));
+    };
+    let key = Key { scheme: scheme.clone(), authority: authority.clone() };
+    if !request.headers().contains_key(header::HOST)
+        && let Ok(host) = HeaderValue::from_str(host_header(&key).as_str())
+    {
+        request.headers_mut().insert(header::HOST, host);
+    }
+    Ok(key)
 }
 
 /// A copy of a request that may be sent twice: no body, a safe method.

@@ -1,7 +1,8 @@
 //! The one way the gateway talks to apps: plain http, or https with verified
 //! certificates (the webpki roots plus an optional extra CA file). The proxy
 //! and the readiness probe share the connector, so an app that answers the
-//! probe answers the proxy too.
+//! probe answers the proxy too; and the proxy's pool, to which the probe
+//! that found an app ready leaves its connection for the first request.
 
 use bytes::Bytes;
 use hedged::HedgedConnector;
@@ -19,7 +20,7 @@ use std::time::Duration;
 /// error is boxed so the proxy's watched body can fail with its own reasons
 /// (a stalled client), not only hyper's.
 pub(crate) type UpstreamBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
-pub(crate) use client::{SendError, UpstreamClient, request_target};
+pub(crate) use client::{SendError, Spare, UpstreamClient, request_target};
 pub(crate) use pool::PooledBody;
 
 /// TCP, hedged, then TLS for https upstreams.
@@ -33,9 +34,15 @@ pub enum UpstreamError {
     Tls(#[from] rustls::Error),
 }
 
+/// How long an upstream connection stays open, idle, for the next request.
+const PROXY_IDLE: Duration = Duration::from_secs(30);
+
 #[derive(Clone)]
 pub(crate) struct Upstream {
     connector: Connector,
+    /// The proxy's idle connections, shared by every listener's proxy and
+    /// by the readiness probe, which leaves its last connection there.
+    proxy_pool: Arc<pool::Pool>,
 }
 
 impl Upstream {
@@ -74,10 +81,17 @@ impl Upstream {
             .https_or_http()
             .enable_http1()
             .wrap_connector(HedgedConnector::new(http));
-        Ok(Upstream { connector })
+        Ok(Upstream { connector, proxy_pool: pool::Pool::new(PROXY_IDLE) })
     }
 
-    /// A pooled client, for proxying.
+    /// The proxy's client: its connections are kept `PROXY_IDLE` for reuse,
+    /// in the pool the readiness probe hands its connections to.
+    pub(crate) fn proxying(&self) -> UpstreamClient {
+        UpstreamClient::new(self.connector.clone(), Some(self.proxy_pool.clone()))
+    }
+
+    /// A client with a pool of its own.
+    #[cfg(test)]
     pub(crate) fn pooled(&self, idle: Duration) -> UpstreamClient {
         UpstreamClient::new(self.connector.clone(), Some(pool::Pool::new(idle)))
     }

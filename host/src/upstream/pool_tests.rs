@@ -310,3 +310,41 @@ async fn a_refused_connect_is_an_error_naming_the_cause() {
     let cause = crate::error_chain::root_cause(&error).to_lowercase();
     assert!(cause.contains("refused"), "{cause}");
 }
+
+/// The readiness probe's connection, once its answer is read, is given to
+/// the proxy's pool (`adopt`), and carries the proxy's next request; but a
+/// probe itself never takes a pooled connection.
+#[tokio::test]
+async fn a_fresh_connection_adopted_by_the_pool_carries_the_next_request_and_fresh_ones_never_come_from_it() {
+    let app = app("", Mode::Serve);
+    let upstream = Upstream::new(None, DEADLINE).unwrap();
+    let (probe, proxy) = (upstream.unpooled(), upstream.proxying());
+    let uri: http::Uri = format!("http://{}/", app.addr).parse().unwrap();
+    let fresh = |request| tokio::time::timeout(DEADLINE, probe.send_fresh(&uri, request));
+    let (response, spare) = fresh(bodiless(Method::GET, app.addr)).await.unwrap().unwrap();
+    assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "ok");
+    proxy.adopt(spare);
+    assert_eq!(pool_of(&proxy).idle_count(), 1);
+    assert_eq!(get(&proxy, app.addr).await, "ok");
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 1, "the proxy opened a connection of its own");
+    // With an idle connection in the pool, a fresh send still opens its own.
+    let (response, _spare) = fresh(bodiless(Method::GET, app.addr)).await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 2, "a fresh send reused a pooled connection");
+    assert_eq!(pool_of(&proxy).idle_count(), 1);
+}
+
+/// An answer that closes its connection leaves nothing to adopt.
+#[tokio::test]
+async fn a_fresh_connection_the_app_closes_is_not_adopted() {
+    let app = app("connection: close\r\n", Mode::Serve);
+    let upstream = Upstream::new(None, DEADLINE).unwrap();
+    let uri: http::Uri = format!("http://{}/", app.addr).parse().unwrap();
+    let probe = upstream.unpooled();
+    let sent = probe.send_fresh(&uri, bodiless(Method::GET, app.addr));
+    let (response, spare) = tokio::time::timeout(DEADLINE, sent).await.unwrap().unwrap();
+    assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "ok");
+    let proxy = upstream.proxying();
+    proxy.adopt(spare);
+    assert_eq!(pool_of(&proxy).idle_count(), 0);
+}
