@@ -50,17 +50,16 @@ pub(crate) enum ProbeError {
 
 #[derive(Clone)]
 pub(crate) struct Prober {
-    /// Probes must never reuse a connection to a previous incarnation of
-    /// the app, so no pooling.
+    /// The proxy's client: each attempt goes on a connection of its own
+    /// (`send_fresh`: never a pooled one, which could reach a previous
+    /// incarnation of the app), and the attempt that found the app ready
+    /// leaves its connection in the pool (`adopt`).
     client: UpstreamClient,
-    /// The proxy's, to which the attempt that found the app ready leaves its
-    /// connection.
-    proxy: UpstreamClient,
 }
 
 impl Prober {
     pub(crate) fn new(upstream: &Upstream) -> Prober {
-        Prober { client: upstream.unpooled(), proxy: upstream.proxying() }
+        Prober { client: upstream.proxying() }
     }
 
     /// Polls until the app answers or `deadline` passes. With an `owner`,
@@ -84,7 +83,7 @@ impl Prober {
             let last = match attempt {
                 Ok(spare) => {
                     if let Some(spare) = spare {
-                        self.proxy.adopt(spare);
+                        self.client.adopt(spare);
                     }
                     return Ok(());
                 }

@@ -36,7 +36,7 @@ pub(crate) enum SendError {
 #[derive(Clone)]
 pub(crate) struct UpstreamClient {
     connector: Connector,
-    /// None: every connection serves one request (the readiness probe).
+    /// None: every connection serves one request (tests).
     pub(super) pool: Option<Arc<Pool>>,
     http1: hyper::client::conn::http1::Builder,
 }
@@ -103,7 +103,7 @@ impl UpstreamClient {
         mut request: Request<UpstreamBody>,
     ) -> Result<(Response<hyper::body::Incoming>, Spare), SendError> {
         let key = addressed(upstream, &mut request)?;
-        let mut sender = Box::pin(self.connect(upstream.clone())).await?;
+        let mut sender = self.connect(upstream.clone()).await?;
         let response = sender.try_send_request(request).await.map_err(|e| SendError::Exchange(e.into_error()))?;
         let spare = Spare { key, sender: reusable(&response).then_some(sender) };
         Ok((response, spare))

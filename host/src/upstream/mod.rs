@@ -96,8 +96,8 @@ impl Upstream {
         UpstreamClient::new(self.connector.clone(), Some(pool::Pool::new(idle)))
     }
 
-    /// A client that never reuses a connection: a probe must not reach a
-    /// previous incarnation of the app through a pooled socket.
+    /// A client that never reuses a connection.
+    #[cfg(test)]
     pub(crate) fn unpooled(&self) -> UpstreamClient {
         UpstreamClient::new(self.connector.clone(), None)
     }
